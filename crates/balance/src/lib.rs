@@ -1,0 +1,17 @@
+//! Load-balancing policies for sluicegate behind one [`Policy`] trait, dispatched
+//! through [`AnyPolicy`] because the YAML picks the policy at run time.
+//!
+//! Synchronous and allocation-free on the hot path: `pick` takes `&self`, never locks,
+//! awaits or allocates; mutable state is atomics; tables are built in constructors.
+//! Must not depend on tokio, hyper, rustls or the config crate (the runtime maps specs
+//! into the constructors here).
+
+mod any;
+mod policy;
+mod round_robin;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use any::AnyPolicy;
+pub use policy::{Policy, probe_from};
+pub use round_robin::RoundRobin;

@@ -1,0 +1,29 @@
+//! sluicegate's configuration: the YAML as written (`raw`), validated into plain,
+//! typed `*Spec` values (`Config`), with every error collected and named by its YAML
+//! path and, where known, line and column.
+//!
+//! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]). It does no
+//! I/O (reading the file is the binary's job) and must not depend on tokio, hyper or
+//! rustls.
+
+mod duration;
+mod error;
+mod locate;
+pub mod raw;
+mod spec;
+mod validate;
+
+pub use duration::parse_duration;
+pub use error::{ConfigError, ConfigErrors};
+pub use spec::{
+    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, PolicySpec,
+    RouteSpec, defaults,
+};
+
+/// Parses and validates a YAML document into a [`Config`].
+///
+/// Every validation error is collected; a YAML syntax or shape error stops at the first.
+pub fn parse(yaml: &str) -> Result<Config, ConfigErrors> {
+    let raw = raw::from_yaml(yaml)?;
+    validate::validate(&raw, yaml)
+}

@@ -1,0 +1,117 @@
+//! The YAML as written: every field optional where the user may omit it, unknown keys
+//! rejected. [`from_yaml`] is the one place serde_yaml is called, so a maintained fork
+//! can replace it by changing this file.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::{ConfigError, ConfigErrors};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Listeners by name.
+    #[serde(default)]
+    pub listeners: BTreeMap<String, RawListener>,
+    /// Clusters by name.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, RawCluster>,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain_timeout: Option<String>,
+    /// Log one line per request.
+    pub access_log: Option<bool>,
+}
+
+/// One entry under `listeners:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// `IP:port` to bind.
+    pub address: String,
+    /// `http` (the default).
+    pub protocol: Option<String>,
+    /// Routes, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// One route of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Conditions; absent means "everything".
+    #[serde(rename = "match")]
+    pub matcher: Option<RawMatch>,
+    /// Target cluster name.
+    pub cluster: String,
+}
+
+/// Conditions of a route; all given ones must hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    /// Exact host or `*.suffix` wildcard.
+    pub host: Option<String>,
+    /// Segment-aware path prefix.
+    pub path_prefix: Option<String>,
+    /// Exact path.
+    pub path: Option<String>,
+    /// Allowed methods.
+    pub methods: Option<Vec<String>>,
+    /// Header name to exact value.
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// One entry under `clusters:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// Balancing policy name.
+    pub policy: Option<String>,
+    /// Time allowed to open a TCP connection to a backend.
+    pub connect_timeout: Option<String>,
+    /// Time allowed from sending the request to receiving the response head.
+    pub response_timeout: Option<String>,
+    /// How long an unused upstream connection stays in the pool.
+    pub idle_timeout: Option<String>,
+    /// The backends.
+    #[serde(default)]
+    pub backends: Vec<RawBackend>,
+}
+
+/// One backend of a cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    /// `IP:port`.
+    pub address: String,
+    /// Relative weight, 1 to 10000.
+    pub weight: Option<i64>,
+}
+
+/// Parses YAML text into the raw types. Stops at the first syntax or shape error,
+/// which carries its path and location as serde_yaml reports them.
+pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
+    if text.trim().is_empty() {
+        return Err(ConfigErrors(vec![ConfigError {
+            path: String::new(),
+            message: "the config file is empty".into(),
+            location: None,
+        }]));
+    }
+    serde_yaml::from_str(text).map_err(|error| {
+        let location = error.location().map(|l| (l.line(), l.column()));
+        let mut message = error.to_string();
+        // serde_yaml appends " at line L column C"; the location is kept apart instead.
+        if let Some(at) = message.rfind(" at line ") {
+            message.truncate(at);
+        }
+        ConfigErrors(vec![ConfigError {
+            path: String::new(),
+            message,
+            location,
+        }])
+    })
+}

@@ -1,0 +1,141 @@
+//! Validated config: typed, defaults applied, references checked. Plain data, no handles.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use sluicegate_core::{ClusterName, ListenerName, Protocol};
+
+/// Default values of every optional key, in one place (documented in the README).
+pub mod defaults {
+    use std::time::Duration;
+
+    /// `drain_timeout`: Kubernetes' default grace period is 30 s.
+    pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `clusters.*.connect_timeout`: Envoy's default; a local backend connects in microseconds.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// `clusters.*.response_timeout`: time to the response head, generous for slow APIs.
+    pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `clusters.*.idle_timeout`: nginx's upstream `keepalive_timeout` default.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `clusters.*.backends[*].weight`.
+    pub const WEIGHT: u32 = 1;
+    /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
+    pub const MAX_WEIGHT: u32 = 10_000;
+}
+
+/// A whole validated config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Listeners, sorted by name.
+    pub listeners: Vec<ListenerSpec>,
+    /// Clusters, sorted by name.
+    pub clusters: Vec<ClusterSpec>,
+    /// Time in-flight requests get to finish on SIGTERM.
+    pub drain_timeout: Duration,
+    /// Whether to log one line per request.
+    pub access_log: bool,
+}
+
+impl Config {
+    /// Number of backends over all clusters.
+    pub fn backend_count(&self) -> usize {
+        self.clusters.iter().map(|c| c.backends.len()).sum()
+    }
+
+    /// The cluster with this name.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterSpec> {
+        self.clusters.iter().find(|c| c.name.as_str() == name)
+    }
+}
+
+/// One listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerSpec {
+    /// Its name.
+    pub name: ListenerName,
+    /// Where it binds.
+    pub address: SocketAddr,
+    /// What it speaks.
+    pub protocol: Protocol,
+    /// Routes, first match wins.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// One route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Conditions.
+    pub matcher: MatchSpec,
+    /// Target cluster (checked to exist).
+    pub cluster: ClusterName,
+}
+
+/// Route conditions; an empty one matches every request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MatchSpec {
+    /// Host condition.
+    pub host: Option<HostMatch>,
+    /// Path condition.
+    pub path: Option<PathMatch>,
+    /// Allowed methods (upper case); empty means any.
+    pub methods: Vec<String>,
+    /// Required headers: lower-case name and exact value.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A host condition (lower case, no port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostMatch {
+    /// `api.example.com`.
+    Exact(String),
+    /// `*.example.com`: any host ending in `.example.com`; holds `.example.com`.
+    Suffix(String),
+}
+
+/// A path condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathMatch {
+    /// Exactly this path.
+    Exact(String),
+    /// This path or anything below it, segment by segment.
+    Prefix(String),
+}
+
+/// One cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSpec {
+    /// Its name.
+    pub name: ClusterName,
+    /// How it picks a backend.
+    pub policy: PolicySpec,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Time from request sent to response head.
+    pub response_timeout: Duration,
+    /// Idle time after which a pooled upstream connection is closed.
+    pub idle_timeout: Duration,
+    /// Backends, in file order.
+    pub backends: Vec<BackendSpec>,
+}
+
+/// A balancing policy and its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicySpec {
+    /// Smooth weighted round-robin.
+    RoundRobin,
+}
+
+impl PolicySpec {
+    /// The names accepted under `policy:`.
+    pub const NAMES: &'static [&'static str] = &["round_robin"];
+}
+
+/// One backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendSpec {
+    /// Its address.
+    pub address: SocketAddr,
+    /// Its weight.
+    pub weight: NonZeroU32,
+}

@@ -1,0 +1,373 @@
+//! Raw → validated: typed values, defaults, references; every error collected.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use sluicegate_core::{ClusterName, ListenerName, Protocol};
+
+use crate::raw::{RawBackend, RawCluster, RawConfig, RawListener, RawMatch};
+use crate::spec::{
+    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, PolicySpec,
+    RouteSpec, defaults,
+};
+use crate::{ConfigError, ConfigErrors, locate, parse_duration};
+
+/// Collects errors and finds their place in the source text.
+struct Errors<'a> {
+    text: &'a str,
+    list: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        let location = locate::locate(self.text, &path);
+        self.list.push(ConfigError {
+            path,
+            message: message.into(),
+            location,
+        });
+    }
+
+    fn duration(&mut self, path: String, raw: Option<&str>, default: Duration) -> Duration {
+        match raw.map(parse_duration) {
+            None => default,
+            Some(Ok(d)) if d.is_zero() => {
+                self.push(path, "must be greater than zero");
+                default
+            }
+            Some(Ok(d)) => d,
+            Some(Err(message)) => {
+                self.push(path, message);
+                default
+            }
+        }
+    }
+}
+
+/// Validates raw config; `text` is the source, used only to locate errors.
+pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErrors> {
+    let mut errors = Errors {
+        text,
+        list: Vec::new(),
+    };
+    if raw.listeners.is_empty() {
+        errors.push("listeners", "at least one listener is required");
+    }
+    let clusters: Vec<ClusterSpec> = raw
+        .clusters
+        .iter()
+        .filter_map(|(name, c)| cluster(&mut errors, name, c))
+        .collect();
+    let listeners = listeners(&mut errors, raw, &raw.clusters);
+    let drain_timeout = errors.duration(
+        "drain_timeout".into(),
+        raw.drain_timeout.as_deref(),
+        defaults::DRAIN_TIMEOUT,
+    );
+    if !errors.list.is_empty() {
+        let mut list = errors.list;
+        list.sort_by_key(|e| e.location.unwrap_or((usize::MAX, usize::MAX)));
+        return Err(ConfigErrors(list));
+    }
+    Ok(Config {
+        listeners,
+        clusters,
+        drain_timeout,
+        access_log: raw.access_log.unwrap_or(false),
+    })
+}
+
+fn listeners(
+    errors: &mut Errors<'_>,
+    raw: &RawConfig,
+    clusters: &BTreeMap<String, RawCluster>,
+) -> Vec<ListenerSpec> {
+    let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (name, l) in &raw.listeners {
+        let Some(spec) = listener(errors, name, l, clusters) else {
+            continue;
+        };
+        if spec.address.port() != 0 {
+            if let Some(other) = seen.insert(spec.address, name) {
+                errors.push(
+                    format!("listeners.{name}.address"),
+                    format!("address {} is also used by listener \"{other}\"", spec.address),
+                );
+            }
+        }
+        out.push(spec);
+    }
+    out
+}
+
+fn listener(
+    errors: &mut Errors<'_>,
+    name: &str,
+    l: &RawListener,
+    clusters: &BTreeMap<String, RawCluster>,
+) -> Option<ListenerSpec> {
+    let at = format!("listeners.{name}");
+    check_name(errors, &at, name);
+    let address = socket_addr(errors, format!("{at}.address"), &l.address);
+    let protocol = match l.protocol.as_deref() {
+        None | Some("http") => Some(Protocol::Http),
+        Some(other @ ("tcp" | "tls" | "https")) => {
+            let msg = format!("protocol \"{other}\" is not supported yet (supported: http)");
+            errors.push(format!("{at}.protocol"), msg);
+            None
+        }
+        Some(other) => {
+            let msg = format!("unknown protocol \"{other}\" (expected http)");
+            errors.push(format!("{at}.protocol"), msg);
+            None
+        }
+    };
+    if l.routes.is_empty() {
+        errors.push(
+            format!("{at}.routes"),
+            "an http listener needs at least one route",
+        );
+    }
+    let mut routes = Vec::new();
+    for (i, r) in l.routes.iter().enumerate() {
+        let path = format!("{at}.routes[{i}]");
+        let matcher = match &r.matcher {
+            Some(m) => match_spec(errors, &format!("{path}.match"), m),
+            None => Some(MatchSpec::default()),
+        };
+        if !clusters.contains_key(&r.cluster) {
+            let msg = format!("unknown cluster \"{}\"{}", r.cluster, suggest(&r.cluster, clusters));
+            errors.push(format!("{path}.cluster"), msg);
+        }
+        if let Some(matcher) = matcher {
+            routes.push(RouteSpec {
+                matcher,
+                cluster: ClusterName::new(&r.cluster),
+            });
+        }
+    }
+    Some(ListenerSpec {
+        name: ListenerName::new(name),
+        address: address?,
+        protocol: protocol?,
+        routes,
+    })
+}
+
+/// " (did you mean \"api\"?)" when a defined cluster is one edit away.
+fn suggest(name: &str, clusters: &BTreeMap<String, RawCluster>) -> String {
+    clusters
+        .keys()
+        .find(|k| edit_distance(k, name) <= 2)
+        .map(|k| format!(" (did you mean \"{k}\"?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSpec> {
+    let before = errors.list.len();
+    let host = m.host.as_deref().and_then(|h| host_match(errors, at, h));
+    let path = match (&m.path, &m.path_prefix) {
+        (Some(_), Some(_)) => {
+            errors.push(format!("{at}.path"), "set either path or path_prefix, not both");
+            None
+        }
+        (Some(p), None) => check_path(errors, format!("{at}.path"), p).map(PathMatch::Exact),
+        (None, Some(p)) => {
+            check_path(errors, format!("{at}.path_prefix"), p).map(PathMatch::Prefix)
+        }
+        (None, None) => None,
+    };
+    let mut methods = Vec::new();
+    for (i, method) in m.methods.iter().flatten().enumerate() {
+        if method.is_empty() || !method.bytes().all(is_token_byte) {
+            errors.push(format!("{at}.methods[{i}]"), format!("invalid method \"{method}\""));
+        } else {
+            methods.push(method.to_ascii_uppercase());
+        }
+    }
+    let mut headers = Vec::new();
+    for (name, value) in m.headers.iter().flatten() {
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            errors.push(
+                format!("{at}.headers.{name}"),
+                format!("invalid header name \"{name}\""),
+            );
+        } else if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            errors.push(
+                format!("{at}.headers.{name}"),
+                "header value contains control characters",
+            );
+        } else {
+            headers.push((name.to_ascii_lowercase(), value.clone()));
+        }
+    }
+    (errors.list.len() == before).then(|| MatchSpec {
+        host,
+        path,
+        methods,
+        headers,
+    })
+}
+
+fn host_match(errors: &mut Errors<'_>, at: &str, host: &str) -> Option<HostMatch> {
+    let lower = host.to_ascii_lowercase();
+    let (wildcard, rest) = match lower.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, lower.as_str()),
+    };
+    let valid = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        && !rest.starts_with('.')
+        && !rest.ends_with('.');
+    if !valid {
+        let msg = format!("invalid host \"{host}\" (expected a name like api.example.com or *.example.com, without port)");
+        errors.push(format!("{at}.host"), msg);
+        return None;
+    }
+    Some(if wildcard {
+        HostMatch::Suffix(format!(".{rest}"))
+    } else {
+        HostMatch::Exact(lower)
+    })
+}
+
+fn check_path(errors: &mut Errors<'_>, at: String, path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        errors.push(at, format!("path \"{path}\" must start with \"/\""));
+        return None;
+    }
+    if path.contains(['?', '#']) || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        errors.push(at, format!("path \"{path}\" must not contain spaces, '?' or '#'"));
+        return None;
+    }
+    Some(path.to_string())
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn check_name(errors: &mut Errors<'_>, at: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        errors.push(
+            at,
+            format!("invalid name \"{name}\" (use letters, digits, '-' and '_')"),
+        );
+    }
+}
+
+fn socket_addr(errors: &mut Errors<'_>, at: String, text: &str) -> Option<SocketAddr> {
+    match text.trim().parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.push(
+                at,
+                format!("invalid socket address \"{text}\" (expected IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)"),
+            );
+            None
+        }
+    }
+}
+
+fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<ClusterSpec> {
+    let at = format!("clusters.{name}");
+    check_name(errors, &at, name);
+    let policy = match c.policy.as_deref() {
+        None | Some("round_robin") => Some(PolicySpec::RoundRobin),
+        Some(other) => {
+            let known = PolicySpec::NAMES.join(", ");
+            errors.push(
+                format!("{at}.policy"),
+                format!("unknown policy \"{other}\" (expected one of: {known})"),
+            );
+            None
+        }
+    };
+    let connect_timeout = errors.duration(
+        format!("{at}.connect_timeout"),
+        c.connect_timeout.as_deref(),
+        defaults::CONNECT_TIMEOUT,
+    );
+    let response_timeout = errors.duration(
+        format!("{at}.response_timeout"),
+        c.response_timeout.as_deref(),
+        defaults::RESPONSE_TIMEOUT,
+    );
+    let idle_timeout = errors.duration(
+        format!("{at}.idle_timeout"),
+        c.idle_timeout.as_deref(),
+        defaults::IDLE_TIMEOUT,
+    );
+    if c.backends.is_empty() {
+        errors.push(format!("{at}.backends"), "a cluster needs at least one backend");
+    }
+    let mut seen = HashSet::new();
+    let mut backends = Vec::new();
+    for (i, b) in c.backends.iter().enumerate() {
+        let Some(spec) = backend(errors, &format!("{at}.backends[{i}]"), b) else {
+            continue;
+        };
+        if !seen.insert(spec.address) {
+            errors.push(
+                format!("{at}.backends[{i}].address"),
+                format!("duplicate backend address {}", spec.address),
+            );
+        }
+        backends.push(spec);
+    }
+    Some(ClusterSpec {
+        name: ClusterName::new(name),
+        policy: policy?,
+        connect_timeout,
+        response_timeout,
+        idle_timeout,
+        backends,
+    })
+}
+
+fn backend(errors: &mut Errors<'_>, at: &str, b: &RawBackend) -> Option<BackendSpec> {
+    let address = socket_addr(errors, format!("{at}.address"), &b.address);
+    let raw_weight = b.weight.unwrap_or(i64::from(defaults::WEIGHT));
+    let weight = u32::try_from(raw_weight)
+        .ok()
+        .filter(|w| *w <= defaults::MAX_WEIGHT)
+        .and_then(NonZeroU32::new);
+    if weight.is_none() {
+        errors.push(
+            format!("{at}.weight"),
+            format!(
+                "weight {raw_weight} is out of range (1 to {})",
+                defaults::MAX_WEIGHT
+            ),
+        );
+    }
+    Some(BackendSpec {
+        address: address?,
+        weight: weight?,
+    })
+}

@@ -1,0 +1,72 @@
+//! Names and keys shared by every crate.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Wraps a name.
+            pub fn new(name: impl AsRef<str>) -> Self {
+                Self(Arc::from(name.as_ref()))
+            }
+
+            /// The name as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// The name of a cluster, as written under `clusters:` in the YAML.
+    ClusterName
+);
+name_type!(
+    /// The name of a listener, as written under `listeners:` in the YAML.
+    ListenerName
+);
+
+/// Identity of a backend across reloads: its cluster and its address.
+///
+/// Runtime state that must survive a reload (health, in-flight counters) is keyed by it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendKey {
+    /// The cluster the backend belongs to.
+    pub cluster: ClusterName,
+    /// The backend's socket address.
+    pub address: SocketAddr,
+}
+
+impl fmt::Display for BackendKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.cluster, self.address)
+    }
+}
+
+/// What a listener speaks to its clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// HTTP/1.1 (layer 7).
+    Http,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Protocol::Http => f.write_str("http"),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! sluicegate's compiled L7 route table: host, path, method and header matches, first
+//! match wins, resolving to a cluster index.
+//!
+//! Pure and synchronous; it reads `http` request heads only. Must not depend on tokio,
+//! hyper, rustls or the config crate: the runtime builds [`Route`]s from specs.
+
+mod host;
+mod matcher;
+mod table;
+
+pub use host::request_host;
+pub use matcher::{HostPattern, Matcher, PathPattern};
+pub use table::{Route, RouteTable};

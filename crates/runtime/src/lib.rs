@@ -1,0 +1,18 @@
+//! sluicegate's runtime: [`compile`] turns a validated `Config` into an immutable
+//! [`Snapshot`] (route tables, one policy per cluster, per-backend state), and
+//! [`SnapshotHandle`] publishes the live one (arc-swap plus a watch channel).
+//!
+//! The only crate that maps `*Spec` types into balance and routing parameters. Must not
+//! depend on hyper: serving and forwarding belong to the listener crate.
+
+mod backend;
+mod cluster;
+mod compile;
+mod handle;
+mod snapshot;
+
+pub use backend::{Backend, InFlightGuard};
+pub use cluster::Cluster;
+pub use compile::{CompileError, compile};
+pub use handle::SnapshotHandle;
+pub use snapshot::{Listener, Snapshot};

@@ -1,0 +1,45 @@
+//! The immutable, compiled form of one config generation.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluicegate_core::{ListenerName, Protocol};
+use sluicegate_routing::RouteTable;
+
+use crate::Cluster;
+
+/// One listener's compiled routes.
+#[derive(Debug)]
+pub struct Listener {
+    /// Its name.
+    pub name: ListenerName,
+    /// Configured bind address.
+    pub address: SocketAddr,
+    /// What it speaks.
+    pub protocol: Protocol,
+    /// Its route table, resolving to indices into [`Snapshot::clusters`].
+    pub routes: RouteTable,
+}
+
+/// One config generation, compiled. Immutable: a reload builds a new one.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases by one with every published snapshot.
+    pub generation: u64,
+    /// Listeners, sorted by name.
+    pub listeners: Vec<Listener>,
+    /// Clusters, sorted by name; routes refer to them by index.
+    pub clusters: Vec<Arc<Cluster>>,
+    /// Time in-flight requests get on shutdown.
+    pub drain_timeout: Duration,
+    /// Whether to log one line per request.
+    pub access_log: bool,
+}
+
+impl Snapshot {
+    /// The listener with this name.
+    pub fn listener(&self, name: &str) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.name.as_str() == name)
+    }
+}
