@@ -1,1 +1,18 @@
-//! placeholder
+//! sluicegate's data plane: accept loops, HTTP/1.1 serving and forwarding (hyper 1 and
+//! hyper-util's pooled client), the one module that maps failures to statuses
+//! ([`status`]), and graceful drain.
+//!
+//! It reads the live [`sluicegate_runtime::Snapshot`] once per request and keeps that
+//! `Arc` until the request ends. It must not depend on the config crate, must not
+//! panic on anything a client or backend sends, and must not buffer whole bodies.
+
+mod body;
+mod forward;
+mod headers;
+mod proxy;
+mod server;
+pub mod status;
+mod upstream;
+
+pub use body::ProxyBody;
+pub use server::{DrainOutcome, ServeError, Server};

@@ -25,10 +25,10 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Chooses a backend, or `None` when none is eligible (→ 503).
-    pub fn pick(&self, key: &PickKey) -> Option<&Backend> {
+    /// Chooses a backend (its index and itself), or `None` when none is eligible (→ 503).
+    pub fn pick(&self, key: &PickKey) -> Option<(usize, &Backend)> {
         let i = self.policy.pick(key, &Endpoints(&self.backends))?;
-        self.backends.get(i)
+        self.backends.get(i).map(|b| (i, b))
     }
 }
 

@@ -1,0 +1,126 @@
+//! Every data-plane failure and the status it maps to: the one place statuses are chosen.
+//!
+//! Bodies are short plain text saying what happened. They name the cluster but not the
+//! backend's address (clients should not learn the internal topology); the log line
+//! carries the address.
+
+use http::{Response, StatusCode, header};
+
+use crate::ProxyBody;
+
+/// A request the proxy answers itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// The request is malformed (missing or repeated Host, …).
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The method cannot be proxied (CONNECT).
+    #[error("method {0} is not supported")]
+    MethodNotAllowed(String),
+    /// No route of the listener matched.
+    #[error("no route matches this request")]
+    NoRoute,
+    /// The cluster has no eligible backend.
+    #[error("no backend available in cluster \"{cluster}\"")]
+    NoBackend {
+        /// Cluster name.
+        cluster: String,
+    },
+    /// The backend refused or reset the connection attempt.
+    #[error("could not connect to a backend of cluster \"{cluster}\" ({reason})")]
+    ConnectFailed {
+        /// Cluster name.
+        cluster: String,
+        /// Short cause, e.g. "connection refused".
+        reason: String,
+    },
+    /// The backend did not accept the connection in time.
+    #[error("timed out connecting to a backend of cluster \"{cluster}\"")]
+    ConnectTimeout {
+        /// Cluster name.
+        cluster: String,
+    },
+    /// The backend accepted but sent no response head in time.
+    #[error("a backend of cluster \"{cluster}\" did not respond in time")]
+    ResponseTimeout {
+        /// Cluster name.
+        cluster: String,
+    },
+    /// The backend closed, reset, or sent something that is not a valid HTTP response.
+    #[error("a backend of cluster \"{cluster}\" sent an invalid response or closed the connection")]
+    BadResponse {
+        /// Cluster name.
+        cluster: String,
+    },
+}
+
+impl ProxyError {
+    /// The status a client gets for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+            ProxyError::ConnectTimeout { .. } | ProxyError::ResponseTimeout { .. } => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+        }
+    }
+
+    /// A stable short name for logs and, later, metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::MethodNotAllowed(_) => "method_not_allowed",
+            ProxyError::NoRoute => "no_route",
+            ProxyError::NoBackend { .. } => "no_backend",
+            ProxyError::ConnectFailed { .. } => "connect_failed",
+            ProxyError::ConnectTimeout { .. } => "connect_timeout",
+            ProxyError::ResponseTimeout { .. } => "response_timeout",
+            ProxyError::BadResponse { .. } => "bad_response",
+        }
+    }
+
+    /// The response sent to the client: status, and `"<code> <reason>: <what>\n"`.
+    pub fn to_response(&self) -> Response<ProxyBody> {
+        let status = self.status();
+        let text = format!(
+            "{} {}: {self}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        );
+        let mut response = Response::new(ProxyBody::local(text));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if matches!(self, ProxyError::BadRequest(_)) {
+            headers.insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let c = || "api".to_string();
+        assert_eq!(ProxyError::NoRoute.status(), 404);
+        assert_eq!(ProxyError::BadRequest("x").status(), 400);
+        assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
+        let refused = ProxyError::ConnectFailed { cluster: c(), reason: "connection refused".into() };
+        assert_eq!(refused.status(), 502);
+        assert_eq!(ProxyError::BadResponse { cluster: c() }.status(), 502);
+        assert_eq!(ProxyError::ConnectTimeout { cluster: c() }.status(), 504);
+        assert_eq!(ProxyError::ResponseTimeout { cluster: c() }.status(), 504);
+    }
+}
