@@ -115,9 +115,15 @@ mod tests {
     #[test]
     fn golden_sequences_other_weights() {
         let set = FakeSet::weighted(&[1, 1, 1]);
-        assert_eq!(picks(&RoundRobin::new(&set.weights), &set, 6), vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(
+            picks(&RoundRobin::new(&set.weights), &set, 6),
+            vec![0, 1, 2, 0, 1, 2]
+        );
         let set = FakeSet::weighted(&[2, 1]);
-        assert_eq!(picks(&RoundRobin::new(&set.weights), &set, 6), vec![0, 1, 0, 0, 1, 0]);
+        assert_eq!(
+            picks(&RoundRobin::new(&set.weights), &set, 6),
+            vec![0, 1, 0, 0, 1, 0]
+        );
         // gcd reduction: 10,20 behaves like 1,2.
         let set = FakeSet::weighted(&[10, 20]);
         assert_eq!(RoundRobin::new(&set.weights).cycle(), &[1, 0, 1]);
@@ -156,7 +162,9 @@ mod tests {
 
     #[test]
     fn huge_cycles_are_scaled_but_keep_every_backend() {
-        let weights: Vec<u32> = (1..=1000).map(|i| if i % 2 == 0 { 10_000 } else { 9_999 }).collect();
+        let weights: Vec<u32> = (1..=1000)
+            .map(|i| if i % 2 == 0 { 10_000 } else { 9_999 })
+            .collect();
         let rr = RoundRobin::new(&weights);
         assert!(rr.cycle().len() as u64 <= MAX_CYCLE + 1000);
         let mut seen = vec![false; 1000];

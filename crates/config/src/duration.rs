@@ -11,9 +11,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("invalid duration \"{text}\": missing unit (ms, s, m or h)"))?;
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration \"{text}\": expected a number then ms, s, m or h"))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!("invalid duration \"{text}\": expected a number then ms, s, m or h")
+    })?;
     let millis_per_unit = match unit {
         "ms" => 1.0,
         "s" => 1_000.0,

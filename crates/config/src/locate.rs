@@ -88,36 +88,46 @@ pub(crate) fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
     let mut found: Option<(usize, usize)> = None;
     for (step, seg) in segs.iter().enumerate() {
         let hit = (|| {
-        let first = all.get(start..end)?.first()?;
-        Some(match seg {
-            Segment::Key(key) => {
-                let indent = first.key_col;
-                let idx = (start..end)
-                    .find(|&i| all[i].key_col == indent && key_of(&all[i]) == Some(*key))?;
-                let line = &all[idx];
-                if let (Some(v), true) = (value_col(line), step + 1 < segs.len()) {
-                    if line.text[v..].starts_with('{') {
-                        let at = flow_key(line, v, &segs[step + 1..]);
-                        return Some((idx, idx, idx, at.unwrap_or((line.number, v + 1))));
+            let first = all.get(start..end)?.first()?;
+            Some(match seg {
+                Segment::Key(key) => {
+                    let indent = first.key_col;
+                    let idx = (start..end)
+                        .find(|&i| all[i].key_col == indent && key_of(&all[i]) == Some(*key))?;
+                    let line = &all[idx];
+                    if let (Some(v), true) = (value_col(line), step + 1 < segs.len()) {
+                        if line.text[v..].starts_with('{') {
+                            let at = flow_key(line, v, &segs[step + 1..]);
+                            return Some((idx, idx, idx, at.unwrap_or((line.number, v + 1))));
+                        }
                     }
+                    let stop = (idx + 1..end)
+                        .find(|&i| {
+                            all[i].key_col <= indent || all[i].dash_col.is_some_and(|d| d < indent)
+                        })
+                        .unwrap_or(end);
+                    let col = if step + 1 == segs.len() {
+                        value_col(line).unwrap_or(line.key_col)
+                    } else {
+                        line.key_col
+                    };
+                    (idx, idx + 1, stop, (line.number, col + 1))
                 }
-                let stop = (idx + 1..end)
-                    .find(|&i| all[i].key_col <= indent || all[i].dash_col.is_some_and(|d| d < indent))
-                    .unwrap_or(end);
-                let col = if step + 1 == segs.len() { value_col(line).unwrap_or(line.key_col) } else { line.key_col };
-                (idx, idx + 1, stop, (line.number, col + 1))
-            }
-            Segment::Index(n) => {
-                let dash = first.dash_col?;
-                let items: Vec<usize> =
-                    (start..end).filter(|&i| all[i].dash_col == Some(dash)).collect();
-                let idx = *items.get(*n)?;
-                let stop = items.get(n + 1).copied().unwrap_or(end);
-                (idx, idx, stop, (all[idx].number, dash + 1))
-            }
-        })
+                Segment::Index(n) => {
+                    let dash = first.dash_col?;
+                    let items: Vec<usize> = (start..end)
+                        .filter(|&i| all[i].dash_col == Some(dash))
+                        .collect();
+                    let idx = *items.get(*n)?;
+                    let stop = items.get(n + 1).copied().unwrap_or(end);
+                    (idx, idx, stop, (all[idx].number, dash + 1))
+                }
+            })
         })();
-        let Some((_, s, e, at)) = hit else { break };
+        let Some((_, s, e, at)) = hit else {
+            // A missing last step points at its parent; a missing middle step at nothing.
+            return if step + 1 == segs.len() { found } else { None };
+        };
         found = Some(at);
         start = s;
         end = e;
@@ -170,20 +180,36 @@ clusters:
     #[test]
     fn finds_block_keys_and_items() {
         assert_eq!(locate(DOC, "listeners.web.address"), Some((3, 14)));
-        assert_eq!(locate(DOC, "listeners.web.routes[1].cluster"), Some((9, 18)));
-        assert_eq!(locate(DOC, "listeners.web.routes[1].match.path_prefix"), Some((8, 24)));
-        assert_eq!(locate(DOC, "clusters.api.backends[1].address"), Some((15, 18)));
-        assert_eq!(locate(DOC, "clusters.api.backends[0].weight"), Some((14, 17)));
+        assert_eq!(
+            locate(DOC, "listeners.web.routes[1].cluster"),
+            Some((9, 18))
+        );
+        assert_eq!(
+            locate(DOC, "listeners.web.routes[1].match.path_prefix"),
+            Some((8, 24))
+        );
+        assert_eq!(
+            locate(DOC, "clusters.api.backends[1].address"),
+            Some((15, 18))
+        );
+        assert_eq!(
+            locate(DOC, "clusters.api.backends[0].weight"),
+            Some((14, 17))
+        );
     }
 
     #[test]
     fn finds_keys_in_flow_mappings() {
-        assert_eq!(locate(DOC, "listeners.web.routes[0].match.path_prefix"), Some((5, 41)));
+        assert_eq!(
+            locate(DOC, "listeners.web.routes[0].match.path_prefix"),
+            Some((5, 41))
+        );
     }
 
     #[test]
     fn missing_steps_answer_none_or_parent() {
-        assert_eq!(locate(DOC, "clusters.web.backends"), Some((10, 1)));
+        assert_eq!(locate(DOC, "clusters.api.policy"), Some((11, 3)));
+        assert_eq!(locate(DOC, "clusters.web.backends"), None);
         assert_eq!(locate("", "listeners"), None);
     }
 }

@@ -94,7 +94,11 @@ pub struct RawBackend {
 /// Parses YAML text into the raw types. Stops at the first syntax or shape error,
 /// which carries its path and location as serde_yaml reports them.
 pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
-    if text.trim().is_empty() {
+    let blank = text
+        .lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---");
+    if blank {
         return Err(ConfigErrors(vec![ConfigError {
             path: String::new(),
             message: "the config file is empty".into(),

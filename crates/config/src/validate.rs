@@ -88,18 +88,17 @@ fn listeners(
     let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for (name, l) in &raw.listeners {
-        let Some(spec) = listener(errors, name, l, clusters) else {
-            continue;
-        };
-        if spec.address.port() != 0 {
-            if let Some(other) = seen.insert(spec.address, name) {
-                errors.push(
-                    format!("listeners.{name}.address"),
-                    format!("address {} is also used by listener \"{other}\"", spec.address),
-                );
+        if let Ok(address) = l.address.trim().parse::<SocketAddr>() {
+            if address.port() != 0 {
+                if let Some(other) = seen.insert(address, name) {
+                    errors.push(
+                        format!("listeners.{name}.address"),
+                        format!("address {address} is also used by listener \"{other}\""),
+                    );
+                }
             }
         }
-        out.push(spec);
+        out.extend(listener(errors, name, l, clusters));
     }
     out
 }
@@ -140,7 +139,11 @@ fn listener(
             None => Some(MatchSpec::default()),
         };
         if !clusters.contains_key(&r.cluster) {
-            let msg = format!("unknown cluster \"{}\"{}", r.cluster, suggest(&r.cluster, clusters));
+            let msg = format!(
+                "unknown cluster \"{}\"{}",
+                r.cluster,
+                suggest(&r.cluster, clusters)
+            );
             errors.push(format!("{path}.cluster"), msg);
         }
         if let Some(matcher) = matcher {
@@ -187,7 +190,10 @@ fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSp
     let host = m.host.as_deref().and_then(|h| host_match(errors, at, h));
     let path = match (&m.path, &m.path_prefix) {
         (Some(_), Some(_)) => {
-            errors.push(format!("{at}.path"), "set either path or path_prefix, not both");
+            errors.push(
+                format!("{at}.path"),
+                "set either path or path_prefix, not both",
+            );
             None
         }
         (Some(p), None) => check_path(errors, format!("{at}.path"), p).map(PathMatch::Exact),
@@ -199,7 +205,10 @@ fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSp
     let mut methods = Vec::new();
     for (i, method) in m.methods.iter().flatten().enumerate() {
         if method.is_empty() || !method.bytes().all(is_token_byte) {
-            errors.push(format!("{at}.methods[{i}]"), format!("invalid method \"{method}\""));
+            errors.push(
+                format!("{at}.methods[{i}]"),
+                format!("invalid method \"{method}\""),
+            );
         } else {
             methods.push(method.to_ascii_uppercase());
         }
@@ -241,7 +250,9 @@ fn host_match(errors: &mut Errors<'_>, at: &str, host: &str) -> Option<HostMatch
         && !rest.starts_with('.')
         && !rest.ends_with('.');
     if !valid {
-        let msg = format!("invalid host \"{host}\" (expected a name like api.example.com or *.example.com, without port)");
+        let msg = format!(
+            "invalid host \"{host}\" (expected a name like api.example.com or *.example.com, without port)"
+        );
         errors.push(format!("{at}.host"), msg);
         return None;
     }
@@ -258,7 +269,10 @@ fn check_path(errors: &mut Errors<'_>, at: String, path: &str) -> Option<String>
         return None;
     }
     if path.contains(['?', '#']) || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        errors.push(at, format!("path \"{path}\" must not contain spaces, '?' or '#'"));
+        errors.push(
+            at,
+            format!("path \"{path}\" must not contain spaces, '?' or '#'"),
+        );
         return None;
     }
     Some(path.to_string())
@@ -324,21 +338,26 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
         defaults::IDLE_TIMEOUT,
     );
     if c.backends.is_empty() {
-        errors.push(format!("{at}.backends"), "a cluster needs at least one backend");
+        errors.push(
+            format!("{at}.backends"),
+            "a cluster needs at least one backend",
+        );
     }
     let mut seen = HashSet::new();
     let mut backends = Vec::new();
     for (i, b) in c.backends.iter().enumerate() {
-        let Some(spec) = backend(errors, &format!("{at}.backends[{i}]"), b) else {
-            continue;
-        };
-        if !seen.insert(spec.address) {
-            errors.push(
-                format!("{at}.backends[{i}].address"),
-                format!("duplicate backend address {}", spec.address),
-            );
+        let (address, weight) = backend(errors, &format!("{at}.backends[{i}]"), b);
+        if let Some(address) = address {
+            if !seen.insert(address) {
+                errors.push(
+                    format!("{at}.backends[{i}].address"),
+                    format!("duplicate backend address {address}"),
+                );
+            }
         }
-        backends.push(spec);
+        if let (Some(address), Some(weight)) = (address, weight) {
+            backends.push(BackendSpec { address, weight });
+        }
     }
     Some(ClusterSpec {
         name: ClusterName::new(name),
@@ -350,7 +369,11 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
     })
 }
 
-fn backend(errors: &mut Errors<'_>, at: &str, b: &RawBackend) -> Option<BackendSpec> {
+fn backend(
+    errors: &mut Errors<'_>,
+    at: &str,
+    b: &RawBackend,
+) -> (Option<SocketAddr>, Option<NonZeroU32>) {
     let address = socket_addr(errors, format!("{at}.address"), &b.address);
     let raw_weight = b.weight.unwrap_or(i64::from(defaults::WEIGHT));
     let weight = u32::try_from(raw_weight)
@@ -366,8 +389,5 @@ fn backend(errors: &mut Errors<'_>, at: &str, b: &RawBackend) -> Option<BackendS
             ),
         );
     }
-    Some(BackendSpec {
-        address: address?,
-        weight: weight?,
-    })
+    (address, weight)
 }

@@ -105,12 +105,17 @@ fn reason(kind: io::ErrorKind) -> String {
     }
 }
 
-fn sources<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+fn sources<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |e| (*e).source())
 }
 
 fn chain(error: &(dyn StdError + 'static)) -> String {
-    sources(error).map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    sources(error)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Removes hop-by-hop fields from a backend's response head.

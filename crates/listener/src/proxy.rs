@@ -49,7 +49,7 @@ pub(crate) async fn handle(
         tracing::info!(
             target: "access",
             %client, listener, %method, path, status = response.status().as_u16(),
-            cluster, backend, head_ms = started.elapsed().as_secs_f64() * 1000.0,
+            cluster, backend, head_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
         );
     }
     response
@@ -67,18 +67,31 @@ async fn proxy(
     let (mut head, body) = request.into_parts();
     check_request(&head)?;
     let snapshot = &live.snapshot;
-    let routes = &snapshot.listener(listener).ok_or(ProxyError::NoRoute)?.routes;
+    let routes = &snapshot
+        .listener(listener)
+        .ok_or(ProxyError::NoRoute)?
+        .routes;
     let index = routes.route(&head).ok_or(ProxyError::NoRoute)?;
-    let (Some(cluster), Some(upstream)) = (snapshot.clusters.get(index), live.upstreams.clusters.get(index)) else {
+    let (Some(cluster), Some(upstream)) = (
+        snapshot.clusters.get(index),
+        live.upstreams.clusters.get(index),
+    ) else {
         return Err(ProxyError::NoRoute);
     };
-    let no_backend = || ProxyError::NoBackend { cluster: cluster.name.to_string() };
-    let (slot, backend) = cluster.pick(&PickKey::from_client(client.ip())).ok_or_else(no_backend)?;
+    let no_backend = || ProxyError::NoBackend {
+        cluster: cluster.name.to_string(),
+    };
+    let (slot, backend) = cluster
+        .pick(&PickKey::from_client(client.ip()))
+        .ok_or_else(no_backend)?;
     let authority = upstream.authorities.get(slot).ok_or_else(no_backend)?;
     let guard = backend.start_request();
     upstream_head(&mut head, authority, client);
     let mut response = send(upstream, cluster, backend, Request::from_parts(head, body)).await?;
     downstream_head(&mut response);
     let target = (index, backend.address());
-    Ok((response.map(|body| ProxyBody::Upstream { body, guard }), target))
+    Ok((
+        response.map(|body| ProxyBody::Upstream { body, guard }),
+        target,
+    ))
 }

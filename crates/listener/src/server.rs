@@ -71,16 +71,25 @@ impl Server {
         let snapshot = handle.load();
         let mut sockets = Vec::with_capacity(snapshot.listeners.len());
         for l in &snapshot.listeners {
-            let socket = TcpListener::bind(l.address).await.map_err(|source| ServeError::Bind {
-                listener: l.name.to_string(),
-                address: l.address,
-                source,
-            })?;
+            let socket = TcpListener::bind(l.address)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    listener: l.name.to_string(),
+                    address: l.address,
+                    source,
+                })?;
             sockets.push((Arc::from(l.name.as_str()), socket));
         }
         let upstreams = Upstreams::build(&snapshot, None);
-        let live = Arc::new(ArcSwap::from_pointee(Live { snapshot, upstreams }));
-        Ok(Self { handle, live, sockets })
+        let live = Arc::new(ArcSwap::from_pointee(Live {
+            snapshot,
+            upstreams,
+        }));
+        Ok(Self {
+            handle,
+            live,
+            sockets,
+        })
     }
 
     /// The bound address of each listener, by name (port 0 resolved).
@@ -106,7 +115,13 @@ impl Server {
         let refresher = tokio::spawn(refresh(self.handle.clone(), self.live.clone()));
         let mut loops = Vec::new();
         for (name, socket) in self.sockets {
-            let accept = accept_loop(name, socket, self.live.clone(), phase_rx.clone(), done_tx.clone());
+            let accept = accept_loop(
+                name,
+                socket,
+                self.live.clone(),
+                phase_rx.clone(),
+                done_tx.clone(),
+            );
             loops.push(tokio::spawn(accept));
         }
         drop(done_tx);
@@ -136,8 +151,12 @@ async fn refresh(handle: Arc<SnapshotHandle>, live: Arc<ArcSwap<Live>>) {
     while generations.changed().await.is_ok() {
         let snapshot = handle.load();
         let previous = live.load_full();
-        let upstreams = Upstreams::build(&snapshot, Some((&previous.snapshot, &previous.upstreams)));
-        live.store(Arc::new(Live { snapshot, upstreams }));
+        let upstreams =
+            Upstreams::build(&snapshot, Some((&previous.snapshot, &previous.upstreams)));
+        live.store(Arc::new(Live {
+            snapshot,
+            upstreams,
+        }));
     }
 }
 

@@ -101,7 +101,10 @@ impl ProxyError {
             header::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         if matches!(self, ProxyError::BadRequest(_)) {
-            headers.insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            headers.insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
         }
         response
     }
@@ -117,7 +120,10 @@ mod tests {
         assert_eq!(ProxyError::NoRoute.status(), 404);
         assert_eq!(ProxyError::BadRequest("x").status(), 400);
         assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
-        let refused = ProxyError::ConnectFailed { cluster: c(), reason: "connection refused".into() };
+        let refused = ProxyError::ConnectFailed {
+            cluster: c(),
+            reason: "connection refused".into(),
+        };
         assert_eq!(refused.status(), 502);
         assert_eq!(ProxyError::BadResponse { cluster: c() }.status(), 502);
         assert_eq!(ProxyError::ConnectTimeout { cluster: c() }.status(), 504);

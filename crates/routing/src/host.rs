@@ -36,13 +36,19 @@ mod tests {
 
     #[test]
     fn host_header_without_port() {
-        assert_eq!(request_host(&head("/x", Some("API.example.com:8080"))), Some("API.example.com"));
+        assert_eq!(
+            request_host(&head("/x", Some("API.example.com:8080"))),
+            Some("API.example.com")
+        );
         assert_eq!(request_host(&head("/x", Some("[::1]:80"))), Some("[::1]"));
         assert_eq!(request_host(&head("/x", None)), None);
     }
 
     #[test]
     fn absolute_form_wins() {
-        assert_eq!(request_host(&head("http://a.example:1/x", Some("b.example"))), Some("a.example"));
+        assert_eq!(
+            request_host(&head("http://a.example:1/x", Some("b.example"))),
+            Some("a.example")
+        );
     }
 }

@@ -60,14 +60,29 @@ mod tests {
             ..Matcher::default()
         };
         let table = RouteTable::new(vec![
-            Route { matcher: api, cluster: 0 },
-            Route { matcher: posts, cluster: 1 },
-            Route { matcher: Matcher { path: Some(PathPattern::Exact("/health".into())), ..Matcher::default() }, cluster: 2 },
+            Route {
+                matcher: api,
+                cluster: 0,
+            },
+            Route {
+                matcher: posts,
+                cluster: 1,
+            },
+            Route {
+                matcher: Matcher {
+                    path: Some(PathPattern::Exact("/health".into())),
+                    ..Matcher::default()
+                },
+                cluster: 2,
+            },
         ]);
         let h = [("host", "api.example.com")];
         assert_eq!(table.route(&head("GET", "/v1/users", &h)), Some(0));
         assert_eq!(table.route(&head("GET", "/v10", &h)), None);
-        assert_eq!(table.route(&head("POST", "/x", &[("x-team", "blue")])), Some(1));
+        assert_eq!(
+            table.route(&head("POST", "/x", &[("x-team", "blue")])),
+            Some(1)
+        );
         assert_eq!(table.route(&head("GET", "/x", &[("x-team", "blue")])), None);
         assert_eq!(table.route(&head("POST", "/x", &[("x-team", "red")])), None);
         assert_eq!(table.route(&head("GET", "/health?x=1", &[])), Some(2));

@@ -60,18 +60,20 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
     for spec in &config.listeners {
         let mut routes = Vec::with_capacity(spec.routes.len());
         for (i, route) in spec.routes.iter().enumerate() {
-            let cluster = *index.get(route.cluster.as_str()).ok_or_else(|| {
-                CompileError::UnknownCluster {
+            let cluster =
+                *index
+                    .get(route.cluster.as_str())
+                    .ok_or_else(|| CompileError::UnknownCluster {
+                        listener: spec.name.to_string(),
+                        route: i,
+                        cluster: route.cluster.to_string(),
+                    })?;
+            let matcher =
+                matcher(&route.matcher).map_err(|message| CompileError::InvalidMatch {
                     listener: spec.name.to_string(),
                     route: i,
-                    cluster: route.cluster.to_string(),
-                }
-            })?;
-            let matcher = matcher(&route.matcher).map_err(|message| CompileError::InvalidMatch {
-                listener: spec.name.to_string(),
-                route: i,
-                message,
-            })?;
+                    message,
+                })?;
             routes.push(Route { matcher, cluster });
         }
         listeners.push(Listener {
@@ -99,7 +101,9 @@ fn cluster(spec: &ClusterSpec, carried: &HashMap<&BackendKey, &Arc<AtomicU64>>) 
                 cluster: spec.name.clone(),
                 address: b.address,
             };
-            let counter = carried.get(&key).map_or_else(Default::default, |c| Arc::clone(c));
+            let counter = carried
+                .get(&key)
+                .map_or_else(Default::default, |c| Arc::clone(c));
             Backend::new(key, b.weight.get(), counter)
         })
         .collect();

@@ -1,0 +1,93 @@
+//! Config fixtures: every file in `fixtures/valid` parses; every file in
+//! `fixtures/invalid` fails with exactly the lines of its `.errors` file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sluicegate_config::{PathMatch, PolicySpec, defaults, parse};
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
+    files
+}
+
+#[test]
+fn valid_fixtures_parse() {
+    for file in yaml_files("valid") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if let Err(errors) = parse(&text) {
+            panic!("{}: {errors}", file.display());
+        }
+    }
+}
+
+#[test]
+fn invalid_fixtures_fail_with_exact_errors() {
+    let mut mismatches = Vec::new();
+    for file in yaml_files("invalid") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expected_file = file.with_extension("errors");
+        let expected = std::fs::read_to_string(&expected_file).unwrap();
+        let expected: Vec<&str> = expected.lines().collect();
+        let actual = match parse(&text) {
+            Ok(_) => vec!["<parsed without error>".to_string()],
+            Err(errors) => errors.lines(),
+        };
+        if actual != expected {
+            mismatches.push(format!(
+                "{}:\n  expected:\n    {}\n  actual:\n    {}",
+                file.display(),
+                expected.join("\n    "),
+                actual.join("\n    ")
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn defaults_are_applied() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/defaults.yaml"),
+    )
+    .unwrap();
+    let config = parse(&text).unwrap();
+    assert_eq!(config.drain_timeout, Duration::from_secs(30));
+    assert!(!config.access_log);
+    let cluster = config.cluster("app").unwrap();
+    assert_eq!(cluster.policy, PolicySpec::RoundRobin);
+    assert_eq!(cluster.connect_timeout, defaults::CONNECT_TIMEOUT);
+    assert_eq!(cluster.response_timeout, defaults::RESPONSE_TIMEOUT);
+    assert_eq!(cluster.idle_timeout, defaults::IDLE_TIMEOUT);
+    assert_eq!(cluster.backends[0].weight.get(), 1);
+    let route = &config.listeners[0].routes[0];
+    assert_eq!(route.matcher, Default::default());
+    assert_eq!(config.listeners[0].address.to_string(), "[::1]:0");
+}
+
+#[test]
+fn explicit_values_are_kept() {
+    let config = parse(
+        "listeners:\n  web:\n    address: 127.0.0.1:1\n    routes:\n      - match: { path_prefix: /v1, methods: [get] }\n        cluster: app\n\
+         clusters:\n  app:\n    connect_timeout: 250ms\n    backends:\n      - address: 127.0.0.1:2\n        weight: 7\n\
+         access_log: true\ndrain_timeout: 1m\n",
+    )
+    .unwrap();
+    assert!(config.access_log);
+    assert_eq!(config.drain_timeout, Duration::from_secs(60));
+    let m = &config.listeners[0].routes[0].matcher;
+    assert_eq!(m.path, Some(PathMatch::Prefix("/v1".into())));
+    assert_eq!(m.methods, vec!["GET".to_string()]);
+    let app = config.cluster("app").unwrap();
+    assert_eq!(app.connect_timeout, Duration::from_millis(250));
+    assert_eq!(app.backends[0].weight.get(), 7);
+}

@@ -1,0 +1,38 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// sluicegate: a load-balancing reverse proxy configured by one YAML file.
+#[derive(Debug, Parser)]
+#[command(name = "sluicegate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the proxy with a config file; SIGTERM or Ctrl-C drains and exits.
+    Run {
+        /// The YAML config file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a config file without binding anything.
+    /// Exit 0 valid, 1 invalid (every error listed), 2 unreadable.
+    Check {
+        /// The YAML config file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Start three demo backends and the proxy in front of them, with no setup.
+    Demo {
+        /// Port of the proxy on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}

@@ -1,0 +1,12 @@
+//! Log setup: `RUST_LOG` when set, else `info`.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber, writing to stderr.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,24 @@
+//! The `sluicegate` binary: command line (`run`, `check`, `demo`), logging, signals and
+//! wiring of the library crates. It owns file reading and process exit codes; proxy
+//! logic belongs in the libraries, so this crate stays thin.
+
+mod check;
+mod cli;
+mod demo;
+mod demo_backend;
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init();
+    match cli.command {
+        cli::Command::Check { config } => check::check(&config),
+        cli::Command::Run { config } => run::main(&config),
+        cli::Command::Demo { port } => demo::main(port),
+    }
+}
