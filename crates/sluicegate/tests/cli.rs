@@ -1,0 +1,236 @@
+//! The `sluicegate` command line, run as a real process.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn check(path: &Path) -> Output {
+    bin().args(["check", "-c"]).arg(path).output().unwrap()
+}
+
+fn write_temp(yaml: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(yaml.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn check_accepts_every_example_config() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.push(root().join("benches/bench.yaml"));
+    assert!(
+        files.len() >= 4,
+        "expected the example configs, got {files:?}"
+    );
+    for file in files {
+        let out = check(&file);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(": ok: "), "{stdout}");
+    }
+}
+
+#[test]
+fn check_summarises_a_valid_file() {
+    let out = check(&root().join("configs/routing.yaml"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok: 1 listener, 4 clusters, 6 backends"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_lists_every_error_and_exits_1() {
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 127.0.0.1:99999\n    routes:\n      - cluster: apii\n\
+         clusters:\n  api:\n    backends:\n      - address: 127.0.0.1:9001\n        weight: 0\n",
+    );
+    let out = check(file.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("3 config errors"), "{stderr}");
+    assert!(
+        stderr.contains("listeners.web.address: invalid socket address \"127.0.0.1:99999\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("listeners.web.routes[0].cluster: unknown cluster \"apii\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("clusters.api.backends[0].weight: weight 0 is out of range (1 to 10000) (line 10, column 17)"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_exits_2_on_unreadable_file() {
+    let out = check(Path::new("/nonexistent/sluicegate.yaml"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn run_names_the_listener_whose_port_is_taken() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let file = write_temp(&format!(
+        "listeners:\n  busy:\n    address: {addr}\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: 127.0.0.1:9\n"
+    ));
+    let out = bin().args(["run", "-c"]).arg(file.path()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("listener busy: cannot bind {addr}")),
+        "{stderr}"
+    );
+}
+
+/// Lines a child prints, read on a thread so waits can be bounded.
+fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `listening on http://` and returns the address after it.
+fn listening_addr(lines: &mpsc::Receiver<String>) -> SocketAddr {
+    let deadline = Instant::now() + WAIT;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let line = lines
+            .recv_timeout(left)
+            .expect("the process did not say where it listens");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '\u{1b}')
+                .collect();
+            return addr.parse().unwrap();
+        }
+    }
+    panic!("no listening line within {WAIT:?}");
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not exit within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn demo_serves_three_backends_and_stops_on_ctrl_c() {
+    let mut child = bin()
+        .args(["demo", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let addr = listening_addr(&stdout);
+    let bodies: Vec<String> = (0..4).map(|_| http_get(addr, "/")).collect();
+    for name in ["demo-1", "demo-2", "demo-3"] {
+        assert!(
+            bodies
+                .iter()
+                .any(|b| b.contains(&format!("hello from {name}"))),
+            "{bodies:?}"
+        );
+    }
+    assert!(http_get(addr, "/status/418").starts_with("HTTP/1.1 418"));
+    signal(&child, "INT");
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn run_serves_and_exits_0_on_sigterm() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in backend.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nhi\n",
+            );
+        }
+    });
+    let file = write_temp(&format!(
+        "listeners:\n  web:\n    address: 127.0.0.1:0\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: {backend_addr}\n"
+    ));
+    let mut child = bin()
+        .args(["run", "-c"])
+        .arg(file.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let addr = listening_addr(&stderr);
+    let response = http_get(addr, "/");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("hi\n"), "{response}");
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child).success());
+}
