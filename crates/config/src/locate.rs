@@ -95,11 +95,11 @@ pub(crate) fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
                     let idx = (start..end)
                         .find(|&i| all[i].key_col == indent && key_of(&all[i]) == Some(*key))?;
                     let line = &all[idx];
-                    if let (Some(v), true) = (value_col(line), step + 1 < segs.len()) {
-                        if line.text[v..].starts_with('{') {
-                            let at = flow_key(line, v, &segs[step + 1..]);
-                            return Some((idx, idx, idx, at.unwrap_or((line.number, v + 1))));
-                        }
+                    if let (Some(v), true) = (value_col(line), step + 1 < segs.len())
+                        && line.text[v..].starts_with('{')
+                    {
+                        let at = flow_key(line, v, &segs[step + 1..]);
+                        return Some((idx, idx, idx, at.unwrap_or((line.number, v + 1))));
                     }
                     let stop = (idx + 1..end)
                         .find(|&i| {

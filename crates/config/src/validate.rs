@@ -88,15 +88,14 @@ fn listeners(
     let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for (name, l) in &raw.listeners {
-        if let Ok(address) = l.address.trim().parse::<SocketAddr>() {
-            if address.port() != 0 {
-                if let Some(other) = seen.insert(address, name) {
-                    errors.push(
-                        format!("listeners.{name}.address"),
-                        format!("address {address} is also used by listener \"{other}\""),
-                    );
-                }
-            }
+        if let Ok(address) = l.address.trim().parse::<SocketAddr>()
+            && address.port() != 0
+            && let Some(other) = seen.insert(address, name)
+        {
+            errors.push(
+                format!("listeners.{name}.address"),
+                format!("address {address} is also used by listener \"{other}\""),
+            );
         }
         out.extend(listener(errors, name, l, clusters));
     }
@@ -229,7 +228,7 @@ fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSp
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
     }
-    (errors.list.len() == before).then(|| MatchSpec {
+    (errors.list.len() == before).then_some(MatchSpec {
         host,
         path,
         methods,
@@ -347,13 +346,13 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
     let mut backends = Vec::new();
     for (i, b) in c.backends.iter().enumerate() {
         let (address, weight) = backend(errors, &format!("{at}.backends[{i}]"), b);
-        if let Some(address) = address {
-            if !seen.insert(address) {
-                errors.push(
-                    format!("{at}.backends[{i}].address"),
-                    format!("duplicate backend address {address}"),
-                );
-            }
+        if let Some(address) = address
+            && !seen.insert(address)
+        {
+            errors.push(
+                format!("{at}.backends[{i}].address"),
+                format!("duplicate backend address {address}"),
+            );
         }
         if let (Some(address), Some(weight)) = (address, weight) {
             backends.push(BackendSpec { address, weight });

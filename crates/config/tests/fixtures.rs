@@ -1,5 +1,6 @@
 //! Config fixtures: every file in `fixtures/valid` parses; every file in
 //! `fixtures/invalid` fails with exactly the lines of its `.errors` file.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

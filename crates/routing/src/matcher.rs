@@ -71,10 +71,10 @@ impl Matcher {
                 _ => return false,
             }
         }
-        if let Some(pattern) = &self.path {
-            if !pattern.matches(head.uri.path()) {
-                return false;
-            }
+        if let Some(pattern) = &self.path
+            && !pattern.matches(head.uri.path())
+        {
+            return false;
         }
         if !self.methods.is_empty() && !self.methods.contains(&head.method) {
             return false;
