@@ -1,0 +1,86 @@
+//! [`Backend::echo`]: answers with the request it received, so a test can see exactly
+//! what the proxy forwarded.
+
+use std::fmt::Write as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming};
+
+use crate::Backend;
+use crate::backend::{Reply, spawn_http};
+
+/// Response headers the echo backend adds that must not cross a proxy: `Connection`
+/// names `x-resp-hop`, and `keep-alive` is hop-by-hop by definition.
+pub const ECHO_HOP_HEADERS: [(&str, &str); 3] = [
+    ("connection", "x-resp-hop"),
+    ("x-resp-hop", "1"),
+    ("keep-alive", "timeout=5"),
+];
+
+/// An end-to-end response header the echo backend adds, which a proxy must pass on.
+pub const ECHO_END_TO_END_HEADER: (&str, &str) = ("x-echo", "1");
+
+impl Backend {
+    /// Answers `200` with a body made of the received request head as text, then the
+    /// request body streamed back as it arrives. The head text is the request line
+    /// (`METHOD path-and-query HTTP/1.1`), one `name: value` line per header field in
+    /// the order hyper gives them (lower-case names), then an empty line; lines end in
+    /// `\n`. Responses also carry [`ECHO_HOP_HEADERS`] and [`ECHO_END_TO_END_HEADER`].
+    pub fn echo() -> Backend {
+        spawn_http(None, |request| async move { answer(request) })
+    }
+}
+
+fn answer(request: Request<Incoming>) -> Reply {
+    let (head, body) = request.into_parts();
+    let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut text = format!("{} {} {:?}\n", head.method, target, head.version);
+    for (name, value) in &head.headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let _ = writeln!(text, "{name}: {value}");
+    }
+    text.push('\n');
+    let mut reply = Response::new(
+        Prefixed {
+            prefix: Some(Bytes::from(text)),
+            rest: body,
+        }
+        .boxed(),
+    );
+    let headers = reply.headers_mut();
+    for (name, value) in ECHO_HOP_HEADERS.into_iter().chain([ECHO_END_TO_END_HEADER]) {
+        headers.append(name, HeaderValue::from_static(value));
+    }
+    reply
+}
+
+/// A body that yields `prefix` first, then every frame of `rest`.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    rest: Incoming,
+}
+
+impl Body for Prefixed {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        if let Some(prefix) = this.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        Pin::new(&mut this.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none() && self.rest.is_end_stream()
+    }
+}

@@ -1,0 +1,123 @@
+//! The proxy in process: config text → snapshot → bound [`Server`] → running task,
+//! the same path the binary takes, minus signals.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluicegate_listener::{DrainOutcome, Server};
+use sluicegate_runtime::SnapshotHandle;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{Backend, WAIT, within};
+
+/// A running proxy. Dropping it stops it at once (the serving task is aborted);
+/// [`Proxy::shutdown`] drains it instead.
+#[derive(Debug)]
+pub struct Proxy {
+    addrs: Vec<(String, SocketAddr)>,
+    drain_timeout: Duration,
+    trigger: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<DrainOutcome>>,
+}
+
+/// Parses, compiles, binds and starts the proxy described by `yaml` (listeners
+/// should use `127.0.0.1:0`). Panics with the config errors, one per line, if the
+/// config is invalid, and with the reason if it cannot be compiled or bound.
+pub async fn start_proxy(yaml: &str) -> Proxy {
+    let config = sluicegate_config::parse(yaml).unwrap_or_else(|errors| {
+        panic!(
+            "invalid test config:\n{}\n--- config ---\n{yaml}",
+            errors.lines().join("\n")
+        )
+    });
+    let snapshot = sluicegate_runtime::compile(&config, None)
+        .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
+    let handle = Arc::new(SnapshotHandle::new(snapshot));
+    let server = within(WAIT, "binding the proxy", Server::bind(handle))
+        .await
+        .unwrap_or_else(|e| panic!("cannot bind the proxy: {e}"));
+    let addrs = config
+        .listeners
+        .iter()
+        .map(|l| {
+            let name = l.name.to_string();
+            let addr = server
+                .local_addr(&name)
+                .unwrap_or_else(|| panic!("listener {name} has no bound address"));
+            (name, addr)
+        })
+        .collect();
+    let (trigger, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stop.await;
+    }));
+    Proxy {
+        addrs,
+        drain_timeout: config.drain_timeout,
+        trigger: Some(trigger),
+        task: Some(task),
+    }
+}
+
+impl Proxy {
+    /// The address of the first listener (by name order).
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs
+            .first()
+            .map(|(_, addr)| *addr)
+            .unwrap_or_else(|| panic!("the proxy has no listener"))
+    }
+
+    /// The address of listener `name`.
+    pub fn listener(&self, name: &str) -> SocketAddr {
+        self.addrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, addr)| *addr)
+            .unwrap_or_else(|| panic!("the proxy has no listener named {name:?}"))
+    }
+
+    /// Starts a graceful shutdown and waits for it: new connections are refused,
+    /// in-flight requests get the config's `drain_timeout`. Panics if it takes longer
+    /// than the drain timeout plus [`WAIT`].
+    pub async fn shutdown(mut self) -> DrainOutcome {
+        if let Some(trigger) = self.trigger.take() {
+            let _ = trigger.send(());
+        }
+        let Some(task) = self.task.take() else {
+            panic!("the proxy was already shut down");
+        };
+        within(self.drain_timeout + WAIT, "draining the proxy", task)
+            .await
+            .unwrap_or_else(|e| panic!("the proxy's serving task failed: {e}"))
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A config with one listener `main` on `127.0.0.1:0` routing everything to one
+/// cluster `app` of `backends` (weight 1 each), with a 10 s drain timeout.
+/// `cluster_keys` adds `key: value` lines to the cluster (e.g. `("response_timeout",
+/// "300ms")`).
+pub fn single_cluster(backends: &[&Backend], cluster_keys: &[(&str, &str)]) -> String {
+    let mut yaml = String::from(
+        "drain_timeout: 10s\nlisteners:\n  main:\n    address: 127.0.0.1:0\n    routes:\n      - cluster: app\nclusters:\n  app:\n",
+    );
+    for (key, value) in cluster_keys {
+        let _ = writeln!(yaml, "    {key}: {value}");
+    }
+    yaml.push_str("    backends:\n");
+    for backend in backends {
+        let _ = writeln!(yaml, "      - address: {}", backend.addr());
+    }
+    yaml
+}

@@ -1,0 +1,95 @@
+//! Misbehaving backends written directly on TCP sockets, since a correct HTTP server
+//! cannot misbehave on purpose: [`Backend::stalling`], [`Backend::flaky`],
+//! [`Backend::garbage`] and [`Backend::closing`].
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::Backend;
+
+/// Largest request head the raw backends read; their tests send small heads.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// The complete `200 ok` response the raw backends send. It announces keep-alive
+/// (HTTP/1.1 default, no `Connection: close`).
+const OK_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+impl Backend {
+    /// Accepts TCP connections and never reads from or writes to them; they stay
+    /// open until the backend is dropped.
+    pub fn stalling() -> Backend {
+        crate::backend::spawn_tcp(|stream, _| async move {
+            let _held = stream;
+            std::future::pending::<()>().await;
+        })
+    }
+
+    /// The first `failures` requests (over all connections) have their connection
+    /// closed right after their head is read, without a response; later ones are
+    /// answered `200 ok` on a keep-alive connection. Requests must have no body.
+    pub fn flaky(failures: usize) -> Backend {
+        crate::backend::spawn_tcp(move |mut stream, counters| async move {
+            let mut heads = Heads::default();
+            while heads.next(&mut stream).await {
+                if counters.next_request() < failures {
+                    return;
+                }
+                if stream.write_all(OK_RESPONSE).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Reads each connection's request head, answers with bytes that are not HTTP
+    /// (`not http\r\n\r\n`) and closes.
+    pub fn garbage() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, counters| async move {
+            if Heads::default().next(&mut stream).await {
+                counters.request();
+                let _ = stream.write_all(b"not http\r\n\r\n").await;
+                let _ = stream.shutdown().await;
+            }
+        })
+    }
+
+    /// Answers the first request of each connection `200 ok` without announcing a
+    /// close, then closes the connection: a backend whose keep-alive timeout is
+    /// effectively zero. A client that reuses the connection finds it closed.
+    pub fn closing() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, counters| async move {
+            if Heads::default().next(&mut stream).await {
+                counters.request();
+                let _ = stream.write_all(OK_RESPONSE).await;
+                let _ = stream.shutdown().await;
+            }
+        })
+    }
+}
+
+/// Splits a byte stream into request heads (bodies are not expected).
+#[derive(Default)]
+struct Heads {
+    buffer: Vec<u8>,
+}
+
+impl Heads {
+    /// Reads until a whole head (ending in an empty line) has arrived and consumes
+    /// it. False when the peer closed first, on an error, or when the head is too big.
+    async fn next(&mut self, stream: &mut TcpStream) -> bool {
+        loop {
+            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                self.buffer.drain(..end + 4);
+                return true;
+            }
+            if self.buffer.len() > MAX_HEAD {
+                return false;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}

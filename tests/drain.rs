@@ -1,0 +1,90 @@
+//! Graceful shutdown: stop accepting at once, let in-flight requests finish within
+//! the drain timeout, close what is left when it passes.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+
+use sluicegate_testkit::{
+    Backend, Conn, DrainOutcome, Proxy, WAIT, eventually, eventually_async, get, init_tracing,
+    single_cluster, start_proxy, try_get,
+};
+use tokio::net::TcpStream;
+
+/// A proxy in front of `backend` with this drain timeout.
+async fn proxy_with_drain(backend: &Backend, drain_timeout: &str) -> Proxy {
+    let yaml = single_cluster(&[backend], &[]).replace(
+        "drain_timeout: 10s",
+        &format!("drain_timeout: {drain_timeout}"),
+    );
+    start_proxy(&yaml).await
+}
+
+/// Waits until connecting to `addr` is refused.
+async fn refused(addr: SocketAddr) -> bool {
+    eventually_async(WAIT, || async move {
+        matches!(TcpStream::connect(addr).await, Err(e) if e.kind() == ErrorKind::ConnectionRefused)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_request_completes_while_new_connections_are_refused() {
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = proxy_with_drain(&backend, "10s").await;
+    let addr = proxy.addr();
+    let slow = tokio::spawn(async move { get(addr, "/slow?ms=2500", &[]).await });
+    assert!(
+        eventually(WAIT, || backend.requests() == 1).await,
+        "the slow request never arrived"
+    );
+
+    let drain = tokio::spawn(proxy.shutdown());
+    assert!(
+        refused(addr).await,
+        "the proxy still accepts connections while draining"
+    );
+    assert!(
+        !slow.is_finished(),
+        "the slow request finished before the drain was checked"
+    );
+
+    let (status, _, body) = slow.await.expect("the slow request's task");
+    assert_eq!((status.as_u16(), body.as_str()), (200, "app"));
+    assert_eq!(drain.await.expect("the drain task"), DrainOutcome::Drained);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_client_connections_do_not_hold_up_the_drain() {
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = proxy_with_drain(&backend, "10s").await;
+    let mut idle = Conn::open(proxy.addr())
+        .await
+        .expect("connect to the proxy");
+    let (status, _, _) = idle.get("/", &[]).await;
+    assert_eq!(status, 200);
+    // The connection stays open and idle; draining closes it instead of waiting.
+    assert_eq!(proxy.shutdown().await, DrainOutcome::Drained);
+    let closed = eventually(WAIT, || idle.is_closed()).await;
+    assert!(closed, "the idle client connection was not closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_timeout_closes_requests_that_are_still_running() {
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = proxy_with_drain(&backend, "300ms").await;
+    let addr = proxy.addr();
+    // The backend would answer after 5 s, well within WAIT: a 200 would mean the
+    // proxy waited for it instead of closing the connection at the drain timeout.
+    let slow = tokio::spawn(async move { try_get(addr, "/slow?ms=5000", &[]).await });
+    assert!(
+        eventually(WAIT, || backend.requests() == 1).await,
+        "the slow request never arrived"
+    );
+
+    assert_eq!(proxy.shutdown().await, DrainOutcome::TimedOut);
+    let result = slow.await.expect("the slow request's task");
+    assert!(result.is_err(), "the request was not cut off: {result:?}");
+}
