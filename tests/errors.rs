@@ -97,3 +97,33 @@ async fn http11_request_without_host_is_400() {
         "rejected requests must not reach the backend"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_marked_down_are_never_picked_and_none_left_is_503() {
+    init_tracing();
+    let (up, down) = (Backend::named("up"), Backend::named("down"));
+    let yaml = single_cluster(&[&up, &down], &[]).replace(
+        &format!("- address: {}\n", down.addr()),
+        &format!("- address: {}\n        down: true\n", down.addr()),
+    );
+    let proxy = start_proxy(&yaml).await;
+    for _ in 0..6 {
+        let (status, _, body) = get(proxy.addr(), "/", &[]).await;
+        assert_eq!((status.as_u16(), body.as_str()), (200, "up"));
+    }
+    assert_eq!((up.requests(), down.requests()), (6, 0));
+
+    let only_down = single_cluster(&[&down], &[]).replace(
+        &format!("- address: {}\n", down.addr()),
+        &format!("- address: {}\n        down: true\n", down.addr()),
+    );
+    let proxy = start_proxy(&only_down).await;
+    let (status, headers, body) = get(proxy.addr(), "/", &[]).await;
+    assert_eq!(status, 503, "body: {body}");
+    assert!(
+        body.contains("no backend available in cluster \"app\""),
+        "body: {body:?}"
+    );
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(down.accepts(), 0);
+}

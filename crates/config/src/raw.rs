@@ -89,6 +89,9 @@ pub struct RawBackend {
     pub address: String,
     /// Relative weight, 1 to 10000.
     pub weight: Option<i64>,
+    /// Marked down by the operator: kept in the config, never picked.
+    #[serde(default)]
+    pub down: bool,
 }
 
 /// Parses YAML text into the raw types. Stops at the first syntax or shape error,

@@ -138,4 +138,6 @@ pub struct BackendSpec {
     pub address: SocketAddr,
     /// Its weight.
     pub weight: NonZeroU32,
+    /// Marked down by the operator (nginx's `server … down`): never picked.
+    pub down: bool,
 }

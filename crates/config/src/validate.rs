@@ -355,7 +355,11 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
             );
         }
         if let (Some(address), Some(weight)) = (address, weight) {
-            backends.push(BackendSpec { address, weight });
+            backends.push(BackendSpec {
+                address,
+                weight,
+                down: b.down,
+            });
         }
     }
     Some(ClusterSpec {

@@ -13,16 +13,19 @@ pub struct Backend {
     pub key: BackendKey,
     /// Configured weight.
     pub weight: u32,
+    /// Marked down in the config: never picked.
+    pub down: bool,
     /// Requests in flight; shared with the previous snapshot's entry for the same key.
     in_flight: Arc<AtomicU64>,
 }
 
 impl Backend {
     /// A backend with its in-flight counter (reused across reloads by key).
-    pub fn new(key: BackendKey, weight: u32, in_flight: Arc<AtomicU64>) -> Self {
+    pub fn new(key: BackendKey, weight: u32, down: bool, in_flight: Arc<AtomicU64>) -> Self {
         Self {
             key,
             weight,
+            down,
             in_flight,
         }
     }

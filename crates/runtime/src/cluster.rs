@@ -45,7 +45,7 @@ impl EndpointSet for Endpoints<'_> {
     }
 
     fn is_eligible(&self, i: usize) -> bool {
-        i < self.0.len()
+        self.0.get(i).is_some_and(|b| !b.down)
     }
 
     fn in_flight(&self, i: usize) -> u64 {

@@ -104,7 +104,7 @@ fn cluster(spec: &ClusterSpec, carried: &HashMap<&BackendKey, &Arc<AtomicU64>>) 
             let counter = carried
                 .get(&key)
                 .map_or_else(Default::default, |c| Arc::clone(c));
-            Backend::new(key, b.weight.get(), counter)
+            Backend::new(key, b.weight.get(), b.down, counter)
         })
         .collect();
     let weights: Vec<u32> = backends.iter().map(|b| b.weight).collect();
