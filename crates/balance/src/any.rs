@@ -2,11 +2,13 @@
 
 use sluicegate_core::{EndpointSet, PickKey};
 
-use crate::{Policy, RoundRobin};
+use crate::{Policy, Random, RoundRobin};
 
 /// One of the policies, chosen by the config at run time.
 #[derive(Debug)]
 pub enum AnyPolicy {
+    /// Weighted random.
+    Random(Random),
     /// Smooth weighted round-robin.
     RoundRobin(RoundRobin),
 }
@@ -15,6 +17,7 @@ impl Policy for AnyPolicy {
     #[inline]
     fn pick(&self, key: &PickKey, set: &impl EndpointSet) -> Option<usize> {
         match self {
+            AnyPolicy::Random(p) => p.pick(key, set),
             AnyPolicy::RoundRobin(p) => p.pick(key, set),
         }
     }

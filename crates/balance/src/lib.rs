@@ -7,11 +7,17 @@
 //! into the constructors here).
 
 mod any;
+mod hash;
 mod policy;
+mod random;
 mod round_robin;
 #[cfg(test)]
 pub(crate) mod testing;
+mod weighted;
 
 pub use any::AnyPolicy;
+pub use hash::{SEED, stable_hash};
 pub use policy::{Policy, probe_from};
+pub use random::Random;
 pub use round_robin::RoundRobin;
+pub use weighted::{Sampler, admit};

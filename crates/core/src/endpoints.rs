@@ -23,7 +23,32 @@ pub trait EndpointSet {
 
     /// Requests (L7) or connections (L4) currently in flight on backend `i`.
     fn in_flight(&self, i: usize) -> u64;
+
+    /// Slow-start ramp of backend `i` in per-mille of its weight: [`FULL_RAMP`] once it
+    /// has fully joined, down to 100 (10%) right after it joined. Policies scale the
+    /// backend's share by it.
+    fn ramp(&self, _i: usize) -> u32 {
+        FULL_RAMP
+    }
+
+    /// Sum of `in_flight` over every backend. Implementations that keep a running
+    /// total should override this O(n) default: bounded-load hashing reads it per pick.
+    fn total_in_flight(&self) -> u64 {
+        (0..self.len()).map(|i| self.in_flight(i)).sum()
+    }
+
+    /// Sum of the weights of the eligible backends. Implementations that cache it
+    /// should override this O(n) default: bounded-load hashing reads it per pick.
+    fn eligible_weight(&self) -> u64 {
+        (0..self.len())
+            .filter(|&i| self.is_eligible(i))
+            .map(|i| u64::from(self.weight(i)))
+            .sum()
+    }
 }
+
+/// [`EndpointSet::ramp`] of a backend that is not ramping: 1000 per-mille.
+pub const FULL_RAMP: u32 = 1000;
 
 /// What a policy may look at to choose a backend for one request or connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -7,5 +7,5 @@
 mod endpoints;
 mod names;
 
-pub use endpoints::{EndpointSet, PickKey};
+pub use endpoints::{EndpointSet, FULL_RAMP, PickKey};
 pub use names::{BackendKey, ClusterName, ListenerName, Protocol};
