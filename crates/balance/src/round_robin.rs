@@ -5,17 +5,29 @@
 //! 5,1,1 give `a a b a c a a`, spread out rather than bunched, and every thread
 //! shares the one counter, so proportions hold exactly over each cycle under
 //! concurrency.
+//!
+//! Slow start and ineligible backends: a backend at ramp `r` per-mille takes the slot
+//! it was dealt with probability `r / 1000`; a declined slot, or one whose backend is
+//! ineligible, is passed over for the next slot of the cycle (another `fetch_add`), up
+//! to [`MAX_EXTRA_SLOTS`] times, and only then does the pick probe in index order.
+//! Passing a slot on removes it from the cycle, so a ramping backend's share shrinks
+//! to `weight × ramp` relative to the others, and an ineligible backend's share is
+//! spread over the rest by weight instead of landing on its index neighbour.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sluicegate_core::{EndpointSet, PickKey};
 
-use crate::{Policy, probe_from};
+use crate::{Policy, admit, probe_from};
 
 /// Longest stored cycle. Weights are first divided by their greatest common divisor;
 /// a cycle still longer than this (only with many backends of very unequal weights)
 /// is scaled down proportionally, each backend keeping at least one slot.
 const MAX_CYCLE: u64 = 1 << 16;
+
+/// Cycle slots a pick may pass over beyond its first (backend ramping and declining,
+/// or ineligible) before it probes in index order: bounds the `fetch_add`s per pick.
+const MAX_EXTRA_SLOTS: usize = 4;
 
 /// Smooth weighted round-robin over a fixed list of weights.
 #[derive(Debug)]
@@ -42,16 +54,21 @@ impl RoundRobin {
 impl Policy for RoundRobin {
     #[inline]
     fn pick(&self, _key: &PickKey, set: &impl EndpointSet) -> Option<usize> {
-        let len = self.sequence.len();
-        if len == 0 || set.is_empty() {
+        let (cycle, len) = (self.sequence.len(), set.len());
+        if cycle == 0 || len == 0 {
             return None;
         }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let i = self.sequence[n % len] as usize;
-        if i < set.len() && set.is_eligible(i) {
-            return Some(i);
+        let mut last = 0;
+        for _ in 0..=MAX_EXTRA_SLOTS {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            last = self.sequence[n % cycle] as usize;
+            if last < len && set.is_eligible(last) && admit(set.ramp(last)) {
+                return Some(last);
+            }
         }
-        probe_from((i + 1) % set.len(), set)
+        // The last slot's backend if eligible (its ramp no longer matters), else the
+        // next eligible one in index order.
+        probe_from(last % len, set)
     }
 }
 
@@ -74,20 +91,32 @@ fn effective_weights(weights: &[u32]) -> Vec<u64> {
 }
 
 /// nginx's smooth weighted round-robin, run for one full cycle.
+///
+/// O(cycle × backends): the inner loop is kept to plain integer work on one slice so
+/// that building stays quick in unoptimised (test) builds too.
 fn smooth_sequence(weights: &[u64]) -> Vec<u32> {
     let total: u64 = weights.iter().sum();
     let total_signed = i64::try_from(total).unwrap_or(i64::MAX);
-    let mut current = vec![0i64; weights.len()];
+    // (current, weight) per backend.
+    let mut state: Vec<(i64, i64)> = weights
+        .iter()
+        .map(|&w| (0, i64::try_from(w).unwrap_or(i64::MAX)))
+        .collect();
     let mut sequence = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for _ in 0..total {
-        let mut best = 0;
-        for (i, w) in weights.iter().enumerate() {
-            current[i] += i64::try_from(*w).unwrap_or(i64::MAX);
-            if current[i] > current[best] {
+        // The first backend with the highest current value wins.
+        let (mut best, mut best_value, mut i) = (0, i64::MIN, 0);
+        for (current, weight) in state.iter_mut() {
+            *current += *weight;
+            if *current > best_value {
                 best = i;
+                best_value = *current;
             }
+            i += 1;
         }
-        current[best] -= total_signed;
+        if let Some((current, _)) = state.get_mut(best) {
+            *current -= total_signed;
+        }
         sequence.push(u32::try_from(best).unwrap_or(u32::MAX));
     }
     sequence
@@ -138,6 +167,38 @@ mod tests {
         set.eligible = vec![false; 3];
         assert_eq!(rr.pick(&PickKey::default(), &set), None);
         assert_eq!(rr.pick(&PickKey::default(), &FakeSet::default()), None);
+    }
+
+    #[test]
+    fn ineligible_share_is_spread_over_the_rest_by_weight() {
+        let mut set = FakeSet::weighted(&[1, 1, 1]);
+        set.eligible[1] = false;
+        let rr = RoundRobin::new(&set.weights);
+        // b's slot passes on to the next slot (c), then a's comes round again.
+        assert_eq!(picks(&rr, &set, 6), vec![0, 2, 0, 2, 0, 2]);
+    }
+
+    #[test]
+    fn ramping_backend_takes_its_slot_by_ramp() {
+        let mut set = FakeSet::weighted(&[1, 1, 1, 1]);
+        set.ramp[0] = 0;
+        let rr = RoundRobin::new(&set.weights);
+        assert!(picks(&rr, &set, 1_000).iter().all(|&i| i != 0));
+
+        set.ramp[0] = 100;
+        let n = 100_000;
+        let zero = picks(&rr, &set, n).iter().filter(|&&i| i == 0).count();
+        // Weight 1 × 10% against 3 × 100%: 0.1 / 3.1 of the picks.
+        let share = zero as f64 / n as f64;
+        assert!((share - 0.1 / 3.1).abs() < 0.005, "{share}");
+    }
+
+    #[test]
+    fn all_ramping_and_declining_still_picks() {
+        let mut set = FakeSet::weighted(&[1, 1]);
+        set.ramp = vec![0, 0];
+        let rr = RoundRobin::new(&set.weights);
+        assert_eq!(picks(&rr, &set, 4).len(), 4);
     }
 
     #[test]

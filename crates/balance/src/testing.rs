@@ -1,6 +1,6 @@
 //! A fake endpoint set for policy unit tests.
 
-use sluicegate_core::EndpointSet;
+use sluicegate_core::{EndpointSet, FULL_RAMP};
 
 /// Backends as plain vectors.
 #[derive(Clone, Debug, Default)]
@@ -8,6 +8,8 @@ pub struct FakeSet {
     pub weights: Vec<u32>,
     pub eligible: Vec<bool>,
     pub in_flight: Vec<u64>,
+    /// Slow-start ramp per backend; a missing entry means [`FULL_RAMP`].
+    pub ramp: Vec<u32>,
 }
 
 impl FakeSet {
@@ -16,6 +18,7 @@ impl FakeSet {
             weights: weights.to_vec(),
             eligible: vec![true; weights.len()],
             in_flight: vec![0; weights.len()],
+            ramp: vec![FULL_RAMP; weights.len()],
         }
     }
 }
@@ -32,5 +35,8 @@ impl EndpointSet for FakeSet {
     }
     fn in_flight(&self, i: usize) -> u64 {
         self.in_flight[i]
+    }
+    fn ramp(&self, i: usize) -> u32 {
+        self.ramp.get(i).copied().unwrap_or(FULL_RAMP)
     }
 }
