@@ -2,7 +2,7 @@
 
 use sluicegate_core::{EndpointSet, PickKey};
 
-use crate::{Policy, Random, RoundRobin};
+use crate::{IpHash, LeastConnections, Policy, PowerOfTwo, Random, RoundRobin};
 
 /// One of the policies, chosen by the config at run time.
 #[derive(Debug)]
@@ -11,6 +11,12 @@ pub enum AnyPolicy {
     Random(Random),
     /// Smooth weighted round-robin.
     RoundRobin(RoundRobin),
+    /// Power of two choices, by in-flight requests per weight.
+    PowerOfTwo(PowerOfTwo),
+    /// Weighted least connections, ties broken by smooth weighted round-robin.
+    LeastConnections(LeastConnections),
+    /// Weighted hash of the key's affinity, next in order when unavailable.
+    IpHash(IpHash),
 }
 
 impl Policy for AnyPolicy {
@@ -19,6 +25,9 @@ impl Policy for AnyPolicy {
         match self {
             AnyPolicy::Random(p) => p.pick(key, set),
             AnyPolicy::RoundRobin(p) => p.pick(key, set),
+            AnyPolicy::PowerOfTwo(p) => p.pick(key, set),
+            AnyPolicy::LeastConnections(p) => p.pick(key, set),
+            AnyPolicy::IpHash(p) => p.pick(key, set),
         }
     }
 }

@@ -8,6 +8,10 @@
 
 mod any;
 mod hash;
+mod ip_hash;
+mod least_connections;
+mod load;
+mod p2c;
 mod policy;
 mod random;
 mod round_robin;
@@ -17,6 +21,9 @@ mod weighted;
 
 pub use any::AnyPolicy;
 pub use hash::{SEED, stable_hash};
+pub use ip_hash::IpHash;
+pub use least_connections::LeastConnections;
+pub use p2c::PowerOfTwo;
 pub use policy::{Policy, probe_from};
 pub use random::Random;
 pub use round_robin::RoundRobin;
