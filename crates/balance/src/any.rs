@@ -2,7 +2,7 @@
 
 use sluicegate_core::{EndpointSet, PickKey};
 
-use crate::{Policy, Random, RoundRobin};
+use crate::{Maglev, Policy, Random, RingHash, RoundRobin};
 
 /// One of the policies, chosen by the config at run time.
 #[derive(Debug)]
@@ -11,6 +11,10 @@ pub enum AnyPolicy {
     Random(Random),
     /// Smooth weighted round-robin.
     RoundRobin(RoundRobin),
+    /// Consistent hashing on a ring (Ketama), optionally with bounded loads.
+    RingHash(RingHash),
+    /// Maglev consistent hashing, optionally with bounded loads.
+    Maglev(Maglev),
 }
 
 impl Policy for AnyPolicy {
@@ -19,6 +23,8 @@ impl Policy for AnyPolicy {
         match self {
             AnyPolicy::Random(p) => p.pick(key, set),
             AnyPolicy::RoundRobin(p) => p.pick(key, set),
+            AnyPolicy::RingHash(p) => p.pick(key, set),
+            AnyPolicy::Maglev(p) => p.pick(key, set),
         }
     }
 }

@@ -7,17 +7,24 @@
 //! into the constructors here).
 
 mod any;
+mod bounded;
 mod hash;
+mod maglev;
+mod members;
 mod policy;
 mod random;
+mod ring_hash;
 mod round_robin;
 #[cfg(test)]
 pub(crate) mod testing;
 mod weighted;
 
 pub use any::AnyPolicy;
+pub use bounded::MIN_BALANCE_FACTOR;
 pub use hash::{SEED, stable_hash};
+pub use maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, Maglev};
 pub use policy::{Policy, probe_from};
 pub use random::Random;
+pub use ring_hash::{MAX_RING_POINTS, RingHash};
 pub use round_robin::RoundRobin;
 pub use weighted::{Sampler, admit};

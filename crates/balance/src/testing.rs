@@ -8,6 +8,7 @@ pub struct FakeSet {
     pub weights: Vec<u32>,
     pub eligible: Vec<bool>,
     pub in_flight: Vec<u64>,
+    pub ramp: Vec<u32>,
 }
 
 impl FakeSet {
@@ -16,6 +17,7 @@ impl FakeSet {
             weights: weights.to_vec(),
             eligible: vec![true; weights.len()],
             in_flight: vec![0; weights.len()],
+            ramp: vec![1000; weights.len()],
         }
     }
 }
@@ -32,5 +34,8 @@ impl EndpointSet for FakeSet {
     }
     fn in_flight(&self, i: usize) -> u64 {
         self.in_flight[i]
+    }
+    fn ramp(&self, i: usize) -> u32 {
+        self.ramp.get(i).copied().unwrap_or(1000)
     }
 }
