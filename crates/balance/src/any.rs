@@ -2,7 +2,7 @@
 
 use sluicegate_core::{EndpointSet, PickKey};
 
-use crate::{IpHash, LeastConnections, Policy, PowerOfTwo, Random, RoundRobin};
+use crate::{IpHash, LeastConnections, Maglev, Policy, PowerOfTwo, Random, RingHash, RoundRobin};
 
 /// One of the policies, chosen by the config at run time.
 #[derive(Debug)]
@@ -17,6 +17,10 @@ pub enum AnyPolicy {
     LeastConnections(LeastConnections),
     /// Weighted hash of the key's affinity, next in order when unavailable.
     IpHash(IpHash),
+    /// Consistent hashing on a ring (Ketama), optionally with bounded loads.
+    RingHash(RingHash),
+    /// Maglev consistent hashing, optionally with bounded loads.
+    Maglev(Maglev),
 }
 
 impl Policy for AnyPolicy {
@@ -28,6 +32,8 @@ impl Policy for AnyPolicy {
             AnyPolicy::PowerOfTwo(p) => p.pick(key, set),
             AnyPolicy::LeastConnections(p) => p.pick(key, set),
             AnyPolicy::IpHash(p) => p.pick(key, set),
+            AnyPolicy::RingHash(p) => p.pick(key, set),
+            AnyPolicy::Maglev(p) => p.pick(key, set),
         }
     }
 }
