@@ -91,6 +91,10 @@ properties! {
     p2c_never_picks_ineligible_and_none_iff_none_eligible => "p2c",
     least_connections_never_picks_ineligible_and_none_iff_none_eligible => "least_connections",
     ip_hash_never_picks_ineligible_and_none_iff_none_eligible => "ip_hash",
+    ring_hash_never_picks_ineligible_and_none_iff_none_eligible => "ring_hash",
+    ring_hash_bounded_never_picks_ineligible_and_none_iff_none_eligible => "ring_hash_bounded",
+    maglev_never_picks_ineligible_and_none_iff_none_eligible => "maglev",
+    maglev_bounded_never_picks_ineligible_and_none_iff_none_eligible => "maglev_bounded",
 }
 
 #[test]

@@ -9,15 +9,18 @@
 mod duration;
 mod error;
 mod locate;
+mod policy;
+mod policy_spec;
 pub mod raw;
 mod spec;
 mod validate;
 
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
+pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{
-    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, PolicySpec,
-    RouteSpec, defaults,
+    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
+    defaults,
 };
 
 /// Parses and validates a YAML document into a [`Config`].

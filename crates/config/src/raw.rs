@@ -76,9 +76,46 @@ pub struct RawCluster {
     pub response_timeout: Option<String>,
     /// How long an unused upstream connection stays in the pool.
     pub idle_timeout: Option<String>,
+    /// Hash key of `ip_hash`, `ring_hash` and `maglev`.
+    pub hash_on: Option<RawHashOn>,
+    /// `ring_hash` parameters.
+    pub ring: Option<RawRing>,
+    /// `maglev` parameters.
+    pub maglev: Option<RawMaglev>,
+    /// Bounded loads for `ring_hash` and `maglev`, in percent of the average.
+    pub hash_balance_factor: Option<i64>,
+    /// Ramp-up window of a backend that joins.
+    pub slow_start: Option<String>,
     /// The backends.
     #[serde(default)]
     pub backends: Vec<RawBackend>,
+}
+
+/// `hash_on:` either a name (`source_ip`, `path`) or a one-key map
+/// (`{ header: NAME }`, `{ cookie: NAME }`, `{ query: NAME }`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawHashOn {
+    /// `source_ip` or `path`.
+    Name(String),
+    /// `header`, `cookie` or `query` with the name to read.
+    Keyed(BTreeMap<String, String>),
+}
+
+/// `ring:` of a `ring_hash` cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRing {
+    /// Ring points per unit of weight.
+    pub points_per_weight: Option<i64>,
+}
+
+/// `maglev:` of a `maglev` cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaglev {
+    /// Lookup table size; must be prime.
+    pub table_size: Option<i64>,
 }
 
 /// One backend of a cluster.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
+use crate::PolicySpec;
+
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {
     use std::time::Duration;
@@ -22,6 +24,14 @@ pub mod defaults {
     pub const WEIGHT: u32 = 1;
     /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
     pub const MAX_WEIGHT: u32 = 10_000;
+    /// `ring.points_per_weight`: Ketama's classic 160 points per server.
+    pub const RING_POINTS_PER_WEIGHT: u32 = 160;
+    /// Largest `ring.points_per_weight`: beyond it lookups gain nothing but memory.
+    pub const MAX_RING_POINTS_PER_WEIGHT: u32 = 1_000;
+    /// `maglev.table_size`: the Maglev paper's and Envoy's default, a prime.
+    pub const MAGLEV_TABLE_SIZE: u32 = 65_537;
+    /// Largest `maglev.table_size`: Envoy's limit; the table is 4 bytes per entry.
+    pub const MAX_MAGLEV_TABLE_SIZE: u32 = 5_000_011;
 }
 
 /// A whole validated config.
@@ -115,20 +125,10 @@ pub struct ClusterSpec {
     pub response_timeout: Duration,
     /// Idle time after which a pooled upstream connection is closed.
     pub idle_timeout: Duration,
+    /// Window over which a backend that joins ramps from 10% to its full weight.
+    pub slow_start: Option<Duration>,
     /// Backends, in file order.
     pub backends: Vec<BackendSpec>,
-}
-
-/// A balancing policy and its parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PolicySpec {
-    /// Smooth weighted round-robin.
-    RoundRobin,
-}
-
-impl PolicySpec {
-    /// The names accepted under `policy:`.
-    pub const NAMES: &'static [&'static str] = &["round_robin"];
 }
 
 /// One backend.

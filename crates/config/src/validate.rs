@@ -9,19 +9,19 @@ use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
 use crate::raw::{RawBackend, RawCluster, RawConfig, RawListener, RawMatch};
 use crate::spec::{
-    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, PolicySpec,
-    RouteSpec, defaults,
+    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
+    defaults,
 };
 use crate::{ConfigError, ConfigErrors, locate, parse_duration};
 
 /// Collects errors and finds their place in the source text.
-struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     text: &'a str,
     list: Vec<ConfigError>,
 }
 
 impl Errors<'_> {
-    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let location = locate::locate(self.text, &path);
         self.list.push(ConfigError {
@@ -310,17 +310,7 @@ fn socket_addr(errors: &mut Errors<'_>, at: String, text: &str) -> Option<Socket
 fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<ClusterSpec> {
     let at = format!("clusters.{name}");
     check_name(errors, &at, name);
-    let policy = match c.policy.as_deref() {
-        None | Some("round_robin") => Some(PolicySpec::RoundRobin),
-        Some(other) => {
-            let known = PolicySpec::NAMES.join(", ");
-            errors.push(
-                format!("{at}.policy"),
-                format!("unknown policy \"{other}\" (expected one of: {known})"),
-            );
-            None
-        }
-    };
+    let policy = crate::policy::policy(errors, &at, c, c.backends.len());
     let connect_timeout = errors.duration(
         format!("{at}.connect_timeout"),
         c.connect_timeout.as_deref(),
@@ -336,6 +326,10 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
         c.idle_timeout.as_deref(),
         defaults::IDLE_TIMEOUT,
     );
+    let slow_start = c
+        .slow_start
+        .as_deref()
+        .map(|raw| errors.duration(format!("{at}.slow_start"), Some(raw), Duration::ZERO));
     if c.backends.is_empty() {
         errors.push(
             format!("{at}.backends"),
@@ -368,6 +362,7 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
         connect_timeout,
         response_timeout,
         idle_timeout,
+        slow_start: slow_start.filter(|d| !d.is_zero()),
         backends,
     })
 }

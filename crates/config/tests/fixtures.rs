@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sluicegate_config::{PathMatch, PolicySpec, defaults, parse};
+use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse};
 
 fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -91,4 +91,48 @@ fn explicit_values_are_kept() {
     let app = config.cluster("app").unwrap();
     assert_eq!(app.connect_timeout, Duration::from_millis(250));
     assert_eq!(app.backends[0].weight.get(), 7);
+}
+
+#[test]
+fn policy_keys_are_typed_with_their_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/policies.yaml");
+    let config = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let policy = |name: &str| config.cluster(name).unwrap().policy.clone();
+    assert_eq!(policy("a"), PolicySpec::Random);
+    assert_eq!(policy("b"), PolicySpec::PowerOfTwo);
+    assert_eq!(policy("c"), PolicySpec::LeastConnections);
+    assert_eq!(
+        policy("d"),
+        PolicySpec::IpHash {
+            hash_on: HashOn::SourceIp
+        }
+    );
+    assert_eq!(
+        policy("e"),
+        PolicySpec::RingHash {
+            hash_on: HashOn::Header("x-user".into()),
+            points_per_weight: 100,
+            balance_factor: Some(125),
+        }
+    );
+    assert_eq!(
+        policy("f"),
+        PolicySpec::Maglev {
+            hash_on: HashOn::Cookie("session".into()),
+            table_size: 251,
+            balance_factor: Some(150),
+        }
+    );
+    assert_eq!(
+        policy("g"),
+        PolicySpec::RingHash {
+            hash_on: HashOn::Path,
+            points_per_weight: defaults::RING_POINTS_PER_WEIGHT,
+            balance_factor: None,
+        }
+    );
+    let slow = |name: &str| config.cluster(name).unwrap().slow_start;
+    assert_eq!(slow("a"), Some(Duration::from_secs(30)));
+    assert_eq!(slow("c"), Some(Duration::from_secs(60)));
+    assert_eq!(slow("b"), None);
 }

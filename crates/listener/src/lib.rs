@@ -6,6 +6,7 @@
 //! `Arc` until the request ends. It must not depend on the config crate, must not
 //! panic on anything a client or backend sends, and must not buffer whole bodies.
 
+mod affinity;
 mod body;
 mod forward;
 mod headers;

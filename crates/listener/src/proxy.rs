@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use sluicegate_core::PickKey;
 use sluicegate_runtime::Snapshot;
 
 use crate::ProxyBody;
+use crate::affinity::pick_key;
 use crate::forward::{check_request, downstream_head, send, upstream_head};
 use crate::status::ProxyError;
 use crate::upstream::Upstreams;
@@ -82,7 +82,7 @@ async fn proxy(
         cluster: cluster.name.to_string(),
     };
     let (slot, backend) = cluster
-        .pick(&PickKey::from_client(client.ip()))
+        .pick(&pick_key(cluster, &head, client.ip()))
         .ok_or_else(no_backend)?;
     let authority = upstream.authorities.get(slot).ok_or_else(no_backend)?;
     let guard = backend.start_request();

@@ -6,6 +6,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sluicegate_core::BackendKey;
 
+use crate::Ramp;
+
+/// State of a backend that outlives one snapshot: a reload hands it to the next
+/// snapshot's entry with the same [`BackendKey`].
+#[derive(Debug, Clone, Default)]
+pub struct Carried {
+    /// Requests in flight on this backend.
+    pub(crate) in_flight: Arc<AtomicU64>,
+    /// Its slow-start ramp, if it joined within the window.
+    pub(crate) ramp: Option<Arc<Ramp>>,
+}
+
 /// A backend as the data plane sees it.
 #[derive(Debug)]
 pub struct Backend {
@@ -15,18 +27,26 @@ pub struct Backend {
     pub weight: u32,
     /// Marked down in the config: never picked.
     pub down: bool,
-    /// Requests in flight; shared with the previous snapshot's entry for the same key.
-    in_flight: Arc<AtomicU64>,
+    carried: Carried,
+    /// Requests in flight on the whole cluster (shared by its backends).
+    cluster_in_flight: Arc<AtomicU64>,
 }
 
 impl Backend {
-    /// A backend with its in-flight counter (reused across reloads by key).
-    pub fn new(key: BackendKey, weight: u32, down: bool, in_flight: Arc<AtomicU64>) -> Self {
+    /// A backend with its carried state and its cluster's in-flight total.
+    pub(crate) fn new(
+        key: BackendKey,
+        weight: u32,
+        down: bool,
+        carried: Carried,
+        cluster_in_flight: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             key,
             weight,
             down,
-            in_flight,
+            carried,
+            cluster_in_flight,
         }
     }
 
@@ -37,27 +57,44 @@ impl Backend {
 
     /// Requests currently in flight.
     pub fn in_flight(&self) -> u64 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.carried.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Counts one request in flight until the guard drops.
+    /// Slow-start ramp in per-mille of the weight (1000 when not ramping).
+    #[inline]
+    pub fn ramp(&self) -> u32 {
+        self.carried
+            .ramp
+            .as_ref()
+            .map_or(Ramp::FULL, |r| r.permille())
+    }
+
+    /// Counts one request in flight (here and in the cluster total) until the guard drops.
     pub fn start_request(&self) -> InFlightGuard {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlightGuard(self.in_flight.clone())
+        self.carried.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.cluster_in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard {
+            backend: self.carried.in_flight.clone(),
+            cluster: self.cluster_in_flight.clone(),
+        }
     }
 
-    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
-        &self.in_flight
+    pub(crate) fn carried(&self) -> &Carried {
+        &self.carried
     }
 }
 
-/// Decrements a backend's in-flight count when dropped (response body ended or the
-/// client went away).
+/// Decrements a backend's and its cluster's in-flight counts when dropped (response
+/// body ended or the client went away).
 #[derive(Debug)]
-pub struct InFlightGuard(Arc<AtomicU64>);
+pub struct InFlightGuard {
+    backend: Arc<AtomicU64>,
+    cluster: Arc<AtomicU64>,
+}
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.backend.fetch_sub(1, Ordering::Relaxed);
+        self.cluster.fetch_sub(1, Ordering::Relaxed);
     }
 }

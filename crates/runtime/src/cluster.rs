@@ -1,11 +1,13 @@
 //! One cluster's runtime state: its backends and its policy.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
 use sluicegate_core::{ClusterName, EndpointSet, PickKey};
 
-use crate::Backend;
+use crate::{Backend, HashKey};
 
 /// A cluster as the data plane sees it.
 #[derive(Debug)]
@@ -16,39 +18,64 @@ pub struct Cluster {
     pub backends: Vec<Backend>,
     /// Its balancing policy.
     pub policy: AnyPolicy,
+    /// What its policy hashes, for the hashing policies.
+    pub hash_key: Option<HashKey>,
+    /// Slow-start window of backends that join.
+    pub slow_start: Option<Duration>,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// Time from request sent to response head.
     pub response_timeout: Duration,
     /// Idle time of pooled upstream connections.
     pub idle_timeout: Duration,
+    /// Requests in flight over all backends (carried across reloads by cluster name).
+    pub(crate) in_flight: Arc<AtomicU64>,
+    /// Sum of the weights of the backends that may be picked.
+    pub(crate) eligible_weight: u64,
 }
 
 impl Cluster {
     /// Chooses a backend (its index and itself), or `None` when none is eligible (→ 503).
     pub fn pick(&self, key: &PickKey) -> Option<(usize, &Backend)> {
-        let i = self.policy.pick(key, &Endpoints(&self.backends))?;
+        let i = self.policy.pick(key, &Endpoints(self))?;
         self.backends.get(i).map(|b| (i, b))
+    }
+
+    /// Requests in flight over all backends.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 }
 
 /// The `EndpointSet` view over a cluster's backends.
-struct Endpoints<'a>(&'a [Backend]);
+struct Endpoints<'a>(&'a Cluster);
 
 impl EndpointSet for Endpoints<'_> {
     fn len(&self) -> usize {
-        self.0.len()
+        self.0.backends.len()
     }
 
     fn weight(&self, i: usize) -> u32 {
-        self.0.get(i).map_or(0, |b| b.weight)
+        self.0.backends.get(i).map_or(0, |b| b.weight)
     }
 
     fn is_eligible(&self, i: usize) -> bool {
-        self.0.get(i).is_some_and(|b| !b.down)
+        self.0.backends.get(i).is_some_and(|b| !b.down)
     }
 
     fn in_flight(&self, i: usize) -> u64 {
-        self.0.get(i).map_or(0, Backend::in_flight)
+        self.0.backends.get(i).map_or(0, Backend::in_flight)
+    }
+
+    fn ramp(&self, i: usize) -> u32 {
+        self.0.backends.get(i).map_or(0, Backend::ramp)
+    }
+
+    fn total_in_flight(&self) -> u64 {
+        self.0.in_flight()
+    }
+
+    fn eligible_weight(&self) -> u64 {
+        self.0.eligible_weight
     }
 }

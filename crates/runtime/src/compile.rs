@@ -4,12 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use sluicegate_balance::{AnyPolicy, RoundRobin};
-use sluicegate_config::{ClusterSpec, Config, HostMatch, MatchSpec, PathMatch, PolicySpec};
+use std::time::Duration;
+
+use sluicegate_balance::{
+    AnyPolicy, IpHash, LeastConnections, Maglev, PowerOfTwo, Random, RingHash, RoundRobin,
+};
+use sluicegate_config::{ClusterSpec, Config, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec};
 use sluicegate_core::BackendKey;
 use sluicegate_routing::{HostPattern, Matcher, PathPattern, Route, RouteTable};
 
-use crate::{Backend, Cluster, Listener, Snapshot};
+use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot};
 
 /// A validated config that still cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -36,15 +40,11 @@ pub enum CompileError {
     },
 }
 
-/// Compiles `config`. Per-backend state (in-flight counters) is carried over from
-/// `previous` for backends with the same key, so a reload keeps it.
+/// Compiles `config`. State of backends with the same key in `previous` (in-flight
+/// counters, slow-start ramps) and of clusters with the same name (in-flight totals) is
+/// carried over, so a reload keeps it.
 pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot, CompileError> {
-    let carried: HashMap<&BackendKey, &Arc<AtomicU64>> = previous
-        .into_iter()
-        .flat_map(|s| s.clusters.iter())
-        .flat_map(|c| c.backends.iter())
-        .map(|b| (&b.key, b.counter()))
-        .collect();
+    let carried = Previous::of(previous);
     let clusters: Vec<Arc<Cluster>> = config
         .clusters
         .iter()
@@ -92,7 +92,54 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
     })
 }
 
-fn cluster(spec: &ClusterSpec, carried: &HashMap<&BackendKey, &Arc<AtomicU64>>) -> Cluster {
+/// What the previous snapshot hands to the next one.
+struct Previous<'a> {
+    /// `None` on the first compile: nothing joins then, everything starts together.
+    backends: Option<HashMap<&'a BackendKey, &'a Backend>>,
+    clusters: HashMap<&'a str, &'a Arc<AtomicU64>>,
+}
+
+impl<'a> Previous<'a> {
+    fn of(previous: Option<&'a Snapshot>) -> Self {
+        let clusters = previous.into_iter().flat_map(|s| s.clusters.iter());
+        Self {
+            backends: previous.map(|s| {
+                s.clusters
+                    .iter()
+                    .flat_map(|c| c.backends.iter())
+                    .map(|b| (&b.key, b))
+                    .collect()
+            }),
+            clusters: clusters.map(|c| (c.name.as_str(), &c.in_flight)).collect(),
+        }
+    }
+
+    /// The carried state of backend `key`; a backend that joins (new in this config,
+    /// or no longer marked down) starts its slow-start ramp now.
+    fn backend(&self, key: &BackendKey, down: bool, slow_start: Option<Duration>) -> Carried {
+        let Some(backends) = &self.backends else {
+            return Carried::default();
+        };
+        let old = backends.get(key);
+        let joins = old.is_none_or(|b| b.down) && !down;
+        let ramp = match (slow_start, old) {
+            (None, _) => None,
+            (Some(window), _) if joins => Some(Arc::new(Ramp::starting_now(window))),
+            (Some(_), Some(b)) => b.carried().ramp.clone().filter(|r| !r.is_done()),
+            (Some(_), None) => None,
+        };
+        Carried {
+            in_flight: old.map_or_else(Default::default, |b| b.carried().in_flight.clone()),
+            ramp,
+        }
+    }
+}
+
+fn cluster(spec: &ClusterSpec, previous: &Previous<'_>) -> Cluster {
+    let in_flight = previous
+        .clusters
+        .get(spec.name.as_str())
+        .map_or_else(Default::default, |c| Arc::clone(c));
     let backends: Vec<Backend> = spec
         .backends
         .iter()
@@ -101,23 +148,70 @@ fn cluster(spec: &ClusterSpec, carried: &HashMap<&BackendKey, &Arc<AtomicU64>>) 
                 cluster: spec.name.clone(),
                 address: b.address,
             };
-            let counter = carried
-                .get(&key)
-                .map_or_else(Default::default, |c| Arc::clone(c));
-            Backend::new(key, b.weight.get(), b.down, counter)
+            let carried = previous.backend(&key, b.down, spec.slow_start);
+            Backend::new(key, b.weight.get(), b.down, carried, in_flight.clone())
         })
         .collect();
-    let weights: Vec<u32> = backends.iter().map(|b| b.weight).collect();
-    let policy = match spec.policy {
-        PolicySpec::RoundRobin => AnyPolicy::RoundRobin(RoundRobin::new(&weights)),
-    };
+    let eligible_weight = backends
+        .iter()
+        .filter(|b| !b.down)
+        .map(|b| u64::from(b.weight))
+        .sum();
     Cluster {
         name: spec.name.clone(),
+        policy: policy(&spec.policy, &backends),
+        hash_key: spec.policy.hash_on().map(hash_key),
+        slow_start: spec.slow_start,
         backends,
-        policy,
         connect_timeout: spec.connect_timeout,
         response_timeout: spec.response_timeout,
         idle_timeout: spec.idle_timeout,
+        in_flight,
+        eligible_weight,
+    }
+}
+
+/// Builds the policy, with its tables, off the hot path.
+fn policy(spec: &PolicySpec, backends: &[Backend]) -> AnyPolicy {
+    let weights: Vec<u32> = backends.iter().map(|b| b.weight).collect();
+    let ids: Vec<String> = backends.iter().map(|b| b.address().to_string()).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    match spec {
+        PolicySpec::Random => AnyPolicy::Random(Random::new(&weights)),
+        PolicySpec::PowerOfTwo => AnyPolicy::PowerOfTwo(PowerOfTwo::new(&weights)),
+        PolicySpec::RoundRobin => AnyPolicy::RoundRobin(RoundRobin::new(&weights)),
+        PolicySpec::LeastConnections => {
+            AnyPolicy::LeastConnections(LeastConnections::new(&weights))
+        }
+        PolicySpec::IpHash { .. } => AnyPolicy::IpHash(IpHash::new(&weights)),
+        PolicySpec::RingHash {
+            points_per_weight,
+            balance_factor,
+            ..
+        } => AnyPolicy::RingHash(RingHash::new(
+            &ids,
+            &weights,
+            *points_per_weight,
+            *balance_factor,
+        )),
+        PolicySpec::Maglev {
+            table_size,
+            balance_factor,
+            ..
+        } => AnyPolicy::Maglev(Maglev::new(&ids, &weights, *table_size, *balance_factor)),
+    }
+}
+
+fn hash_key(spec: &HashOn) -> HashKey {
+    match spec {
+        HashOn::SourceIp => HashKey::SourceIp,
+        HashOn::Path => HashKey::Path,
+        // Validation admits only token characters; fall back to the client IP otherwise.
+        HashOn::Header(name) => {
+            http::HeaderName::from_bytes(name.as_bytes()).map_or(HashKey::SourceIp, HashKey::Header)
+        }
+        HashOn::Cookie(name) => HashKey::Cookie(name.clone()),
+        HashOn::Query(name) => HashKey::Query(name.clone()),
     }
 }
 

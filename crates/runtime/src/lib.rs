@@ -9,10 +9,14 @@ mod backend;
 mod cluster;
 mod compile;
 mod handle;
+mod hash_key;
+mod ramp;
 mod snapshot;
 
-pub use backend::{Backend, InFlightGuard};
+pub use backend::{Backend, Carried, InFlightGuard};
 pub use cluster::Cluster;
 pub use compile::{CompileError, compile};
 pub use handle::SnapshotHandle;
+pub use hash_key::{HashKey, hash_ip, stable_hash};
+pub use ramp::Ramp;
 pub use snapshot::{Listener, Snapshot};

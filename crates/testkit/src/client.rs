@@ -4,7 +4,7 @@
 //! request in the message when it runs out.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::pattern::Digest;
 use crate::{WAIT, within};
@@ -43,6 +43,39 @@ pub async fn try_get(
     headers: &[(&str, &str)],
 ) -> Result<TextResponse, String> {
     exchange(addr, request(Method::GET, addr, path, headers, empty())).await
+}
+
+/// Like [`get`], on a fresh connection from local address `from` (e.g. `127.0.0.2`).
+pub async fn get_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> TextResponse {
+    let what = format!("GET {path} via {addr} from {from}");
+    within(WAIT, &what, async {
+        let mut conn = Conn::open_from(Some(from), addr).await?;
+        let response = conn
+            .send(request(Method::GET, addr, path, headers, empty()))
+            .await?;
+        read_text(response).await
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{what} failed: {error}"))
+}
+
+/// A TCP connection to `addr`, bound to `from` first when given.
+async fn connect(from: Option<IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(from) = from else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if from.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
 }
 
 /// Sends `request` to `addr` on a fresh connection and reads the whole response; a
@@ -112,8 +145,15 @@ pub struct Conn {
 impl Conn {
     /// Connects to `addr` and completes the HTTP/1.1 handshake. Panics after [`WAIT`].
     pub async fn open(addr: SocketAddr) -> Result<Conn, String> {
+        Self::open_from(None, addr).await
+    }
+
+    /// Like [`Conn::open`], from local address `from` (port chosen by the system) when
+    /// given: on Linux every `127.0.0.0/8` address is local, so tests can play several
+    /// clients (`127.0.0.2`, `127.0.0.3` …).
+    pub async fn open_from(from: Option<IpAddr>, addr: SocketAddr) -> Result<Conn, String> {
         within(WAIT, &format!("connecting to {addr}"), async {
-            let stream = TcpStream::connect(addr)
+            let stream = connect(from, addr)
                 .await
                 .map_err(|e| format!("connect to {addr}: {e}"))?;
             let _ = stream.set_nodelay(true);

@@ -19,7 +19,7 @@ mod sink;
 mod wait;
 
 pub use backend::Backend;
-pub use client::{Conn, get, try_get};
+pub use client::{Conn, get, get_from, try_get};
 pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS};
 pub use pattern::{PatternBody, pattern_digest};
 pub use proxy::{Proxy, single_cluster, start_proxy};

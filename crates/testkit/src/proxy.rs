@@ -17,6 +17,7 @@ use crate::{Backend, WAIT, within};
 /// [`Proxy::shutdown`] drains it instead.
 #[derive(Debug)]
 pub struct Proxy {
+    handle: Arc<SnapshotHandle>,
     addrs: Vec<(String, SocketAddr)>,
     drain_timeout: Duration,
     trigger: Option<oneshot::Sender<()>>,
@@ -36,7 +37,7 @@ pub async fn start_proxy(yaml: &str) -> Proxy {
     let snapshot = sluicegate_runtime::compile(&config, None)
         .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
     let handle = Arc::new(SnapshotHandle::new(snapshot));
-    let server = within(WAIT, "binding the proxy", Server::bind(handle))
+    let server = within(WAIT, "binding the proxy", Server::bind(handle.clone()))
         .await
         .unwrap_or_else(|e| panic!("cannot bind the proxy: {e}"));
     let addrs = config
@@ -55,6 +56,7 @@ pub async fn start_proxy(yaml: &str) -> Proxy {
         let _ = stop.await;
     }));
     Proxy {
+        handle,
         addrs,
         drain_timeout: config.drain_timeout,
         trigger: Some(trigger),
@@ -78,6 +80,23 @@ impl Proxy {
             .find(|(n, _)| n == name)
             .map(|(_, addr)| *addr)
             .unwrap_or_else(|| panic!("the proxy has no listener named {name:?}"))
+    }
+
+    /// Compiles `yaml` against the running snapshot (so backend state carries over)
+    /// and publishes it, as a reload does. Listener addresses must stay as they are.
+    /// Panics if the config is invalid.
+    pub fn apply(&self, yaml: &str) {
+        let config = sluicegate_config::parse(yaml)
+            .unwrap_or_else(|errors| panic!("invalid test config:\n{}", errors.lines().join("\n")));
+        let current = self.handle.load();
+        let snapshot = sluicegate_runtime::compile(&config, Some(&current))
+            .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
+        self.handle.publish(snapshot);
+    }
+
+    /// The generation of the published snapshot.
+    pub fn generation(&self) -> u64 {
+        self.handle.load().generation
     }
 
     /// Starts a graceful shutdown and waits for it: new connections are refused,

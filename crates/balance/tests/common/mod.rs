@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // Each test crate uses a part.
 
-use sluicegate_balance::{AnyPolicy, IpHash, LeastConnections, PowerOfTwo, Random, RoundRobin};
+use sluicegate_balance::{
+    AnyPolicy, IpHash, LeastConnections, Maglev, PowerOfTwo, Random, RingHash, RoundRobin,
+};
 use sluicegate_core::{EndpointSet, FULL_RAMP};
 
 /// Every policy [`build`] knows, by the name the config gives it.
@@ -13,6 +15,10 @@ pub const POLICIES: &[&str] = &[
     "p2c",
     "least_connections",
     "ip_hash",
+    "ring_hash",
+    "ring_hash_bounded",
+    "maglev",
+    "maglev_bounded",
 ];
 
 /// The policy called `name` over `weights`.
@@ -23,8 +29,28 @@ pub fn build(name: &str, weights: &[u32]) -> AnyPolicy {
         "p2c" => AnyPolicy::PowerOfTwo(PowerOfTwo::new(weights)),
         "least_connections" => AnyPolicy::LeastConnections(LeastConnections::new(weights)),
         "ip_hash" => AnyPolicy::IpHash(IpHash::new(weights)),
+        // Few ring points (weights capped at 10 for the ring size only) and a small
+        // table keep property tests fast in debug builds; eligibility does not depend on it.
+        "ring_hash" => AnyPolicy::RingHash(RingHash::new(&ids(weights), &small(weights), 4, None)),
+        "ring_hash_bounded" => {
+            AnyPolicy::RingHash(RingHash::new(&ids(weights), &small(weights), 4, Some(125)))
+        }
+        "maglev" => AnyPolicy::Maglev(Maglev::new(&ids(weights), weights, 1009, None)),
+        "maglev_bounded" => AnyPolicy::Maglev(Maglev::new(&ids(weights), weights, 1009, Some(125))),
         other => panic!("no policy called {other:?}"),
     }
+}
+
+/// Stable identities `10.0.0.{i}:80`-like for `weights.len()` backends.
+fn ids(weights: &[u32]) -> Vec<&'static str> {
+    (0..weights.len())
+        .map(|i| &*Box::leak(format!("10.0.{}.{}:80", i / 250, i % 250).into_boxed_str()))
+        .collect()
+}
+
+/// `weights` capped at 10, to keep test rings small.
+fn small(weights: &[u32]) -> Vec<u32> {
+    weights.iter().map(|&w| w.min(10)).collect()
 }
 
 /// Backends as plain vectors.
