@@ -2,12 +2,19 @@
 //! and nginx's `hash … consistent`).
 //!
 //! Backend `i` with identity `id` (its address text) and weight `w` gets
-//! `points_per_weight × w` points; point `j` sits at `stable_hash("{id}-{j}")`. A key's
-//! backend owns the first point at or after the key's hash, wrapping past the end.
-//! Placement therefore depends only on the identities and weights, the same on every
-//! replica and after every restart, and removing a backend moves only the keys it owned.
+//! `points_per_weight × w` points. With `h = stable_hash(id)`, point `j` (counting from
+//! 0) sits at `stable_hash(le64(h) ‖ le64(j))`, the hash of the 16 bytes made of `h` and
+//! `j`, each as a little-endian `u64`: the identity is hashed once and no point needs an
+//! allocation. A key's backend owns the first point at or after the key's hash, wrapping
+//! past the end; when two points share a hash, the one of the smaller identity comes
+//! first (then the smaller list position, for a duplicated identity). Placement
+//! therefore depends only on the identities and weights, the same on every replica and
+//! after every restart, and removing a backend moves only the keys it owned.
 //!
-//! The ring is hashed and sorted once, in the constructor; a lookup is a binary search.
+//! The ring is built once, in the constructor: the points are bucketed by the top `k`
+//! bits of their hash (a counting sort; `k` is about `log2` of the number of points, at
+//! most [`MAX_INDEX_BITS`]) and each bucket is sorted. The bucket boundaries stay as a
+//! lookup index, so a lookup reads the key's bucket and searches only its few points.
 //! Ineligible backends, backends whose slow-start ramp turns the request down, and, with
 //! a balance factor, backends over their load cap pass the key on clockwise (consistent
 //! hashing with bounded loads: a backend of weight `w` takes a request only while it has
@@ -15,9 +22,10 @@
 //! the eligible weight). Requests without an affinity key go to a weighted random
 //! backend.
 
-use std::fmt::{self, Write as _};
+use std::cmp::Ordering;
+use std::fmt;
 
-use sluicegate_core::{EndpointSet, PickKey};
+use sluicegate_core::{EndpointSet, FULL_RAMP, PickKey};
 
 use crate::bounded::{LoadBound, walk};
 use crate::members::{index_u32, weights_for};
@@ -28,12 +36,22 @@ use crate::{Policy, Sampler, probe_from, stable_hash};
 /// point, so a ring holds at most this many points plus one per backend.
 pub const MAX_RING_POINTS: u64 = 8 * 1024 * 1024;
 
+/// Most bits of the lookup index: at most `2^16 + 1` entries (256 KiB).
+const MAX_INDEX_BITS: u32 = 16;
+
 /// Consistent hashing on a ring of points built once from backend identities.
 pub struct RingHash {
     /// Point hashes, ascending.
     hashes: Box<[u64]>,
     /// `owners[k]` is the backend owning point `k`.
     owners: Box<[u32]>,
+    /// `index[b]` is the first point whose hash has its top bits (`hash >> shift`) at
+    /// least `b`; `2^(64 − shift) + 1` entries, the last one the number of points.
+    /// Positions fit in a `u32`: a ring has at most [`MAX_RING_POINTS`] points plus one
+    /// per backend.
+    index: Box<[u32]>,
+    /// `64 − k` for a `k`-bit index (`k` at least 1).
+    shift: u32,
     /// Requests without an affinity key.
     sampler: Sampler,
     balance_factor: Option<u32>,
@@ -54,25 +72,56 @@ impl RingHash {
         let weights = weights_for(ids.len(), weights);
         let counts = point_counts(&weights, points_per_weight);
         let total = usize::try_from(counts.iter().sum::<u64>()).unwrap_or(0);
-        let mut points: Vec<(u64, u32)> = Vec::with_capacity(total);
-        let mut text = String::new();
-        for (i, (id, &count)) in ids.iter().zip(&counts).enumerate() {
+        let shift = 64 - index_bits(total);
+        let backends: Vec<(u64, u64)> = ids
+            .iter()
+            .zip(&counts)
+            .map(|(id, &count)| (stable_hash(id.as_bytes()), count))
+            .collect();
+
+        // Count the points of each bucket and sum the counts up: `index[b]` is then
+        // where bucket `b` ends (the last entry, an empty bucket, ends with the ring).
+        let mut index = vec![0u32; (1 << (64 - shift)) + 1];
+        for (id_hash, count) in backends.iter().copied() {
             for j in 0..count {
-                text.clear();
-                // Writing into a String cannot fail.
-                let _ = write!(text, "{id}-{j}");
-                points.push((stable_hash(text.as_bytes()), index_u32(i)));
+                index[bucket(point_hash(id_hash, j), shift)] += 1;
             }
         }
-        // Ties (64-bit collisions) go to the smaller identity, never to list position.
-        points.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| ids[a.1 as usize].cmp(ids[b.1 as usize]))
-                .then(a.1.cmp(&b.1))
-        });
+        let mut sum = 0u32;
+        for slot in &mut index {
+            sum += *slot;
+            *slot = sum;
+        }
+        // Hash again (cheaper than keeping the points) and fill each bucket from its
+        // end; afterwards `index[b]` is where bucket `b` starts.
+        let mut hashes = vec![0u64; total];
+        let mut owners = vec![0u32; total];
+        for (i, (id_hash, count)) in backends.iter().copied().enumerate() {
+            for j in 0..count {
+                let hash = point_hash(id_hash, j);
+                let slot = &mut index[bucket(hash, shift)];
+                *slot -= 1;
+                hashes[*slot as usize] = hash;
+                owners[*slot as usize] = index_u32(i);
+            }
+        }
+        let mut scratch = Vec::new();
+        for bounds in index.windows(2) {
+            let range = bounds[0] as usize..bounds[1] as usize;
+            if range.len() > 1 {
+                sort_bucket(
+                    &mut hashes[range.clone()],
+                    &mut owners[range],
+                    ids,
+                    &mut scratch,
+                );
+            }
+        }
         Self {
-            hashes: points.iter().map(|p| p.0).collect(),
-            owners: points.iter().map(|p| p.1).collect(),
+            hashes: hashes.into_boxed_slice(),
+            owners: owners.into_boxed_slice(),
+            index: index.into_boxed_slice(),
+            shift,
             sampler: Sampler::new(&weights),
             balance_factor,
         }
@@ -89,9 +138,13 @@ impl RingHash {
         self.owners.get(self.position(hash)).map(|&i| i as usize)
     }
 
-    /// Index of the first point at or after `hash`, wrapping to 0 past the last point.
+    /// Index of the first point at or after `hash`, wrapping to 0 past the last point:
+    /// a search within `hash`'s bucket; past the bucket's end is the next bucket's start.
+    #[inline]
     fn position(&self, hash: u64) -> usize {
-        let k = self.hashes.partition_point(|&h| h < hash);
+        let b = bucket(hash, self.shift);
+        let (from, to) = (self.index[b] as usize, self.index[b + 1] as usize);
+        let k = from + self.hashes[from..to].partition_point(|&h| h < hash);
         if k == self.hashes.len() { 0 } else { k }
     }
 }
@@ -104,8 +157,19 @@ impl Policy for RingHash {
         let Some(hash) = key.affinity else {
             return self.sampler.draw(set).or_else(|| probe_from(0, set));
         };
-        let bound = self.balance_factor.map(|f| LoadBound::read(f, set));
         let start = self.position(hash);
+        let bound = match self.balance_factor {
+            Some(f) => Some(LoadBound::read(f, set)),
+            None => {
+                // What `walk` answers on its first probe when the home backend is
+                // eligible at full ramp (no ramp draw is involved), without the walk.
+                let home = self.owners.get(start).map_or(usize::MAX, |&i| i as usize);
+                if home < set.len() && set.is_eligible(home) && set.ramp(home) >= FULL_RAMP {
+                    return Some(home);
+                }
+                None
+            }
+        };
         let (wrapped, from_start) = self.owners.split_at(start);
         walk(from_start.iter().chain(wrapped).copied(), set, bound)
     }
@@ -116,9 +180,75 @@ impl fmt::Debug for RingHash {
         f.debug_struct("RingHash")
             .field("points", &self.hashes.len())
             .field("backends", &self.sampler.len())
+            .field("index_bits", &(64 - self.shift))
             .field("balance_factor", &self.balance_factor)
             .finish()
     }
+}
+
+/// Where point `j` of the backend whose identity hashes to `id_hash` sits:
+/// `stable_hash(le64(id_hash) ‖ le64(j))`.
+#[inline]
+fn point_hash(id_hash: u64, j: u64) -> u64 {
+    let mut input = [0u8; 16];
+    input[..8].copy_from_slice(&id_hash.to_le_bytes());
+    input[8..].copy_from_slice(&j.to_le_bytes());
+    stable_hash(&input)
+}
+
+/// Ring order of two points `(hash, owner)`: by hash; ties (64-bit collisions) go to
+/// the smaller identity, then the smaller position (a duplicated identity), never to
+/// list position alone.
+fn ring_order(ids: &[&str], a: (u64, u32), b: (u64, u32)) -> Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| ids[a.1 as usize].cmp(ids[b.1 as usize]))
+        .then(a.1.cmp(&b.1))
+}
+
+/// Buckets up to this size are sorted in place by insertion; larger ones (rings scaled
+/// down to [`MAX_RING_POINTS`] have about 128 points per bucket) through `scratch`.
+const INSERTION_SORT_MAX: usize = 16;
+
+/// Sorts one bucket, held as parallel slices, into [`ring_order`].
+fn sort_bucket(
+    hashes: &mut [u64],
+    owners: &mut [u32],
+    ids: &[&str],
+    scratch: &mut Vec<(u64, u32)>,
+) {
+    if hashes.len() <= INSERTION_SORT_MAX {
+        for i in 1..hashes.len() {
+            let point = (hashes[i], owners[i]);
+            let mut k = i;
+            while k > 0 && ring_order(ids, point, (hashes[k - 1], owners[k - 1])).is_lt() {
+                hashes[k] = hashes[k - 1];
+                owners[k] = owners[k - 1];
+                k -= 1;
+            }
+            hashes[k] = point.0;
+            owners[k] = point.1;
+        }
+        return;
+    }
+    scratch.clear();
+    scratch.extend(hashes.iter().copied().zip(owners.iter().copied()));
+    scratch.sort_unstable_by(|&a, &b| ring_order(ids, a, b));
+    for ((h, o), &(hash, owner)) in hashes.iter_mut().zip(owners.iter_mut()).zip(&scratch[..]) {
+        *h = hash;
+        *o = owner;
+    }
+}
+
+/// Bits of the lookup index for `points` points: `floor(log2(points))`, so buckets
+/// hold one or two points on average, within 1..=[`MAX_INDEX_BITS`].
+fn index_bits(points: usize) -> u32 {
+    points.checked_ilog2().unwrap_or(0).clamp(1, MAX_INDEX_BITS)
+}
+
+/// The bucket of `hash`: its top `64 − shift` bits.
+#[inline]
+fn bucket(hash: u64, shift: u32) -> usize {
+    (hash >> shift) as usize
 }
 
 /// Points per backend: `points_per_weight × weight`, scaled down proportionally (at
@@ -168,10 +298,80 @@ mod tests {
         assert_eq!(ring.points(), 100);
         assert!(ring.hashes.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(owned(&ring, 4), vec![10, 20, 30, 40]);
-        // Point 0 of backend 0 is exactly where the scheme says.
-        let h = stable_hash(b"10.0.0.1:80-0");
-        let k = ring.hashes.binary_search(&h).unwrap();
-        assert_eq!(ring.owners[k], 0);
+        // Points 0 and 9 of backend 0 are exactly where the scheme says:
+        // stable_hash(le64(stable_hash(id)) ‖ le64(j)).
+        for j in [0u64, 9] {
+            let mut input = stable_hash(b"10.0.0.1:80").to_le_bytes().to_vec();
+            input.extend_from_slice(&j.to_le_bytes());
+            let k = ring.hashes.binary_search(&stable_hash(&input)).unwrap();
+            assert_eq!(ring.owners[k], 0);
+        }
+    }
+
+    /// The first point at or after `hash` by a search of the whole ring, wrapping.
+    fn full_search(ring: &RingHash, hash: u64) -> usize {
+        let k = ring.hashes.partition_point(|&h| h < hash);
+        if k == ring.hashes.len() { 0 } else { k }
+    }
+
+    #[test]
+    fn index_lookup_matches_a_full_search() {
+        let ids: Vec<String> = (0..300).map(|i| format!("10.2.0.{i}:80")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        // 1 point (a 1-bit index), a few per bucket, and big buckets (a 2^16 index
+        // over 1.2M points, some sorted through the scratch path).
+        for (n, per_weight) in [(1, 1), (4, 1), (4, 3), (5, 160), (300, 4_000)] {
+            let ring = RingHash::new(&ids[..n], &[], per_weight, None);
+            assert!(ring.hashes.windows(2).all(|w| w[0] <= w[1]));
+            assert_eq!(ring.index.len(), (1 << (64 - ring.shift)) + 1);
+            assert_eq!(*ring.index.last().unwrap() as usize, ring.points());
+            let mut probes = vec![0, 1, u64::MAX - 1, u64::MAX];
+            for &h in ring.hashes.iter().step_by(97) {
+                probes.extend([h.wrapping_sub(1), h, h.wrapping_add(1)]);
+            }
+            // Bucket edges.
+            for b in (0..ring.index.len() as u64 - 1).step_by(61) {
+                let edge = b << ring.shift;
+                probes.extend([edge, edge.wrapping_sub(1)]);
+            }
+            probes.extend((0..20_000).map(|k| key(k).affinity.unwrap()));
+            for h in probes {
+                assert_eq!(ring.position(h), full_search(&ring, h), "n={n} {h:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn index_has_about_one_bucket_per_point() {
+        assert_eq!(index_bits(0), 1);
+        assert_eq!(index_bits(1), 1);
+        assert_eq!(index_bits(480), 8);
+        assert_eq!(index_bits(160_000), 16);
+        assert_eq!(index_bits(8 << 20), MAX_INDEX_BITS);
+    }
+
+    #[test]
+    fn equal_hashes_are_ordered_by_identity() {
+        let ids = ["b", "c", "a", "a"];
+        let mut scratch = Vec::new();
+        // Insertion sort: one hash for all, identity order wins, then position for the
+        // duplicated "a".
+        let (mut hashes, mut owners) = (vec![7u64; 4], vec![0u32, 1, 2, 3]);
+        sort_bucket(&mut hashes, &mut owners, &ids, &mut scratch);
+        assert_eq!(owners, [2, 3, 0, 1]);
+        // Both paths agree with sorting by (hash, identity, position).
+        for len in [INSERTION_SORT_MAX, INSERTION_SORT_MAX + 1, 100] {
+            let points: Vec<(u64, u32)> = (0..len)
+                .map(|k| (stable_hash(&[(k % 3) as u8]) % 4, (k * 7 % 4) as u32))
+                .collect();
+            let mut hashes: Vec<u64> = points.iter().map(|p| p.0).collect();
+            let mut owners: Vec<u32> = points.iter().map(|p| p.1).collect();
+            sort_bucket(&mut hashes, &mut owners, &ids, &mut scratch);
+            let mut want = points.clone();
+            want.sort_by_key(|&(h, o)| (h, ids[o as usize], o));
+            let got: Vec<(u64, u32)> = hashes.into_iter().zip(owners).collect();
+            assert_eq!(got, want, "{len}");
+        }
     }
 
     #[test]
