@@ -28,9 +28,14 @@ pub(crate) async fn handle(
     client: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // What the access log needs is copied only when it is on: the hot path stays lean.
+    let logged = live.snapshot.access_log.then(|| {
+        (
+            Instant::now(),
+            request.method().clone(),
+            request.uri().path().to_owned(),
+        )
+    });
     let (response, target) = match proxy(&live, listener, client, request).await {
         Ok((response, target)) => (response, Some(target)),
         Err(error) => {
@@ -38,7 +43,7 @@ pub(crate) async fn handle(
             (error.to_response(), None)
         }
     };
-    if live.snapshot.access_log {
+    if let Some((started, method, path)) = logged {
         let (cluster, backend) = match target {
             Some((c, b)) => {
                 let name = live.snapshot.clusters.get(c).map(|c| c.name.as_str());

@@ -22,10 +22,7 @@ pub fn main(path: &Path) -> ExitCode {
             });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -43,6 +40,20 @@ pub fn main(path: &Path) -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The async runtime for the CPUs this process may use: with one CPU (e.g. pinned
+/// by `taskset` or a cgroup limit), a single-threaded scheduler does the same work
+/// without the cross-thread queues and wake-ups of the work-stealing one.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(cpus);
+        builder
     }
 }
 
