@@ -11,7 +11,8 @@ use sluicegate_balance::{
 };
 use sluicegate_core::{EndpointSet, PickKey};
 
-/// Backends with weights 1..=4 and some requests in flight, all eligible.
+/// Backends with weights 1..=4 and 1 to 7 requests in flight each (none idle, so
+/// `least_connections` scans them all), all eligible.
 struct Set {
     weights: Vec<u32>,
     in_flight: Vec<AtomicU64>,
@@ -22,7 +23,7 @@ struct Set {
 impl Set {
     fn new(n: usize) -> Self {
         let weights: Vec<u32> = (0..n).map(|i| (i % 4) as u32 + 1).collect();
-        let in_flight: Vec<AtomicU64> = (0..n).map(|i| AtomicU64::new((i % 7) as u64)).collect();
+        let in_flight: Vec<AtomicU64> = (0..n).map(|i| AtomicU64::new((i % 7) as u64 + 1)).collect();
         let total = in_flight.iter().map(|c| c.load(Ordering::Relaxed)).sum();
         Self {
             eligible_weight: weights.iter().map(|&w| u64::from(w)).sum(),
