@@ -23,7 +23,8 @@ struct Set {
 impl Set {
     fn new(n: usize) -> Self {
         let weights: Vec<u32> = (0..n).map(|i| (i % 4) as u32 + 1).collect();
-        let in_flight: Vec<AtomicU64> = (0..n).map(|i| AtomicU64::new((i % 7) as u64 + 1)).collect();
+        let in_flight: Vec<AtomicU64> =
+            (0..n).map(|i| AtomicU64::new((i % 7) as u64 + 1)).collect();
         let total = in_flight.iter().map(|c| c.load(Ordering::Relaxed)).sum();
         Self {
             eligible_weight: weights.iter().map(|&w| u64::from(w)).sum(),

@@ -5,14 +5,15 @@ use std::io;
 use std::net::SocketAddr;
 
 use http::request::Parts;
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
 use sluicegate_runtime::{Backend, Cluster};
 
 use crate::headers::{add_forwarded, remove_hop_by_hop};
+use crate::pool::{Lease, SendError};
 use crate::status::ProxyError;
-use crate::upstream::ClusterUpstream;
+use crate::upstream::BackendUpstream;
 
 /// Checks what must hold before a request is routed (RFC 9112 §3.2).
 pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
@@ -29,26 +30,26 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
     Ok(())
 }
 
-/// Turns the client's request head into the upstream one: target rewritten to the
-/// backend, hop-by-hop fields removed, `X-Forwarded-*` added, `Host` kept.
-pub(crate) fn upstream_head(head: &mut Parts, authority: &Authority, client: SocketAddr) {
+/// Turns the client's request head into the upstream one: target in origin form,
+/// hop-by-hop fields removed, `X-Forwarded-*` added, `Host` kept (or, from an HTTP/1.0
+/// client that sent none, set to the backend's address).
+pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, client: SocketAddr) {
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
             head.headers.insert(header::HOST, host);
         }
     }
-    let path = head
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(authority.clone());
-    parts.path_and_query = Some(path);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        head.uri = uri;
+    if !head.headers.contains_key(header::HOST) {
+        head.headers.insert(header::HOST, backend_host.clone());
+    }
+    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
+        let path = head
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        head.uri = Uri::from(path);
     }
     head.version = Version::HTTP_11;
     remove_hop_by_hop(&mut head.headers);
@@ -58,43 +59,47 @@ pub(crate) fn upstream_head(head: &mut Parts, authority: &Authority, client: Soc
 /// Sends the request to `backend` and waits, bounded by the cluster's response
 /// timeout, for the response head.
 pub(crate) async fn send(
-    upstream: &ClusterUpstream,
+    upstream: &BackendUpstream,
     cluster: &Cluster,
     backend: &Backend,
     request: Request<Incoming>,
-) -> Result<Response<Incoming>, ProxyError> {
+) -> Result<(Response<Incoming>, Lease), ProxyError> {
     let name = || cluster.name.to_string();
-    let sent = tokio::time::timeout(cluster.response_timeout, upstream.client.request(request));
+    let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request));
     match sent.await {
         Err(_) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
             Err(ProxyError::ResponseTimeout { cluster: name() })
         }
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok(exchange)) => Ok(exchange),
         Ok(Err(error)) => {
             let classified = classify(&error, name());
-            tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", chain(&error));
+            tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(&error));
             Err(classified)
         }
     }
 }
 
-fn classify(error: &hyper_util::client::legacy::Error, cluster: String) -> ProxyError {
-    let io_kind = sources(error).find_map(|e| e.downcast_ref::<io::Error>().map(io::Error::kind));
-    if error.is_connect() {
-        return match io_kind {
-            Some(io::ErrorKind::TimedOut) => ProxyError::ConnectTimeout { cluster },
-            Some(kind) => ProxyError::ConnectFailed {
-                cluster,
-                reason: reason(kind),
-            },
-            None => ProxyError::ConnectFailed {
-                cluster,
-                reason: "connect error".into(),
-            },
-        };
+fn classify(error: &SendError, cluster: String) -> ProxyError {
+    match error {
+        SendError::ConnectTimeout => ProxyError::ConnectTimeout { cluster },
+        SendError::Connect(io) if io.kind() == io::ErrorKind::TimedOut => {
+            ProxyError::ConnectTimeout { cluster }
+        }
+        SendError::Connect(io) => ProxyError::ConnectFailed {
+            cluster,
+            reason: reason(io.kind()),
+        },
+        SendError::Exchange(_) => ProxyError::BadResponse { cluster },
     }
-    ProxyError::BadResponse { cluster }
+}
+
+fn describe(error: &SendError) -> String {
+    match error {
+        SendError::ConnectTimeout => "connect timed out".into(),
+        SendError::Connect(io) => format!("connect: {io}"),
+        SendError::Exchange(e) => chain(e),
+    }
 }
 
 fn reason(kind: io::ErrorKind) -> String {

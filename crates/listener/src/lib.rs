@@ -1,6 +1,6 @@
-//! sluicegate's data plane: accept loops, HTTP/1.1 serving and forwarding (hyper 1 and
-//! hyper-util's pooled client), the one module that maps failures to statuses
-//! ([`status`]), and graceful drain.
+//! sluicegate's data plane: accept loops, HTTP/1.1 serving (hyper 1) and forwarding
+//! over per-backend keep-alive pools on hyper's client connection API, the one module
+//! that maps failures to statuses ([`status`]), and graceful drain.
 //!
 //! It reads the live [`sluicegate_runtime::Snapshot`] once per request and keeps that
 //! `Arc` until the request ends. It must not depend on the config crate, must not
@@ -10,6 +10,7 @@ mod affinity;
 mod body;
 mod forward;
 mod headers;
+mod pool;
 mod proxy;
 mod server;
 pub mod status;

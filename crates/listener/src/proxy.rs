@@ -89,14 +89,15 @@ async fn proxy(
     let (slot, backend) = cluster
         .pick(&pick_key(cluster, &head, client.ip()))
         .ok_or_else(no_backend)?;
-    let authority = upstream.authorities.get(slot).ok_or_else(no_backend)?;
+    let upstream = upstream.backends.get(slot).ok_or_else(no_backend)?;
     let guard = backend.start_request();
-    upstream_head(&mut head, authority, client);
-    let mut response = send(upstream, cluster, backend, Request::from_parts(head, body)).await?;
+    upstream_head(&mut head, &upstream.host, client);
+    let request = Request::from_parts(head, body);
+    let (mut response, lease) = send(upstream, cluster, backend, request).await?;
     downstream_head(&mut response);
     let target = (index, backend.address());
     Ok((
-        response.map(|body| ProxyBody::Upstream { body, guard }),
+        response.map(|body| ProxyBody::upstream(body, guard, lease)),
         target,
     ))
 }

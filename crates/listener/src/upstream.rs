@@ -1,81 +1,81 @@
-//! Pooled upstream HTTP clients, one per cluster, aligned with a snapshot's clusters.
+//! Upstream connection pools, one per backend, aligned with a snapshot's clusters.
 //!
-//! hyper-util's client pools keep-alive connections per backend authority and retries
-//! a request whose reused connection turned out to be closed before anything was
-//! sent, so a backend closing an idle connection never surfaces as a client error.
+//! A backend that stays in the config across a reload (same cluster and address, same
+//! timeouts) keeps its pool, and so its warm keep-alive connections.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
 
-use http::uri::Authority;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::HeaderValue;
+use sluicegate_core::BackendKey;
 use sluicegate_runtime::{Cluster, Snapshot};
 
-/// The client type used for every upstream request.
-pub(crate) type HttpClient = Client<HttpConnector, Incoming>;
+use crate::pool::Pool;
 
-/// One cluster's client and its backends' URI authorities.
+/// One backend's pool and its address as a `Host` value.
 #[derive(Clone, Debug)]
-pub(crate) struct ClusterUpstream {
-    pub(crate) client: HttpClient,
-    /// `authorities[i]` is backend `i`'s address, ready for the request URI.
-    pub(crate) authorities: Vec<Authority>,
-    connect_timeout: Duration,
-    idle_timeout: Duration,
+pub(crate) struct BackendUpstream {
+    /// `IP:port`, the `Host` of a request that came without one (HTTP/1.0).
+    pub(crate) host: HeaderValue,
+    /// Its keep-alive connections.
+    pub(crate) pool: Pool,
 }
 
-/// Clients for every cluster of one snapshot, indexed like `Snapshot::clusters`.
+/// One cluster's backends, indexed like `Cluster::backends`.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterUpstream {
+    pub(crate) backends: Vec<BackendUpstream>,
+}
+
+/// Pools for every cluster of one snapshot, indexed like `Snapshot::clusters`.
 #[derive(Debug)]
 pub(crate) struct Upstreams {
     pub(crate) clusters: Vec<ClusterUpstream>,
 }
 
 impl Upstreams {
-    /// Builds clients for `snapshot`, reusing (and so keeping the pooled connections
-    /// of) the previous client of a cluster whose timeouts did not change.
+    /// Builds pools for `snapshot`, reusing the previous pool of every backend that
+    /// stayed with the same timeouts. Needs a tokio runtime (pools run reaper tasks).
     pub(crate) fn build(snapshot: &Snapshot, previous: Option<(&Snapshot, &Upstreams)>) -> Self {
+        let mut old: HashMap<&BackendKey, &Pool> = HashMap::new();
+        if let Some((snap, ups)) = previous {
+            for (cluster, upstream) in snap.clusters.iter().zip(&ups.clusters) {
+                for (backend, up) in cluster.backends.iter().zip(&upstream.backends) {
+                    old.insert(&backend.key, &up.pool);
+                }
+            }
+        }
         let clusters = snapshot
             .clusters
             .iter()
-            .map(|cluster| {
-                let reused = previous.and_then(|(snap, ups)| {
-                    let i = snap.clusters.iter().position(|c| c.name == cluster.name)?;
-                    let old = ups.clusters.get(i)?;
-                    (old.connect_timeout == cluster.connect_timeout
-                        && old.idle_timeout == cluster.idle_timeout)
-                        .then(|| old.client.clone())
-                });
-                ClusterUpstream {
-                    client: reused.unwrap_or_else(|| new_client(cluster)),
-                    authorities: authorities(cluster),
-                    connect_timeout: cluster.connect_timeout,
-                    idle_timeout: cluster.idle_timeout,
-                }
+            .map(|cluster| ClusterUpstream {
+                backends: backends(cluster, &old),
             })
             .collect();
         Self { clusters }
     }
 }
 
-fn authorities(cluster: &Arc<Cluster>) -> Vec<Authority> {
+fn backends(cluster: &Cluster, old: &HashMap<&BackendKey, &Pool>) -> Vec<BackendUpstream> {
     cluster
         .backends
         .iter()
-        .filter_map(|b| Authority::try_from(b.address().to_string()).ok())
+        .map(|backend| {
+            let kept = old
+                .get(&backend.key)
+                .filter(|p| p.has_timeouts(cluster.connect_timeout, cluster.idle_timeout));
+            let pool = kept.map_or_else(
+                || {
+                    Pool::new(
+                        backend.address(),
+                        cluster.connect_timeout,
+                        cluster.idle_timeout,
+                    )
+                },
+                |p| (*p).clone(),
+            );
+            let host = HeaderValue::from_str(&backend.address().to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
+            BackendUpstream { host, pool }
+        })
         .collect()
-}
-
-fn new_client(cluster: &Cluster) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(cluster.connect_timeout));
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(cluster.idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
 }

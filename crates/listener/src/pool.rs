@@ -1,0 +1,200 @@
+//! Keep-alive HTTP/1.1 connections to one backend, on hyper's connection API.
+//!
+//! A request takes the most recently used idle connection (or opens one), and the
+//! connection comes back when the response body has been read to its end ([`Lease`]).
+//! A connection whose response was not read to the end (client gone, error) is
+//! dropped, never reused. A request that could not be written on a reused
+//! connection (the backend closed it while idle) is sent again on another one, so an
+//! idle close never surfaces as a client error. Idle connections are closed after the
+//! cluster's idle timeout by a reaper task that ends with the pool.
+//!
+//! Compared with hyper-util's generic pool this one has no per-request task spawn
+//! and no keyed map: one small mutex-guarded stack per backend.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Most idle connections kept per backend; more are closed when they come back.
+const MAX_IDLE: usize = 1024;
+
+/// Why a request could not be sent or answered.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// Connecting failed (refused, reset, unreachable …).
+    Connect(io::Error),
+    /// Connecting took longer than the connect timeout.
+    ConnectTimeout,
+    /// The HTTP exchange failed: closed, reset or an invalid response.
+    Exchange(hyper::Error),
+}
+
+/// The idle connections of one backend.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    address: SocketAddr,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    idle: Mutex<Vec<Idle>>,
+}
+
+#[derive(Debug)]
+struct Idle {
+    sender: SendRequest<Incoming>,
+    since: Instant,
+}
+
+impl Pool {
+    /// An empty pool for `address`, with its reaper task (needs a tokio runtime).
+    pub(crate) fn new(
+        address: SocketAddr,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            address,
+            connect_timeout,
+            idle_timeout,
+            idle: Mutex::new(Vec::new()),
+        });
+        tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
+        Self { inner }
+    }
+
+    /// Whether this pool was built with these timeouts (then it can be kept on reload).
+    pub(crate) fn has_timeouts(&self, connect: Duration, idle: Duration) -> bool {
+        self.inner.connect_timeout == connect && self.inner.idle_timeout == idle
+    }
+
+    /// Sends `request` and waits for the response head. The returned lease gives the
+    /// connection back once the response body has been read to its end.
+    pub(crate) async fn send(
+        &self,
+        mut request: Request<Incoming>,
+    ) -> Result<(Response<Incoming>, Lease), SendError> {
+        loop {
+            let (mut sender, reused) = match self.inner.checkout() {
+                Some(sender) => (sender, true),
+                None => (self.inner.connect().await?, false),
+            };
+            if reused && sender.ready().await.is_err() {
+                continue; // Closed while idle: try the next one.
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let lease = Lease {
+                        sender: Some(sender),
+                        pool: Arc::downgrade(&self.inner),
+                    };
+                    return Ok((response, lease));
+                }
+                Err(mut error) => match error.take_message() {
+                    // Not written: safe to send on another connection.
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(SendError::Exchange(error.into_error())),
+                },
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The most recently used live idle connection, dropping expired and closed ones.
+    fn checkout(&self) -> Option<SendRequest<Incoming>> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(entry) = idle.pop() {
+            if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, sender: SendRequest<Incoming>) {
+        if sender.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Incoming>, SendError> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
+            .await
+            .map_err(|_| SendError::ConnectTimeout)?
+            .map_err(SendError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(SendError::Exchange)?;
+        let address = self.address;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%address, "upstream connection ended: {error}");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Closes idle connections unused for the idle timeout (oldest are at the front).
+    fn evict_expired(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let fresh = idle
+                .iter()
+                .position(|e| e.since.elapsed() < self.idle_timeout && !e.sender.is_closed())
+                .unwrap_or(idle.len());
+            idle.drain(..fresh);
+        }
+    }
+}
+
+/// Runs while the pool exists, closing expired idle connections.
+async fn reap(pool: Weak<Inner>, idle_timeout: Duration) {
+    let period = (idle_timeout / 2).max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match pool.upgrade() {
+            Some(pool) => pool.evict_expired(),
+            None => return,
+        }
+    }
+}
+
+/// A connection in use by one exchange. [`Lease::release`] returns it to its pool
+/// once the response has been read to its end; dropping it closes the connection.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    sender: Option<SendRequest<Incoming>>,
+    pool: Weak<Inner>,
+}
+
+impl Lease {
+    /// The response body has ended: the connection may carry the next request.
+    pub(crate) fn release(&mut self) {
+        if let (Some(sender), Some(pool)) = (self.sender.take(), self.pool.upgrade()) {
+            pool.give_back(sender);
+        }
+    }
+}
