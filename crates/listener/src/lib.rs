@@ -17,4 +17,4 @@ pub mod status;
 mod upstream;
 
 pub use body::ProxyBody;
-pub use server::{DrainOutcome, ServeError, Server};
+pub use server::{Control, DrainOutcome, ServeError, Server};

@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use sluicegate_runtime::SnapshotHandle;
+use sluicegate_runtime::{Snapshot, SnapshotHandle};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
@@ -38,6 +38,9 @@ pub enum ServeError {
         #[source]
         source: io::Error,
     },
+    /// A reload changes the set of listeners, which this server cannot apply yet.
+    #[error("listeners changed ({0}): restart sluicegate to apply listener changes")]
+    ListenersChanged(String),
 }
 
 /// How a drain ended.
@@ -92,6 +95,13 @@ impl Server {
         })
     }
 
+    /// A handle that applies new snapshots to this server while it runs.
+    pub fn control(&self) -> Control {
+        Control {
+            handle: self.handle.clone(),
+        }
+    }
+
     /// The bound address of each listener, by name (port 0 resolved).
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
         self.sockets
@@ -142,6 +152,48 @@ impl Server {
         };
         tracing::info!(?outcome, "drain finished");
         outcome
+    }
+}
+
+/// Applies new snapshots to a running [`Server`].
+#[derive(Clone, Debug)]
+pub struct Control {
+    handle: Arc<SnapshotHandle>,
+}
+
+impl Control {
+    /// Publishes `next`. Requests already running finish on the snapshot they started
+    /// with. A snapshot whose listeners (names or addresses) differ from the running
+    /// ones is refused and nothing changes.
+    pub async fn apply(&self, next: Snapshot) -> Result<(), ServeError> {
+        let current = self.handle.load();
+        let key = |s: &Snapshot| -> Vec<(String, SocketAddr)> {
+            s.listeners
+                .iter()
+                .map(|l| (l.name.to_string(), l.address))
+                .collect()
+        };
+        if key(&current) != key(&next) {
+            let describe = |s: &Snapshot| {
+                key(s)
+                    .iter()
+                    .map(|(n, a)| format!("{n} {a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(ServeError::ListenersChanged(format!(
+                "{} → {}",
+                describe(&current),
+                describe(&next)
+            )));
+        }
+        self.handle.publish(next);
+        Ok(())
+    }
+
+    /// The snapshot being served.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.handle.load()
     }
 }
 
