@@ -6,6 +6,7 @@
 //! I/O (reading the file is the binary's job) and must not depend on tokio, hyper or
 //! rustls.
 
+mod diff;
 mod duration;
 mod error;
 mod locate;
@@ -15,6 +16,7 @@ pub mod raw;
 mod spec;
 mod validate;
 
+pub use diff::diff;
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use policy_spec::{HashOn, PolicySpec};

@@ -22,6 +22,16 @@ pub struct RawConfig {
     pub drain_timeout: Option<String>,
     /// Log one line per request.
     pub access_log: Option<bool>,
+    /// How the config file is watched.
+    pub reload: Option<RawReload>,
+}
+
+/// `reload:`: how changes to the config file are picked up.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReload {
+    /// Quiet time after the last file event before reloading.
+    pub debounce: Option<String>,
 }
 
 /// One entry under `listeners:`.

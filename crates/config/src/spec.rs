@@ -14,6 +14,9 @@ pub mod defaults {
 
     /// `drain_timeout`: Kubernetes' default grace period is 30 s.
     pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `reload.debounce`: editors write a file in several steps within a few ms; 200 ms
+    /// turns a save into one reload and still feels immediate.
+    pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
     /// `clusters.*.connect_timeout`: Envoy's default; a local backend connects in microseconds.
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// `clusters.*.response_timeout`: time to the response head, generous for slow APIs.
@@ -45,6 +48,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Whether to log one line per request.
     pub access_log: bool,
+    /// Quiet time after the last config-file event before a reload (`reload.debounce`).
+    pub reload_debounce: Duration,
 }
 
 impl Config {

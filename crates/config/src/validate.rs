@@ -67,6 +67,11 @@ pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErro
         raw.drain_timeout.as_deref(),
         defaults::DRAIN_TIMEOUT,
     );
+    let reload_debounce = errors.duration(
+        "reload.debounce".into(),
+        raw.reload.as_ref().and_then(|r| r.debounce.as_deref()),
+        defaults::RELOAD_DEBOUNCE,
+    );
     if !errors.list.is_empty() {
         let mut list = errors.list;
         list.sort_by_key(|e| e.location.unwrap_or((usize::MAX, usize::MAX)));
@@ -77,6 +82,7 @@ pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErro
         clusters,
         drain_timeout,
         access_log: raw.access_log.unwrap_or(false),
+        reload_debounce,
     })
 }
 

@@ -42,13 +42,17 @@ pub fn report(path: &Path, error: &LoadError) {
     }
 }
 
-/// Runs the check; exit 0 valid, 1 invalid, 2 unreadable.
-pub fn check(path: &Path) -> ExitCode {
+/// Runs the check; exit 0 valid, 1 invalid, 2 unreadable. With `against`, also prints
+/// the changes from that config (which must itself be valid) to this one.
+pub fn check(path: &Path, against: Option<&Path>) -> ExitCode {
     match load(path) {
         Ok(config) => match sluicegate_runtime::compile(&config, None) {
             Ok(_) => {
                 println!("{}: ok: {}", path.display(), summary(&config));
-                ExitCode::SUCCESS
+                match against {
+                    Some(old) => print_changes(old, &config),
+                    None => ExitCode::SUCCESS,
+                }
             }
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
@@ -57,6 +61,31 @@ pub fn check(path: &Path) -> ExitCode {
         },
         Err(error) => {
             report(path, &error);
+            match error {
+                LoadError::Read(_) => ExitCode::from(2),
+                LoadError::Invalid(_) => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+/// Prints the changes from the config at `old` to `new`, one per line.
+fn print_changes(old: &Path, new: &Config) -> ExitCode {
+    match load(old) {
+        Ok(old_config) => {
+            let changes = sluicegate_config::diff(&old_config, new);
+            if changes.is_empty() {
+                println!("no changes from {}", old.display());
+            } else {
+                println!("changes from {}:", old.display());
+                for change in changes {
+                    println!("  {change}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            report(old, &error);
             match error {
                 LoadError::Read(_) => ExitCode::from(2),
                 LoadError::Invalid(_) => ExitCode::from(1),

@@ -28,6 +28,10 @@ pub enum Command {
         /// The YAML config file.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// Also print what would change from this (running) config to FILE, as a
+        /// reload would log it. Nothing is applied.
+        #[arg(long, value_name = "OLD")]
+        against: Option<PathBuf>,
     },
     /// Start three demo backends and the proxy in front of them, with no setup.
     Demo {

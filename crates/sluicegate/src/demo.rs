@@ -61,6 +61,7 @@ async fn demo(port: u16) -> anyhow::Result<()> {
     let addr = server
         .local_addr("demo")
         .context("the demo listener is missing")?;
+    crate::reload::spawn(&path, config.clone(), server.control())?;
     print_welcome(&path, addr, &backends);
     server.run(run::shutdown_signal()).await;
     Ok(())
@@ -78,7 +79,7 @@ fn print_welcome(path: &std::path::Path, addr: SocketAddr, backends: &[SocketAdd
     let list: Vec<String> = backends.iter().map(ToString::to_string).collect();
     println!("sluicegate demo");
     println!(
-        "  config:   {} (edit a copy and try `sluicegate check -c FILE`)",
+        "  config:   {} (edit it: changes apply live, a bad save is rejected and logged)",
         path.display()
     );
     println!("  backends: demo-1..3 on {}", list.join(", "));

@@ -7,7 +7,9 @@ mod cli;
 mod demo;
 mod demo_backend;
 mod logging;
+mod reload;
 mod run;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     logging::init();
     match cli.command {
-        cli::Command::Check { config } => check::check(&config),
+        cli::Command::Check { config, against } => check::check(&config, against.as_deref()),
         cli::Command::Run { config } => run::main(&config),
         cli::Command::Demo { port } => demo::main(port),
     }

@@ -31,6 +31,7 @@ pub fn main(path: &Path) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let server = start(&config, path).await?;
+        crate::reload::spawn(path, config.clone(), server.control())?;
         server.run(shutdown_signal()).await;
         Ok::<_, anyhow::Error>(())
     });

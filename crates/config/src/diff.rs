@@ -1,0 +1,183 @@
+//! What changed between two validated configs, as short human-readable items
+//! (`cluster api +1 backend`, `cluster web policy round_robin → least_connections`),
+//! for the reload log line and `sluicegate check --against`.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use crate::{BackendSpec, ClusterSpec, Config, ListenerSpec};
+
+/// The changes from `old` to `new`, in a stable order; empty when nothing changed.
+pub fn diff(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    changed(
+        &mut out,
+        "drain_timeout",
+        &old.drain_timeout,
+        &new.drain_timeout,
+    );
+    changed(&mut out, "access_log", &old.access_log, &new.access_log);
+    let listeners = |c: &Config| -> BTreeMap<String, ListenerSpec> {
+        c.listeners
+            .iter()
+            .map(|l| (l.name.to_string(), l.clone()))
+            .collect()
+    };
+    for (name, pair) in pairs(listeners(old), listeners(new)) {
+        match pair {
+            (None, Some(l)) => out.push(format!("listener {name} added ({})", l.address)),
+            (Some(_), None) => out.push(format!("listener {name} removed")),
+            (Some(a), Some(b)) => {
+                let at = format!("listener {name}");
+                changed(&mut out, &format!("{at} address"), &a.address, &b.address);
+                if a.routes != b.routes {
+                    out.push(format!(
+                        "{at} routes changed ({} → {})",
+                        a.routes.len(),
+                        b.routes.len()
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    let clusters = |c: &Config| -> BTreeMap<String, ClusterSpec> {
+        c.clusters
+            .iter()
+            .map(|c| (c.name.to_string(), c.clone()))
+            .collect()
+    };
+    for (name, pair) in pairs(clusters(old), clusters(new)) {
+        match pair {
+            (None, Some(c)) => out.push(format!(
+                "cluster {name} added ({} backends, {})",
+                c.backends.len(),
+                c.policy.name()
+            )),
+            (Some(_), None) => out.push(format!("cluster {name} removed")),
+            (Some(a), Some(b)) => cluster(&mut out, &name, &a, &b),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) {
+    let at = format!("cluster {name}");
+    let backends = |c: &ClusterSpec| -> BTreeMap<String, BackendSpec> {
+        c.backends
+            .iter()
+            .map(|b| (b.address.to_string(), b.clone()))
+            .collect()
+    };
+    let (mut added, mut removed) = (0, 0);
+    for (address, pair) in pairs(backends(a), backends(b)) {
+        match pair {
+            (None, Some(_)) => added += 1,
+            (Some(_), None) => removed += 1,
+            (Some(x), Some(y)) => {
+                changed(out, &format!("{at} {address} weight"), &x.weight, &y.weight);
+                changed(out, &format!("{at} {address} down"), &x.down, &y.down);
+            }
+            (None, None) => {}
+        }
+    }
+    let plural = |n: usize| if n == 1 { "backend" } else { "backends" };
+    if added > 0 {
+        out.push(format!("{at} +{added} {}", plural(added)));
+    }
+    if removed > 0 {
+        out.push(format!("{at} -{removed} {}", plural(removed)));
+    }
+    if a.policy.name() != b.policy.name() {
+        out.push(format!(
+            "{at} policy {} → {}",
+            a.policy.name(),
+            b.policy.name()
+        ));
+    } else if a.policy != b.policy {
+        out.push(format!("{at} {} parameters changed", b.policy.name()));
+    }
+    changed(
+        out,
+        &format!("{at} connect_timeout"),
+        &a.connect_timeout,
+        &b.connect_timeout,
+    );
+    changed(
+        out,
+        &format!("{at} response_timeout"),
+        &a.response_timeout,
+        &b.response_timeout,
+    );
+    changed(
+        out,
+        &format!("{at} idle_timeout"),
+        &a.idle_timeout,
+        &b.idle_timeout,
+    );
+    changed(
+        out,
+        &format!("{at} slow_start"),
+        &a.slow_start,
+        &b.slow_start,
+    );
+}
+
+/// Pushes `what a → b` when the values differ.
+fn changed<T: PartialEq + Debug>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
+    if a != b {
+        out.push(format!("{what} {a:?} → {b:?}"));
+    }
+}
+
+/// A key with its value before and after.
+type Pair<V> = (String, (Option<V>, Option<V>));
+
+/// Every key of either map with its value on each side.
+fn pairs<V>(mut a: BTreeMap<String, V>, b: BTreeMap<String, V>) -> Vec<Pair<V>> {
+    let mut out: Vec<Pair<V>> = Vec::new();
+    for (key, value) in b {
+        let old = a.remove(&key);
+        out.push((key, (old, Some(value))));
+    }
+    for (key, value) in a {
+        out.push((key, (Some(value), None)));
+    }
+    out.sort_by(|x, y| x.0.cmp(&y.0));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn config(policy: &str, backends: &[&str]) -> Config {
+        let mut yaml = format!(
+            "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: api\nclusters:\n  api:\n    policy: {policy}\n    backends:\n"
+        );
+        for b in backends {
+            yaml.push_str(&format!("      - address: {b}\n"));
+        }
+        parse(&yaml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn names_backends_added_removed_and_policy_changes() {
+        let old = config("round_robin", &["127.0.0.1:9001", "127.0.0.1:9002"]);
+        let new = config(
+            "least_connections",
+            &["127.0.0.1:9001", "127.0.0.1:9003", "127.0.0.1:9004"],
+        );
+        assert_eq!(
+            diff(&old, &new),
+            [
+                "cluster api +2 backends",
+                "cluster api -1 backend",
+                "cluster api policy round_robin → least_connections",
+            ]
+        );
+        assert!(diff(&old, &old).is_empty());
+    }
+}

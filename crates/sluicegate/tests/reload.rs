@@ -1,0 +1,257 @@
+//! Hot reload of a real `sluicegate run` process: real files in a temp dir, the real
+//! watcher, real sockets. Every wait is a poll with a deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Bound on process start and exit.
+const WAIT: Duration = Duration::from_secs(20);
+/// Bound on a save being applied: the target is 2 s; the slack absorbs a busy CI box.
+const APPLIED: Duration = Duration::from_secs(6);
+
+/// A backend on 127.0.0.1:0 answering every request with `name`, then closing.
+fn backend(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{name}",
+                name.len()
+            );
+        }
+    });
+    addr
+}
+
+fn config(listen: SocketAddr, backend: SocketAddr) -> String {
+    format!(
+        "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: {backend}\n"
+    )
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A running `sluicegate run` whose stderr lines are collected.
+struct Proxy {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    addr: SocketAddr,
+}
+
+impl Proxy {
+    fn start(path: &Path, addr: SocketAddr) -> Proxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+            .args(["run", "-c"])
+            .arg(path)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let proxy = Proxy { child, log, addr };
+        assert!(
+            poll(WAIT, || proxy.logged("listening on")),
+            "the proxy did not start: {:?}",
+            proxy.log.lock().unwrap()
+        );
+        proxy
+    }
+
+    fn get(&self) -> String {
+        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, WAIT) else {
+            return String::new();
+        };
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let _ = write!(
+            stream,
+            "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        );
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.rsplit("\r\n\r\n").next().unwrap_or("").to_owned()
+    }
+
+    fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+
+    fn count(&self, text: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+
+    /// Polls until the proxy answers `name`.
+    fn serves(&self, name: &str, within: Duration) -> bool {
+        poll(within, || self.get() == name)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn poll(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    condition()
+}
+
+#[test]
+fn every_save_style_is_applied() {
+    let (a, b) = (backend("a"), backend("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(&path, config(listen, a)).unwrap();
+    let proxy = Proxy::start(&path, listen);
+    assert!(proxy.serves("a", WAIT));
+
+    // In place (truncate and write).
+    std::fs::write(&path, config(listen, b)).unwrap();
+    assert!(proxy.serves("b", APPLIED), "in-place write not applied");
+
+    // Write a temporary file, rename it over the config (vim, VS Code, sed -i).
+    let temp = dir.path().join(".sluicegate.yaml.swp");
+    std::fs::write(&temp, config(listen, a)).unwrap();
+    std::fs::rename(&temp, &path).unwrap();
+    assert!(proxy.serves("a", APPLIED), "rename not applied");
+
+    // Delete, then create.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, config(listen, b)).unwrap();
+    assert!(proxy.serves("b", APPLIED), "delete + create not applied");
+    assert!(proxy.logged("reload "), "no reload line in the log");
+}
+
+#[test]
+fn a_kubernetes_configmap_swap_and_a_symlinked_path_are_applied() {
+    // ConfigMap layout: dir/config.yaml -> ..data/config.yaml, ..data -> ..v1 (a dir).
+    let (a, b) = (backend("a"), backend("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let listen = free_port();
+    let v1 = dir.path().join("..v1");
+    std::fs::create_dir(&v1).unwrap();
+    std::fs::write(v1.join("config.yaml"), config(listen, a)).unwrap();
+    std::os::unix::fs::symlink("..v1", dir.path().join("..data")).unwrap();
+    let path = dir.path().join("config.yaml");
+    std::os::unix::fs::symlink("..data/config.yaml", &path).unwrap();
+    let proxy = Proxy::start(&path, listen);
+    assert!(proxy.serves("a", WAIT));
+
+    // The kubelet writes ..v2, points a temporary link at it, renames it over ..data.
+    let v2 = dir.path().join("..v2");
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(v2.join("config.yaml"), config(listen, b)).unwrap();
+    let tmp_link = dir.path().join("..data_tmp");
+    std::os::unix::fs::symlink("..v2", &tmp_link).unwrap();
+    std::fs::rename(&tmp_link, dir.path().join("..data")).unwrap();
+    std::fs::remove_dir_all(&v1).unwrap();
+    assert!(proxy.serves("b", APPLIED), "..data swap not applied");
+
+    // Editing the file the link points to is seen too.
+    std::fs::write(v2.join("config.yaml"), config(listen, a)).unwrap();
+    assert!(
+        proxy.serves("a", APPLIED),
+        "write through the symlink not applied"
+    );
+}
+
+#[test]
+fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
+    let (a, b) = (backend("a"), backend("b"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(&path, config(listen, a)).unwrap();
+    let proxy = Proxy::start(&path, listen);
+    assert!(proxy.serves("a", WAIT));
+
+    std::fs::write(&path, "listeners: [unclosed\n").unwrap();
+    assert!(
+        poll(APPLIED, || proxy.count("reload rejected") >= 1),
+        "syntax error not reported"
+    );
+    assert_eq!(proxy.get(), "a");
+
+    let invalid = config(listen, b).replace(&b.to_string(), "127.0.0.1:99999");
+    std::fs::write(&path, invalid).unwrap();
+    assert!(
+        poll(APPLIED, || proxy
+            .logged("invalid socket address \"127.0.0.1:99999\"")),
+        "validation error not reported with its path: {:?}",
+        proxy.log.lock().unwrap()
+    );
+    assert!(proxy.logged("clusters.app.backends[0].address"));
+    assert_eq!(proxy.get(), "a");
+
+    std::fs::remove_file(&path).unwrap();
+    assert!(poll(APPLIED, || proxy.logged("is missing")));
+    assert_eq!(proxy.get(), "a");
+
+    std::fs::write(&path, config(listen, b)).unwrap();
+    assert!(
+        proxy.serves("b", APPLIED),
+        "the good save after bad ones was not applied"
+    );
+}
+
+#[test]
+fn sighup_reloads_at_once() {
+    let a = backend("a");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(&path, config(listen, a)).unwrap();
+    let proxy = Proxy::start(&path, listen);
+    assert!(proxy.serves("a", WAIT));
+    let status = Command::new("kill")
+        .arg("-HUP")
+        .arg(proxy.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        poll(APPLIED, || proxy.logged("applied in")
+            && proxy.logged("no changes")),
+        "SIGHUP did not reload: {:?}",
+        proxy.log.lock().unwrap()
+    );
+    assert_eq!(proxy.get(), "a");
+}
