@@ -1,29 +1,4 @@
 //! [`Control`]: applies a new snapshot to a running server, listener changes included.
-//!
-//! A listener is identified by its name and configured address (`127.0.0.1:0` stays
-//! the same listener when re-applied: the configured address is compared, not the
-//! port it resolved to). Applying a snapshot:
-//!
-//! 1. binds every new listener first; if one cannot be bound, the sockets bound so far
-//!    are closed, nothing is published and the running config keeps serving;
-//! 2. retires every removed listener (a changed address is a removal plus an
-//!    addition): its socket closes at once, so new connections are refused, and its
-//!    connections drain: the request in flight finishes, then the connection closes,
-//!    within the new snapshot's drain timeout, after which what is left is closed.
-//!    Requests on a retired listener's connections keep the config they were accepted
-//!    under (the last snapshot that had the listener), so a request racing the reload
-//!    is routed as before instead of getting a 404;
-//! 3. publishes the snapshot and rebuilds the upstream pools before returning, so a
-//!    request sent after `apply` returns sees the new config;
-//! 4. hands the new sockets to the run loop, which starts their accept loops
-//!    (connections made meanwhile wait in the socket's backlog). Before
-//!    [`crate::Server::run`] starts they wait for it.
-//!
-//! Unchanged listeners keep their socket and accept loop throughout.
-//!
-//! A listener renamed on the same fixed address, or two listeners swapping
-//! addresses, needs the address while its current owner still holds it: that apply
-//! fails with [`ServeError::Bind`] and changes nothing (apply it in two steps).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +10,35 @@ use crate::server::ServeError;
 use crate::shared::Shared;
 
 /// Applies new snapshots to a [`crate::Server`], before or while it runs.
+///
+/// A listener is identified by its name and configured address (`127.0.0.1:0` stays
+/// the same listener when re-applied: the configured address is compared, not the
+/// port it resolved to). Applying a snapshot:
+///
+/// 1. binds every new listener first; if one cannot be bound, the sockets bound so far
+///    are closed, nothing is published and the running config keeps serving;
+/// 2. retires every removed listener (a changed address is a removal plus an
+///    addition): its socket closes at once, so new connections are refused, and its
+///    connections drain: the request in flight finishes, then the connection closes,
+///    within the new snapshot's drain timeout, after which what is left is closed.
+///    Requests on a retired listener's connections are routed with the last snapshot
+///    that had the listener, so a request racing the reload is routed as before
+///    instead of getting a 404;
+/// 3. publishes the snapshot and rebuilds the upstream pools before returning, so a
+///    request sent after `apply` returns sees the new config;
+/// 4. hands the new sockets to the run loop, which starts their accept loops
+///    (connections made meanwhile wait in the socket's backlog). Before
+///    [`crate::Server::run`] starts they wait for it.
+///
+/// Unchanged listeners keep their socket and accept loop throughout.
+///
+/// A listener renamed on the same fixed address, or two listeners swapping
+/// addresses, needs the address while its current owner still holds it: that apply
+/// fails with [`ServeError::Bind`] and changes nothing (apply it in two steps).
+///
+/// Dropping an `apply` future before it completes changes nothing (only the binding
+/// awaits). A snapshot published with `SnapshotHandle::publish` directly bypasses all
+/// this: its routes take effect, but its listener changes are not bound.
 #[derive(Clone, Debug)]
 pub struct Control {
     pub(crate) shared: Arc<Shared>,
@@ -42,7 +46,7 @@ pub struct Control {
 
 impl Control {
     /// Publishes `next`, binding the listeners it adds and retiring those it removes
-    /// (see the module docs for the order and guarantees). Requests already running
+    /// (see [`Control`] for the order and guarantees). Requests already running
     /// finish on the snapshot they started with. One apply runs at a time; others wait.
     ///
     /// On [`ServeError::Bind`] nothing changed. [`ServeError::Stopped`] means the
