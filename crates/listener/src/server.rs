@@ -29,7 +29,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
-/// A failure to start serving.
+/// A failure to start serving, or to apply a new snapshot ([`Control::apply`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A listener's address could not be bound (in use, not local, no permission).
