@@ -192,7 +192,7 @@ async fn a_backend_added_with_slow_start_ramps_up() {
     assert_eq!(names(proxy.addr(), 10, &[]).await, vec!["a"; 10]);
 
     // b joins: it starts at 10% of its weight, so it gets well under half at first.
-    proxy.apply(&config(&[(&a, 1), (&b, 1)], lines));
+    proxy.apply(&config(&[(&a, 1), (&b, 1)], lines)).await;
     let early = names(proxy.addr(), 100, &[]).await;
     let early_b = early.iter().filter(|n| *n == "b").count();
     assert!(

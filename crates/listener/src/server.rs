@@ -1,4 +1,5 @@
-//! Binding listeners, accept loops, connection serving and graceful drain.
+//! The server: binding listeners, the run loop, accept loops, connection serving and
+//! graceful drain. Listener changes while it runs come through [`Control`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,12 +12,16 @@ use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use sluicegate_runtime::{Snapshot, SnapshotHandle};
-use tokio::net::{TcpListener, TcpStream};
+use sluicegate_runtime::SnapshotHandle;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
+use crate::bound::{Accepting, Bound, Retired};
+use crate::control::Control;
+use crate::phase::{Phase, Phases};
 use crate::proxy::{Live, handle};
-use crate::upstream::Upstreams;
+use crate::shared::Shared;
 
 /// Time a client gets to send a complete request head (hyper's default, made explicit:
 /// hyper enforces it only when a timer is set). Slowloris protection.
@@ -24,7 +29,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
-/// A failure to start serving.
+/// A failure to start serving, or to apply a new snapshot ([`Control::apply`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A listener's address could not be bound (in use, not local, no permission).
@@ -38,9 +43,9 @@ pub enum ServeError {
         #[source]
         source: io::Error,
     },
-    /// A reload changes the set of listeners, which this server cannot apply yet.
-    #[error("listeners changed ({0}): restart sluicegate to apply listener changes")]
-    ListenersChanged(String),
+    /// The server is shutting down and takes no new config.
+    #[error("the server is shutting down")]
+    Stopped,
 }
 
 /// How a drain ended.
@@ -52,91 +57,84 @@ pub enum DrainOutcome {
     TimedOut,
 }
 
-/// Lifecycle state sent to every accept loop and connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd)]
-enum Phase {
-    Serving,
-    Draining,
-    Closing,
-}
-
 /// Bound listeners, ready to serve the handle's live snapshot.
 #[derive(Debug)]
 pub struct Server {
-    handle: Arc<SnapshotHandle>,
-    live: Arc<ArcSwap<Live>>,
-    sockets: Vec<(Arc<str>, TcpListener)>,
+    shared: Arc<Shared>,
+    /// Bound addresses at bind time, by name.
+    addrs: Vec<(String, SocketAddr)>,
 }
 
 impl Server {
     /// Binds every listener of the current snapshot. Nothing serves until [`Server::run`].
     pub async fn bind(handle: Arc<SnapshotHandle>) -> Result<Self, ServeError> {
         let snapshot = handle.load();
-        let mut sockets = Vec::with_capacity(snapshot.listeners.len());
+        let mut listeners = Vec::with_capacity(snapshot.listeners.len());
         for l in &snapshot.listeners {
-            let socket = TcpListener::bind(l.address)
-                .await
-                .map_err(|source| ServeError::Bind {
-                    listener: l.name.to_string(),
-                    address: l.address,
-                    source,
-                })?;
-            sockets.push((Arc::from(l.name.as_str()), socket));
+            listeners.push(Bound::bind(l.name.as_str(), l.address).await?);
         }
-        let upstreams = Upstreams::build(&snapshot, None);
-        let live = Arc::new(ArcSwap::from_pointee(Live {
-            snapshot,
-            upstreams,
-        }));
+        let addrs = listeners
+            .iter()
+            .map(|l| (l.name.to_string(), l.local))
+            .collect();
         Ok(Self {
-            handle,
-            live,
-            sockets,
+            shared: Arc::new(Shared::new(handle, listeners)),
+            addrs,
         })
     }
 
-    /// A handle that applies new snapshots to this server while it runs.
+    /// A handle that applies new snapshots to this server, before or while it runs.
     pub fn control(&self) -> Control {
         Control {
-            handle: self.handle.clone(),
+            shared: self.shared.clone(),
         }
     }
 
-    /// The bound address of each listener, by name (port 0 resolved).
+    /// The bound address of each listener at bind time, by name (port 0 resolved).
+    /// [`Control::local_addr`] knows about listeners added later.
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.sockets
-            .iter()
-            .filter_map(|(name, s)| Some((name.to_string(), s.local_addr().ok()?)))
-            .collect()
+        self.addrs.clone()
     }
 
-    /// The bound address of one listener.
+    /// The bound address of one listener at bind time.
     pub fn local_addr(&self, listener: &str) -> Option<SocketAddr> {
-        let (_, socket) = self.sockets.iter().find(|(name, _)| &**name == listener)?;
-        socket.local_addr().ok()
+        self.addrs
+            .iter()
+            .find(|(name, _)| name == listener)
+            .map(|(_, addr)| *addr)
     }
 
-    /// Serves until `shutdown` completes, then stops accepting (new connections are
-    /// refused), lets in-flight requests finish for up to the snapshot's drain timeout,
-    /// and closes what is left.
+    /// Serves until `shutdown` completes, then stops accepting on every listener (new
+    /// connections are refused), lets in-flight requests finish for up to the
+    /// snapshot's drain timeout, and closes what is left. Listeners added by
+    /// [`Control::apply`] meanwhile are served and drained the same way.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> DrainOutcome {
+        let shared = self.shared;
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-        let refresher = tokio::spawn(refresh(self.handle.clone(), self.live.clone()));
-        let mut loops = Vec::new();
-        for (name, socket) in self.sockets {
-            let accept = accept_loop(
-                name,
-                socket,
-                self.live.clone(),
-                phase_rx.clone(),
-                done_tx.clone(),
-            );
-            loops.push(tokio::spawn(accept));
+        let refresher = tokio::spawn(refresh(shared.clone()));
+        let mut loops: Vec<JoinHandle<()>> = Vec::new();
+        tokio::pin!(shutdown);
+        loop {
+            for accepting in shared.take_pending() {
+                let accept = accept_loop(
+                    accepting,
+                    shared.live.clone(),
+                    phase_rx.clone(),
+                    done_tx.clone(),
+                );
+                loops.push(tokio::spawn(accept));
+            }
+            // Loops of removed listeners have ended.
+            loops.retain(|accept| !accept.is_finished());
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = shared.wake.notified() => {}
+            }
         }
+        shared.stop();
         drop(done_tx);
-        shutdown.await;
-        let drain_timeout = self.live.load().snapshot.drain_timeout;
+        let drain_timeout = shared.live.load().snapshot.drain_timeout;
         tracing::info!("shutting down: stopped accepting, draining for up to {drain_timeout:?}");
         phase_tx.send_replace(Phase::Draining);
         for accept in loops {
@@ -155,82 +153,51 @@ impl Server {
     }
 }
 
-/// Applies new snapshots to a running [`Server`].
-#[derive(Clone, Debug)]
-pub struct Control {
-    handle: Arc<SnapshotHandle>,
-}
-
-impl Control {
-    /// Publishes `next`. Requests already running finish on the snapshot they started
-    /// with. A snapshot whose listeners (names or addresses) differ from the running
-    /// ones is refused and nothing changes.
-    pub async fn apply(&self, next: Snapshot) -> Result<(), ServeError> {
-        let current = self.handle.load();
-        let key = |s: &Snapshot| -> Vec<(String, SocketAddr)> {
-            s.listeners
-                .iter()
-                .map(|l| (l.name.to_string(), l.address))
-                .collect()
-        };
-        if key(&current) != key(&next) {
-            let describe = |s: &Snapshot| {
-                key(s)
-                    .iter()
-                    .map(|(n, a)| format!("{n} {a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(ServeError::ListenersChanged(format!(
-                "{} → {}",
-                describe(&current),
-                describe(&next)
-            )));
-        }
-        self.handle.publish(next);
-        Ok(())
-    }
-
-    /// The snapshot being served.
-    pub fn current(&self) -> Arc<Snapshot> {
-        self.handle.load()
-    }
-}
-
-/// Rebuilds the upstream clients whenever a new snapshot is published.
-async fn refresh(handle: Arc<SnapshotHandle>, live: Arc<ArcSwap<Live>>) {
-    let mut generations = handle.subscribe();
+/// Rebuilds the upstream clients whenever a new snapshot is published (a snapshot
+/// published through [`Control::apply`] is already live by then: nothing to do).
+async fn refresh(shared: Arc<Shared>) {
+    let mut generations = shared.handle.subscribe();
     while generations.changed().await.is_ok() {
-        let snapshot = handle.load();
-        let previous = live.load_full();
-        let upstreams =
-            Upstreams::build(&snapshot, Some((&previous.snapshot, &previous.upstreams)));
-        live.store(Arc::new(Live {
-            snapshot,
-            upstreams,
-        }));
+        shared.refresh();
     }
 }
 
+/// Accepts on one listener until the server or the listener drains, then drops the
+/// socket so new connections are refused. Every connection holds `done` (the
+/// server's drain) and the listener's own `open` (its drain on removal).
 async fn accept_loop(
-    name: Arc<str>,
-    socket: TcpListener,
+    accepting: Accepting,
     live: Arc<ArcSwap<Live>>,
-    mut phase: watch::Receiver<Phase>,
+    server: watch::Receiver<Phase>,
     done: mpsc::Sender<()>,
 ) {
+    let Accepting {
+        name,
+        socket,
+        phase,
+        retired,
+        open,
+    } = accepting;
+    let mut phases = Phases::new(server, phase);
     loop {
         let accepted = tokio::select! {
-            _ = reached(&mut phase, Phase::Draining) => break,
+            () = phases.reached(Phase::Draining) => break,
             accepted = socket.accept() => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
-                let conn = serve(stream, peer, name.clone(), live.clone(), phase.clone());
-                let done = done.clone();
+                let conn = serve(
+                    stream,
+                    peer,
+                    name.clone(),
+                    live.clone(),
+                    retired.clone(),
+                    phases.clone(),
+                );
+                let held = (done.clone(), open.clone());
                 tokio::spawn(async move {
                     conn.await;
-                    drop(done);
+                    drop(held);
                 });
             }
             Err(error) => {
@@ -247,11 +214,16 @@ async fn serve(
     peer: SocketAddr,
     listener: Arc<str>,
     live: Arc<ArcSwap<Live>>,
-    mut phase: watch::Receiver<Phase>,
+    retired: Retired,
+    mut phases: Phases,
 ) {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |request| {
-        let live = live.load_full();
+        // Load the live config first: `Control::apply` pins `retired` before it
+        // publishes, so a request that sees the snapshot without this listener also
+        // sees the pinned one.
+        let current = live.load_full();
+        let live = retired.get().cloned().unwrap_or(current);
         let listener = listener.clone();
         async move { Ok::<_, Infallible>(handle(live, &listener, peer, request).await) }
     });
@@ -260,23 +232,18 @@ async fn serve(
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    let mut closing = phase.clone();
+    let mut closing = phases.clone();
     let result = tokio::select! {
         result = conn.as_mut() => result,
-        _ = reached(&mut phase, Phase::Draining) => {
+        () = phases.reached(Phase::Draining) => {
             conn.as_mut().graceful_shutdown();
             tokio::select! {
                 result = conn.as_mut() => result,
-                _ = reached(&mut closing, Phase::Closing) => return,
+                () = closing.reached(Phase::Closing) => return,
             }
         }
     };
     if let Err(error) = result {
         tracing::debug!(%peer, "client connection ended with an error: {error}");
     }
-}
-
-/// Resolves once the phase is at least `phase` (or the server is gone).
-async fn reached(rx: &mut watch::Receiver<Phase>, phase: Phase) {
-    let _ = rx.wait_for(|p| *p >= phase).await;
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluicegate_listener::{DrainOutcome, Server};
+use sluicegate_listener::{Control, DrainOutcome, Server};
 use sluicegate_runtime::SnapshotHandle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,7 +17,7 @@ use crate::{Backend, WAIT, within};
 /// [`Proxy::shutdown`] drains it instead.
 #[derive(Debug)]
 pub struct Proxy {
-    handle: Arc<SnapshotHandle>,
+    control: Control,
     addrs: Vec<(String, SocketAddr)>,
     drain_timeout: Duration,
     trigger: Option<oneshot::Sender<()>>,
@@ -37,7 +37,7 @@ pub async fn start_proxy(yaml: &str) -> Proxy {
     let snapshot = sluicegate_runtime::compile(&config, None)
         .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
     let handle = Arc::new(SnapshotHandle::new(snapshot));
-    let server = within(WAIT, "binding the proxy", Server::bind(handle.clone()))
+    let server = within(WAIT, "binding the proxy", Server::bind(handle))
         .await
         .unwrap_or_else(|e| panic!("cannot bind the proxy: {e}"));
     let addrs = config
@@ -51,12 +51,13 @@ pub async fn start_proxy(yaml: &str) -> Proxy {
             (name, addr)
         })
         .collect();
+    let control = server.control();
     let (trigger, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stop.await;
     }));
     Proxy {
-        handle,
+        control,
         addrs,
         drain_timeout: config.drain_timeout,
         trigger: Some(trigger),
@@ -82,21 +83,40 @@ impl Proxy {
             .unwrap_or_else(|| panic!("the proxy has no listener named {name:?}"))
     }
 
+    /// The address listener `name` is bound to now, including listeners added by
+    /// [`Proxy::apply`] (whose port 0 resolves at that point).
+    pub fn listener_now(&self, name: &str) -> SocketAddr {
+        self.control
+            .local_addr(name)
+            .unwrap_or_else(|| panic!("the proxy has no listener named {name:?} now"))
+    }
+
     /// Compiles `yaml` against the running snapshot (so backend state carries over)
-    /// and publishes it, as a reload does. Listener addresses must stay as they are.
-    /// Panics if the config is invalid.
-    pub fn apply(&self, yaml: &str) {
+    /// and applies it as a reload does, listener changes included. Panics if the
+    /// config is invalid or cannot be applied (e.g. an address cannot be bound).
+    pub async fn apply(&self, yaml: &str) {
+        self.try_apply(yaml)
+            .await
+            .unwrap_or_else(|e| panic!("cannot apply the test config: {e}"));
+    }
+
+    /// Like [`Proxy::apply`], but a config that cannot be applied (a listener that
+    /// cannot be bound) is an `Err` with the reason; the running config stays. Still
+    /// panics if the config is invalid or after [`WAIT`].
+    pub async fn try_apply(&self, yaml: &str) -> Result<(), String> {
         let config = sluicegate_config::parse(yaml)
             .unwrap_or_else(|errors| panic!("invalid test config:\n{}", errors.lines().join("\n")));
-        let current = self.handle.load();
+        let current = self.control.current();
         let snapshot = sluicegate_runtime::compile(&config, Some(&current))
             .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
-        self.handle.publish(snapshot);
+        within(WAIT, "applying a config", self.control.apply(snapshot))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The generation of the published snapshot.
     pub fn generation(&self) -> u64 {
-        self.handle.load().generation
+        self.control.current().generation
     }
 
     /// Starts a graceful shutdown and waits for it: new connections are refused,

@@ -1,0 +1,110 @@
+//! One bound listener: its socket (held until an accept loop takes it), its own
+//! phase, and its drain when a reload removes it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use sluicegate_runtime::Listener;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::phase::Phase;
+use crate::proxy::Live;
+use crate::server::ServeError;
+
+/// The config a removed listener's connections keep serving with. Empty while the
+/// listener is in the published snapshot: its connections then read the live one.
+pub(crate) type Retired = Arc<OnceLock<Arc<Live>>>;
+
+/// What an accept loop needs: the socket and the listener's own signals.
+#[derive(Debug)]
+pub(crate) struct Accepting {
+    /// Listener name, as routes and logs know it.
+    pub(crate) name: Arc<str>,
+    /// The listening socket. Dropping it refuses new connections.
+    pub(crate) socket: TcpListener,
+    /// The listener's phase: `Draining` once a reload removes it.
+    pub(crate) phase: watch::Receiver<Phase>,
+    /// Set when the listener is removed (see [`Retired`]).
+    pub(crate) retired: Retired,
+    /// Held by the accept loop and every connection it accepted; closes once all end.
+    pub(crate) open: mpsc::Sender<()>,
+}
+
+/// A listener that is bound, as the server's registry keeps it.
+#[derive(Debug)]
+pub(crate) struct Bound {
+    /// Listener name.
+    pub(crate) name: Arc<str>,
+    /// The configured address (port 0 unresolved): with the name, its identity.
+    pub(crate) configured: SocketAddr,
+    /// The address the socket got.
+    pub(crate) local: SocketAddr,
+    /// Until the run loop starts its accept loop.
+    pub(crate) pending: Option<Accepting>,
+    phase: watch::Sender<Phase>,
+    retired: Retired,
+    /// Yields `None` once the accept loop and all its connections have ended.
+    open: mpsc::Receiver<()>,
+}
+
+impl Bound {
+    /// Binds listener `name` on `address`.
+    pub(crate) async fn bind(name: &str, address: SocketAddr) -> Result<Self, ServeError> {
+        let bind_error = |source| ServeError::Bind {
+            listener: name.to_owned(),
+            address,
+            source,
+        };
+        let socket = TcpListener::bind(address).await.map_err(bind_error)?;
+        let local = socket.local_addr().map_err(bind_error)?;
+        let name: Arc<str> = Arc::from(name);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
+        let (open_tx, open_rx) = mpsc::channel(1);
+        let retired = Retired::default();
+        Ok(Self {
+            name: name.clone(),
+            configured: address,
+            local,
+            pending: Some(Accepting {
+                name,
+                socket,
+                phase: phase_rx,
+                retired: retired.clone(),
+                open: open_tx,
+            }),
+            phase: phase_tx,
+            retired,
+            open: open_rx,
+        })
+    }
+
+    /// Whether this is `listener`: same name, same configured address.
+    pub(crate) fn is(&self, listener: &Listener) -> bool {
+        *self.name == *listener.name.as_str() && self.configured == listener.address
+    }
+
+    /// Stops accepting at once and pins the config its connections finish with
+    /// (`last`, which must contain this listener). Call before publishing the
+    /// snapshot without it; then [`Bound::drain`].
+    pub(crate) fn retire(&mut self, last: Arc<Live>) {
+        let _ = self.retired.set(last);
+        // A socket no accept loop took yet is closed here; a running loop closes its
+        // own on this signal.
+        self.pending = None;
+        self.phase.send_replace(Phase::Draining);
+    }
+
+    /// Waits for the retired listener's connections to finish their in-flight
+    /// requests, for up to `timeout`, then closes the rest.
+    pub(crate) async fn drain(mut self, timeout: Duration) {
+        if tokio::time::timeout(timeout, self.open.recv())
+            .await
+            .is_err()
+        {
+            tracing::info!(listener = %self.name, "removed listener: drain timed out, closing its connections");
+            self.phase.send_replace(Phase::Closing);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! State a [`crate::Server`] shares with its [`crate::Control`] handles: the live
+//! snapshot with its upstream pools, and the registry of bound listeners.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwap;
+use sluicegate_runtime::SnapshotHandle;
+use tokio::sync::Notify;
+
+use crate::bound::{Accepting, Bound};
+use crate::proxy::Live;
+use crate::upstream::Upstreams;
+
+/// The bound listeners and whether the server still takes new ones.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    /// Every listener that is bound and not removed, in bind order.
+    pub(crate) listeners: Vec<Bound>,
+    /// Set when the server starts shutting down: no listener is added after that.
+    pub(crate) stopped: bool,
+}
+
+/// Shared between the run loop, the refresh task and every `Control`.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Where snapshots are published.
+    pub(crate) handle: Arc<SnapshotHandle>,
+    /// The published snapshot with its upstream pools, read once per request.
+    pub(crate) live: Arc<ArcSwap<Live>>,
+    /// Serialises rebuilds of `live`, so one generation's pools are built once.
+    refreshing: Mutex<()>,
+    registry: Mutex<Registry>,
+    /// Tells the run loop that `registry` holds sockets without an accept loop.
+    pub(crate) wake: Notify,
+    /// One `Control::apply` at a time.
+    pub(crate) applying: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    /// State for `listeners`, bound to serve the handle's current snapshot.
+    pub(crate) fn new(handle: Arc<SnapshotHandle>, listeners: Vec<Bound>) -> Self {
+        let snapshot = handle.load();
+        let upstreams = Upstreams::build(&snapshot, None);
+        Self {
+            handle,
+            live: Arc::new(ArcSwap::from_pointee(Live {
+                snapshot,
+                upstreams,
+            })),
+            refreshing: Mutex::new(()),
+            registry: Mutex::new(Registry {
+                listeners,
+                stopped: false,
+            }),
+            wake: Notify::new(),
+            applying: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Makes `live` serve the handle's current snapshot, rebuilding the upstream pools
+    /// (keeping those of unchanged backends) unless it already does.
+    pub(crate) fn refresh(&self) {
+        let _one = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let snapshot = self.handle.load();
+        let previous = self.live.load_full();
+        if Arc::ptr_eq(&previous.snapshot, &snapshot) {
+            return;
+        }
+        let upstreams =
+            Upstreams::build(&snapshot, Some((&previous.snapshot, &previous.upstreams)));
+        self.live.store(Arc::new(Live {
+            snapshot,
+            upstreams,
+        }));
+    }
+
+    /// The registry, locked. Never held across an `.await`.
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sockets bound since the last call, for the run loop to accept on.
+    pub(crate) fn take_pending(&self) -> Vec<Accepting> {
+        self.registry()
+            .listeners
+            .iter_mut()
+            .filter_map(|l| l.pending.take())
+            .collect()
+    }
+
+    /// Marks the server as shutting down and closes sockets no loop accepts on yet.
+    pub(crate) fn stop(&self) {
+        let mut registry = self.registry();
+        registry.stopped = true;
+        for listener in &mut registry.listeners {
+            listener.pending = None;
+        }
+    }
+}
