@@ -133,15 +133,22 @@ fn poll(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
-#[test]
-fn every_save_style_is_applied() {
-    let (a, b) = (backend("a"), backend("b"));
+/// A config file in a temp dir routing to `a` (a backend answering "a"), and a proxy
+/// started on it and serving it.
+fn serving(a: SocketAddr) -> (tempfile::TempDir, std::path::PathBuf, SocketAddr, Proxy) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
     std::fs::write(&path, config(listen, a)).unwrap();
     let proxy = Proxy::start(&path, listen);
     assert!(proxy.serves("a", WAIT));
+    (dir, path, listen, proxy)
+}
+
+#[test]
+fn every_save_style_is_applied() {
+    let (a, b) = (backend("a"), backend("b"));
+    let (dir, path, listen, proxy) = serving(a);
 
     // In place (truncate and write).
     std::fs::write(&path, config(listen, b)).unwrap();
@@ -196,12 +203,7 @@ fn a_kubernetes_configmap_swap_and_a_symlinked_path_are_applied() {
 #[test]
 fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
     let (a, b) = (backend("a"), backend("b"));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sluicegate.yaml");
-    let listen = free_port();
-    std::fs::write(&path, config(listen, a)).unwrap();
-    let proxy = Proxy::start(&path, listen);
-    assert!(proxy.serves("a", WAIT));
+    let (_dir, path, listen, proxy) = serving(a);
 
     std::fs::write(&path, "listeners: [unclosed\n").unwrap();
     assert!(
@@ -235,12 +237,7 @@ fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
 #[test]
 fn sighup_reloads_at_once() {
     let a = backend("a");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sluicegate.yaml");
-    let listen = free_port();
-    std::fs::write(&path, config(listen, a)).unwrap();
-    let proxy = Proxy::start(&path, listen);
-    assert!(proxy.serves("a", WAIT));
+    let (_dir, _path, _listen, proxy) = serving(a);
     let status = Command::new("kill")
         .arg("-HUP")
         .arg(proxy.child.id().to_string())
