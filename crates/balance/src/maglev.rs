@@ -210,16 +210,7 @@ fn populate(ids: &[&str], weights: &[u32], size: u64) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::FakeSet;
-
-    const IDS: [&str; 4] = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"];
-
-    fn key(k: u64) -> PickKey {
-        PickKey {
-            client_ip: None,
-            affinity: Some(stable_hash(format!("key-{k}").as_bytes())),
-        }
-    }
+    use crate::testing::{FakeSet, IDS, key};
 
     fn owned(m: &Maglev, n: usize) -> Vec<usize> {
         let mut counts = vec![0; n];

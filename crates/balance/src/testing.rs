@@ -1,6 +1,19 @@
 //! A fake endpoint set for policy unit tests.
 
-use sluicegate_core::{EndpointSet, FULL_RAMP};
+use sluicegate_core::{EndpointSet, FULL_RAMP, PickKey};
+
+use crate::stable_hash;
+
+/// Four backend identities for the hashing policies' tests.
+pub const IDS: [&str; 4] = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"];
+
+/// Request key `k` as a hashing policy sees it: `stable_hash("key-{k}")`.
+pub fn key(k: u64) -> PickKey {
+    PickKey {
+        client_ip: None,
+        affinity: Some(stable_hash(format!("key-{k}").as_bytes())),
+    }
+}
 
 /// Backends as plain vectors.
 #[derive(Clone, Debug, Default)]

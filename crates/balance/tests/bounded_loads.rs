@@ -10,9 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod hashing_pool;
+mod common;
 
-use hashing_pool::{Kind, Pool, ids, key};
+use common::Pool;
+use common::hashing::{Kind, ids, key};
 use sluicegate_balance::Policy;
 use sluicegate_core::{EndpointSet, PickKey};
 
@@ -62,7 +63,7 @@ fn simulate(kind: Kind, weights: &[u32], factor: Option<u32>, check_factor: u32)
     let weight_sum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
     let policy = kind.build(&ids(0..n), weights, factor);
     let keys: Vec<PickKey> = (0..KEYS as u64).map(key).collect();
-    let mut pool = Pool::new(weights);
+    let mut pool = Pool::weighted(weights);
     // With nothing in flight every backend is under its cap: the home placement.
     let homes = pool.place(&policy, &keys);
     let cdf = zipf_cdf(KEYS, ZIPF_S);

@@ -7,9 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod hashing_pool;
+mod common;
 
-use hashing_pool::{Kind, Pool, ids, key};
+use common::Pool;
+use common::hashing::{Kind, ids, key};
 use sluicegate_balance::{AnyPolicy, Maglev, RingHash};
 use sluicegate_core::PickKey;
 
@@ -139,7 +140,7 @@ fn key_shares_follow_weights() {
     for kind in Kind::ALL {
         let policy = kind.build(&ids(0..4), &weights, None);
         let mut counts = [0usize; 4];
-        for b in Pool::new(&weights).place(&policy, &keys) {
+        for b in Pool::weighted(&weights).place(&policy, &keys) {
             counts[b] += 1;
         }
         for (i, &c) in counts.iter().enumerate() {
@@ -168,7 +169,7 @@ fn golden_placements() {
         "127.0.0.1:9005",
     ];
     let weights = [1, 2, 1, 3, 1];
-    let pool = Pool::new(&weights);
+    let pool = Pool::weighted(&weights);
     let keys: Vec<PickKey> = (0..24).map(key).collect();
 
     let ring = RingHash::new(&ids, &weights, 160, None);

@@ -3,10 +3,13 @@
 
 #![allow(dead_code)] // Each test crate uses a part.
 
+pub mod hashing;
+
+use sluicegate_balance::Policy;
 use sluicegate_balance::{
     AnyPolicy, IpHash, LeastConnections, Maglev, PowerOfTwo, Random, RingHash, RoundRobin,
 };
-use sluicegate_core::{EndpointSet, FULL_RAMP};
+use sluicegate_core::{EndpointSet, FULL_RAMP, PickKey};
 
 /// Every policy [`build`] knows, by the name the config gives it.
 pub const POLICIES: &[&str] = &[
@@ -71,6 +74,33 @@ impl Pool {
             in_flight: vec![0; weights.len()],
             ramp: vec![FULL_RAMP; weights.len()],
         }
+    }
+
+    /// `n` backends of weight 1.
+    pub fn equal(n: usize) -> Self {
+        Self::weighted(&vec![1; n])
+    }
+
+    /// Marks backend `i` eligible or not.
+    pub fn set_eligible(&mut self, i: usize, eligible: bool) {
+        self.eligible[i] = eligible;
+    }
+
+    /// A request starts on backend `i`.
+    pub fn start(&mut self, i: usize) {
+        self.in_flight[i] += 1;
+    }
+
+    /// A request on backend `i` completes.
+    pub fn finish(&mut self, i: usize) {
+        self.in_flight[i] -= 1;
+    }
+
+    /// Where each of `keys` goes.
+    pub fn place(&self, policy: &AnyPolicy, keys: &[PickKey]) -> Vec<usize> {
+        keys.iter()
+            .map(|k| policy.pick(k, self).expect("an eligible backend"))
+            .collect()
     }
 }
 
