@@ -32,12 +32,17 @@ pub fn summary(config: &Config) -> String {
     )
 }
 
-/// Prints a load error for `path` to stderr.
-pub fn report(path: &Path, error: &LoadError) {
+/// Prints a load error for `path` to stderr and returns the exit status it calls for:
+/// 2 unreadable, 1 invalid.
+pub fn report(path: &Path, error: &LoadError) -> ExitCode {
     match error {
-        LoadError::Read(e) => eprintln!("{}: cannot read: {e}", path.display()),
+        LoadError::Read(e) => {
+            eprintln!("{}: cannot read: {e}", path.display());
+            ExitCode::from(2)
+        }
         LoadError::Invalid(errors) => {
             eprintln!("{}: {errors}", path.display());
+            ExitCode::from(1)
         }
     }
 }
@@ -59,13 +64,7 @@ pub fn check(path: &Path, against: Option<&Path>) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Err(error) => {
-            report(path, &error);
-            match error {
-                LoadError::Read(_) => ExitCode::from(2),
-                LoadError::Invalid(_) => ExitCode::from(1),
-            }
-        }
+        Err(error) => report(path, &error),
     }
 }
 
@@ -84,12 +83,6 @@ fn print_changes(old: &Path, new: &Config) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            report(old, &error);
-            match error {
-                LoadError::Read(_) => ExitCode::from(2),
-                LoadError::Invalid(_) => ExitCode::from(1),
-            }
-        }
+        Err(error) => report(old, &error),
     }
 }

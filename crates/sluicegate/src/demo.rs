@@ -53,7 +53,7 @@ async fn demo(port: u16) -> anyhow::Result<()> {
     let config = match check::load(&path) {
         Ok(config) => config,
         Err(error) => {
-            check::report(&path, &error);
+            let _ = check::report(&path, &error);
             anyhow::bail!("the embedded demo config is invalid");
         }
     };

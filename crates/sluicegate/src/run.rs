@@ -8,18 +8,14 @@ use anyhow::{Context, anyhow};
 use sluicegate_listener::Server;
 use sluicegate_runtime::SnapshotHandle;
 
-use crate::check::{LoadError, load, report, summary};
+use crate::check::{load, report, summary};
 
 /// Entry point of `run`: builds the runtime and serves until a signal.
 pub fn main(path: &Path) -> ExitCode {
     let config = match load(path) {
         Ok(config) => config,
         Err(error) => {
-            report(path, &error);
-            return ExitCode::from(match error {
-                LoadError::Read(_) => 2,
-                LoadError::Invalid(_) => 1,
-            });
+            return report(path, &error);
         }
     };
     let runtime = match runtime_builder().enable_all().build() {
