@@ -114,6 +114,11 @@ impl Proxy {
             .map_err(|e| e.to_string())
     }
 
+    /// The published snapshot (backends' in-flight counts, policies …).
+    pub fn snapshot(&self) -> std::sync::Arc<sluicegate_runtime::Snapshot> {
+        self.control.current()
+    }
+
     /// The generation of the published snapshot.
     pub fn generation(&self) -> u64 {
         self.control.current().generation
