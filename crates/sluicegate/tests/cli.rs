@@ -235,3 +235,35 @@ fn run_serves_and_exits_0_on_sigterm() {
     signal(&child, "TERM");
     assert!(wait_exit(&mut child).success());
 }
+
+#[test]
+fn check_against_lists_what_a_reload_would_change() {
+    let old = root().join("configs/routing.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    let new = write_temp(&text.replacen("policy: round_robin", "policy: least_connections", 1));
+    let out = bin()
+        .args(["check", "-c"])
+        .arg(new.path())
+        .arg("--against")
+        .arg(&old)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("cluster api_v1 policy round_robin → least_connections"),
+        "{stdout}"
+    );
+    let same = bin()
+        .args(["check", "-c"])
+        .arg(&old)
+        .arg("--against")
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&same.stdout).contains("no changes"));
+}

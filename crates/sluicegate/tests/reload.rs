@@ -252,3 +252,104 @@ fn sighup_reloads_at_once() {
     );
     assert_eq!(proxy.get(), "a");
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` from a kept-alive stream and
+/// returns its status line and body, or `None` if the exchange failed.
+fn exchange(stream: &mut BufReader<TcpStream>) -> Option<(String, String)> {
+    stream
+        .get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        .ok()?;
+    let mut status = String::new();
+    stream.read_line(&mut status).ok()?;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some((status.trim_end().to_owned(), String::from_utf8(body).ok()?))
+}
+
+#[test]
+fn no_request_fails_while_the_file_is_rewritten_every_200ms() {
+    let sets = [[backend("a"), backend("b")], [backend("c"), backend("d")]];
+    let write = |path: &Path, listen: SocketAddr, set: usize, policy: &str| {
+        let [x, y] = sets[set];
+        let yaml = format!(
+            "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
+             clusters:\n  app:\n    policy: {policy}\n    backends:\n      - address: {x}\n      - address: {y}\n"
+        );
+        let temp = path.with_extension("tmp");
+        std::fs::write(&temp, yaml).unwrap();
+        std::fs::rename(&temp, path).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    write(&path, listen, 0, "round_robin");
+    let proxy = Proxy::start(&path, listen);
+    assert!(poll(WAIT, || proxy.get() == "a" || proxy.get() == "b"));
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect_timeout(&listen, WAIT).unwrap();
+                stream.set_read_timeout(Some(WAIT)).unwrap();
+                let mut stream = BufReader::new(stream);
+                let mut served = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let (status, body) =
+                        exchange(&mut stream).unwrap_or_else(|| panic!("request {served} failed"));
+                    assert_eq!(status, "HTTP/1.1 200 OK", "request {served}: {body}");
+                    assert!(["a", "b", "c", "d"].contains(&body.as_str()), "{body}");
+                    served += 1;
+                }
+                served
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut rewrites = 0;
+    while started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(200));
+        rewrites += 1;
+        let policy = if rewrites % 4 < 2 {
+            "least_connections"
+        } else {
+            "random"
+        };
+        write(&path, listen, rewrites % 2, policy);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let served: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(served > 0);
+    assert!(
+        proxy.count("applied in") >= 2,
+        "the rewrites were not applied"
+    );
+    // The last file wins once the writes stop.
+    let last = &sets[rewrites % 2];
+    let names = if rewrites % 2 == 0 {
+        ["a", "b"]
+    } else {
+        ["c", "d"]
+    };
+    assert!(
+        poll(APPLIED, || (0..4)
+            .all(|_| names.contains(&proxy.get().as_str()))),
+        "the last rewrite ({last:?}) was not applied"
+    );
+}
