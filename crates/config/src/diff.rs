@@ -17,6 +17,18 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
         &new.drain_timeout,
     );
     changed(&mut out, "access_log", &old.access_log, &new.access_log);
+    changed(
+        &mut out,
+        "admin.address",
+        &old.admin.address,
+        &new.admin.address,
+    );
+    changed(
+        &mut out,
+        "admin.metrics",
+        &old.admin.metrics,
+        &new.admin.metrics,
+    );
     let listeners = |c: &Config| -> BTreeMap<String, ListenerSpec> {
         c.listeners
             .iter()

@@ -21,7 +21,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{
-    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
+    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
     defaults,
 };
 

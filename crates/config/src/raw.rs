@@ -24,6 +24,20 @@ pub struct RawConfig {
     pub access_log: Option<bool>,
     /// How the config file is watched.
     pub reload: Option<RawReload>,
+    /// The admin listener (metrics, status, reload, drain).
+    pub admin: Option<RawAdmin>,
+}
+
+/// `admin:`: the admin listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `IP:port` to bind.
+    pub address: Option<String>,
+    /// Allow a non-loopback address.
+    pub allow_remote: Option<bool>,
+    /// Record and expose Prometheus metrics.
+    pub metrics: Option<bool>,
 }
 
 /// `reload:`: how changes to the config file are picked up.

@@ -17,6 +17,11 @@ pub mod defaults {
     /// `reload.debounce`: editors write a file in several steps within a few ms; 200 ms
     /// turns a save into one reload and still feels immediate.
     pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
+    /// `admin.address`: Envoy's conventional admin port, loopback only.
+    pub const ADMIN_ADDRESS: std::net::SocketAddr = std::net::SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        9901,
+    );
     /// `clusters.*.connect_timeout`: Envoy's default; a local backend connects in microseconds.
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// `clusters.*.response_timeout`: time to the response head, generous for slow APIs.
@@ -50,6 +55,29 @@ pub struct Config {
     pub access_log: bool,
     /// Quiet time after the last config-file event before a reload (`reload.debounce`).
     pub reload_debounce: Duration,
+    /// The admin listener.
+    pub admin: AdminSpec,
+}
+
+/// The admin listener (`admin:`). Read at start-up; a reload does not move it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminSpec {
+    /// Where it binds (loopback unless `allow_remote`).
+    pub address: SocketAddr,
+    /// Whether a non-loopback address was allowed explicitly.
+    pub allow_remote: bool,
+    /// Whether Prometheus metrics are recorded and served on `/metrics`.
+    pub metrics: bool,
+}
+
+impl Default for AdminSpec {
+    fn default() -> Self {
+        Self {
+            address: defaults::ADMIN_ADDRESS,
+            allow_remote: false,
+            metrics: true,
+        }
+    }
 }
 
 impl Config {

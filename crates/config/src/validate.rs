@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
-use crate::raw::{RawBackend, RawCluster, RawConfig, RawListener, RawMatch};
+use crate::raw::{RawAdmin, RawBackend, RawCluster, RawConfig, RawListener, RawMatch};
 use crate::spec::{
-    BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
+    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
     defaults,
 };
 use crate::{ConfigError, ConfigErrors, locate, parse_duration};
@@ -72,6 +72,7 @@ pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErro
         raw.reload.as_ref().and_then(|r| r.debounce.as_deref()),
         defaults::RELOAD_DEBOUNCE,
     );
+    let admin = admin(&mut errors, raw.admin.as_ref());
     if !errors.list.is_empty() {
         let mut list = errors.list;
         list.sort_by_key(|e| e.location.unwrap_or((usize::MAX, usize::MAX)));
@@ -83,7 +84,45 @@ pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErro
         drain_timeout,
         access_log: raw.access_log.unwrap_or(false),
         reload_debounce,
+        admin,
     })
+}
+
+fn admin(errors: &mut Errors<'_>, raw: Option<&RawAdmin>) -> AdminSpec {
+    let Some(raw) = raw else {
+        return AdminSpec::default();
+    };
+    let allow_remote = raw.allow_remote.unwrap_or(false);
+    let address = match raw.address.as_deref().map(|a| a.trim().parse::<SocketAddr>()) {
+        None => defaults::ADMIN_ADDRESS,
+        Some(Ok(address)) => {
+            if !address.ip().is_loopback() && !allow_remote {
+                errors.push(
+                    "admin.address",
+                    format!(
+                        "{address} is not a loopback address: the admin API can reload and drain, \
+                         so set admin.allow_remote: true to expose it"
+                    ),
+                );
+            }
+            address
+        }
+        Some(Err(_)) => {
+            errors.push(
+                "admin.address",
+                format!(
+                    "invalid socket address \"{}\" (expected IP:port, e.g. 127.0.0.1:9901)",
+                    raw.address.as_deref().unwrap_or_default()
+                ),
+            );
+            defaults::ADMIN_ADDRESS
+        }
+    };
+    AdminSpec {
+        address,
+        allow_remote,
+        metrics: raw.metrics.unwrap_or(true),
+    }
 }
 
 fn listeners(

@@ -73,6 +73,17 @@ fn defaults_are_applied() {
     let route = &config.listeners[0].routes[0];
     assert_eq!(route.matcher, Default::default());
     assert_eq!(config.listeners[0].address.to_string(), "[::1]:0");
+    assert_eq!(config.admin.address.to_string(), "127.0.0.1:9901");
+    assert!(config.admin.metrics && !config.admin.allow_remote);
+}
+
+#[test]
+fn a_remote_admin_address_needs_allow_remote() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/admin.yaml");
+    let config = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(config.admin.address.to_string(), "0.0.0.0:9901");
+    assert!(config.admin.allow_remote);
+    assert!(!config.admin.metrics);
 }
 
 #[test]
