@@ -21,8 +21,8 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{
-    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
-    defaults,
+    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
+    RouteSpec, defaults,
 };
 
 /// Parses and validates a YAML document into a [`Config`].

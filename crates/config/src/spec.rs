@@ -18,10 +18,8 @@ pub mod defaults {
     /// turns a save into one reload and still feels immediate.
     pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
     /// `admin.address`: Envoy's conventional admin port, loopback only.
-    pub const ADMIN_ADDRESS: std::net::SocketAddr = std::net::SocketAddr::new(
-        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        9901,
-    );
+    pub const ADMIN_ADDRESS: std::net::SocketAddr =
+        std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9901);
     /// `clusters.*.connect_timeout`: Envoy's default; a local backend connects in microseconds.
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// `clusters.*.response_timeout`: time to the response head, generous for slow APIs.

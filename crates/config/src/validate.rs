@@ -9,8 +9,8 @@ use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
 use crate::raw::{RawAdmin, RawBackend, RawCluster, RawConfig, RawListener, RawMatch};
 use crate::spec::{
-    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
-    defaults,
+    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
+    RouteSpec, defaults,
 };
 use crate::{ConfigError, ConfigErrors, locate, parse_duration};
 
@@ -93,7 +93,11 @@ fn admin(errors: &mut Errors<'_>, raw: Option<&RawAdmin>) -> AdminSpec {
         return AdminSpec::default();
     };
     let allow_remote = raw.allow_remote.unwrap_or(false);
-    let address = match raw.address.as_deref().map(|a| a.trim().parse::<SocketAddr>()) {
+    let address = match raw
+        .address
+        .as_deref()
+        .map(|a| a.trim().parse::<SocketAddr>())
+    {
         None => defaults::ADMIN_ADDRESS,
         Some(Ok(address)) => {
             if !address.ip().is_loopback() && !allow_remote {

@@ -1,0 +1,66 @@
+//! HELP lines for every metric.
+
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+
+use crate::names::*;
+
+/// Registers the description of every metric with the installed recorder. Call it
+/// once, after installing the recorder.
+pub fn describe() {
+    describe_counter!(
+        REQUESTS_TOTAL,
+        "Requests answered, by listener, cluster, backend and status class (code=\"2xx\"…). \
+         Requests the proxy answered itself have no backend label, or no cluster label when no route matched."
+    );
+    describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        "Seconds from the request head received to the last byte of the response sent, by listener and cluster."
+    );
+    describe_histogram!(
+        BACKEND_RESPONSE_SECONDS,
+        "Seconds from the request sent to a backend to its response head received, by cluster and backend."
+    );
+    describe_gauge!(BACKEND_IN_FLIGHT, "Requests in flight on a backend.");
+    describe_gauge!(
+        BACKEND_UP,
+        "1 when a backend may be picked, 0 when it is down in the config or drained through the admin API."
+    );
+    describe_counter!(
+        UPSTREAM_CONNECT_ERRORS_TOTAL,
+        "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."
+    );
+    describe_counter!(
+        ERRORS_TOTAL,
+        "Requests answered by the proxy with an error, by listener and kind \
+         (no_route, no_backend, bad_gateway, timeout, bad_request)."
+    );
+    describe_gauge!(
+        DOWNSTREAM_CONNECTIONS_ACTIVE,
+        "Client connections open now, by listener."
+    );
+    describe_counter!(
+        DOWNSTREAM_CONNECTIONS_TOTAL,
+        "Client connections accepted, by listener."
+    );
+    describe_counter!(
+        BYTES_RECEIVED_TOTAL,
+        "Bytes read from clients (heads and bodies), by listener."
+    );
+    describe_counter!(
+        BYTES_SENT_TOTAL,
+        "Bytes written to clients (heads and bodies), by listener."
+    );
+    describe_counter!(
+        CONFIG_RELOADS_TOTAL,
+        "Config reloads attempted, by result (success, error)."
+    );
+    describe_gauge!(CONFIG_GENERATION, "Generation of the config being served.");
+    describe_gauge!(
+        CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+        "Unix time at which the config being served was loaded or reloaded."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the version label says which sluicegate build runs."
+    );
+}

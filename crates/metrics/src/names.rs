@@ -1,0 +1,44 @@
+//! Every metric name, in one place. Names are part of the user interface: renaming
+//! one breaks dashboards and alerts.
+
+/// Requests answered, by listener, cluster, backend and status class.
+pub const REQUESTS_TOTAL: &str = "sluicegate_requests_total";
+/// Time from request head received to response body sent, by listener and cluster.
+pub const REQUEST_DURATION_SECONDS: &str = "sluicegate_request_duration_seconds";
+/// Time from request sent to a backend to its response head, by cluster and backend.
+pub const BACKEND_RESPONSE_SECONDS: &str = "sluicegate_backend_response_seconds";
+/// Requests in flight on a backend.
+pub const BACKEND_IN_FLIGHT: &str = "sluicegate_backend_in_flight";
+/// 1 when a backend may be picked (not down, not drained), else 0.
+pub const BACKEND_UP: &str = "sluicegate_backend_up";
+/// Failed connection attempts to a backend, by reason.
+pub const UPSTREAM_CONNECT_ERRORS_TOTAL: &str = "sluicegate_upstream_connect_errors_total";
+/// Requests the proxy answered itself with an error, by listener and kind.
+pub const ERRORS_TOTAL: &str = "sluicegate_errors_total";
+/// Client connections open now, by listener.
+pub const DOWNSTREAM_CONNECTIONS_ACTIVE: &str = "sluicegate_downstream_connections_active";
+/// Client connections accepted, by listener.
+pub const DOWNSTREAM_CONNECTIONS_TOTAL: &str = "sluicegate_downstream_connections_total";
+/// Bytes read from clients, by listener.
+pub const BYTES_RECEIVED_TOTAL: &str = "sluicegate_bytes_received_total";
+/// Bytes written to clients, by listener.
+pub const BYTES_SENT_TOTAL: &str = "sluicegate_bytes_sent_total";
+/// Config reloads, by result.
+pub const CONFIG_RELOADS_TOTAL: &str = "sluicegate_config_reloads_total";
+/// Generation of the config being served.
+pub const CONFIG_GENERATION: &str = "sluicegate_config_generation";
+/// Unix time of the last config load or reload that was applied.
+pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "sluicegate_config_last_reload_success_timestamp_seconds";
+/// Always 1; its `version` label says which build runs.
+pub const BUILD_INFO: &str = "sluicegate_build_info";
+
+/// Every histogram, for the exporter's bucket configuration.
+pub const HISTOGRAMS: [&str; 2] = [REQUEST_DURATION_SECONDS, BACKEND_RESPONSE_SECONDS];
+
+/// Bucket bounds of every histogram, in seconds: from a loopback hop (250 µs) to a
+/// slow API (30 s).
+pub const SECONDS_BUCKETS: [f64; 16] = [
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0,
+];

@@ -1,0 +1,287 @@
+//! Bundles of metric handles, registered when a config is compiled and kept by the
+//! objects they describe, so the data plane records without any lookup.
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, counter, gauge};
+
+use crate::labels::{CodeClass, ConnectReason, ErrorKind};
+use crate::names::*;
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The histogram named by `key`, from the installed recorder: the existing one, or a
+/// new one if it expired (see the crate docs). A no-op without a recorder.
+pub fn histogram(key: &Key) -> Histogram {
+    metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA))
+}
+
+fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+        .collect();
+    Key::from_parts(name, labels)
+}
+
+fn touch_all(counters: &[Counter]) {
+    for c in counters {
+        c.increment(0);
+    }
+}
+
+/// `sluicegate_requests_total` for one label set, one counter per status class.
+#[derive(Debug)]
+pub struct CodeCounters([Counter; 5]);
+
+impl CodeCounters {
+    /// Registers the five series of `labels` (`listener`, and `cluster`, `backend`
+    /// where known).
+    pub fn register(labels: &[(&'static str, &str)]) -> Self {
+        Self(CodeClass::ALL.map(|class| {
+            let mut labels: Vec<Label> = labels
+                .iter()
+                .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+                .collect();
+            labels.push(Label::new("code", class.label()));
+            metrics::with_recorder(|r| {
+                r.register_counter(&Key::from_parts(REQUESTS_TOTAL, labels), &METADATA)
+            })
+        }))
+    }
+
+    /// Counters that record nothing, for a combination that cannot happen.
+    pub fn noop() -> Self {
+        Self([const { Counter::noop() }; 5])
+    }
+
+    /// Counts one response with `status`.
+    #[inline]
+    pub fn count(&self, status: u16) {
+        if let Some(c) = self.0.get(CodeClass::of(status).index()) {
+            c.increment(1);
+        }
+    }
+
+    /// Keeps the series alive through the next scrape.
+    pub fn touch(&self) {
+        touch_all(&self.0);
+    }
+}
+
+/// Every series of one backend.
+#[derive(Debug)]
+pub struct BackendSeries {
+    /// `sluicegate_requests_total`, by listener index (no-op where the listener does
+    /// not route to this backend's cluster).
+    requests: Vec<CodeCounters>,
+    connect_errors: [Counter; 5],
+    in_flight: Gauge,
+    up: Gauge,
+    response: Key,
+}
+
+impl BackendSeries {
+    /// Registers the series of backend `backend` of `cluster`. `listeners` holds, for
+    /// each listener index, the listener's name if it routes to `cluster`.
+    pub fn register(cluster: &str, backend: &str, listeners: &[Option<&str>]) -> Self {
+        let labels = [("cluster", cluster), ("backend", backend)];
+        Self {
+            requests: listeners
+                .iter()
+                .map(|l| match l {
+                    Some(listener) => CodeCounters::register(&[
+                        ("listener", listener),
+                        ("cluster", cluster),
+                        ("backend", backend),
+                    ]),
+                    None => CodeCounters::noop(),
+                })
+                .collect(),
+            connect_errors: ConnectReason::ALL.map(|reason| {
+                counter!(UPSTREAM_CONNECT_ERRORS_TOTAL,
+                    "cluster" => cluster.to_owned(), "backend" => backend.to_owned(), "reason" => reason.label())
+            }),
+            in_flight: gauge!(BACKEND_IN_FLIGHT, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
+            up: gauge!(BACKEND_UP, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
+            response: key(BACKEND_RESPONSE_SECONDS, &labels),
+        }
+    }
+
+    /// The request counters for responses sent on listener `listener` (an index).
+    #[inline]
+    pub fn requests(&self, listener: usize) -> Option<&CodeCounters> {
+        self.requests.get(listener)
+    }
+
+    /// Counts a failed connection attempt.
+    pub fn connect_error(&self, reason: ConnectReason) {
+        if let Some(c) = self.connect_errors.get(reason.index()) {
+            c.increment(1);
+        }
+    }
+
+    /// `sluicegate_backend_response_seconds` of this backend.
+    #[inline]
+    pub fn response_seconds(&self) -> Histogram {
+        histogram(&self.response)
+    }
+
+    /// Sets the gauges from the live state and keeps every series alive through the
+    /// next scrape.
+    pub fn touch(&self, in_flight: u64, up: bool) {
+        for r in &self.requests {
+            r.touch();
+        }
+        touch_all(&self.connect_errors);
+        // Gauges hold f64; in-flight counts stay far below 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        self.in_flight.set(in_flight as f64);
+        self.up.set(if up { 1.0 } else { 0.0 });
+    }
+}
+
+/// What one listener records for requests routed to one cluster.
+#[derive(Debug)]
+struct Routed {
+    /// Responses the proxy sent itself (no backend picked).
+    requests: CodeCounters,
+    duration: Key,
+}
+
+/// Every series of one listener.
+#[derive(Debug)]
+pub struct ListenerSeries {
+    unrouted: Routed,
+    /// By cluster index; `None` where the listener does not route.
+    clusters: Vec<Option<Routed>>,
+    errors: [Counter; 5],
+    connections_active: Gauge,
+    connections_total: Counter,
+    bytes_received: Counter,
+    bytes_sent: Counter,
+}
+
+impl ListenerSeries {
+    /// Registers the series of listener `listener`. `clusters` holds, for each
+    /// cluster index, the cluster's name if the listener routes to it.
+    pub fn register(listener: &str, clusters: &[Option<&str>]) -> Self {
+        let l = || listener.to_owned();
+        Self {
+            unrouted: Routed {
+                requests: CodeCounters::register(&[("listener", listener)]),
+                duration: key(REQUEST_DURATION_SECONDS, &[("listener", listener)]),
+            },
+            clusters: clusters
+                .iter()
+                .map(|c| {
+                    c.map(|cluster| {
+                        let labels = [("listener", listener), ("cluster", cluster)];
+                        Routed {
+                            requests: CodeCounters::register(&labels),
+                            duration: key(REQUEST_DURATION_SECONDS, &labels),
+                        }
+                    })
+                })
+                .collect(),
+            errors: ErrorKind::ALL
+                .map(|kind| counter!(ERRORS_TOTAL, "listener" => l(), "kind" => kind.label())),
+            connections_active: gauge!(DOWNSTREAM_CONNECTIONS_ACTIVE, "listener" => l()),
+            connections_total: counter!(DOWNSTREAM_CONNECTIONS_TOTAL, "listener" => l()),
+            bytes_received: counter!(BYTES_RECEIVED_TOTAL, "listener" => l()),
+            bytes_sent: counter!(BYTES_SENT_TOTAL, "listener" => l()),
+        }
+    }
+
+    fn routed(&self, cluster: Option<usize>) -> &Routed {
+        cluster
+            .and_then(|c| self.clusters.get(c))
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.unrouted)
+    }
+
+    /// Request counters for responses the proxy sent itself, for requests routed to
+    /// `cluster` (an index) or, with `None`, for requests no route matched.
+    #[inline]
+    pub fn requests(&self, cluster: Option<usize>) -> &CodeCounters {
+        &self.routed(cluster).requests
+    }
+
+    /// `sluicegate_request_duration_seconds` of requests routed to `cluster` (an
+    /// index), or of those no route matched.
+    #[inline]
+    pub fn duration(&self, cluster: Option<usize>) -> Histogram {
+        histogram(&self.routed(cluster).duration)
+    }
+
+    /// Counts a request the proxy answered with an error.
+    pub fn error(&self, kind: ErrorKind) {
+        if let Some(c) = self.errors.get(kind.index()) {
+            c.increment(1);
+        }
+    }
+
+    /// Counts an accepted connection; the returned gauge is to be decremented when it
+    /// closes.
+    pub fn connection_opened(&self) -> Gauge {
+        self.connections_total.increment(1);
+        self.connections_active.increment(1.0);
+        self.connections_active.clone()
+    }
+
+    /// The byte counters (received, sent), for a connection to keep.
+    pub fn bytes(&self) -> (Counter, Counter) {
+        (self.bytes_received.clone(), self.bytes_sent.clone())
+    }
+
+    /// Keeps every series alive through the next scrape.
+    pub fn touch(&self) {
+        self.unrouted.requests.touch();
+        for routed in self.clusters.iter().flatten() {
+            routed.requests.touch();
+        }
+        touch_all(&self.errors);
+        touch_all(&[
+            self.connections_total.clone(),
+            self.bytes_received.clone(),
+            self.bytes_sent.clone(),
+        ]);
+        self.connections_active.increment(0.0);
+    }
+}
+
+/// Process-wide series: reloads, generation, build.
+#[derive(Debug)]
+pub struct ProcessSeries {
+    reloads: [Counter; 2],
+    generation: Gauge,
+    last_success: Gauge,
+    build_info: Gauge,
+}
+
+impl ProcessSeries {
+    /// Registers the process series; `version` labels `sluicegate_build_info`.
+    pub fn register(version: &str) -> Self {
+        Self {
+            reloads: ["success", "error"].map(|r| counter!(CONFIG_RELOADS_TOTAL, "result" => r)),
+            generation: gauge!(CONFIG_GENERATION),
+            last_success: gauge!(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS),
+            build_info: gauge!(BUILD_INFO, "version" => version.to_owned()),
+        }
+    }
+
+    /// Counts a reload attempt.
+    pub fn reloaded(&self, success: bool) {
+        let [ok, error] = &self.reloads;
+        if success { ok } else { error }.increment(1);
+    }
+
+    /// Sets the gauges and keeps every series alive through the next scrape.
+    /// `last_success` is in seconds since the Unix epoch.
+    pub fn touch(&self, generation: u64, last_success: f64) {
+        touch_all(&self.reloads);
+        #[allow(clippy::cast_precision_loss)]
+        self.generation.set(generation as f64);
+        self.last_success.set(last_success);
+        self.build_info.set(1.0);
+    }
+}

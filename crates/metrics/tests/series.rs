@@ -1,0 +1,113 @@
+//! The handle bundles record under the labels and names the README documents.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use sluicegate_metrics::{BackendSeries, ConnectReason, ErrorKind, ListenerSeries, names};
+
+/// Every series as `name{k=v,...} value`, sorted.
+fn lines(recorder: &DebuggingRecorder) -> Vec<String> {
+    let mut out: Vec<String> = recorder
+        .snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let (name, labels) = key.key().clone().into_parts();
+            let mut labels: Vec<String> = labels
+                .iter()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            let value = match value {
+                DebugValue::Counter(c) => c.to_string(),
+                DebugValue::Gauge(g) => g.into_inner().to_string(),
+                DebugValue::Histogram(h) => format!("{} samples", h.len()),
+            };
+            format!("{}{{{}}} {value}", name.as_str(), labels.join(","))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn backend_series_count_per_listener_and_class() {
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        let series = BackendSeries::register("api", "127.0.0.1:9001", &[Some("web"), None]);
+        series.requests(0).unwrap().count(200);
+        series.requests(0).unwrap().count(204);
+        series.requests(0).unwrap().count(503);
+        // Listener 1 does not route to this cluster: a no-op.
+        series.requests(1).unwrap().count(200);
+        series.connect_error(ConnectReason::Refused);
+        series.response_seconds().record(0.25);
+        series.touch(3, true);
+    });
+    let lines = lines(&recorder);
+    let has = |line: &str| {
+        assert!(
+            lines.iter().any(|l| l == line),
+            "{line} missing in {lines:#?}"
+        )
+    };
+    has("sluicegate_requests_total{backend=127.0.0.1:9001,cluster=api,code=2xx,listener=web} 2");
+    has("sluicegate_requests_total{backend=127.0.0.1:9001,cluster=api,code=5xx,listener=web} 1");
+    has("sluicegate_requests_total{backend=127.0.0.1:9001,cluster=api,code=4xx,listener=web} 0");
+    has(
+        "sluicegate_upstream_connect_errors_total{backend=127.0.0.1:9001,cluster=api,reason=refused} 1",
+    );
+    has(
+        "sluicegate_upstream_connect_errors_total{backend=127.0.0.1:9001,cluster=api,reason=tls} 0",
+    );
+    has("sluicegate_backend_in_flight{backend=127.0.0.1:9001,cluster=api} 3");
+    has("sluicegate_backend_up{backend=127.0.0.1:9001,cluster=api} 1");
+    has("sluicegate_backend_response_seconds{backend=127.0.0.1:9001,cluster=api} 1 samples");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with(names::REQUESTS_TOTAL))
+            .count(),
+        5,
+        "one series per class for the one routed listener: {lines:#?}"
+    );
+}
+
+#[test]
+fn listener_series_split_by_route_outcome() {
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        let series = ListenerSeries::register("web", &[None, Some("api")]);
+        series.requests(None).count(404);
+        series.error(ErrorKind::NoRoute);
+        series.requests(Some(1)).count(503);
+        series.error(ErrorKind::NoBackend);
+        // A cluster the listener does not route to falls back to the unrouted series.
+        series.requests(Some(0)).count(404);
+        series.duration(Some(1)).record(0.001);
+        let active = series.connection_opened();
+        let (received, sent) = series.bytes();
+        received.increment(100);
+        sent.increment(2000);
+        series.connection_opened();
+        active.decrement(1.0);
+        series.touch();
+    });
+    let lines = lines(&recorder);
+    let has = |line: &str| {
+        assert!(
+            lines.iter().any(|l| l == line),
+            "{line} missing in {lines:#?}"
+        )
+    };
+    has("sluicegate_requests_total{code=4xx,listener=web} 2");
+    has("sluicegate_requests_total{cluster=api,code=5xx,listener=web} 1");
+    has("sluicegate_errors_total{kind=no_route,listener=web} 1");
+    has("sluicegate_errors_total{kind=no_backend,listener=web} 1");
+    has("sluicegate_errors_total{kind=timeout,listener=web} 0");
+    has("sluicegate_request_duration_seconds{cluster=api,listener=web} 1 samples");
+    has("sluicegate_downstream_connections_total{listener=web} 2");
+    has("sluicegate_downstream_connections_active{listener=web} 1");
+    has("sluicegate_bytes_received_total{listener=web} 100");
+    has("sluicegate_bytes_sent_total{listener=web} 2000");
+}
