@@ -89,7 +89,7 @@ fn listener_series_split_by_route_outcome() {
         let (received, sent) = series.bytes();
         received.increment(100);
         sent.increment(2000);
-        series.connection_opened();
+        let _still_open = series.connection_opened();
         active.decrement(1.0);
         series.touch();
     });
