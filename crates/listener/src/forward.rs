@@ -3,11 +3,13 @@
 use std::error::Error as StdError;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
+use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
 
 use crate::headers::{add_forwarded, remove_hop_by_hop};
@@ -65,14 +67,21 @@ pub(crate) async fn send(
     request: Request<Incoming>,
 ) -> Result<(Response<Incoming>, Lease), ProxyError> {
     let name = || cluster.name.to_string();
+    let started = Instant::now();
     let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request));
     match sent.await {
         Err(_) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
             Err(ProxyError::ResponseTimeout { cluster: name() })
         }
-        Ok(Ok(exchange)) => Ok(exchange),
+        Ok(Ok(exchange)) => {
+            backend.series.response_seconds().record(started.elapsed());
+            Ok(exchange)
+        }
         Ok(Err(error)) => {
+            if let Some(reason) = connect_reason(&error) {
+                backend.series.connect_error(reason);
+            }
             let classified = classify(&error, name());
             tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(&error));
             Err(classified)
@@ -91,6 +100,20 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             reason: reason(io.kind()),
         },
         SendError::Exchange(_) => ProxyError::BadResponse { cluster },
+    }
+}
+
+/// The `reason` label of a failed connection attempt; `None` if it connected.
+fn connect_reason(error: &SendError) -> Option<ConnectReason> {
+    match error {
+        SendError::ConnectTimeout => Some(ConnectReason::Timeout),
+        SendError::Connect(io) => Some(match io.kind() {
+            io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
+            io::ErrorKind::ConnectionReset => ConnectReason::Reset,
+            io::ErrorKind::TimedOut => ConnectReason::Timeout,
+            _ => ConnectReason::Other,
+        }),
+        SendError::Exchange(_) => None,
     }
 }
 

@@ -11,6 +11,7 @@ mod affinity;
 mod body;
 mod bound;
 mod control;
+mod counted;
 mod forward;
 mod headers;
 mod phase;

@@ -1,4 +1,4 @@
-//! The per-request path: route, pick, forward, answer.
+//! The per-request path: route, pick, forward, answer, count.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,59 +21,91 @@ pub(crate) struct Live {
     pub(crate) upstreams: Upstreams,
 }
 
+/// How far a request got: the cluster it was routed to and the backend picked.
+#[derive(Clone, Copy, Debug, Default)]
+struct Reached {
+    cluster: Option<usize>,
+    backend: Option<usize>,
+}
+
 /// Serves one request on listener `listener`. Never fails: errors become responses.
+/// Counts the response in the metrics of the backend, cluster or listener it reached.
 pub(crate) async fn handle(
     live: Arc<Live>,
     listener: &str,
     client: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    let started = Instant::now();
     // What the access log needs is copied only when it is on: the hot path stays lean.
-    let logged = live.snapshot.access_log.then(|| {
-        (
-            Instant::now(),
-            request.method().clone(),
-            request.uri().path().to_owned(),
-        )
-    });
-    let (response, target) = match proxy(&live, listener, client, request).await {
-        Ok((response, target)) => (response, Some(target)),
+    let logged = live
+        .snapshot
+        .access_log
+        .then(|| (request.method().clone(), request.uri().path().to_owned()));
+    let at = live.snapshot.listener_index(listener);
+    let mut reached = Reached::default();
+    let result = match at {
+        Some((index, _)) => proxy(&live, index, client, request, &mut reached).await,
+        None => Err(ProxyError::NoRoute),
+    };
+    let snapshot = &live.snapshot;
+    let cluster = reached.cluster.and_then(|c| snapshot.clusters.get(c));
+    let backend = cluster
+        .zip(reached.backend)
+        .and_then(|(c, b)| c.backends.get(b));
+    let response = match result {
+        Ok(response) => response,
         Err(error) => {
             tracing::debug!(%client, kind = error.kind(), "{error}");
-            (error.to_response(), None)
+            if let Some((_, l)) = at {
+                l.series.error(error.metric_kind());
+            }
+            if let Some(backend) = backend {
+                backend.record_outcome(true);
+            }
+            error.to_response()
         }
     };
-    if let Some((started, method, path)) = logged {
-        let (cluster, backend) = match target {
-            Some((c, b)) => {
-                let name = live.snapshot.clusters.get(c).map(|c| c.name.as_str());
-                (name.unwrap_or("-"), b.to_string())
+    let status = response.status().as_u16();
+    let response = match at {
+        Some((index, l)) => {
+            let counters = match backend {
+                Some(b) => b.series.requests(index),
+                None => Some(l.series.requests(reached.cluster)),
+            };
+            if let Some(counters) = counters {
+                counters.count(status);
             }
-            None => ("-", "-".into()),
-        };
+            response.map(|body| body.timed(l.series.duration(reached.cluster), started))
+        }
+        None => response,
+    };
+    if let Some((method, path)) = logged {
+        let name = cluster.map_or("-", |c| c.name.as_str());
+        let address = backend.map_or_else(|| "-".to_owned(), |b| b.address().to_string());
         tracing::info!(
             target: "access",
-            %client, listener, %method, path, status = response.status().as_u16(),
-            cluster, backend, head_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
+            %client, listener, %method, path, status,
+            cluster = name, backend = address,
+            head_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
         );
     }
     response
 }
 
-/// Cluster index and backend address, for the access log.
-type Target = (usize, SocketAddr);
-
 async fn proxy(
     live: &Live,
-    listener: &str,
+    listener: usize,
     client: SocketAddr,
     request: Request<Incoming>,
-) -> Result<(Response<ProxyBody>, Target), ProxyError> {
+    reached: &mut Reached,
+) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut head, body) = request.into_parts();
     check_request(&head)?;
     let snapshot = &live.snapshot;
     let routes = &snapshot
-        .listener(listener)
+        .listeners
+        .get(listener)
         .ok_or(ProxyError::NoRoute)?
         .routes;
     let index = routes.route(&head).ok_or(ProxyError::NoRoute)?;
@@ -83,6 +115,7 @@ async fn proxy(
     ) else {
         return Err(ProxyError::NoRoute);
     };
+    reached.cluster = Some(index);
     let no_backend = || ProxyError::NoBackend {
         cluster: cluster.name.to_string(),
     };
@@ -90,14 +123,12 @@ async fn proxy(
         .pick(&pick_key(cluster, &head, client.ip()))
         .ok_or_else(no_backend)?;
     let upstream = upstream.backends.get(slot).ok_or_else(no_backend)?;
+    reached.backend = Some(slot);
     let guard = backend.start_request();
     upstream_head(&mut head, &upstream.host, client);
     let request = Request::from_parts(head, body);
     let (mut response, lease) = send(upstream, cluster, backend, request).await?;
+    backend.record_outcome(response.status().is_server_error());
     downstream_head(&mut response);
-    let target = (index, backend.address());
-    Ok((
-        response.map(|body| ProxyBody::upstream(body, guard, lease)),
-        target,
-    ))
+    Ok(response.map(|body| ProxyBody::upstream(body, guard, lease)))
 }

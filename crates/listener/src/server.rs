@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use metrics::{Counter, Gauge};
 use sluicegate_runtime::SnapshotHandle;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::bound::{Accepting, Bound, Retired};
 use crate::control::Control;
+use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
 use crate::proxy::{Live, handle};
 use crate::shared::Shared;
@@ -218,6 +220,14 @@ async fn serve(
     mut phases: Phases,
 ) {
     let _ = stream.set_nodelay(true);
+    let stream = {
+        let pinned = retired.get().cloned();
+        let live = pinned.unwrap_or_else(|| live.load_full());
+        match live.snapshot.listener(&listener) {
+            Some(l) => Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
+            None => Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
+        }
+    };
     let service = service_fn(move |request| {
         // Load the live config first: `Control::apply` pins `retired` before it
         // publishes, so a request that sees the snapshot without this listener also

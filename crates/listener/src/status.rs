@@ -5,6 +5,7 @@
 //! carries the address.
 
 use http::{Response, StatusCode, header};
+use sluicegate_metrics::ErrorKind;
 
 use crate::ProxyBody;
 
@@ -82,6 +83,21 @@ impl ProxyError {
             ProxyError::ConnectTimeout { .. } => "connect_timeout",
             ProxyError::ResponseTimeout { .. } => "response_timeout",
             ProxyError::BadResponse { .. } => "bad_response",
+        }
+    }
+
+    /// Its `kind` label in `sluicegate_errors_total`.
+    pub fn metric_kind(&self) -> ErrorKind {
+        match self {
+            ProxyError::BadRequest(_) | ProxyError::MethodNotAllowed(_) => ErrorKind::BadRequest,
+            ProxyError::NoRoute => ErrorKind::NoRoute,
+            ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
+            ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
+                ErrorKind::BadGateway
+            }
+            ProxyError::ConnectTimeout { .. } | ProxyError::ResponseTimeout { .. } => {
+                ErrorKind::Timeout
+            }
         }
     }
 

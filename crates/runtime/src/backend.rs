@@ -2,9 +2,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sluicegate_core::BackendKey;
+use sluicegate_metrics::BackendSeries;
 
 use crate::Ramp;
 
@@ -16,6 +17,34 @@ pub struct Carried {
     pub(crate) in_flight: Arc<AtomicU64>,
     /// Its slow-start ramp, if it joined within the window.
     pub(crate) ramp: Option<Arc<Ramp>>,
+    /// Drained through the admin API: no new requests.
+    pub(crate) drained: Arc<AtomicBool>,
+    /// Responses received from it (any status), for the status page.
+    pub(crate) responses: Arc<AtomicU64>,
+    /// Requests sent to it that failed (no response, or a 5xx from it).
+    pub(crate) failures: Arc<AtomicU64>,
+}
+
+/// Whether a backend may be picked, and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendState {
+    /// Picked by its cluster's policy.
+    Up,
+    /// Marked `down: true` in the config.
+    Down,
+    /// Drained through the admin API: in-flight requests finish, no new ones.
+    Drained,
+}
+
+impl BackendState {
+    /// `up`, `down` or `drained`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendState::Up => "up",
+            BackendState::Down => "down",
+            BackendState::Drained => "drained",
+        }
+    }
 }
 
 /// A backend as the data plane sees it.
@@ -30,6 +59,8 @@ pub struct Backend {
     carried: Carried,
     /// Requests in flight on the whole cluster (shared by its backends).
     cluster_in_flight: Arc<AtomicU64>,
+    /// Its metric series.
+    pub series: BackendSeries,
 }
 
 impl Backend {
@@ -40,6 +71,7 @@ impl Backend {
         down: bool,
         carried: Carried,
         cluster_in_flight: Arc<AtomicU64>,
+        series: BackendSeries,
     ) -> Self {
         Self {
             key,
@@ -47,7 +79,54 @@ impl Backend {
             down,
             carried,
             cluster_in_flight,
+            series,
         }
+    }
+
+    /// Whether the policy may pick it.
+    #[inline]
+    pub fn is_eligible(&self) -> bool {
+        !self.down && !self.carried.drained.load(Ordering::Relaxed)
+    }
+
+    /// Why it may or may not be picked.
+    pub fn state(&self) -> BackendState {
+        if self.down {
+            BackendState::Down
+        } else if self.carried.drained.load(Ordering::Relaxed) {
+            BackendState::Drained
+        } else {
+            BackendState::Up
+        }
+    }
+
+    /// Drains it (no new requests) or enables it again; the state is kept across
+    /// reloads while the backend stays in the config. Returns the previous setting.
+    /// Use [`crate::Cluster::set_drained`], which also updates the cluster's totals.
+    pub(crate) fn set_drained(&self, drained: bool) -> bool {
+        self.carried.drained.swap(drained, Ordering::Relaxed)
+    }
+
+    /// Counts a response from it, and whether the exchange failed.
+    #[inline]
+    pub fn record_outcome(&self, failed: bool) {
+        self.carried.responses.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.carried.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Exchanges with it since it joined: (all, failed).
+    pub fn outcomes(&self) -> (u64, u64) {
+        (
+            self.carried.responses.load(Ordering::Relaxed),
+            self.carried.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Sets its gauges and keeps its series alive through the next scrape.
+    pub fn touch_metrics(&self) {
+        self.series.touch(self.in_flight(), self.is_eligible());
     }
 
     /// The backend's address.

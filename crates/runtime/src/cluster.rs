@@ -1,5 +1,6 @@
 //! One cluster's runtime state: its backends and its policy.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub struct Cluster {
     /// Requests in flight over all backends (carried across reloads by cluster name).
     pub(crate) in_flight: Arc<AtomicU64>,
     /// Sum of the weights of the backends that may be picked.
-    pub(crate) eligible_weight: u64,
+    pub(crate) eligible_weight: AtomicU64,
 }
 
 impl Cluster {
@@ -45,6 +46,35 @@ impl Cluster {
     pub fn in_flight(&self) -> u64 {
         self.in_flight.load(Ordering::Relaxed)
     }
+
+    /// The backend at `address`, with its index.
+    pub fn backend(&self, address: SocketAddr) -> Option<(usize, &Backend)> {
+        self.backends
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.address() == address)
+    }
+
+    /// Drains the backend at `address` (it gets no new requests; those in flight
+    /// finish) or enables it again. The setting is kept across reloads while the
+    /// backend stays in the config. Returns the previous setting, or `None` when the
+    /// cluster has no such backend.
+    pub fn set_drained(&self, address: SocketAddr, drained: bool) -> Option<bool> {
+        let (_, backend) = self.backend(address)?;
+        let before = backend.set_drained(drained);
+        self.eligible_weight
+            .store(eligible_weight(&self.backends), Ordering::Relaxed);
+        Some(before)
+    }
+}
+
+/// Sum of the weights of `backends` that may be picked.
+pub(crate) fn eligible_weight(backends: &[Backend]) -> u64 {
+    backends
+        .iter()
+        .filter(|b| b.is_eligible())
+        .map(|b| u64::from(b.weight))
+        .sum()
 }
 
 /// The `EndpointSet` view over a cluster's backends.
@@ -60,7 +90,7 @@ impl EndpointSet for Endpoints<'_> {
     }
 
     fn is_eligible(&self, i: usize) -> bool {
-        self.0.backends.get(i).is_some_and(|b| !b.down)
+        self.0.backends.get(i).is_some_and(Backend::is_eligible)
     }
 
     fn in_flight(&self, i: usize) -> u64 {
@@ -76,6 +106,6 @@ impl EndpointSet for Endpoints<'_> {
     }
 
     fn eligible_weight(&self) -> u64 {
-        self.0.eligible_weight
+        self.0.eligible_weight.load(Ordering::Relaxed)
     }
 }

@@ -13,6 +13,9 @@ use sluicegate_config::{ClusterSpec, Config, HashOn, HostMatch, MatchSpec, PathM
 use sluicegate_core::BackendKey;
 use sluicegate_routing::{HostPattern, Matcher, PathPattern, Route, RouteTable};
 
+use sluicegate_metrics::{BackendSeries, ListenerSeries};
+
+use crate::cluster::eligible_weight;
 use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot};
 
 /// A validated config that still cannot be compiled.
@@ -45,16 +48,18 @@ pub enum CompileError {
 /// carried over, so a reload keeps it.
 pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot, CompileError> {
     let carried = Previous::of(previous);
-    let clusters: Vec<Arc<Cluster>> = config
-        .clusters
-        .iter()
-        .map(|spec| Arc::new(cluster(spec, &carried)))
-        .collect();
     let index: HashMap<&str, usize> = config
         .clusters
         .iter()
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let routes = Routes::of(config, &index);
+    let clusters: Vec<Arc<Cluster>> = config
+        .clusters
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| Arc::new(cluster(spec, &carried, &routes.listeners_of(i))))
         .collect();
     let mut listeners = Vec::with_capacity(config.listeners.len());
     for spec in &config.listeners {
@@ -76,11 +81,14 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
                 })?;
             routes.push(Route { matcher, cluster });
         }
+        let series =
+            ListenerSeries::register(spec.name.as_str(), &routed_clusters(config, &routes));
         listeners.push(Listener {
             name: spec.name.clone(),
             address: spec.address,
             protocol: spec.protocol,
             routes: RouteTable::new(routes),
+            series,
         });
     }
     Ok(Snapshot {
@@ -90,6 +98,62 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
         drain_timeout: config.drain_timeout,
         access_log: config.access_log,
     })
+}
+
+/// Which listener routes to which cluster, for the metric series each pair needs.
+struct Routes<'a> {
+    config: &'a Config,
+    /// `pairs[cluster][listener]`.
+    pairs: Vec<Vec<bool>>,
+}
+
+impl<'a> Routes<'a> {
+    fn of(config: &'a Config, index: &HashMap<&str, usize>) -> Self {
+        let mut pairs = vec![vec![false; config.listeners.len()]; config.clusters.len()];
+        for (l, listener) in config.listeners.iter().enumerate() {
+            for route in &listener.routes {
+                if let Some(row) = index
+                    .get(route.cluster.as_str())
+                    .and_then(|&c| pairs.get_mut(c))
+                    && let Some(cell) = row.get_mut(l)
+                {
+                    *cell = true;
+                }
+            }
+        }
+        Self { config, pairs }
+    }
+
+    /// For each listener index, its name if it routes to cluster `cluster`.
+    fn listeners_of(&self, cluster: usize) -> Vec<Option<&'a str>> {
+        let row = self.pairs.get(cluster);
+        self.config
+            .listeners
+            .iter()
+            .enumerate()
+            .map(|(l, spec)| {
+                row.and_then(|r| r.get(l))
+                    .copied()
+                    .unwrap_or(false)
+                    .then_some(spec.name.as_str())
+            })
+            .collect()
+    }
+}
+
+/// For each cluster index, its name if `routes` (one listener's) lead to it.
+fn routed_clusters<'a>(config: &'a Config, routes: &[Route]) -> Vec<Option<&'a str>> {
+    config
+        .clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            routes
+                .iter()
+                .any(|r| r.cluster == i)
+                .then_some(c.name.as_str())
+        })
+        .collect()
 }
 
 /// What the previous snapshot hands to the next one.
@@ -128,14 +192,24 @@ impl<'a> Previous<'a> {
             (Some(_), Some(b)) => b.carried().ramp.clone().filter(|r| !r.is_done()),
             (Some(_), None) => None,
         };
+        let Some(old) = old else {
+            return Carried {
+                ramp,
+                ..Carried::default()
+            };
+        };
+        let old = old.carried();
         Carried {
-            in_flight: old.map_or_else(Default::default, |b| b.carried().in_flight.clone()),
+            in_flight: old.in_flight.clone(),
             ramp,
+            drained: old.drained.clone(),
+            responses: old.responses.clone(),
+            failures: old.failures.clone(),
         }
     }
 }
 
-fn cluster(spec: &ClusterSpec, previous: &Previous<'_>) -> Cluster {
+fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str>]) -> Cluster {
     let in_flight = previous
         .clusters
         .get(spec.name.as_str())
@@ -149,14 +223,19 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>) -> Cluster {
                 address: b.address,
             };
             let carried = previous.backend(&key, b.down, spec.slow_start);
-            Backend::new(key, b.weight.get(), b.down, carried, in_flight.clone())
+            let series =
+                BackendSeries::register(spec.name.as_str(), &b.address.to_string(), listeners);
+            Backend::new(
+                key,
+                b.weight.get(),
+                b.down,
+                carried,
+                in_flight.clone(),
+                series,
+            )
         })
         .collect();
-    let eligible_weight = backends
-        .iter()
-        .filter(|b| !b.down)
-        .map(|b| u64::from(b.weight))
-        .sum();
+    let eligible_weight = AtomicU64::new(eligible_weight(&backends));
     Cluster {
         name: spec.name.clone(),
         policy: policy(&spec.policy, &backends),

@@ -13,7 +13,7 @@ mod hash_key;
 mod ramp;
 mod snapshot;
 
-pub use backend::{Backend, Carried, InFlightGuard};
+pub use backend::{Backend, BackendState, Carried, InFlightGuard};
 pub use cluster::Cluster;
 pub use compile::{CompileError, compile};
 pub use handle::SnapshotHandle;

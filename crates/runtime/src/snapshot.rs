@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluicegate_core::{ListenerName, Protocol};
+use sluicegate_metrics::ListenerSeries;
 use sluicegate_routing::RouteTable;
 
 use crate::Cluster;
@@ -20,6 +21,8 @@ pub struct Listener {
     pub protocol: Protocol,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].
     pub routes: RouteTable,
+    /// Its metric series.
+    pub series: ListenerSeries,
 }
 
 /// One config generation, compiled. Immutable: a reload builds a new one.
@@ -41,5 +44,29 @@ impl Snapshot {
     /// The listener with this name.
     pub fn listener(&self, name: &str) -> Option<&Listener> {
         self.listeners.iter().find(|l| l.name.as_str() == name)
+    }
+
+    /// The listener with this name and its index.
+    pub fn listener_index(&self, name: &str) -> Option<(usize, &Listener)> {
+        self.listeners
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.name.as_str() == name)
+    }
+
+    /// The cluster with this name.
+    pub fn cluster(&self, name: &str) -> Option<&Arc<Cluster>> {
+        self.clusters.iter().find(|c| c.name.as_str() == name)
+    }
+
+    /// Sets every gauge from the live state and keeps every series of this config
+    /// alive through the next scrape; series of removed objects, untouched, expire.
+    pub fn touch_metrics(&self) {
+        for listener in &self.listeners {
+            listener.series.touch();
+        }
+        for backend in self.clusters.iter().flat_map(|c| c.backends.iter()) {
+            backend.touch_metrics();
+        }
     }
 }
