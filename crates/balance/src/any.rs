@@ -23,6 +23,21 @@ pub enum AnyPolicy {
     Maglev(Maglev),
 }
 
+impl AnyPolicy {
+    /// Its name as written in the config (`policy:`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnyPolicy::Random(_) => "random",
+            AnyPolicy::RoundRobin(_) => "round_robin",
+            AnyPolicy::PowerOfTwo(_) => "p2c",
+            AnyPolicy::LeastConnections(_) => "least_connections",
+            AnyPolicy::IpHash(_) => "ip_hash",
+            AnyPolicy::RingHash(_) => "ring_hash",
+            AnyPolicy::Maglev(_) => "maglev",
+        }
+    }
+}
+
 impl Policy for AnyPolicy {
     #[inline]
     fn pick(&self, key: &PickKey, set: &impl EndpointSet) -> Option<usize> {

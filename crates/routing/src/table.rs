@@ -25,6 +25,16 @@ impl RouteTable {
         Self { routes }
     }
 
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether it has no route (every request gets 404).
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
     /// The cluster index of the first route that matches, or `None` (→ 404).
     pub fn route(&self, head: &Parts) -> Option<usize> {
         self.routes

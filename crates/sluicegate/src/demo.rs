@@ -57,25 +57,33 @@ async fn demo(port: u16) -> anyhow::Result<()> {
             anyhow::bail!("the embedded demo config is invalid");
         }
     };
-    let server = run::start(&config, &path).await?;
-    let addr = server
+    let running = run::start(&config, &path).await?;
+    let addr = running
         .local_addr("demo")
         .context("the demo listener is missing")?;
-    crate::reload::spawn(&path, config.clone(), server.control())?;
-    print_welcome(&path, addr, &backends);
-    server.run(run::shutdown_signal()).await;
+    print_welcome(&path, addr, running.admin_addr(), &backends);
+    running.serve().await;
     Ok(())
 }
 
 fn render(port: u16, backends: &[SocketAddr]) -> String {
     let mut yaml = TEMPLATE.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    if port == 0 {
+        // Any free port: the demo may run beside a real sluicegate (or another demo).
+        yaml = yaml.replace("127.0.0.1:9901", "127.0.0.1:0");
+    }
     for (i, addr) in backends.iter().enumerate() {
         yaml = yaml.replace(&format!("127.0.0.1:900{}", i + 1), &addr.to_string());
     }
     yaml
 }
 
-fn print_welcome(path: &std::path::Path, addr: SocketAddr, backends: &[SocketAddr]) {
+fn print_welcome(
+    path: &std::path::Path,
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    backends: &[SocketAddr],
+) {
     let list: Vec<String> = backends.iter().map(ToString::to_string).collect();
     println!("sluicegate demo");
     println!(
@@ -84,6 +92,9 @@ fn print_welcome(path: &std::path::Path, addr: SocketAddr, backends: &[SocketAdd
     );
     println!("  backends: demo-1..3 on {}", list.join(", "));
     println!("  proxy:    listening on http://{addr}");
+    if let Some(admin) = admin {
+        println!("  admin:    http://{admin}/ (status page), /metrics, /status");
+    }
     println!();
     println!("Try:");
     println!("  curl -s http://{addr}/                     # round-robin, weights 2:1:1");

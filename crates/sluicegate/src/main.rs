@@ -2,6 +2,7 @@
 //! wiring of the library crates. It owns file reading and process exit codes; proxy
 //! logic belongs in the libraries, so this crate stays thin.
 
+mod admin;
 mod check;
 mod cli;
 mod demo;
@@ -9,6 +10,7 @@ mod demo_backend;
 mod logging;
 mod reload;
 mod run;
+mod state;
 mod watch;
 
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! `sluicegate run -c FILE`: load, bind, serve, drain on SIGTERM or Ctrl-C.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use anyhow::{Context, anyhow};
 use sluicegate_listener::Server;
 use sluicegate_runtime::SnapshotHandle;
 
+use crate::admin::{Admin, Exporter};
 use crate::check::{load, report, summary};
+use crate::state::State;
 
 /// Entry point of `run`: builds the runtime and serves until a signal.
 pub fn main(path: &Path) -> ExitCode {
@@ -26,9 +29,8 @@ pub fn main(path: &Path) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let server = start(&config, path).await?;
-        crate::reload::spawn(path, config.clone(), server.control())?;
-        server.run(shutdown_signal()).await;
+        let running = start(&config, path).await?;
+        running.serve().await;
         Ok::<_, anyhow::Error>(())
     });
     match result {
@@ -54,17 +56,72 @@ fn runtime_builder() -> tokio::runtime::Builder {
     }
 }
 
-/// Compiles the config and binds its listeners, logging where each one listens.
-pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::Result<Server> {
+/// A process that loaded its config and bound its listeners and admin API.
+pub struct Running {
+    server: Server,
+    state: Arc<State>,
+    admin: Option<SocketAddr>,
+}
+
+/// Installs the metrics exporter (unless `admin.metrics: false`), compiles the config,
+/// binds its listeners and the admin listener, and starts the reload task, logging
+/// where each one listens.
+pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::Result<Running> {
+    // Before compiling: the compiled config registers its series with the recorder.
+    let exporter = if config.admin.metrics {
+        Some(Exporter::install()?)
+    } else {
+        None
+    };
     let snapshot = sluicegate_runtime::compile(config, None)
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));
     let server = Server::bind(handle).await.map_err(|e| anyhow!(e))?;
+    let admin = Admin::bind(config.admin.address).await?;
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     for (name, addr) in server.local_addrs() {
         tracing::info!(listener = %name, "listening on http://{addr}");
     }
-    Ok(server)
+    let admin_addr = admin.local_addr();
+    if let Some(addr) = admin_addr {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "the admin API is reachable from other hosts on {addr} (admin.allow_remote: true): anyone who can reach it can reload and drain"
+            );
+        }
+        tracing::info!("admin API on http://{addr}/ (metrics on /metrics)");
+    }
+    let state = Arc::new(State::new(server.control(), exporter));
+    let triggers = crate::reload::spawn(path, config.clone(), state.clone())?;
+    admin.spawn(state.clone(), triggers);
+    Ok(Running {
+        server,
+        state,
+        admin: admin_addr,
+    })
+}
+
+impl Running {
+    /// The bound address of listener `name`.
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.server.local_addr(name)
+    }
+
+    /// The admin API's bound address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
+    /// Serves until SIGTERM or SIGINT, then answers 503 on `/ready` and drains.
+    pub async fn serve(self) {
+        let state = self.state;
+        self.server
+            .run(async move {
+                shutdown_signal().await;
+                state.start_draining();
+            })
+            .await;
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

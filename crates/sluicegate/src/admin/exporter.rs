@@ -1,0 +1,72 @@
+//! The Prometheus exporter: installed as the global `metrics` recorder before the
+//! first config is compiled, rendered on `GET /metrics`.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
+use sluicegate_metrics::names;
+
+use crate::admin::status::unix_seconds;
+use crate::state::State;
+
+/// A series not updated between two scrapes at least this far apart is dropped. Every
+/// series of the live config is touched before each scrape, so only series of removed
+/// listeners, clusters and backends, and histograms without a sample for this long,
+/// go (see the `sluicegate-metrics` crate docs).
+const SERIES_IDLE: Duration = Duration::from_secs(10);
+/// How often recorded histogram samples are folded into their buckets, so memory
+/// stays flat when nobody scrapes.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// The installed exporter.
+#[derive(Debug)]
+pub struct Exporter {
+    handle: PrometheusHandle,
+    /// Touch-then-render must not interleave: a series touched by one scrape and
+    /// observed by another could look idle and be dropped.
+    rendering: Mutex<()>,
+}
+
+impl Exporter {
+    /// Installs the exporter as the process's metrics recorder and describes every
+    /// metric. Call once, before compiling the first config.
+    pub fn install() -> anyhow::Result<Self> {
+        let recorder = PrometheusBuilder::new()
+            .idle_timeout(MetricKindMask::ALL, Some(SERIES_IDLE))
+            .set_buckets(&names::SECONDS_BUCKETS)
+            .context("configuring the Prometheus exporter")?
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder)
+            .map_err(|_| anyhow::anyhow!("a metrics recorder is already installed"))?;
+        sluicegate_metrics::describe();
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(UPKEEP);
+            loop {
+                every.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+        Ok(Self {
+            handle,
+            rendering: Mutex::new(()),
+        })
+    }
+
+    /// The Prometheus text exposition of every live series.
+    pub fn render(&self, state: &State) -> String {
+        let _one = self
+            .rendering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let snapshot = state.control.current();
+        snapshot.touch_metrics();
+        let loaded_at = unix_seconds(state.reloads().loaded_at);
+        state.process.touch(snapshot.generation, loaded_at);
+        self.handle.render()
+    }
+}

@@ -1,0 +1,196 @@
+//! The model of `GET /status` (JSON) and of the HTML status page: a plain copy of the
+//! live config's state, taken at request time.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sluicegate_runtime::Snapshot;
+
+use crate::reload::{ReloadLog, ReloadOutcome};
+
+/// Everything `/status` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// sluicegate's version.
+    pub version: &'static str,
+    /// Seconds since the process started serving.
+    pub uptime_seconds: f64,
+    /// Generation of the config being served (1 at start, +1 per applied reload).
+    pub generation: u64,
+    /// `true` until SIGTERM starts the drain.
+    pub ready: bool,
+    /// Unix time (seconds) at which the config being served was loaded.
+    pub loaded_at: f64,
+    /// The last reload attempt, if any since start.
+    pub last_reload: Option<ReloadReport>,
+    /// Listeners, by name.
+    pub listeners: Vec<ListenerStatus>,
+    /// Clusters, by name.
+    pub clusters: Vec<ClusterStatus>,
+}
+
+/// One reload attempt.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadReport {
+    /// Unix time (seconds) of the attempt.
+    pub at: f64,
+    /// What asked for it: `file`, `signal` or `admin`.
+    pub trigger: &'static str,
+    /// `success` or `error`.
+    pub result: &'static str,
+    /// Generation it produced (success only).
+    pub generation: Option<u64>,
+    /// What changed (success only).
+    pub changes: Vec<String>,
+    /// Why it was rejected (error only), each with its YAML path.
+    pub errors: Vec<ReloadErrorReport>,
+}
+
+/// One reason a reload was rejected.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadErrorReport {
+    /// YAML path, e.g. `clusters.api.backends[0].address`; empty for the whole file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// 1-based line in the file, where known.
+    pub line: Option<usize>,
+}
+
+/// One listener.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListenerStatus {
+    /// Its name.
+    pub name: String,
+    /// The address it is bound to now.
+    pub address: Option<SocketAddr>,
+    /// `http`.
+    pub protocol: String,
+    /// Number of routes.
+    pub routes: usize,
+}
+
+/// One cluster.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterStatus {
+    /// Its name.
+    pub name: String,
+    /// Its balancing policy, as written in the config.
+    pub policy: &'static str,
+    /// Requests in flight over its backends.
+    pub in_flight: u64,
+    /// Its backends, in config order.
+    pub backends: Vec<BackendStatus>,
+}
+
+/// One backend.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendStatus {
+    /// `IP:port`.
+    pub address: String,
+    /// Configured weight.
+    pub weight: u32,
+    /// `up`, `down` (in the config) or `drained` (admin API).
+    pub state: &'static str,
+    /// Requests in flight.
+    pub in_flight: u64,
+    /// Exchanges since it joined (responses and failures).
+    pub requests: u64,
+    /// Failed exchanges since it joined (no response, or a 5xx).
+    pub failures: u64,
+    /// Slow-start ramp in per-cent of its weight (100 when not ramping).
+    pub ramp_percent: u32,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_seconds(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Status {
+    /// The status of `snapshot`, with its listeners' bound addresses from `bound`.
+    pub fn of(
+        snapshot: &Snapshot,
+        bound: impl Fn(&str) -> Option<SocketAddr>,
+        reloads: &ReloadLog,
+        ready: bool,
+    ) -> Self {
+        Status {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: reloads.started.elapsed().as_secs_f64(),
+            generation: snapshot.generation,
+            ready,
+            loaded_at: unix_seconds(reloads.loaded_at),
+            last_reload: reloads.last.as_ref().map(ReloadReport::of),
+            listeners: snapshot
+                .listeners
+                .iter()
+                .map(|l| ListenerStatus {
+                    name: l.name.to_string(),
+                    address: bound(l.name.as_str()),
+                    protocol: l.protocol.to_string(),
+                    routes: l.routes.len(),
+                })
+                .collect(),
+            clusters: snapshot
+                .clusters
+                .iter()
+                .map(|c| ClusterStatus {
+                    name: c.name.to_string(),
+                    policy: c.policy.name(),
+                    in_flight: c.in_flight(),
+                    backends: c
+                        .backends
+                        .iter()
+                        .map(|b| {
+                            let (requests, failures) = b.outcomes();
+                            BackendStatus {
+                                address: b.address().to_string(),
+                                weight: b.weight,
+                                state: b.state().as_str(),
+                                in_flight: b.in_flight(),
+                                requests,
+                                failures,
+                                ramp_percent: b.ramp() / 10,
+                            }
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ReloadReport {
+    fn of(attempt: &crate::reload::ReloadAttempt) -> Self {
+        let (result, generation, changes, errors) = match &attempt.outcome {
+            ReloadOutcome::Applied {
+                generation,
+                changes,
+            } => ("success", Some(*generation), changes.clone(), Vec::new()),
+            ReloadOutcome::Rejected(errors) => (
+                "error",
+                None,
+                Vec::new(),
+                errors
+                    .iter()
+                    .map(|e| ReloadErrorReport {
+                        path: e.path.clone(),
+                        message: e.message.clone(),
+                        line: e.line,
+                    })
+                    .collect(),
+            ),
+        };
+        ReloadReport {
+            at: unix_seconds(attempt.at),
+            trigger: attempt.trigger,
+            result,
+            generation,
+            changes,
+            errors,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! What the reload task and the admin API share about the running process.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use sluicegate_listener::Control;
+use sluicegate_metrics::ProcessSeries;
+
+use crate::admin::Exporter;
+use crate::reload::ReloadLog;
+
+/// The running process, as the admin API and the reload task see it.
+#[derive(Debug)]
+pub struct State {
+    /// Applies snapshots and reads the live one.
+    pub control: Control,
+    /// Reload counters, generation, build info.
+    pub process: ProcessSeries,
+    /// The Prometheus exporter; `None` with `admin.metrics: false`.
+    pub exporter: Option<Exporter>,
+    reloads: Mutex<ReloadLog>,
+    draining: AtomicBool,
+}
+
+impl State {
+    /// The state of a process that just loaded its config and bound its listeners.
+    pub fn new(control: Control, exporter: Option<Exporter>) -> Self {
+        Self {
+            control,
+            process: ProcessSeries::register(env!("CARGO_PKG_VERSION")),
+            exporter,
+            reloads: Mutex::new(ReloadLog::new()),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// The reload log, locked. Never held across an `.await`.
+    pub fn reloads(&self) -> MutexGuard<'_, ReloadLog> {
+        self.reloads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the process as draining: `/ready` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// `false` once draining started.
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed)
+    }
+}
