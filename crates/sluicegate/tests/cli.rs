@@ -217,7 +217,8 @@ fn run_serves_and_exits_0_on_sigterm() {
     });
     let file = write_temp(&format!(
         "listeners:\n  web:\n    address: 127.0.0.1:0\n    routes:\n      - cluster: app\n\
-         clusters:\n  app:\n    backends:\n      - address: {backend_addr}\n"
+         clusters:\n  app:\n    backends:\n      - address: {backend_addr}\n\
+         admin:\n  address: 127.0.0.1:0\n"
     ));
     let mut child = bin()
         .args(["run", "-c"])

@@ -2,148 +2,16 @@
 //! watcher, real sockets. Every wait is a poll with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
+mod common;
+
+use common::*;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Bound on process start and exit.
-const WAIT: Duration = Duration::from_secs(20);
-/// Bound on a save being applied: the target is 2 s; the slack absorbs a busy CI box.
-const APPLIED: Duration = Duration::from_secs(6);
-
-/// A backend on 127.0.0.1:0 answering every request with `name`, then closing.
-fn backend(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{name}",
-                name.len()
-            );
-        }
-    });
-    addr
-}
-
-fn config(listen: SocketAddr, backend: SocketAddr) -> String {
-    format!(
-        "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
-         clusters:\n  app:\n    backends:\n      - address: {backend}\n"
-    )
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// A running `sluicegate run` whose stderr lines are collected.
-struct Proxy {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    addr: SocketAddr,
-}
-
-impl Proxy {
-    fn start(path: &Path, addr: SocketAddr) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
-            .args(["run", "-c"])
-            .arg(path)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let proxy = Proxy { child, log, addr };
-        assert!(
-            poll(WAIT, || proxy.logged("listening on")),
-            "the proxy did not start: {:?}",
-            proxy.log.lock().unwrap()
-        );
-        proxy
-    }
-
-    fn get(&self) -> String {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, WAIT) else {
-            return String::new();
-        };
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let _ = write!(
-            stream,
-            "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-        );
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response.rsplit("\r\n\r\n").next().unwrap_or("").to_owned()
-    }
-
-    fn logged(&self, text: &str) -> bool {
-        self.log.lock().unwrap().iter().any(|l| l.contains(text))
-    }
-
-    fn count(&self, text: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(text))
-            .count()
-    }
-
-    /// Polls until the proxy answers `name`.
-    fn serves(&self, name: &str, within: Duration) -> bool {
-        poll(within, || self.get() == name)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn poll(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    condition()
-}
-
-/// A config file in a temp dir routing to `a` (a backend answering "a"), and a proxy
-/// started on it and serving it.
-fn serving(a: SocketAddr) -> (tempfile::TempDir, std::path::PathBuf, SocketAddr, Proxy) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sluicegate.yaml");
-    let listen = free_port();
-    std::fs::write(&path, config(listen, a)).unwrap();
-    let proxy = Proxy::start(&path, listen);
-    assert!(proxy.serves("a", WAIT));
-    (dir, path, listen, proxy)
-}
 
 #[test]
 fn every_save_style_is_applied() {
@@ -288,7 +156,8 @@ fn no_request_fails_while_the_file_is_rewritten_every_200ms() {
         let [x, y] = sets[set];
         let yaml = format!(
             "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
-             clusters:\n  app:\n    policy: {policy}\n    backends:\n      - address: {x}\n      - address: {y}\n"
+             clusters:\n  app:\n    policy: {policy}\n    backends:\n      - address: {x}\n      - address: {y}\n\
+             admin:\n  address: 127.0.0.1:0\n"
         );
         let temp = path.with_extension("tmp");
         std::fs::write(&temp, yaml).unwrap();
