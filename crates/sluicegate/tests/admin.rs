@@ -1,0 +1,373 @@
+//! The admin API of a real `sluicegate run` process: metrics move as requests pass,
+//! reloads are counted and explained, drain survives reloads, removed backends'
+//! series vanish, `/ready` flips during shutdown. Every wait is a poll with a deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// Time for series of removed objects to expire (the exporter's idle time is 10 s).
+const EXPIRY: Duration = Duration::from_secs(40);
+
+/// A config routing listener `web` to cluster `app` over `backends` (round-robin).
+fn config_with(listen: SocketAddr, backends: &[SocketAddr], extra: &str) -> String {
+    let mut yaml = format!(
+        "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    connect_timeout: 2s\n    backends:\n"
+    );
+    for b in backends {
+        yaml.push_str(&format!("      - address: {b}\n"));
+    }
+    yaml.push_str("admin:\n  address: 127.0.0.1:0\n");
+    yaml.push_str(extra);
+    yaml
+}
+
+fn start(backends: &[SocketAddr], extra: &str) -> (tempfile::TempDir, std::path::PathBuf, Proxy) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(&path, config_with(listen, backends, extra)).unwrap();
+    let proxy = Proxy::start(&path, listen);
+    (dir, path, proxy)
+}
+
+/// The value of the series of `name` whose labels include every one of `labels`
+/// (`key="value"` each), summed if several match; `None` if none does.
+fn metric(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    let values: Vec<f64> = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+fn scrape(proxy: &Proxy) -> String {
+    let (status, body) = proxy.admin_request("GET", "/metrics");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+fn closed_port() -> SocketAddr {
+    free_port()
+}
+
+#[test]
+fn counters_move_per_backend_and_code_class() {
+    let a = backend("a");
+    let dead = closed_port();
+    let (_dir, _path, proxy) = start(&[a, dead], "");
+    for _ in 0..6 {
+        proxy.get();
+    }
+    let text = scrape(&proxy);
+    let a_label = format!("backend=\"{a}\"");
+    let dead_label = format!("backend=\"{dead}\"");
+    let count = |labels: &[&str]| metric(&text, "sluicegate_requests_total", labels);
+    assert_eq!(
+        count(&[&a_label, "code=\"2xx\"", "listener=\"web\""]),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(count(&[&a_label, "code=\"5xx\""]), Some(0.0));
+    assert_eq!(count(&[&dead_label, "code=\"5xx\""]), Some(3.0), "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            "sluicegate_upstream_connect_errors_total",
+            &[&dead_label, "reason=\"refused\""]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric(&text, "sluicegate_errors_total", &["kind=\"bad_gateway\""]),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "sluicegate_downstream_connections_total",
+            &["listener=\"web\""]
+        ),
+        Some(6.0)
+    );
+    assert!(metric(&text, "sluicegate_bytes_received_total", &[]).unwrap() > 0.0);
+    assert!(metric(&text, "sluicegate_bytes_sent_total", &[]).unwrap() > 0.0);
+    assert_eq!(
+        metric(
+            &text,
+            "sluicegate_backend_response_seconds_count",
+            &[&a_label]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "sluicegate_request_duration_seconds_count",
+            &["cluster=\"app\""]
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        metric(&text, "sluicegate_backend_up", &[&a_label]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&text, "sluicegate_config_generation", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&text, "sluicegate_build_info", &["version="]),
+        Some(1.0)
+    );
+    for name in [
+        "sluicegate_requests_total",
+        "sluicegate_request_duration_seconds",
+        "sluicegate_backend_in_flight",
+        "sluicegate_config_reloads_total",
+        "sluicegate_config_last_reload_success_timestamp_seconds",
+        "sluicegate_downstream_connections_active",
+    ] {
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}"
+        );
+    }
+    // The next scrape still has every series of the live config.
+    let again = scrape(&proxy);
+    assert_eq!(
+        metric(
+            &again,
+            "sluicegate_requests_total",
+            &[&a_label, "code=\"2xx\""]
+        ),
+        Some(3.0)
+    );
+}
+
+#[test]
+fn a_failed_reload_is_counted_and_shown_with_its_path() {
+    let a = backend("a");
+    let (_dir, path, proxy) = start(&[a], "");
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, good.replace(&a.to_string(), "127.0.0.1:99999")).unwrap();
+    let (status, body) = proxy.admin_request("POST", "/reload");
+    assert_eq!(status, 422, "{body}");
+    let answer = json(&body);
+    assert_eq!(answer["result"], "error");
+    assert_eq!(
+        answer["errors"][0]["path"],
+        "clusters.app.backends[0].address"
+    );
+    assert!(poll(APPLIED, || {
+        metric(
+            &scrape(&proxy),
+            "sluicegate_config_reloads_total",
+            &["result=\"error\""],
+        )
+        .is_some_and(|n| n >= 1.0)
+    }));
+    let status = json(&proxy.admin_request("GET", "/status").1);
+    assert_eq!(status["last_reload"]["result"], "error");
+    assert_eq!(
+        status["last_reload"]["errors"][0]["path"],
+        "clusters.app.backends[0].address"
+    );
+    assert!(status["last_reload"]["errors"][0]["line"].is_number());
+    assert_eq!(status["generation"], 1);
+    assert_eq!(proxy.get(), "a", "the running config keeps serving");
+
+    std::fs::write(&path, &good).unwrap();
+    let (status, body) = proxy.admin_request("POST", "/reload");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["result"], "success");
+    let text = scrape(&proxy);
+    assert!(
+        metric(
+            &text,
+            "sluicegate_config_reloads_total",
+            &["result=\"success\""]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(metric(&text, "sluicegate_config_generation", &[]).unwrap() >= 2.0);
+}
+
+#[test]
+fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
+    let (a, b, c) = (backend("a"), backend("b"), backend("c"));
+    let (_dir, path, proxy) = start(&[a, b], "");
+    let (status, body) = proxy.admin_request("POST", &format!("/backends/app/{a}/drain"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["state"], "drained");
+    for _ in 0..6 {
+        assert_eq!(proxy.get(), "b");
+    }
+    let a_label = format!("backend=\"{a}\"");
+    assert_eq!(
+        metric(&scrape(&proxy), "sluicegate_backend_up", &[&a_label]),
+        Some(0.0)
+    );
+
+    // A reload that keeps `a` keeps it drained.
+    let listen = proxy.addr;
+    std::fs::write(&path, config_with(listen, &[a, b, c], "")).unwrap();
+    let (status, body) = proxy.admin_request("POST", "/reload");
+    assert_eq!(status, 200, "{body}");
+    let seen: Vec<String> = (0..8).map(|_| proxy.get()).collect();
+    assert!(!seen.contains(&"a".to_string()), "{seen:?}");
+    assert!(seen.contains(&"c".to_string()), "{seen:?}");
+    let status = json(&proxy.admin_request("GET", "/status").1);
+    assert_eq!(status["clusters"][0]["backends"][0]["state"], "drained");
+
+    let (status, _) = proxy.admin_request("POST", &format!("/backends/app/{a}/enable"));
+    assert_eq!(status, 200);
+    assert!(poll(APPLIED, || proxy.get() == "a"));
+
+    // Unknown cluster or backend, bad address.
+    assert_eq!(
+        proxy
+            .admin_request("POST", &format!("/backends/nope/{a}/drain"))
+            .0,
+        404
+    );
+    assert_eq!(
+        proxy
+            .admin_request("POST", "/backends/app/127.0.0.1:1/drain")
+            .0,
+        404
+    );
+    assert_eq!(
+        proxy
+            .admin_request("POST", "/backends/app/not-an-address/drain")
+            .0,
+        400
+    );
+}
+
+#[test]
+fn series_of_a_removed_backend_vanish() {
+    let (a, b) = (backend("a"), backend("b"));
+    let (_dir, path, proxy) = start(&[a, b], "");
+    for _ in 0..4 {
+        proxy.get();
+    }
+    let b_label = format!("backend=\"{b}\"");
+    assert!(scrape(&proxy).contains(&b_label));
+    std::fs::write(&path, config_with(proxy.addr, &[a], "")).unwrap();
+    assert_eq!(proxy.admin_request("POST", "/reload").0, 200);
+    assert!(
+        poll(EXPIRY, || !scrape(&proxy).contains(&b_label)),
+        "series of the removed backend remain"
+    );
+    let text = scrape(&proxy);
+    let a_label = format!("backend=\"{a}\"");
+    assert_eq!(
+        metric(
+            &text,
+            "sluicegate_requests_total",
+            &[&a_label, "code=\"2xx\""]
+        ),
+        Some(2.0),
+        "the kept backend's series must stay: {text}"
+    );
+}
+
+/// A backend that answers after `delay`.
+fn slow_backend(delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                std::thread::sleep(delay);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nslow",
+                );
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn ready_answers_503_while_draining() {
+    let slow = slow_backend(Duration::from_secs(4));
+    let (_dir, _path, proxy) = start(&[slow], "drain_timeout: 20s\n");
+    assert_eq!(proxy.admin_request("GET", "/ready").0, 200);
+    assert_eq!(proxy.admin_request("GET", "/healthz").0, 200);
+    let addr = proxy.addr;
+    let in_flight = std::thread::spawn(move || request(addr, "GET", "/", ""));
+    assert!(poll(WAIT, || {
+        metric(&scrape(&proxy), "sluicegate_backend_in_flight", &[]) == Some(1.0)
+    }));
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(proxy.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(
+        poll(WAIT, || proxy.admin_request("GET", "/ready").0 == 503),
+        "/ready did not flip to 503"
+    );
+    assert_eq!(proxy.admin_request("GET", "/healthz").0, 200);
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "slow"),
+        "the in-flight request finishes"
+    );
+}
+
+#[test]
+fn endpoints_answer_with_the_right_status() {
+    let a = backend("a");
+    let (_dir, _path, proxy) = start(&[a], "");
+    let (status, page) = proxy.admin_request("GET", "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<html") || page.contains("<!doctype") || page.contains("<!DOCTYPE"));
+    assert_eq!(proxy.admin_request("GET", "/nope").0, 404);
+    assert_eq!(proxy.admin_request("GET", "/reload").0, 405);
+    assert_eq!(proxy.admin_request("DELETE", "/metrics").0, 405);
+    let cross = request(
+        proxy.admin(),
+        "POST",
+        "/reload",
+        "Origin: https://evil.example\r\n",
+    );
+    assert_eq!(cross.0, 403, "a cross-site POST must be refused");
+    let status = json(&proxy.admin_request("GET", "/status").1);
+    assert_eq!(status["clusters"][0]["policy"], "round_robin");
+    assert_eq!(status["listeners"][0]["address"], proxy.addr.to_string());
+}
+
+#[test]
+fn metrics_can_be_switched_off() {
+    let a = backend("a");
+    let (_dir, _path, proxy) = start(&[a], "  metrics: false\n");
+    assert_eq!(proxy.get(), "a");
+    let (status, body) = proxy.admin_request("GET", "/metrics");
+    assert_eq!(status, 404);
+    assert!(body.contains("admin.metrics: false"), "{body}");
+    assert_eq!(proxy.admin_request("GET", "/status").0, 200);
+}
