@@ -76,7 +76,7 @@ pub(crate) async fn handle(
             if let Some(counters) = counters {
                 counters.count(status);
             }
-            response.map(|body| body.timed(l.series.duration(reached.cluster), started))
+            response.map(|body| body.timed(l.series.duration(reached.cluster).get(), started))
         }
         None => response,
     };

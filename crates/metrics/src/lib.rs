@@ -12,9 +12,10 @@
 //! exporter forgets a series that was not updated between two scrapes, so before each
 //! scrape the binary [`touch`](BackendSeries::touch)es every series of the live config
 //! (gauges are set from the live state then); series nobody touches any more expire.
-//! Histograms cannot be touched without recording a sample, so they are looked up by
-//! [`metrics::Key`] when recorded ([`histogram`]) instead of being held: a histogram
-//! that expired while idle is created again by its next sample.
+//! Histograms cannot be touched without recording a sample, so an idle one expires
+//! even while its object lives; right after each scrape the binary renews every live
+//! histogram handle ([`HistogramCell::renew`]), so the next sample lands in a
+//! histogram the exporter knows.
 
 mod describe;
 mod labels;
@@ -23,4 +24,6 @@ mod series;
 
 pub use describe::describe;
 pub use labels::{CodeClass, ConnectReason, ErrorKind};
-pub use series::{BackendSeries, CodeCounters, ListenerSeries, ProcessSeries, histogram};
+pub use series::{
+    BackendSeries, CodeCounters, HistogramCell, ListenerSeries, ProcessSeries, histogram,
+};

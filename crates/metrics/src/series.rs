@@ -1,6 +1,9 @@
 //! Bundles of metric handles, registered when a config is compiled and kept by the
 //! objects they describe, so the data plane records without any lookup.
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, counter, gauge};
 
 use crate::labels::{CodeClass, ConnectReason, ErrorKind};
@@ -13,6 +16,40 @@ static METADATA: Metadata<'static> =
 /// new one if it expired (see the crate docs). A no-op without a recorder.
 pub fn histogram(key: &Key) -> Histogram {
     metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA))
+}
+
+/// A histogram handle that can be renewed: the exporter drops a histogram that had no
+/// sample for a while, and a handle to a dropped histogram records into nothing. The
+/// binary calls [`HistogramCell::renew`] (through the owners' `renew_histograms`) right
+/// after every scrape, where drops happen, so recording never needs a lookup.
+#[derive(Debug)]
+pub struct HistogramCell {
+    key: Key,
+    handle: ArcSwap<Histogram>,
+}
+
+impl HistogramCell {
+    fn register(key: Key) -> Self {
+        let handle = ArcSwap::from_pointee(histogram(&key));
+        Self { key, handle }
+    }
+
+    /// Records one sample.
+    #[inline]
+    pub fn record(&self, value: impl metrics::IntoF64) {
+        self.handle.load().record(value);
+    }
+
+    /// The current handle, to record into later.
+    #[inline]
+    pub fn get(&self) -> Histogram {
+        Histogram::clone(&self.handle.load())
+    }
+
+    /// Looks the histogram up again (creating it if it was dropped).
+    pub fn renew(&self) {
+        self.handle.store(Arc::new(histogram(&self.key)));
+    }
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
@@ -77,7 +114,7 @@ pub struct BackendSeries {
     connect_errors: [Counter; 5],
     in_flight: Gauge,
     up: Gauge,
-    response: Key,
+    response: HistogramCell,
 }
 
 impl BackendSeries {
@@ -103,7 +140,7 @@ impl BackendSeries {
             }),
             in_flight: gauge!(BACKEND_IN_FLIGHT, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             up: gauge!(BACKEND_UP, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
-            response: key(BACKEND_RESPONSE_SECONDS, &labels),
+            response: HistogramCell::register(key(BACKEND_RESPONSE_SECONDS, &labels)),
         }
     }
 
@@ -122,8 +159,13 @@ impl BackendSeries {
 
     /// `sluicegate_backend_response_seconds` of this backend.
     #[inline]
-    pub fn response_seconds(&self) -> Histogram {
-        histogram(&self.response)
+    pub fn response_seconds(&self) -> &HistogramCell {
+        &self.response
+    }
+
+    /// Renews its histogram handles; see [`HistogramCell`].
+    pub fn renew_histograms(&self) {
+        self.response.renew();
     }
 
     /// Sets the gauges from the live state and keeps every series alive through the
@@ -145,7 +187,7 @@ impl BackendSeries {
 struct Routed {
     /// Responses the proxy sent itself (no backend picked).
     requests: CodeCounters,
-    duration: Key,
+    duration: HistogramCell,
 }
 
 /// Every series of one listener.
@@ -169,7 +211,10 @@ impl ListenerSeries {
         Self {
             unrouted: Routed {
                 requests: CodeCounters::register(&[("listener", listener)]),
-                duration: key(REQUEST_DURATION_SECONDS, &[("listener", listener)]),
+                duration: HistogramCell::register(key(
+                    REQUEST_DURATION_SECONDS,
+                    &[("listener", listener)],
+                )),
             },
             clusters: clusters
                 .iter()
@@ -178,7 +223,10 @@ impl ListenerSeries {
                         let labels = [("listener", listener), ("cluster", cluster)];
                         Routed {
                             requests: CodeCounters::register(&labels),
-                            duration: key(REQUEST_DURATION_SECONDS, &labels),
+                            duration: HistogramCell::register(key(
+                                REQUEST_DURATION_SECONDS,
+                                &labels,
+                            )),
                         }
                     })
                 })
@@ -209,8 +257,16 @@ impl ListenerSeries {
     /// `sluicegate_request_duration_seconds` of requests routed to `cluster` (an
     /// index), or of those no route matched.
     #[inline]
-    pub fn duration(&self, cluster: Option<usize>) -> Histogram {
-        histogram(&self.routed(cluster).duration)
+    pub fn duration(&self, cluster: Option<usize>) -> &HistogramCell {
+        &self.routed(cluster).duration
+    }
+
+    /// Renews its histogram handles; see [`HistogramCell`].
+    pub fn renew_histograms(&self) {
+        self.unrouted.duration.renew();
+        for routed in self.clusters.iter().flatten() {
+            routed.duration.renew();
+        }
     }
 
     /// Counts a request the proxy answered with an error.

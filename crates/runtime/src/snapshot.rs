@@ -59,6 +59,17 @@ impl Snapshot {
         self.clusters.iter().find(|c| c.name.as_str() == name)
     }
 
+    /// Renews every histogram handle of this config; call right after each scrape (see
+    /// `sluicegate_metrics::HistogramCell`).
+    pub fn renew_histograms(&self) {
+        for listener in &self.listeners {
+            listener.series.renew_histograms();
+        }
+        for backend in self.clusters.iter().flat_map(|c| c.backends.iter()) {
+            backend.series.renew_histograms();
+        }
+    }
+
     /// Sets every gauge from the live state and keeps every series of this config
     /// alive through the next scrape; series of removed objects, untouched, expire.
     pub fn touch_metrics(&self) {

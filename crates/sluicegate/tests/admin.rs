@@ -287,6 +287,19 @@ fn series_of_a_removed_backend_vanish() {
         Some(2.0),
         "the kept backend's series must stay: {text}"
     );
+    // `a` was idle through the expiry: its histogram was dropped and renewed, so a
+    // new sample shows up again.
+    assert_eq!(proxy.get(), "a");
+    let text = scrape(&proxy);
+    assert_eq!(
+        metric(
+            &text,
+            "sluicegate_backend_response_seconds_count",
+            &[&a_label]
+        ),
+        Some(1.0),
+        "an idle histogram must come back with its next sample: {text}"
+    );
 }
 
 /// A backend that answers after `delay`.

@@ -67,6 +67,9 @@ impl Exporter {
         snapshot.touch_metrics();
         let loaded_at = unix_seconds(state.reloads().loaded_at);
         state.process.touch(snapshot.generation, loaded_at);
-        self.handle.render()
+        let text = self.handle.render();
+        // Rendering drops idle histograms: live ones get a fresh handle at once.
+        snapshot.renew_histograms();
+        text
     }
 }
