@@ -36,6 +36,7 @@ fn check_accepts_every_example_config() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.push(root().join("benches/bench.yaml"));
+    files.push(root().join("benches/bench-nometrics.yaml"));
     assert!(
         files.len() >= 4,
         "expected the example configs, got {files:?}"
