@@ -75,14 +75,9 @@ impl CodeCounters {
     /// where known).
     pub fn register(labels: &[(&'static str, &str)]) -> Self {
         Self(CodeClass::ALL.map(|class| {
-            let mut labels: Vec<Label> = labels
-                .iter()
-                .map(|(k, v)| Label::new(*k, (*v).to_owned()))
-                .collect();
-            labels.push(Label::new("code", class.label()));
-            metrics::with_recorder(|r| {
-                r.register_counter(&Key::from_parts(REQUESTS_TOTAL, labels), &METADATA)
-            })
+            let mut labels = labels.to_vec();
+            labels.push(("code", class.label()));
+            metrics::with_recorder(|r| r.register_counter(&key(REQUESTS_TOTAL, &labels), &METADATA))
         }))
     }
 
@@ -296,11 +291,9 @@ impl ListenerSeries {
             routed.requests.touch();
         }
         touch_all(&self.errors);
-        touch_all(&[
-            self.connections_total.clone(),
-            self.bytes_received.clone(),
-            self.bytes_sent.clone(),
-        ]);
+        self.connections_total.increment(0);
+        self.bytes_received.increment(0);
+        self.bytes_sent.increment(0);
         self.connections_active.increment(0.0);
     }
 }

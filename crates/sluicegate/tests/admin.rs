@@ -61,14 +61,10 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-fn closed_port() -> SocketAddr {
-    free_port()
-}
-
 #[test]
 fn counters_move_per_backend_and_code_class() {
     let a = backend("a");
-    let dead = closed_port();
+    let dead = free_port(); // Bound, then closed: nothing listens there.
     let (_dir, _path, proxy) = start(&[a, dead], "");
     for _ in 0..6 {
         proxy.get();
