@@ -134,6 +134,21 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
         &a.slow_start,
         &b.slow_start,
     );
+    for (key, differs) in [
+        ("health_check", a.health_check != b.health_check),
+        ("outlier", a.outlier != b.outlier),
+        ("retries", a.retries != b.retries),
+    ] {
+        if differs {
+            out.push(format!("{at} {key} changed"));
+        }
+    }
+    changed(
+        out,
+        &format!("{at} panic_threshold"),
+        &a.panic_threshold,
+        &b.panic_threshold,
+    );
 }
 
 /// Pushes `what a → b` when the values differ.

@@ -9,6 +9,8 @@
 mod diff;
 mod duration;
 mod error;
+mod health;
+mod health_spec;
 mod locate;
 mod policy;
 mod policy_spec;
@@ -19,6 +21,9 @@ mod validate;
 pub use diff::diff;
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
+pub use health_spec::{
+    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, health_defaults,
+};
 pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,

@@ -110,9 +110,96 @@ pub struct RawCluster {
     pub hash_balance_factor: Option<i64>,
     /// Ramp-up window of a backend that joins.
     pub slow_start: Option<String>,
+    /// Active health checks.
+    pub health_check: Option<RawHealthCheck>,
+    /// Passive health checks (outlier ejection).
+    pub outlier: Option<RawOutlier>,
+    /// Healthy share below which the cluster balances over all its backends.
+    pub panic_threshold: Option<RawPercent>,
+    /// Retries of failed requests.
+    pub retries: Option<RawRetries>,
     /// The backends.
     #[serde(default)]
     pub backends: Vec<RawBackend>,
+}
+
+/// `health_check:` of a cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    /// `http` (the default) or `tcp`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Path of an HTTP check.
+    pub path: Option<String>,
+    /// Method of an HTTP check.
+    pub method: Option<String>,
+    /// `Host` header of an HTTP check.
+    pub host: Option<String>,
+    /// Statuses that pass: codes or `LOW-HIGH` ranges.
+    pub expect_status: Option<Vec<RawStatus>>,
+    /// Time between checks.
+    pub interval: Option<String>,
+    /// Time one check may take.
+    pub timeout: Option<String>,
+    /// Consecutive passes that turn a backend healthy.
+    pub rise: Option<i64>,
+    /// Consecutive failures that turn a backend unhealthy.
+    pub fall: Option<i64>,
+    /// Random spread of each interval.
+    pub jitter: Option<RawPercent>,
+    /// `healthy` or `unhealthy`: the state of a backend before its first checks.
+    pub initial_state: Option<String>,
+}
+
+/// A status code or a `LOW-HIGH` range.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatus {
+    /// `200`.
+    Code(i64),
+    /// `200-399`.
+    Range(String),
+}
+
+/// A percentage written `20%` or `20`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPercent {
+    /// `20`.
+    Number(f64),
+    /// `20%`.
+    Text(String),
+}
+
+/// `outlier:` of a cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    /// Failures in a row that eject a backend.
+    pub consecutive_failures: Option<i64>,
+    /// Ejection time of a first ejection.
+    pub base_ejection: Option<String>,
+    /// Longest ejection time.
+    pub max_ejection: Option<String>,
+    /// Largest share of the cluster ejected at once.
+    pub max_ejected_percent: Option<RawPercent>,
+}
+
+/// `retries:` of a cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetries {
+    /// Retries after the first try.
+    pub attempts: Option<i64>,
+    /// Conditions that are retried: `connect_failure`, `reset`, `timeout` or a 5xx code.
+    pub on: Option<Vec<RawStatus>>,
+    /// Retries in flight as a share of the cluster's active requests.
+    pub budget: Option<RawPercent>,
+    /// Retries in flight always allowed, whatever the budget.
+    pub min_concurrent: Option<i64>,
+    /// Pause before a retry.
+    pub backoff: Option<String>,
 }
 
 /// `hash_on:` either a name (`source_ip`, `path`) or a one-key map

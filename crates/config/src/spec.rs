@@ -7,6 +7,7 @@ use std::time::Duration;
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
 use crate::PolicySpec;
+use crate::health_spec::{HealthCheckSpec, OutlierSpec, RetrySpec};
 
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {
@@ -160,6 +161,15 @@ pub struct ClusterSpec {
     pub slow_start: Option<Duration>,
     /// Backends, in file order.
     pub backends: Vec<BackendSpec>,
+    /// Active health checks, if any.
+    pub health_check: Option<HealthCheckSpec>,
+    /// Outlier ejection, if on.
+    pub outlier: Option<OutlierSpec>,
+    /// Healthy share (percent) below which the cluster balances over all its
+    /// backends, healthy or not; 0 = off.
+    pub panic_threshold: u8,
+    /// Retries, if on.
+    pub retries: Option<RetrySpec>,
 }
 
 /// One backend.

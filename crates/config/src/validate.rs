@@ -31,7 +31,12 @@ impl Errors<'_> {
         });
     }
 
-    fn duration(&mut self, path: String, raw: Option<&str>, default: Duration) -> Duration {
+    pub(crate) fn duration(
+        &mut self,
+        path: String,
+        raw: Option<&str>,
+        default: Duration,
+    ) -> Duration {
         match raw.map(parse_duration) {
             None => default,
             Some(Ok(d)) if d.is_zero() => {
@@ -413,6 +418,19 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
         idle_timeout,
         slow_start: slow_start.filter(|d| !d.is_zero()),
         backends,
+        health_check: c
+            .health_check
+            .as_ref()
+            .map(|h| crate::health::health_check(errors, &format!("{at}.health_check"), h)),
+        outlier: c
+            .outlier
+            .as_ref()
+            .map(|o| crate::health::outlier(errors, &format!("{at}.outlier"), o)),
+        panic_threshold: crate::health::panic_threshold(errors, &at, c.panic_threshold.as_ref()),
+        retries: c
+            .retries
+            .as_ref()
+            .map(|r| crate::health::retries(errors, &format!("{at}.retries"), r)),
     })
 }
 

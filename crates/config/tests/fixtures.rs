@@ -147,3 +147,48 @@ fn policy_keys_are_typed_with_their_defaults() {
     assert_eq!(slow("c"), Some(Duration::from_secs(60)));
     assert_eq!(slow("b"), None);
 }
+
+#[test]
+fn health_keys_are_typed_with_their_defaults() {
+    use sluicegate_config::{CheckKind, health_defaults as d};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/health.yaml");
+    let config = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let api = config.cluster("api").unwrap();
+    let check = api.health_check.as_ref().unwrap();
+    let CheckKind::Http(http) = &check.kind else {
+        panic!("expected an http check: {check:?}")
+    };
+    assert_eq!(http.path, "/healthz");
+    assert_eq!(http.host.as_deref(), Some("example.internal"));
+    assert!(http.expects(200) && http.expects(399) && http.expects(404));
+    assert!(!http.expects(400) && !http.expects(500));
+    assert_eq!((check.rise, check.fall, check.jitter_percent), (2, 3, 10));
+    assert!(!check.initially_healthy);
+    assert_eq!(api.panic_threshold, 50);
+    let retries = api.retries.as_ref().unwrap();
+    assert_eq!(retries.on.statuses, [502, 503, 504]);
+    assert!(retries.on.connect_failure && retries.on.reset && !retries.on.timeout);
+
+    let tcp = config.cluster("tcp").unwrap();
+    let check = tcp.health_check.as_ref().unwrap();
+    assert_eq!(check.kind, CheckKind::Tcp);
+    assert_eq!((check.interval, check.timeout), (d::INTERVAL, d::TIMEOUT));
+    assert!(check.initially_healthy);
+    let outlier = tcp.outlier.as_ref().unwrap();
+    assert_eq!(outlier.consecutive_failures, d::CONSECUTIVE_FAILURES);
+    assert_eq!(
+        (outlier.base_ejection, outlier.max_ejection),
+        (Duration::from_secs(30), Duration::from_secs(300))
+    );
+    assert_eq!(tcp.panic_threshold, 0);
+    let retries = tcp.retries.as_ref().unwrap();
+    assert_eq!(
+        (
+            retries.attempts,
+            retries.budget_percent,
+            retries.min_concurrent
+        ),
+        (2, 20, 3)
+    );
+    assert_eq!(retries.backoff, Duration::from_millis(25));
+}

@@ -1,0 +1,292 @@
+//! Validation of a cluster's health keys: `health_check`, `outlier`, `panic_threshold`
+//! and `retries`. Every error is collected with its YAML path.
+
+use crate::health_spec::health_defaults as d;
+use crate::health_spec::{CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec};
+use crate::raw::{RawHealthCheck, RawOutlier, RawPercent, RawRetries, RawStatus};
+use crate::validate::Errors;
+
+/// The validated `health_check:` (`at` is `clusters.NAME.health_check`).
+pub(crate) fn health_check(
+    errors: &mut Errors<'_>,
+    at: &str,
+    raw: &RawHealthCheck,
+) -> HealthCheckSpec {
+    let kind = match raw.kind.as_deref().unwrap_or("http") {
+        "tcp" => {
+            for (key, given) in [
+                ("path", raw.path.is_some()),
+                ("method", raw.method.is_some()),
+                ("host", raw.host.is_some()),
+                ("expect_status", raw.expect_status.is_some()),
+            ] {
+                if given {
+                    errors.push(format!("{at}.{key}"), "applies only to type http");
+                }
+            }
+            CheckKind::Tcp
+        }
+        "http" => CheckKind::Http(http_check(errors, at, raw)),
+        other => {
+            errors.push(
+                format!("{at}.type"),
+                format!("unknown check type \"{other}\" (expected http or tcp)"),
+            );
+            CheckKind::Tcp
+        }
+    };
+    let initially_healthy = match raw.initial_state.as_deref() {
+        None | Some("healthy") => true,
+        Some("unhealthy") => false,
+        Some(other) => {
+            errors.push(
+                format!("{at}.initial_state"),
+                format!("unknown state \"{other}\" (expected healthy or unhealthy)"),
+            );
+            true
+        }
+    };
+    HealthCheckSpec {
+        kind,
+        interval: errors.duration(
+            format!("{at}.interval"),
+            raw.interval.as_deref(),
+            d::INTERVAL,
+        ),
+        timeout: errors.duration(format!("{at}.timeout"), raw.timeout.as_deref(), d::TIMEOUT),
+        rise: count(errors, format!("{at}.rise"), raw.rise, d::RISE, 1, 100),
+        fall: count(errors, format!("{at}.fall"), raw.fall, d::FALL, 1, 100),
+        jitter_percent: raw.jitter.as_ref().map_or(d::JITTER_PERCENT, |p| {
+            percent(errors, format!("{at}.jitter"), p, 0, 50)
+        }),
+        initially_healthy,
+    }
+}
+
+fn http_check(errors: &mut Errors<'_>, at: &str, raw: &RawHealthCheck) -> HttpCheck {
+    let path = raw.path.clone().unwrap_or_else(|| d::PATH.to_owned());
+    if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        errors.push(
+            format!("{at}.path"),
+            format!("invalid path \"{path}\": it must start with / and hold no spaces"),
+        );
+    }
+    let method = raw.method.clone().unwrap_or_else(|| "GET".to_owned());
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        errors.push(
+            format!("{at}.method"),
+            format!(
+                "invalid method \"{method}\" (expected an upper-case name such as GET or HEAD)"
+            ),
+        );
+    }
+    if let Some(host) = &raw.host
+        && (host.is_empty() || host.bytes().any(|b| b <= b' ' || b == 0x7f))
+    {
+        errors.push(format!("{at}.host"), format!("invalid host \"{host}\""));
+    }
+    let expect = match &raw.expect_status {
+        None => vec![(200, 399)],
+        Some(list) if list.is_empty() => {
+            errors.push(format!("{at}.expect_status"), "give at least one status");
+            vec![(200, 399)]
+        }
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| status_range(errors, format!("{at}.expect_status[{i}]"), s))
+            .collect(),
+    };
+    HttpCheck {
+        path,
+        method,
+        host: raw.host.clone(),
+        expect,
+    }
+}
+
+/// `200` or `"200-399"`, each bound 100 to 599.
+fn status_range(errors: &mut Errors<'_>, at: String, raw: &RawStatus) -> Option<(u16, u16)> {
+    let parsed = match raw {
+        RawStatus::Code(code) => u16::try_from(*code).ok().map(|c| (c, c)),
+        RawStatus::Range(text) => match text.split_once('-') {
+            Some((lo, hi)) => lo.trim().parse().ok().zip(hi.trim().parse().ok()),
+            None => text.trim().parse().ok().map(|c| (c, c)),
+        },
+    };
+    match parsed {
+        Some((lo, hi)) if (100..=599).contains(&lo) && (lo..=599).contains(&hi) => Some((lo, hi)),
+        _ => {
+            let shown = match raw {
+                RawStatus::Code(c) => c.to_string(),
+                RawStatus::Range(t) => t.clone(),
+            };
+            errors.push(
+                at,
+                format!("invalid status \"{shown}\" (expected a code or LOW-HIGH, 100 to 599)"),
+            );
+            None
+        }
+    }
+}
+
+/// The validated `outlier:` (`at` is `clusters.NAME.outlier`).
+pub(crate) fn outlier(errors: &mut Errors<'_>, at: &str, raw: &RawOutlier) -> OutlierSpec {
+    let base_ejection = errors.duration(
+        format!("{at}.base_ejection"),
+        raw.base_ejection.as_deref(),
+        d::BASE_EJECTION,
+    );
+    let max_ejection = errors.duration(
+        format!("{at}.max_ejection"),
+        raw.max_ejection.as_deref(),
+        d::MAX_EJECTION.max(base_ejection),
+    );
+    if max_ejection < base_ejection {
+        errors.push(
+            format!("{at}.max_ejection"),
+            format!("{max_ejection:?} is shorter than base_ejection ({base_ejection:?})"),
+        );
+    }
+    OutlierSpec {
+        consecutive_failures: count(
+            errors,
+            format!("{at}.consecutive_failures"),
+            raw.consecutive_failures,
+            d::CONSECUTIVE_FAILURES,
+            1,
+            1000,
+        ),
+        base_ejection,
+        max_ejection,
+        max_ejected_percent: raw
+            .max_ejected_percent
+            .as_ref()
+            .map_or(d::MAX_EJECTED_PERCENT, |p| {
+                percent(errors, format!("{at}.max_ejected_percent"), p, 0, 100)
+            }),
+    }
+}
+
+/// The validated `panic_threshold` (0 = off).
+pub(crate) fn panic_threshold(errors: &mut Errors<'_>, at: &str, raw: Option<&RawPercent>) -> u8 {
+    raw.map_or(0, |p| {
+        percent(errors, format!("{at}.panic_threshold"), p, 0, 100)
+    })
+}
+
+/// The validated `retries:` (`at` is `clusters.NAME.retries`).
+pub(crate) fn retries(errors: &mut Errors<'_>, at: &str, raw: &RawRetries) -> RetrySpec {
+    let on = match &raw.on {
+        None => RetryOn {
+            connect_failure: true,
+            reset: true,
+            timeout: false,
+            statuses: vec![502, 503, 504],
+        },
+        Some(list) => retry_on(errors, &format!("{at}.on"), list),
+    };
+    RetrySpec {
+        attempts: count(
+            errors,
+            format!("{at}.attempts"),
+            raw.attempts,
+            d::RETRY_ATTEMPTS,
+            0,
+            10,
+        ),
+        on,
+        budget_percent: raw.budget.as_ref().map_or(d::RETRY_BUDGET_PERCENT, |p| {
+            percent(errors, format!("{at}.budget"), p, 0, 100)
+        }),
+        min_concurrent: count(
+            errors,
+            format!("{at}.min_concurrent"),
+            raw.min_concurrent,
+            d::RETRY_MIN_CONCURRENT,
+            0,
+            100_000,
+        ),
+        backoff: match raw.backoff.as_deref().map(crate::parse_duration) {
+            None => d::RETRY_BACKOFF,
+            Some(Ok(backoff)) => backoff,
+            Some(Err(message)) => {
+                errors.push(format!("{at}.backoff"), message);
+                d::RETRY_BACKOFF
+            }
+        },
+    }
+}
+
+fn retry_on(errors: &mut Errors<'_>, at: &str, list: &[RawStatus]) -> RetryOn {
+    let mut on = RetryOn::default();
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("{at}[{i}]");
+        match item {
+            RawStatus::Range(name) if name == "connect_failure" => on.connect_failure = true,
+            RawStatus::Range(name) if name == "reset" => on.reset = true,
+            RawStatus::Range(name) if name == "timeout" => on.timeout = true,
+            RawStatus::Code(code) if (500..=599).contains(code) => {
+                on.statuses.extend(u16::try_from(*code).ok());
+            }
+            other => {
+                let shown = match other {
+                    RawStatus::Code(c) => c.to_string(),
+                    RawStatus::Range(t) => t.clone(),
+                };
+                errors.push(
+                    at,
+                    format!(
+                        "unknown retry condition \"{shown}\" (expected {}, or a status 500 to 599)",
+                        RetryOn::NAMES.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    on
+}
+
+/// A whole number within `lo..=hi`, or `default` when absent.
+fn count(
+    errors: &mut Errors<'_>,
+    at: String,
+    raw: Option<i64>,
+    default: u32,
+    lo: u32,
+    hi: u32,
+) -> u32 {
+    let Some(raw) = raw else { return default };
+    match u32::try_from(raw).ok().filter(|n| (lo..=hi).contains(n)) {
+        Some(n) => n,
+        None => {
+            errors.push(at, format!("{raw} is out of range ({lo} to {hi})"));
+            default
+        }
+    }
+}
+
+/// `20%` or `20`, a whole percentage within `lo..=hi`.
+fn percent(errors: &mut Errors<'_>, at: String, raw: &RawPercent, lo: u8, hi: u8) -> u8 {
+    let value = match raw {
+        RawPercent::Number(n) => Some(*n),
+        RawPercent::Text(t) => t.trim().trim_end_matches('%').trim().parse::<f64>().ok(),
+    };
+    let shown = match raw {
+        RawPercent::Number(n) => n.to_string(),
+        RawPercent::Text(t) => t.clone(),
+    };
+    match value {
+        Some(v) if v.fract() == 0.0 && v >= f64::from(lo) && v <= f64::from(hi) => {
+            // In range 0..=100 and whole, so the cast is exact.
+            v as u8
+        }
+        _ => {
+            errors.push(
+                at,
+                format!("invalid percentage \"{shown}\" (expected a whole number {lo}% to {hi}%)"),
+            );
+            lo
+        }
+    }
+}

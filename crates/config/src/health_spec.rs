@@ -1,0 +1,137 @@
+//! Validated health keys of a cluster: active checks, outlier ejection, panic mode and
+//! retries. Plain data; the `health` and `listener` crates act on them.
+
+use std::time::Duration;
+
+/// Defaults of the health keys (documented in the README).
+pub mod health_defaults {
+    use std::time::Duration;
+
+    /// `health_check.path`: the conventional liveness path.
+    pub const PATH: &str = "/healthz";
+    /// `health_check.interval`: HAProxy's `inter 2s`.
+    pub const INTERVAL: Duration = Duration::from_secs(2);
+    /// `health_check.timeout`: HAProxy's `timeout check` is often set to half the interval.
+    pub const TIMEOUT: Duration = Duration::from_secs(1);
+    /// `health_check.rise`: HAProxy's default.
+    pub const RISE: u32 = 2;
+    /// `health_check.fall`: HAProxy's default.
+    pub const FALL: u32 = 3;
+    /// `health_check.jitter`: enough to keep a fleet of proxies out of lockstep.
+    pub const JITTER_PERCENT: u8 = 10;
+    /// `outlier.consecutive_failures`: Envoy's `consecutive_5xx`.
+    pub const CONSECUTIVE_FAILURES: u32 = 5;
+    /// `outlier.base_ejection`: Envoy's `base_ejection_time`.
+    pub const BASE_EJECTION: Duration = Duration::from_secs(30);
+    /// `outlier.max_ejection`: Envoy's `max_ejection_time`.
+    pub const MAX_EJECTION: Duration = Duration::from_secs(300);
+    /// `outlier.max_ejected_percent`: at most half a cluster is taken out by errors alone.
+    pub const MAX_EJECTED_PERCENT: u8 = 50;
+    /// `retries.attempts`: retries after the first try (Envoy's `num_retries` is 1; two
+    /// ride out one dead backend of three with room to spare).
+    pub const RETRY_ATTEMPTS: u32 = 2;
+    /// `retries.budget`: Envoy's retry budget.
+    pub const RETRY_BUDGET_PERCENT: u8 = 20;
+    /// `retries.min_concurrent`: Envoy's `min_retry_concurrency`.
+    pub const RETRY_MIN_CONCURRENT: u32 = 3;
+    /// `retries.backoff`: Envoy's base retry interval.
+    pub const RETRY_BACKOFF: Duration = Duration::from_millis(25);
+    /// Largest request body buffered so that it can be sent again: 64 KiB.
+    pub const RETRY_BUFFER: usize = 64 * 1024;
+}
+
+/// Active checks of a cluster (`health_check:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    /// What a check does.
+    pub kind: CheckKind,
+    /// Time between checks of one backend.
+    pub interval: Duration,
+    /// Time one check may take.
+    pub timeout: Duration,
+    /// Consecutive passes that turn a backend healthy.
+    pub rise: u32,
+    /// Consecutive failures that turn a backend unhealthy.
+    pub fall: u32,
+    /// Each interval is drawn from `interval ± jitter%`.
+    pub jitter_percent: u8,
+    /// Whether a new backend starts healthy (or waits for `rise` passes).
+    pub initially_healthy: bool,
+}
+
+/// What one active check does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// Opens a TCP connection and closes it.
+    Tcp,
+    /// Sends one HTTP/1.1 request on a fresh connection and reads the status.
+    Http(HttpCheck),
+}
+
+/// An HTTP check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// Request path (starts with `/`).
+    pub path: String,
+    /// Request method (upper case).
+    pub method: String,
+    /// `Host` header; the backend's address when absent.
+    pub host: Option<String>,
+    /// Inclusive status ranges that pass.
+    pub expect: Vec<(u16, u16)>,
+}
+
+impl HttpCheck {
+    /// Whether `status` passes.
+    pub fn expects(&self, status: u16) -> bool {
+        self.expect
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&status))
+    }
+}
+
+/// Passive checks (`outlier:`): ejection after consecutive failures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutlierSpec {
+    /// Failures in a row (connect errors, resets, 5xx) that eject a backend.
+    pub consecutive_failures: u32,
+    /// Ejection time of the first ejection; the n-th lasts n times as long.
+    pub base_ejection: Duration,
+    /// Cap of the ejection time.
+    pub max_ejection: Duration,
+    /// Largest share of the cluster's backends ejected at once.
+    pub max_ejected_percent: u8,
+}
+
+/// Retries (`retries:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetrySpec {
+    /// Retries after the first try.
+    pub attempts: u32,
+    /// Which failures are retried.
+    pub on: RetryOn,
+    /// Retries in flight may be this share of the cluster's active requests …
+    pub budget_percent: u8,
+    /// … or this many, whichever is larger.
+    pub min_concurrent: u32,
+    /// Pause before each retry.
+    pub backoff: Duration,
+}
+
+/// Failures that may be retried.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetryOn {
+    /// The connection to the backend could not be opened (always safe: nothing was sent).
+    pub connect_failure: bool,
+    /// The connection failed after the request was sent, before a response head.
+    pub reset: bool,
+    /// No response head within the response timeout.
+    pub timeout: bool,
+    /// Backend statuses (5xx) that are retried.
+    pub statuses: Vec<u16>,
+}
+
+impl RetryOn {
+    /// The condition names `on:` accepts besides status codes.
+    pub const NAMES: [&'static str; 3] = ["connect_failure", "reset", "timeout"];
+}
