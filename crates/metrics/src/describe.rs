@@ -23,11 +23,32 @@ pub fn describe() {
     describe_gauge!(BACKEND_IN_FLIGHT, "Requests in flight on a backend.");
     describe_gauge!(
         BACKEND_UP,
-        "1 when a backend may be picked, 0 when it is down in the config or drained through the admin API."
+        "1 when a backend may be picked, 0 when it is down in the config, drained through the admin API, \
+         failing its health checks or ejected as an outlier."
     );
     describe_counter!(
         UPSTREAM_CONNECT_ERRORS_TOTAL,
         "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."
+    );
+    describe_counter!(
+        HEALTH_CHECKS_TOTAL,
+        "Active health checks run, by cluster, backend and result (pass, fail)."
+    );
+    describe_counter!(
+        BACKEND_STATE_CHANGES_TOTAL,
+        "Health transitions of a backend (active checks, outlier ejection and readmission),          by cluster, backend and the state entered (healthy, unhealthy)."
+    );
+    describe_counter!(
+        OUTLIER_EJECTIONS_TOTAL,
+        "Backends ejected after consecutive failures (passive checks), by cluster and backend."
+    );
+    describe_counter!(
+        RETRIES_TOTAL,
+        "Requests sent again after a failed try, by cluster and reason          (connect_failure, reset, timeout, status)."
+    );
+    describe_counter!(
+        RETRY_BUDGET_EXHAUSTED_TOTAL,
+        "Retries not sent because the cluster's retry budget was spent, by cluster."
     );
     describe_counter!(
         ERRORS_TOTAL,

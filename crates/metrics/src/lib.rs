@@ -1,7 +1,8 @@
 //! sluicegate's metrics vocabulary: every metric name as a constant ([`names`]), its
 //! HELP text ([`describe`]), the bounded label values ([`CodeClass`], [`ErrorKind`],
 //! [`ConnectReason`]) and the bundles of handles the data plane records into
-//! ([`BackendSeries`], [`ListenerSeries`], [`CodeCounters`], [`ProcessSeries`]).
+//! ([`BackendSeries`], [`ListenerSeries`], [`CodeCounters`], [`ProcessSeries`],
+//! [`HealthSeries`], [`RetrySeries`]).
 //!
 //! It talks only to the `metrics` facade: whichever recorder is installed (the
 //! binary installs the Prometheus exporter) receives the data; with none, every handle
@@ -18,11 +19,13 @@
 //! histogram the exporter knows.
 
 mod describe;
+mod health;
 mod labels;
 pub mod names;
 mod series;
 
 pub use describe::describe;
+pub use health::{HealthSeries, RetryReason, RetrySeries};
 pub use labels::{CodeClass, ConnectReason, ErrorKind};
 pub use series::{
     BackendSeries, CodeCounters, HistogramCell, ListenerSeries, ProcessSeries, histogram,

@@ -9,7 +9,7 @@ pub const REQUEST_DURATION_SECONDS: &str = "sluicegate_request_duration_seconds"
 pub const BACKEND_RESPONSE_SECONDS: &str = "sluicegate_backend_response_seconds";
 /// Requests in flight on a backend.
 pub const BACKEND_IN_FLIGHT: &str = "sluicegate_backend_in_flight";
-/// 1 when a backend may be picked (not down, not drained), else 0.
+/// 1 when a backend may be picked (not down, drained, unhealthy or ejected), else 0.
 pub const BACKEND_UP: &str = "sluicegate_backend_up";
 /// Failed connection attempts to a backend, by reason.
 pub const UPSTREAM_CONNECT_ERRORS_TOTAL: &str = "sluicegate_upstream_connect_errors_total";
@@ -32,6 +32,18 @@ pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
     "sluicegate_config_last_reload_success_timestamp_seconds";
 /// Always 1; its `version` label says which build runs.
 pub const BUILD_INFO: &str = "sluicegate_build_info";
+
+/// Active health checks run, by cluster, backend and result (pass, fail).
+pub const HEALTH_CHECKS_TOTAL: &str = "sluicegate_health_checks_total";
+/// Times a backend went in or out of rotation through health (checks, ejection), by
+/// cluster, backend and the state entered (healthy, unhealthy).
+pub const BACKEND_STATE_CHANGES_TOTAL: &str = "sluicegate_backend_state_changes_total";
+/// Outlier ejections, by cluster and backend.
+pub const OUTLIER_EJECTIONS_TOTAL: &str = "sluicegate_outlier_ejections_total";
+/// Retries sent, by cluster and the reason of the failed try.
+pub const RETRIES_TOTAL: &str = "sluicegate_retries_total";
+/// Retries not sent because the cluster's retry budget was spent, by cluster.
+pub const RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "sluicegate_retry_budget_exhausted_total";
 
 /// Every histogram, for the exporter's bucket configuration.
 pub const HISTOGRAMS: [&str; 2] = [REQUEST_DURATION_SECONDS, BACKEND_RESPONSE_SECONDS];
