@@ -121,7 +121,7 @@ async fn backends_marked_down_are_never_picked_and_none_left_is_503() {
     let (status, headers, body) = get(proxy.addr(), "/", &[]).await;
     assert_eq!(status, 503, "body: {body}");
     assert!(
-        body.contains("no backend available in cluster \"app\""),
+        body.contains("no healthy backend in cluster \"app\""),
         "body: {body:?}"
     );
     assert_eq!(headers["content-type"], "text/plain; charset=utf-8");

@@ -9,11 +9,12 @@ use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
-use sluicegate_metrics::ConnectReason;
+use sluicegate_metrics::{ConnectReason, RetryReason};
 use sluicegate_runtime::{Backend, Cluster};
 
 use crate::headers::{add_forwarded, remove_hop_by_hop};
 use crate::pool::{Lease, SendError};
+use crate::replay::RequestBody;
 use crate::status::ProxyError;
 use crate::upstream::BackendUpstream;
 
@@ -58,33 +59,54 @@ pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, client
     add_forwarded(&mut head.headers, client.ip(), "http");
 }
 
+/// A failed attempt: what the client would get, what kind of failure it was, and the
+/// request itself if none of it was sent (it may then go to another backend).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: ProxyError,
+    pub(crate) reason: RetryReason,
+    pub(crate) unsent: Option<Request<RequestBody>>,
+}
+
 /// Sends the request to `backend` and waits, bounded by the cluster's response
 /// timeout, for the response head.
 pub(crate) async fn send(
     upstream: &BackendUpstream,
     cluster: &Cluster,
     backend: &Backend,
-    request: Request<Incoming>,
-) -> Result<(Response<Incoming>, Lease), ProxyError> {
+    request: Request<RequestBody>,
+) -> Result<(Response<Incoming>, Lease), Failure> {
     let name = || cluster.name.to_string();
     let started = Instant::now();
     let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request));
     match sent.await {
         Err(_) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
-            Err(ProxyError::ResponseTimeout { cluster: name() })
+            Err(Failure {
+                error: ProxyError::ResponseTimeout { cluster: name() },
+                reason: RetryReason::Timeout,
+                unsent: None,
+            })
         }
         Ok(Ok(exchange)) => {
             backend.series.response_seconds().record(started.elapsed());
             Ok(exchange)
         }
-        Ok(Err(error)) => {
+        Ok(Err((error, unsent))) => {
             if let Some(reason) = connect_reason(&error) {
                 backend.series.connect_error(reason);
             }
             let classified = classify(&error, name());
             tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(&error));
-            Err(classified)
+            let reason = match error {
+                SendError::Exchange(_) if unsent.is_none() => RetryReason::Reset,
+                _ => RetryReason::ConnectFailure,
+            };
+            Err(Failure {
+                error: classified,
+                reason,
+                unsent,
+            })
         }
     }
 }

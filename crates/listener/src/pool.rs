@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+
+use crate::replay::RequestBody;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -52,7 +54,7 @@ struct Inner {
 
 #[derive(Debug)]
 struct Idle {
-    sender: SendRequest<Incoming>,
+    sender: SendRequest<RequestBody>,
     since: Instant,
 }
 
@@ -79,15 +81,20 @@ impl Pool {
     }
 
     /// Sends `request` and waits for the response head. The returned lease gives the
-    /// connection back once the response body has been read to its end.
+    /// connection back once the response body has been read to its end. A request
+    /// that was not sent at all (connect failure) comes back with the error, so it
+    /// can go to another backend.
     pub(crate) async fn send(
         &self,
-        mut request: Request<Incoming>,
-    ) -> Result<(Response<Incoming>, Lease), SendError> {
+        mut request: Request<RequestBody>,
+    ) -> Result<(Response<Incoming>, Lease), (SendError, Option<Request<RequestBody>>)> {
         loop {
             let (mut sender, reused) = match self.inner.checkout() {
                 Some(sender) => (sender, true),
-                None => (self.inner.connect().await?, false),
+                None => match self.inner.connect().await {
+                    Ok(sender) => (sender, false),
+                    Err(error) => return Err((error, Some(request))),
+                },
             };
             if reused && sender.ready().await.is_err() {
                 continue; // Closed while idle: try the next one.
@@ -103,7 +110,7 @@ impl Pool {
                 Err(mut error) => match error.take_message() {
                     // Not written: safe to send on another connection.
                     Some(unsent) if reused => request = unsent,
-                    _ => return Err(SendError::Exchange(error.into_error())),
+                    unsent => return Err((SendError::Exchange(error.into_error()), unsent)),
                 },
             }
         }
@@ -112,7 +119,7 @@ impl Pool {
 
 impl Inner {
     /// The most recently used live idle connection, dropping expired and closed ones.
-    fn checkout(&self) -> Option<SendRequest<Incoming>> {
+    fn checkout(&self) -> Option<SendRequest<RequestBody>> {
         let mut idle = self.idle.lock().ok()?;
         while let Some(entry) = idle.pop() {
             if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
@@ -122,7 +129,7 @@ impl Inner {
         None
     }
 
-    fn give_back(&self, sender: SendRequest<Incoming>) {
+    fn give_back(&self, sender: SendRequest<RequestBody>) {
         if sender.is_closed() {
             return;
         }
@@ -136,7 +143,7 @@ impl Inner {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Incoming>, SendError> {
+    async fn connect(&self) -> Result<SendRequest<RequestBody>, SendError> {
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
             .await
             .map_err(|_| SendError::ConnectTimeout)?
@@ -186,7 +193,7 @@ async fn reap(pool: Weak<Inner>, idle_timeout: Duration) {
 /// once the response has been read to its end; dropping it closes the connection.
 #[derive(Debug)]
 pub(crate) struct Lease {
-    sender: Option<SendRequest<Incoming>>,
+    sender: Option<SendRequest<RequestBody>>,
     pool: Weak<Inner>,
 }
 

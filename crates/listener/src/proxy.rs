@@ -10,7 +10,9 @@ use sluicegate_runtime::Snapshot;
 
 use crate::ProxyBody;
 use crate::affinity::pick_key;
-use crate::forward::{check_request, downstream_head, send, upstream_head};
+use crate::attempts::{Exchange, forward, is_idempotent};
+use crate::forward::{check_request, upstream_head};
+use crate::replay::Prepared;
 use crate::status::ProxyError;
 use crate::upstream::Upstreams;
 
@@ -59,9 +61,6 @@ pub(crate) async fn handle(
             tracing::debug!(%client, kind = error.kind(), "{error}");
             if let Some((_, l)) = at {
                 l.series.error(error.metric_kind());
-            }
-            if let Some(backend) = backend {
-                backend.record_outcome(true);
             }
             error.to_response()
         }
@@ -119,16 +118,23 @@ async fn proxy(
     let no_backend = || ProxyError::NoBackend {
         cluster: cluster.name.to_string(),
     };
-    let (slot, backend) = cluster
-        .pick(&pick_key(cluster, &head, client.ip()))
-        .ok_or_else(no_backend)?;
-    let upstream = upstream.backends.get(slot).ok_or_else(no_backend)?;
-    reached.backend = Some(slot);
-    let guard = backend.start_request();
-    upstream_head(&mut head, &upstream.host, client);
-    let request = Request::from_parts(head, body);
-    let (mut response, lease) = send(upstream, cluster, backend, request).await?;
-    backend.record_outcome(response.status().is_server_error());
-    downstream_head(&mut response);
-    Ok(response.map(|body| ProxyBody::upstream(body, guard, lease)))
+    let key = pick_key(cluster, &head, client.ip());
+    let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
+    let host = &upstream.backends.get(slot).ok_or_else(no_backend)?.host;
+    upstream_head(&mut head, host, client);
+    let limit = cluster
+        .health
+        .retry
+        .as_ref()
+        .filter(|_| is_idempotent(&head.method))
+        .map(|p| p.buffer);
+    let body = Prepared::of(body, limit).await?;
+    let exchange = Exchange {
+        cluster,
+        upstream,
+        key,
+        head,
+        body,
+    };
+    forward(exchange, slot, |slot| reached.backend = Some(slot)).await
 }

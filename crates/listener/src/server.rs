@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics::{Counter, Gauge};
-use sluicegate_runtime::SnapshotHandle;
+use sluicegate_runtime::{SnapshotHandle, supervise};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -115,6 +115,8 @@ impl Server {
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let refresher = tokio::spawn(refresh(shared.clone()));
+        // Health checks run until the drain ends, so in-flight retries still see them.
+        let checks = AbortOnDrop(tokio::spawn(supervise(shared.handle.clone())));
         let mut loops: Vec<JoinHandle<()>> = Vec::new();
         tokio::pin!(shutdown);
         loop {
@@ -150,6 +152,7 @@ impl Server {
                 DrainOutcome::TimedOut
             }
         };
+        drop(checks);
         tracing::info!(?outcome, "drain finished");
         outcome
     }
@@ -255,5 +258,14 @@ async fn serve(
     };
     if let Err(error) = result {
         tracing::debug!(%peer, "client connection ended with an error: {error}");
+    }
+}
+
+/// Aborts its task when dropped (also when `run` itself is dropped mid-way).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

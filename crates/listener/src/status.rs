@@ -22,7 +22,7 @@ pub enum ProxyError {
     #[error("no route matches this request")]
     NoRoute,
     /// The cluster has no eligible backend.
-    #[error("no backend available in cluster \"{cluster}\"")]
+    #[error("no healthy backend in cluster \"{cluster}\"")]
     NoBackend {
         /// Cluster name.
         cluster: String,

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sluicegate_core::BackendKey;
-use sluicegate_metrics::BackendSeries;
+use sluicegate_health::HealthCell;
+use sluicegate_metrics::{BackendSeries, HealthSeries};
 
 use crate::Ramp;
 
@@ -17,8 +18,8 @@ pub struct Carried {
     pub(crate) in_flight: Arc<AtomicU64>,
     /// Its slow-start ramp, if it joined within the window.
     pub(crate) ramp: Option<Arc<Ramp>>,
-    /// Drained through the admin API: no new requests.
-    pub(crate) drained: Arc<AtomicBool>,
+    /// Its health: checks, ejection and admin drain in one atomic word.
+    pub(crate) health: Arc<HealthCell>,
     /// Responses received from it (any status), for the status page.
     pub(crate) responses: Arc<AtomicU64>,
     /// Requests sent to it that failed (no response, or a 5xx from it).
@@ -34,6 +35,10 @@ pub enum BackendState {
     Down,
     /// Drained through the admin API: in-flight requests finish, no new ones.
     Drained,
+    /// Failing its active health checks.
+    Unhealthy,
+    /// Ejected for a while after consecutive failures (passive checks).
+    Ejected,
 }
 
 impl BackendState {
@@ -43,6 +48,8 @@ impl BackendState {
             BackendState::Up => "up",
             BackendState::Down => "down",
             BackendState::Drained => "drained",
+            BackendState::Unhealthy => "unhealthy",
+            BackendState::Ejected => "ejected",
         }
     }
 }
@@ -61,6 +68,8 @@ pub struct Backend {
     cluster_in_flight: Arc<AtomicU64>,
     /// Its metric series.
     pub series: BackendSeries,
+    /// Its health series (no-ops in a cluster without health features).
+    pub health_series: HealthSeries,
 }
 
 impl Backend {
@@ -71,7 +80,7 @@ impl Backend {
         down: bool,
         carried: Carried,
         cluster_in_flight: Arc<AtomicU64>,
-        series: BackendSeries,
+        series: (BackendSeries, HealthSeries),
     ) -> Self {
         Self {
             key,
@@ -79,32 +88,43 @@ impl Backend {
             down,
             carried,
             cluster_in_flight,
-            series,
+            series: series.0,
+            health_series: series.1,
         }
     }
 
     /// Whether the policy may pick it.
     #[inline]
     pub fn is_eligible(&self) -> bool {
-        !self.down && !self.carried.drained.load(Ordering::Relaxed)
+        !self.down && self.carried.health.is_eligible()
+    }
+
+    /// Whether it may be picked in panic mode: health is ignored then, but the
+    /// operator's `down` and drain are not.
+    #[inline]
+    pub fn is_candidate(&self) -> bool {
+        !self.down && !self.carried.health.is_drained()
     }
 
     /// Why it may or may not be picked.
     pub fn state(&self) -> BackendState {
+        let health = &self.carried.health;
         if self.down {
             BackendState::Down
-        } else if self.carried.drained.load(Ordering::Relaxed) {
+        } else if health.is_drained() {
             BackendState::Drained
+        } else if health.is_unhealthy() {
+            BackendState::Unhealthy
+        } else if health.is_ejected() {
+            BackendState::Ejected
         } else {
             BackendState::Up
         }
     }
 
-    /// Drains it (no new requests) or enables it again; the state is kept across
-    /// reloads while the backend stays in the config. Returns the previous setting.
-    /// Use [`crate::Cluster::set_drained`], which also updates the cluster's totals.
-    pub(crate) fn set_drained(&self, drained: bool) -> bool {
-        self.carried.drained.swap(drained, Ordering::Relaxed)
+    /// Its health cell (kept across reloads while the backend stays in the config).
+    pub fn health(&self) -> &Arc<HealthCell> {
+        &self.carried.health
     }
 
     /// Counts a response from it, and whether the exchange failed.
@@ -127,6 +147,7 @@ impl Backend {
     /// Sets its gauges and keeps its series alive through the next scrape.
     pub fn touch_metrics(&self) {
         self.series.touch(self.in_flight(), self.is_eligible());
+        self.health_series.touch();
     }
 
     /// The backend's address.

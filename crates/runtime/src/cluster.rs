@@ -1,14 +1,30 @@
-//! One cluster's runtime state: its backends and its policy.
+//! One cluster's runtime state: its backends, its policy, its health parameters.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
 use sluicegate_core::{ClusterName, EndpointSet, PickKey};
+use sluicegate_health::{Check, Outlier, schedule_readmission};
+use sluicegate_metrics::RetrySeries;
 
+use crate::retry::{RetryBudget, RetryGuard, RetryPolicy};
 use crate::{Backend, HashKey};
+
+/// A cluster's health parameters.
+#[derive(Debug, Default)]
+pub struct ClusterHealth {
+    /// Active checks, if configured (run by the supervisor).
+    pub check: Option<Arc<Check>>,
+    /// Outlier ejection, if configured.
+    pub outlier: Option<Outlier>,
+    /// Healthy percentage below which every candidate is picked, healthy or not (0 = off).
+    pub panic_threshold: u8,
+    /// Retries, if configured.
+    pub retry: Option<RetryPolicy>,
+}
 
 /// A cluster as the data plane sees it.
 #[derive(Debug)]
@@ -29,17 +45,118 @@ pub struct Cluster {
     pub response_timeout: Duration,
     /// Idle time of pooled upstream connections.
     pub idle_timeout: Duration,
+    /// Health checks, outlier ejection, panic mode and retries.
+    pub health: ClusterHealth,
+    /// Its retry series (no-ops without retries).
+    pub retry_series: RetrySeries,
     /// Requests in flight over all backends (carried across reloads by cluster name).
     pub(crate) in_flight: Arc<AtomicU64>,
-    /// Sum of the weights of the backends that may be picked.
-    pub(crate) eligible_weight: AtomicU64,
+    /// Retries in flight (carried like `in_flight`).
+    pub(crate) retries: RetryBudget,
+    /// What is derived from the backends' health, recomputed when the epoch moves.
+    pub(crate) cache: HealthCache,
+}
+
+/// Eligible weight and panic mode, valid for one health epoch.
+#[derive(Debug)]
+pub(crate) struct HealthCache {
+    epoch: AtomicU64,
+    eligible_weight: AtomicU64,
+    candidate_weight: AtomicU64,
+    panic: AtomicBool,
+}
+
+impl Default for HealthCache {
+    fn default() -> Self {
+        Self {
+            epoch: AtomicU64::new(u64::MAX),
+            eligible_weight: AtomicU64::new(0),
+            candidate_weight: AtomicU64::new(0),
+            panic: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Cluster {
     /// Chooses a backend (its index and itself), or `None` when none is eligible (→ 503).
+    /// In panic mode (too few healthy) it picks among all candidates, healthy or not.
     pub fn pick(&self, key: &PickKey) -> Option<(usize, &Backend)> {
-        let i = self.policy.pick(key, &Endpoints(self))?;
+        self.pick_avoiding(key, &[])
+    }
+
+    /// Like [`Cluster::pick`], but treats the backends at indices `avoid` (those a
+    /// retry already tried) as ineligible; falls back to them when nothing else is.
+    pub fn pick_avoiding(&self, key: &PickKey, avoid: &[usize]) -> Option<(usize, &Backend)> {
+        let panic = self.refresh();
+        let pick = |avoid| {
+            if panic {
+                self.policy.pick(
+                    key,
+                    &Endpoints::<true> {
+                        cluster: self,
+                        avoid,
+                    },
+                )
+            } else {
+                self.policy.pick(
+                    key,
+                    &Endpoints::<false> {
+                        cluster: self,
+                        avoid,
+                    },
+                )
+            }
+        };
+        let i = match pick(avoid) {
+            None if !avoid.is_empty() => pick(&[])?,
+            picked => picked?,
+        };
         self.backends.get(i).map(|b| (i, b))
+    }
+
+    /// Brings the health cache up to date; returns whether the cluster panics.
+    #[inline]
+    fn refresh(&self) -> bool {
+        let now = sluicegate_health::epoch();
+        if self.cache.epoch.load(Ordering::Acquire) != now {
+            self.recompute(now);
+        }
+        self.cache.panic.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    fn recompute(&self, epoch: u64) {
+        let (mut eligible, mut candidates, mut healthy, mut count) = (0u64, 0u64, 0usize, 0usize);
+        for b in &self.backends {
+            if b.is_candidate() {
+                count += 1;
+                candidates += u64::from(b.weight);
+                if b.is_eligible() {
+                    healthy += 1;
+                    eligible += u64::from(b.weight);
+                }
+            }
+        }
+        let threshold = usize::from(self.health.panic_threshold);
+        let panic = threshold > 0 && count > 0 && healthy * 100 < threshold * count;
+        self.cache
+            .eligible_weight
+            .store(eligible, Ordering::Relaxed);
+        self.cache
+            .candidate_weight
+            .store(candidates, Ordering::Relaxed);
+        let was = self.cache.panic.swap(panic, Ordering::Relaxed);
+        self.cache.epoch.store(epoch, Ordering::Release);
+        if panic && !was {
+            tracing::warn!(cluster = %self.name, "panic mode: {healthy} of {count} backends healthy, below {threshold}%: balancing over all of them");
+        } else if was && !panic {
+            tracing::info!(cluster = %self.name, "panic mode over: {healthy} of {count} backends healthy");
+        }
+    }
+
+    /// Whether the cluster is in panic mode now.
+    pub fn in_panic(&self) -> bool {
+        self.refresh()
     }
 
     /// Requests in flight over all backends.
@@ -61,51 +178,102 @@ impl Cluster {
     /// cluster has no such backend.
     pub fn set_drained(&self, address: SocketAddr, drained: bool) -> Option<bool> {
         let (_, backend) = self.backend(address)?;
-        let before = backend.set_drained(drained);
-        self.eligible_weight
-            .store(eligible_weight(&self.backends), Ordering::Relaxed);
-        Some(before)
+        Some(backend.health().set_drained(drained))
+    }
+
+    /// Counts one exchange with `backend` (a failure is a connect error, a reset, a
+    /// timeout or a 5xx) for the status page and the outlier detector, which may eject
+    /// it, unless that would eject more than the allowed share of the cluster.
+    pub fn record_outcome(&self, backend: &Backend, failed: bool) {
+        backend.record_outcome(failed);
+        let Some(outlier) = &self.health.outlier else {
+            return;
+        };
+        let in_a_row = backend.health().record_exchange(failed);
+        if in_a_row < outlier.consecutive_failures || backend.health().is_ejected() {
+            return;
+        }
+        let ejected = self
+            .backends
+            .iter()
+            .filter(|b| b.health().is_ejected())
+            .count();
+        if outlier.may_eject(ejected, self.backends.len()) {
+            schedule_readmission(
+                backend.health(),
+                outlier,
+                backend.key.to_string(),
+                backend.health_series.clone(),
+            );
+        }
+    }
+
+    /// Takes a retry slot if the cluster has retries and its budget allows one;
+    /// counts a refusal.
+    pub fn try_retry(&self) -> Option<RetryGuard> {
+        let policy = self.health.retry.as_ref()?;
+        let guard = self.retries.try_start(policy, self.in_flight());
+        if guard.is_none() {
+            self.retry_series.budget_exhausted();
+        }
+        guard
+    }
+
+    /// Retries in flight now.
+    pub fn retries_in_flight(&self) -> u64 {
+        self.retries.in_flight()
+    }
+
+    pub(crate) fn retry_counter(&self) -> &Arc<AtomicU64> {
+        self.retries.counter()
     }
 }
 
-/// Sum of the weights of `backends` that may be picked.
-pub(crate) fn eligible_weight(backends: &[Backend]) -> u64 {
-    backends
-        .iter()
-        .filter(|b| b.is_eligible())
-        .map(|b| u64::from(b.weight))
-        .sum()
+/// The `EndpointSet` view over a cluster's backends; `PANIC` ignores health, and
+/// the backends at `avoid` are not eligible.
+struct Endpoints<'a, const PANIC: bool> {
+    cluster: &'a Cluster,
+    avoid: &'a [usize],
 }
 
-/// The `EndpointSet` view over a cluster's backends.
-struct Endpoints<'a>(&'a Cluster);
-
-impl EndpointSet for Endpoints<'_> {
+impl<const PANIC: bool> EndpointSet for Endpoints<'_, PANIC> {
     fn len(&self) -> usize {
-        self.0.backends.len()
+        self.cluster.backends.len()
     }
 
     fn weight(&self, i: usize) -> u32 {
-        self.0.backends.get(i).map_or(0, |b| b.weight)
+        self.cluster.backends.get(i).map_or(0, |b| b.weight)
     }
 
     fn is_eligible(&self, i: usize) -> bool {
-        self.0.backends.get(i).is_some_and(Backend::is_eligible)
+        !self.avoid.contains(&i)
+            && self.cluster.backends.get(i).is_some_and(|b| {
+                if PANIC {
+                    b.is_candidate()
+                } else {
+                    b.is_eligible()
+                }
+            })
     }
 
     fn in_flight(&self, i: usize) -> u64 {
-        self.0.backends.get(i).map_or(0, Backend::in_flight)
+        self.cluster.backends.get(i).map_or(0, Backend::in_flight)
     }
 
     fn ramp(&self, i: usize) -> u32 {
-        self.0.backends.get(i).map_or(0, Backend::ramp)
+        self.cluster.backends.get(i).map_or(0, Backend::ramp)
     }
 
     fn total_in_flight(&self) -> u64 {
-        self.0.in_flight()
+        self.cluster.in_flight()
     }
 
     fn eligible_weight(&self) -> u64 {
-        self.0.eligible_weight.load(Ordering::Relaxed)
+        let weight = if PANIC {
+            &self.cluster.cache.candidate_weight
+        } else {
+            &self.cluster.cache.eligible_weight
+        };
+        weight.load(Ordering::Relaxed)
     }
 }

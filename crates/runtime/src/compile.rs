@@ -11,11 +11,14 @@ use sluicegate_balance::{
 };
 use sluicegate_config::{ClusterSpec, Config, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec};
 use sluicegate_core::BackendKey;
+use sluicegate_health::HealthCell;
 use sluicegate_routing::{HostPattern, Matcher, PathPattern, Route, RouteTable};
 
-use sluicegate_metrics::{BackendSeries, ListenerSeries};
+use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySeries};
 
-use crate::cluster::eligible_weight;
+use crate::cluster::HealthCache;
+use crate::cluster_health::cluster_health;
+use crate::retry::RetryBudget;
 use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot};
 
 /// A validated config that still cannot be compiled.
@@ -160,7 +163,8 @@ fn routed_clusters<'a>(config: &'a Config, routes: &[Route]) -> Vec<Option<&'a s
 struct Previous<'a> {
     /// `None` on the first compile: nothing joins then, everything starts together.
     backends: Option<HashMap<&'a BackendKey, &'a Backend>>,
-    clusters: HashMap<&'a str, &'a Arc<AtomicU64>>,
+    /// In-flight and retry counters by cluster name.
+    clusters: HashMap<&'a str, (&'a Arc<AtomicU64>, &'a Arc<AtomicU64>)>,
 }
 
 impl<'a> Previous<'a> {
@@ -174,15 +178,28 @@ impl<'a> Previous<'a> {
                     .map(|b| (&b.key, b))
                     .collect()
             }),
-            clusters: clusters.map(|c| (c.name.as_str(), &c.in_flight)).collect(),
+            clusters: clusters
+                .map(|c| (c.name.as_str(), (&c.in_flight, c.retry_counter())))
+                .collect(),
         }
     }
 
     /// The carried state of backend `key`; a backend that joins (new in this config,
     /// or no longer marked down) starts its slow-start ramp now.
-    fn backend(&self, key: &BackendKey, down: bool, slow_start: Option<Duration>) -> Carried {
+    /// A backend new to the config starts `healthy` or waits for its checks.
+    fn backend(
+        &self,
+        key: &BackendKey,
+        down: bool,
+        slow_start: Option<Duration>,
+        healthy: bool,
+    ) -> Carried {
+        let fresh = || Carried {
+            health: Arc::new(HealthCell::new(healthy)),
+            ..Carried::default()
+        };
         let Some(backends) = &self.backends else {
-            return Carried::default();
+            return fresh();
         };
         let old = backends.get(key);
         let joins = old.is_none_or(|b| b.down) && !down;
@@ -193,16 +210,13 @@ impl<'a> Previous<'a> {
             (Some(_), None) => None,
         };
         let Some(old) = old else {
-            return Carried {
-                ramp,
-                ..Carried::default()
-            };
+            return Carried { ramp, ..fresh() };
         };
         let old = old.carried();
         Carried {
             in_flight: old.in_flight.clone(),
             ramp,
-            drained: old.drained.clone(),
+            health: old.health.clone(),
             responses: old.responses.clone(),
             failures: old.failures.clone(),
         }
@@ -210,10 +224,15 @@ impl<'a> Previous<'a> {
 }
 
 fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str>]) -> Cluster {
-    let in_flight = previous
-        .clusters
-        .get(spec.name.as_str())
-        .map_or_else(Default::default, |c| Arc::clone(c));
+    let counters = previous.clusters.get(spec.name.as_str());
+    let in_flight = counters.map_or_else(Default::default, |c| Arc::clone(c.0));
+    let retries = counters.map_or_else(Default::default, |c| Arc::clone(c.1));
+    let health = cluster_health(spec);
+    let healthy = spec
+        .health_check
+        .as_ref()
+        .is_none_or(|c| c.initially_healthy);
+    let tracked = spec.health_check.is_some() || spec.outlier.is_some();
     let backends: Vec<Backend> = spec
         .backends
         .iter()
@@ -222,20 +241,29 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
                 cluster: spec.name.clone(),
                 address: b.address,
             };
-            let carried = previous.backend(&key, b.down, spec.slow_start);
-            let series =
-                BackendSeries::register(spec.name.as_str(), &b.address.to_string(), listeners);
+            let carried = previous.backend(&key, b.down, spec.slow_start, healthy);
+            let address = b.address.to_string();
+            let series = BackendSeries::register(spec.name.as_str(), &address, listeners);
+            let health_series = if tracked {
+                HealthSeries::register(spec.name.as_str(), &address, spec.health_check.is_some())
+            } else {
+                HealthSeries::noop()
+            };
             Backend::new(
                 key,
                 b.weight.get(),
                 b.down,
                 carried,
                 in_flight.clone(),
-                series,
+                (series, health_series),
             )
         })
         .collect();
-    let eligible_weight = AtomicU64::new(eligible_weight(&backends));
+    let retry_series = if health.retry.is_some() {
+        RetrySeries::register(spec.name.as_str())
+    } else {
+        RetrySeries::noop()
+    };
     Cluster {
         name: spec.name.clone(),
         policy: policy(&spec.policy, &backends),
@@ -245,8 +273,11 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         connect_timeout: spec.connect_timeout,
         response_timeout: spec.response_timeout,
         idle_timeout: spec.idle_timeout,
+        health,
+        retry_series,
         in_flight,
-        eligible_weight,
+        retries: RetryBudget::new(retries),
+        cache: HealthCache::default(),
     }
 }
 

@@ -2,21 +2,29 @@
 //! [`Snapshot`] (route tables, one policy per cluster, per-backend state), and
 //! [`SnapshotHandle`] publishes the live one (arc-swap plus a watch channel).
 //!
-//! The only crate that maps `*Spec` types into balance and routing parameters. Must not
-//! depend on hyper: serving and forwarding belong to the listener crate.
+//! The health supervisor ([`supervise`]) keeps one checker task per checked backend in
+//! step with the live snapshot.
+//!
+//! The only crate that maps `*Spec` types into balance, routing and health parameters.
+//! Must not depend on hyper: serving and forwarding belong to the listener crate.
 
 mod backend;
 mod cluster;
+mod cluster_health;
 mod compile;
 mod handle;
 mod hash_key;
 mod ramp;
+mod retry;
 mod snapshot;
+mod supervisor;
 
 pub use backend::{Backend, BackendState, Carried, InFlightGuard};
-pub use cluster::Cluster;
+pub use cluster::{Cluster, ClusterHealth};
 pub use compile::{CompileError, compile};
 pub use handle::SnapshotHandle;
 pub use hash_key::{HashKey, hash_ip, stable_hash};
 pub use ramp::Ramp;
+pub use retry::{RetryGuard, RetryPolicy};
 pub use snapshot::{Listener, Snapshot};
+pub use supervisor::{HealthSupervisor, supervise};

@@ -1,0 +1,55 @@
+//! Config → health parameters of one cluster (checks, outlier, panic, retries).
+
+use std::sync::Arc;
+
+use sluicegate_config::{CheckKind, ClusterSpec, HealthCheckSpec, health_defaults};
+use sluicegate_health::{Check, HttpProbe, Outlier, Probe};
+
+use crate::cluster::ClusterHealth;
+use crate::retry::RetryPolicy;
+
+/// The health parameters of `spec`.
+pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
+    ClusterHealth {
+        check: spec.health_check.as_ref().map(|c| Arc::new(check(c))),
+        outlier: spec.outlier.as_ref().map(|o| Outlier {
+            consecutive_failures: o.consecutive_failures,
+            base_ejection: o.base_ejection,
+            max_ejection: o.max_ejection,
+            max_ejected_percent: o.max_ejected_percent,
+        }),
+        panic_threshold: spec.panic_threshold,
+        retry: spec.retries.as_ref().map(|r| RetryPolicy {
+            attempts: r.attempts,
+            connect_failure: r.on.connect_failure,
+            reset: r.on.reset,
+            timeout: r.on.timeout,
+            statuses: r.on.statuses.clone(),
+            budget_percent: r.budget_percent,
+            min_concurrent: r.min_concurrent,
+            backoff: r.backoff,
+            buffer: health_defaults::RETRY_BUFFER,
+        }),
+    }
+}
+
+fn check(spec: &HealthCheckSpec) -> Check {
+    let probe = match &spec.kind {
+        CheckKind::Tcp => Probe::Tcp,
+        CheckKind::Http(http) => Probe::Http(HttpProbe {
+            path: http.path.clone(),
+            // Validation admits only upper-case names, which are all valid methods.
+            method: http::Method::from_bytes(http.method.as_bytes()).unwrap_or(http::Method::GET),
+            host: http.host.clone(),
+            expect: http.expect.clone(),
+        }),
+    };
+    Check {
+        probe,
+        interval: spec.interval,
+        timeout: spec.timeout,
+        rise: spec.rise,
+        fall: spec.fall,
+        jitter_percent: spec.jitter_percent,
+    }
+}

@@ -1,0 +1,131 @@
+//! A cluster's retry policy and its budget: retries in flight may be at most
+//! `budget_percent` of the cluster's active requests, or `min_concurrent`, whichever is
+//! larger (Envoy's retry budget), so a failing cluster cannot multiply its own load.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sluicegate_metrics::RetryReason;
+
+/// When and how often a cluster's requests are sent again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first try.
+    pub attempts: u32,
+    /// Retry when the connection could not be opened.
+    pub connect_failure: bool,
+    /// Retry when the connection failed after the request was sent.
+    pub reset: bool,
+    /// Retry when no response head came within the response timeout.
+    pub timeout: bool,
+    /// Backend statuses that are retried.
+    pub statuses: Vec<u16>,
+    /// Retries in flight may be this percentage of the active requests …
+    pub budget_percent: u8,
+    /// … or this many, whichever is larger.
+    pub min_concurrent: u32,
+    /// Pause before each retry.
+    pub backoff: Duration,
+    /// Largest request body buffered for replay.
+    pub buffer: usize,
+}
+
+impl RetryPolicy {
+    /// Whether a failure of this kind is retried by the policy (safety aside).
+    pub fn retries(&self, reason: RetryReason) -> bool {
+        match reason {
+            RetryReason::ConnectFailure => self.connect_failure,
+            RetryReason::Reset => self.reset,
+            RetryReason::Timeout => self.timeout,
+            RetryReason::Status => true,
+        }
+    }
+
+    /// Whether a backend answer with `status` is retried.
+    pub fn retries_status(&self, status: u16) -> bool {
+        self.statuses.contains(&status)
+    }
+}
+
+/// Counts retries in flight over a cluster (carried across reloads by cluster name).
+#[derive(Debug, Default)]
+pub(crate) struct RetryBudget {
+    in_flight: Arc<AtomicU64>,
+}
+
+impl RetryBudget {
+    pub(crate) fn new(in_flight: Arc<AtomicU64>) -> Self {
+        Self { in_flight }
+    }
+
+    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
+        &self.in_flight
+    }
+
+    /// Takes one retry slot if the budget allows one with `active` requests in flight.
+    pub(crate) fn try_start(&self, policy: &RetryPolicy, active: u64) -> Option<RetryGuard> {
+        let allowed = (active.saturating_mul(u64::from(policy.budget_percent)) / 100)
+            .max(u64::from(policy.min_concurrent));
+        let taken = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < allowed).then_some(n + 1)
+            });
+        taken.ok().map(|_| RetryGuard {
+            in_flight: self.in_flight.clone(),
+        })
+    }
+
+    /// Retries in flight now.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// One retry in flight; gives its budget slot back when dropped.
+#[derive(Debug)]
+pub struct RetryGuard {
+    in_flight: Arc<AtomicU64>,
+}
+
+impl Drop for RetryGuard {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(budget_percent: u8, min_concurrent: u32) -> RetryPolicy {
+        RetryPolicy {
+            attempts: 2,
+            connect_failure: true,
+            reset: true,
+            timeout: false,
+            statuses: vec![503],
+            budget_percent,
+            min_concurrent,
+            backoff: Duration::ZERO,
+            buffer: 1024,
+        }
+    }
+
+    #[test]
+    fn the_budget_caps_retries_in_flight_but_allows_min_concurrent() {
+        let budget = RetryBudget::default();
+        let p = policy(20, 3);
+        let held: Vec<RetryGuard> = (0..3).filter_map(|_| budget.try_start(&p, 1)).collect();
+        assert_eq!(held.len(), 3, "min_concurrent are always allowed");
+        assert!(budget.try_start(&p, 10).is_none(), "20% of 10 is 2 < 3");
+        let more: Vec<RetryGuard> = (0..10).filter_map(|_| budget.try_start(&p, 50)).collect();
+        assert_eq!(more.len(), 7, "20% of 50 is 10 in flight");
+        drop(held);
+        assert_eq!(budget.in_flight(), 7);
+        drop(more);
+        assert_eq!(budget.in_flight(), 0);
+        assert!(budget.try_start(&policy(0, 0), 1000).is_none());
+    }
+}
