@@ -76,8 +76,11 @@ impl Snapshot {
         for listener in &self.listeners {
             listener.series.touch();
         }
-        for backend in self.clusters.iter().flat_map(|c| c.backends.iter()) {
-            backend.touch_metrics();
+        for cluster in &self.clusters {
+            cluster.retry_series.touch();
+            for backend in &cluster.backends {
+                backend.touch_metrics();
+            }
         }
     }
 }

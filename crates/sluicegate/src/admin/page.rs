@@ -23,7 +23,8 @@ tfoot td{background:var(--head);font-weight:600;border-top:1px solid var(--line)
 tr.off td{color:var(--muted)}code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}.muted{color:var(--muted)}.bad{color:#cf222e;font-weight:600}
 .badge{display:inline-block;min-width:76px;padding:0 6px;border:1px solid;border-radius:10px;font-size:11px;font-weight:600;line-height:18px;text-align:center;text-transform:uppercase;letter-spacing:.04em}
 .up,.ready,.success{background:#dafbe1;color:#116329;border-color:#aceebb}.down{background:#eaeef2;color:#57606a;border-color:#d0d7de}
-.drained,.draining{background:#fff8c5;color:#7d4e00;border-color:#eac54f}.error{background:#ffebe9;color:#a40e26;border-color:#ffcecb}
+.drained,.draining,.ejected{background:#fff8c5;color:#7d4e00;border-color:#eac54f}
+.unhealthy,.panic{background:#ffebe9;color:#a40e26;border-color:#ffcecb}.error{background:#ffebe9;color:#a40e26;border-color:#ffcecb}
 form{margin:0}button{font:inherit;font-size:11px;font-weight:600;line-height:18px;min-width:64px;padding:0 10px;border:1px solid #d0d7de;border-radius:4px;background:#f6f8fa;color:#24292f;cursor:pointer}
 button:hover{background:#eaeef2;border-color:#afb8c1}footer{margin-top:14px;font-size:12px;color:var(--muted)}
 @media (max-width:860px){header,main{padding-left:12px;padding-right:12px}th,td{padding:4px 6px}}
@@ -38,6 +39,7 @@ r.text().then(function(t){alert(t)})})});";
 /// The head row of a cluster's table; every column but the address has a fixed width,
 /// so the columns of all clusters line up.
 const BACKEND_HEAD: &str = "<thead><tr><th>Backend</th><th class=\"c w1\">State</th>\
+<th>Last check</th><th class=\"n w3\">Ejections</th>\
 <th class=\"n w3\">Weight</th><th class=\"n w3\">Ramp</th><th class=\"n w2\">In flight</th>\
 <th class=\"n w2\">Requests</th><th class=\"n w2\">Failures</th><th class=\"n w3\">Error %</th>\
 <th class=\"c w1\">Action</th></tr></thead>";
@@ -143,10 +145,19 @@ fn listeners(out: &mut String, listeners: &[ListenerStatus]) {
 /// One cluster: a heading with its policy, a row per backend, then the totals.
 fn cluster(out: &mut String, c: &ClusterStatus) {
     let up = c.backends.iter().filter(|b| b.state == "up").count();
+    let check = c.health_check.as_deref().map_or_else(
+        || "no active checks".to_owned(),
+        |h| format!("checks: {}", escape(h)),
+    );
+    let panic = if c.panic {
+        format!(" {}", badge("panic"))
+    } else {
+        String::new()
+    };
     let _ = write!(
         out,
-        "<h2><span class=\"kind\">Cluster</span>{} <small>{} &middot; {up}/{} backends up \
-         &middot; {} in flight</small></h2><div class=\"scroll\"><table>{BACKEND_HEAD}<tbody>",
+        "<h2><span class=\"kind\">Cluster</span>{}{panic} <small>{} &middot; {up}/{} backends up \
+         &middot; {} in flight &middot; {check}</small></h2><div class=\"scroll\"><table>{BACKEND_HEAD}<tbody>",
         escape(&c.name),
         escape(c.policy),
         c.backends.len(),
@@ -159,9 +170,10 @@ fn cluster(out: &mut String, c: &ClusterStatus) {
     let (requests, failures) = (sum(|b| b.requests), sum(|b| b.failures));
     let _ = writeln!(
         out,
-        "</tbody><tfoot><tr><td>Total</td><td></td><td class=\"n\">{}</td><td></td>\
-         <td class=\"n\">{}</td><td class=\"n\">{requests}</td><td class=\"n\">{failures}</td>\
+        "</tbody><tfoot><tr><td>Total</td><td></td><td></td><td class=\"n\">{}</td>\
+         <td class=\"n\">{}</td><td></td><td class=\"n\">{}</td><td class=\"n\">{requests}</td><td class=\"n\">{failures}</td>\
          {}<td></td></tr></tfoot></table></div>",
+        sum(|b| b.ejections),
         sum(|b| u64::from(b.weight)),
         sum(|b| b.in_flight),
         ratio_cell(failures, requests)
@@ -171,9 +183,9 @@ fn cluster(out: &mut String, c: &ClusterStatus) {
 /// One backend row, with its drain (when up) or enable (when drained) button.
 fn backend(out: &mut String, cluster: &str, b: &BackendStatus) {
     let action = match b.state {
-        "up" => "drain",
         "drained" => "enable",
-        _ => "",
+        "down" => "",
+        _ => "drain",
     };
     let form = if action.is_empty() {
         String::new()
@@ -196,17 +208,38 @@ fn backend(out: &mut String, cluster: &str, b: &BackendStatus) {
     let failed = if b.failures > 0 { " bad" } else { "" };
     let _ = write!(
         out,
-        "<tr{row}><td><code>{}</code></td><td class=\"c\">{}</td><td class=\"n\">{}</td>\
-         <td class=\"n\">{ramp}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+        "<tr{row}><td><code>{}</code></td><td class=\"c\">{}</td><td>{}</td>\
+         <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{ramp}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
          <td class=\"n{failed}\">{}</td>{}<td class=\"c\">{form}</td></tr>",
         escape(&b.address),
         badge(b.state),
+        last_check(b),
+        b.ejections,
         b.weight,
         b.in_flight,
         b.requests,
         b.failures,
         ratio_cell(b.failures, b.requests)
     );
+}
+
+/// The last active check: a mark, what it saw and when (UTC); a dash without checks.
+fn last_check(b: &BackendStatus) -> String {
+    match &b.last_check {
+        None => "<span class=\"muted\">&mdash;</span>".to_owned(),
+        Some(c) => {
+            let (mark, class) = if c.passed {
+                ("&#10003;", "")
+            } else {
+                ("&#10007;", " class=\"bad\"")
+            };
+            format!(
+                "<span{class}>{mark} {}</span> <small class=\"muted\">{}</small>",
+                escape(&c.detail),
+                utc(c.at)
+            )
+        }
+    }
 }
 
 /// A coloured pill reading `label`; its colour is the CSS class of the same name.
@@ -281,7 +314,7 @@ fn uptime(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::status::ReloadErrorReport;
+    use crate::admin::status::{CheckStatus, ReloadErrorReport};
 
     /// A status with one cluster `name` holding a backend per `(address, state)`.
     fn status(name: &str, backends: &[(&str, &'static str)]) -> Status {
@@ -289,6 +322,9 @@ mod tests {
             address: address.to_owned(),
             weight: 1,
             state,
+            last_check: None,
+            ejections: 0,
+            ejected_until: None,
             in_flight: 0,
             requests: 10,
             failures: 1,
@@ -298,6 +334,9 @@ mod tests {
             name: name.to_owned(),
             policy: "round_robin",
             in_flight: 0,
+            health_check: None,
+            panic: false,
+            retries_in_flight: 0,
             backends: backends.collect(),
         };
         Status {
@@ -375,5 +414,36 @@ mod tests {
             "<code>clusters.web.backends[0].address</code> (line 12): not an &lt;address&gt;";
         assert!(page.contains(error));
         assert!(page.contains("<span class=\"badge error\">error</span> 2000-02-29 00:00:00 UTC"));
+    }
+
+    #[test]
+    fn shows_health_state_last_check_ejections_and_panic() {
+        let mut st = status(
+            "app",
+            &[("127.0.0.1:81", "unhealthy"), ("127.0.0.1:82", "ejected")],
+        );
+        let cluster = &mut st.clusters[0];
+        cluster.panic = true;
+        cluster.health_check =
+            Some("http GET /healthz every 2s (timeout 1s, rise 2, fall 3)".into());
+        cluster.backends[0].last_check = Some(CheckStatus {
+            passed: false,
+            detail: "status 503".into(),
+            at: 951_782_400.0,
+        });
+        cluster.backends[1].ejections = 3;
+        let page = render(&st);
+        assert!(page.contains("<span class=\"badge unhealthy\">unhealthy</span>"));
+        assert!(page.contains("<span class=\"badge ejected\">ejected</span>"));
+        assert!(page.contains("<span class=\"badge panic\">panic</span>"));
+        assert!(page.contains("checks: http GET /healthz every 2s"));
+        assert!(
+            page.contains("<span class=\"bad\">&#10007; status 503</span>"),
+            "{page}"
+        );
+        assert!(page.contains("2000-02-29 00:00:00 UTC"));
+        assert!(page.contains("<td class=\"n\">3</td>"));
+        // Health does not take the operator's drain button away.
+        assert!(page.contains("/backends/app/127.0.0.1:81/drain"));
     }
 }

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use sluicegate_runtime::Snapshot;
+use sluicegate_health::{Check, Probe};
+use sluicegate_runtime::{Backend, Snapshot};
 
 use crate::reload::{ReloadLog, ReloadOutcome};
 
@@ -80,6 +81,12 @@ pub struct ClusterStatus {
     pub policy: &'static str,
     /// Requests in flight over its backends.
     pub in_flight: u64,
+    /// Its active check, e.g. `http GET /healthz every 2s (rise 2, fall 3)`.
+    pub health_check: Option<String>,
+    /// Whether too few backends are healthy and every one is picked (panic mode).
+    pub panic: bool,
+    /// Retries in flight now.
+    pub retries_in_flight: u64,
     /// Its backends, in config order.
     pub backends: Vec<BackendStatus>,
 }
@@ -91,8 +98,15 @@ pub struct BackendStatus {
     pub address: String,
     /// Configured weight.
     pub weight: u32,
-    /// `up`, `down` (in the config) or `drained` (admin API).
+    /// `up`, `down` (in the config), `drained` (admin API), `unhealthy` (active
+    /// checks) or `ejected` (outlier detection).
     pub state: &'static str,
+    /// The last active check, if the cluster checks.
+    pub last_check: Option<CheckStatus>,
+    /// Outlier ejections since it joined.
+    pub ejections: u64,
+    /// Unix time (seconds) at which its current ejection ends.
+    pub ejected_until: Option<f64>,
     /// Requests in flight.
     pub in_flight: u64,
     /// Exchanges since it joined (responses and failures).
@@ -101,6 +115,17 @@ pub struct BackendStatus {
     pub failures: u64,
     /// Slow-start ramp in per-cent of its weight (100 when not ramping).
     pub ramp_percent: u32,
+}
+
+/// One active check.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckStatus {
+    /// Whether it passed.
+    pub passed: bool,
+    /// What it saw: `status 200`, `connect: Connection refused`, `timed out after 1s` …
+    pub detail: String,
+    /// Unix time (seconds) when it ended.
+    pub at: f64,
 }
 
 /// Seconds since the Unix epoch.
@@ -141,26 +166,49 @@ impl Status {
                     name: c.name.to_string(),
                     policy: c.policy.name(),
                     in_flight: c.in_flight(),
-                    backends: c
-                        .backends
-                        .iter()
-                        .map(|b| {
-                            let (requests, failures) = b.outcomes();
-                            BackendStatus {
-                                address: b.address().to_string(),
-                                weight: b.weight,
-                                state: b.state().as_str(),
-                                in_flight: b.in_flight(),
-                                requests,
-                                failures,
-                                ramp_percent: b.ramp() / 10,
-                            }
-                        })
-                        .collect(),
+                    health_check: c.health.check.as_deref().map(describe_check),
+                    panic: c.in_panic(),
+                    retries_in_flight: c.retries_in_flight(),
+                    backends: c.backends.iter().map(BackendStatus::of).collect(),
                 })
                 .collect(),
         }
     }
+}
+
+impl BackendStatus {
+    fn of(b: &Backend) -> Self {
+        let (requests, failures) = b.outcomes();
+        let health = b.health();
+        BackendStatus {
+            address: b.address().to_string(),
+            weight: b.weight,
+            state: b.state().as_str(),
+            last_check: health.last_check().map(|c| CheckStatus {
+                passed: c.passed,
+                detail: c.detail,
+                at: unix_seconds(c.at),
+            }),
+            ejections: health.ejections(),
+            ejected_until: health.ejected_until().map(unix_seconds),
+            in_flight: b.in_flight(),
+            requests,
+            failures,
+            ramp_percent: b.ramp() / 10,
+        }
+    }
+}
+
+/// A one-line summary of an active check.
+fn describe_check(check: &Check) -> String {
+    let what = match &check.probe {
+        Probe::Tcp => "tcp connect".to_owned(),
+        Probe::Http(http) => format!("http {} {}", http.method, http.path),
+    };
+    format!(
+        "{what} every {:?} (timeout {:?}, rise {}, fall {})",
+        check.interval, check.timeout, check.rise, check.fall
+    )
 }
 
 impl ReloadReport {
