@@ -36,7 +36,8 @@ pub fn describe() {
     );
     describe_counter!(
         BACKEND_STATE_CHANGES_TOTAL,
-        "Health transitions of a backend (active checks, outlier ejection and readmission),          by cluster, backend and the state entered (healthy, unhealthy)."
+        "Health transitions of a backend (active checks, outlier ejection and readmission), \
+         by cluster, backend and the state entered (healthy, unhealthy)."
     );
     describe_counter!(
         OUTLIER_EJECTIONS_TOTAL,
@@ -44,7 +45,8 @@ pub fn describe() {
     );
     describe_counter!(
         RETRIES_TOTAL,
-        "Requests sent again after a failed try, by cluster and reason          (connect_failure, reset, timeout, status)."
+        "Requests sent again after a failed try, by cluster and reason \
+         (connect_failure, reset, timeout, status)."
     );
     describe_counter!(
         RETRY_BUDGET_EXHAUSTED_TOTAL,
