@@ -7,8 +7,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,7 +20,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::{HEALTH_PATH, WAIT, within};
 
 /// The body type fake HTTP backends answer with.
 pub(crate) type ReplyBody = BoxBody<Bytes, hyper::Error>;
@@ -33,16 +35,23 @@ pub(crate) struct Counters {
     requests: AtomicUsize,
     accepts: AtomicUsize,
     closed: AtomicUsize,
+    /// `METHOD target` of every request, in arrival order.
+    lines: Mutex<Vec<String>>,
 }
 
 impl Counters {
-    /// Counts one request whose head has arrived.
-    pub(crate) fn request(&self) {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+    /// Counts one request whose head has arrived; `line` is its `METHOD target`.
+    pub(crate) fn request(&self, line: String) {
+        self.next_request(line);
     }
 
-    /// Counts one request and returns how many had arrived before it.
-    pub(crate) fn next_request(&self) -> usize {
+    /// Counts one request (`line` is its `METHOD target`) and returns how many had
+    /// arrived before it.
+    pub(crate) fn next_request(&self, line: String) -> usize {
+        // The line first, so that `requests() == n` implies `request_lines().len() >= n`.
+        if let Ok(mut lines) = self.lines.lock() {
+            lines.push(line);
+        }
         self.requests.fetch_add(1, Ordering::SeqCst)
     }
 }
@@ -54,7 +63,7 @@ impl Counters {
 pub struct Backend {
     addr: SocketAddr,
     counters: Arc<Counters>,
-    task: Option<AbortHandle>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Backend {
@@ -77,6 +86,47 @@ impl Backend {
     /// Connections the backend has finished with (it closed them or the peer did).
     pub fn closed(&self) -> usize {
         self.counters.closed.load(Ordering::SeqCst)
+    }
+
+    /// `METHOD target` (e.g. `GET /healthz`, `POST /orders?id=1`) of every request
+    /// received so far, in arrival order, health checks included.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.counters
+            .lines
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
+    }
+
+    /// Requests received so far other than those to [`HEALTH_PATH`]: the traffic a
+    /// backend served, without the proxy's HTTP health checks.
+    pub fn served(&self) -> usize {
+        self.count_lines(|line| !is_health_check(line))
+    }
+
+    /// Requests received so far to [`HEALTH_PATH`] (the proxy's HTTP health checks).
+    pub fn health_checks(&self) -> usize {
+        self.count_lines(is_health_check)
+    }
+
+    fn count_lines(&self, counted: impl Fn(&str) -> bool) -> usize {
+        self.counters
+            .lines
+            .lock()
+            .map(|lines| lines.iter().filter(|line| counted(line)).count())
+            .unwrap_or_default()
+    }
+
+    /// Stops the backend as a crash would: its listener closes (connecting to its
+    /// address is refused once this returns) and its connections are aborted (they
+    /// close a moment later, when the runtime runs the aborts). Panics after [`WAIT`].
+    /// The address can be served again with [`Backend::named_on`].
+    pub async fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            // The handle resolves once the task's future, and so the listener, is dropped.
+            let _ = within(WAIT, "stopping a backend", task).await;
+        }
     }
 
     /// A handle for an address nothing listens on: connecting to it is refused.
@@ -103,6 +153,13 @@ impl Drop for Backend {
     }
 }
 
+/// Whether a `METHOD target` line is a request to [`HEALTH_PATH`].
+fn is_health_check(line: &str) -> bool {
+    let target = line.split_once(' ').map_or("", |(_, target)| target);
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    path == HEALTH_PATH
+}
+
 /// Binds `127.0.0.1:0` and runs `connection` on every accepted socket. Must be called
 /// inside a tokio runtime.
 pub(crate) fn spawn_tcp<H, Fut>(connection: H) -> Backend
@@ -110,7 +167,15 @@ where
     H: Fn(TcpStream, Arc<Counters>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = bind();
+    spawn_tcp_on(bind(), connection)
+}
+
+/// Runs `connection` on every socket accepted by `listener`.
+pub(crate) fn spawn_tcp_on<H, Fut>(listener: TcpListener, connection: H) -> Backend
+where
+    H: Fn(TcpStream, Arc<Counters>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let addr = listener
         .local_addr()
         .unwrap_or_else(|e| panic!("no local address: {e}"));
@@ -119,7 +184,25 @@ where
     Backend {
         addr,
         counters,
-        task: Some(task.abort_handle()),
+        task: Some(task),
+    }
+}
+
+/// Binds `addr`, retrying while it is still in use (a backend just killed there may
+/// not have closed its listener yet). Panics if it cannot be bound within [`WAIT`].
+pub(crate) async fn bind_on(addr: SocketAddr) -> TcpListener {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                if tokio::time::Instant::now() >= deadline {
+                    panic!("{addr} still in use after {WAIT:?}");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("cannot bind {addr}: {e}"),
+        }
     }
 }
 
@@ -163,11 +246,25 @@ where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
 {
-    spawn_tcp(move |stream, counters| {
+    spawn_http_on(bind(), idle, handler)
+}
+
+/// Like [`spawn_http`], on `listener`.
+pub(crate) fn spawn_http_on<H, Fut>(
+    listener: TcpListener,
+    idle: Option<Duration>,
+    handler: H,
+) -> Backend
+where
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    spawn_tcp_on(listener, move |stream, counters| {
         let handler = handler.clone();
         async move {
-            let service = service_fn(move |request| {
-                counters.request();
+            let service = service_fn(move |request: Request<Incoming>| {
+                let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+                counters.request(format!("{} {target}", request.method()));
                 let reply = handler(request);
                 async move { Ok::<_, Infallible>(reply.await) }
             });

@@ -2,7 +2,9 @@
 //! hyper 1 servers and real tokio sockets on `127.0.0.1:0` ([`Backend`]), a small HTTP
 //! client whose every call is bounded by [`WAIT`] ([`client`]), the pattern bodies used
 //! to check large transfers byte for byte ([`pattern`]), and the proxy started in
-//! process from a YAML string ([`start_proxy`]).
+//! process from a YAML string ([`start_proxy`]). Backends can be killed and restarted
+//! on the same address ([`Backend::kill`], [`Backend::named_on`]) or have their health
+//! switched at run time ([`Backend::switchable`]), for health-check tests.
 //!
 //! This crate must only ever be a dev-dependency: its helpers panic on failure (that is
 //! what a test wants) and it is not published. Every backend and proxy stops when its
@@ -16,6 +18,7 @@ pub mod pattern;
 mod proxy;
 mod raw;
 mod sink;
+mod switch;
 mod wait;
 
 pub use backend::Backend;
@@ -24,4 +27,6 @@ pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS};
 pub use pattern::{PatternBody, pattern_digest};
 pub use proxy::{Proxy, single_cluster, start_proxy};
 pub use sluicegate_listener::DrainOutcome;
+pub use sluicegate_runtime::BackendState;
+pub use switch::{HEALTH_PATH, Switch};
 pub use wait::{WAIT, eventually, eventually_async, init_tracing, within};

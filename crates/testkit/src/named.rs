@@ -1,6 +1,7 @@
-//! Backends that answer with their name: [`Backend::named`], [`Backend::slow`] and
-//! [`Backend::short_keep_alive`].
+//! Backends that answer with their name: [`Backend::named`], [`Backend::named_on`],
+//! [`Backend::slow`] and [`Backend::short_keep_alive`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 
 use crate::Backend;
-use crate::backend::{Reply, spawn_http, text};
+use crate::backend::{Reply, bind_on, spawn_http, spawn_http_on, text};
 
 impl Backend {
     /// Answers `200` with body `name` for every path, plus:
@@ -17,6 +18,16 @@ impl Backend {
     pub fn named(name: &str) -> Backend {
         let name: Arc<str> = Arc::from(name);
         spawn_http(None, move |request| {
+            answer(name.clone(), Duration::ZERO, request)
+        })
+    }
+
+    /// Like [`Backend::named`], listening on `addr`: with the address of a backend
+    /// stopped by [`Backend::kill`], it plays that backend restarted. Waits (bounded by
+    /// [`crate::WAIT`], then panics) while the address is still in use.
+    pub async fn named_on(name: &str, addr: SocketAddr) -> Backend {
+        let name: Arc<str> = Arc::from(name);
+        spawn_http_on(bind_on(addr).await, None, move |request| {
             answer(name.clone(), Duration::ZERO, request)
         })
     }

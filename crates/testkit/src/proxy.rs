@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluicegate_listener::{Control, DrainOutcome, Server};
-use sluicegate_runtime::SnapshotHandle;
+use sluicegate_runtime::{BackendState, SnapshotHandle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -119,6 +119,19 @@ impl Proxy {
         self.control.current()
     }
 
+    /// The state (up, unhealthy, ejected …) of the backend at `addr` in cluster
+    /// `cluster` of the published snapshot. Panics if there is no such backend.
+    pub fn backend_state(&self, cluster: &str, addr: SocketAddr) -> BackendState {
+        let snapshot = self.control.current();
+        let cluster = snapshot
+            .cluster(cluster)
+            .unwrap_or_else(|| panic!("the proxy has no cluster named {cluster:?}"));
+        cluster
+            .backend(addr)
+            .map(|(_, backend)| backend.state())
+            .unwrap_or_else(|| panic!("cluster {:?} has no backend {addr}", cluster.name))
+    }
+
     /// The generation of the published snapshot.
     pub fn generation(&self) -> u64 {
         self.control.current().generation
@@ -151,7 +164,8 @@ impl Drop for Proxy {
 /// A config with one listener `main` on `127.0.0.1:0` routing everything to one
 /// cluster `app` of `backends` (weight 1 each), with a 10 s drain timeout.
 /// `cluster_keys` adds `key: value` lines to the cluster (e.g. `("response_timeout",
-/// "300ms")`).
+/// "300ms")`); a nested key takes a YAML flow mapping as its value (e.g.
+/// `("health_check", "{type: tcp, interval: 100ms}")`).
 pub fn single_cluster(backends: &[&Backend], cluster_keys: &[(&str, &str)]) -> String {
     let mut yaml = String::from(
         "drain_timeout: 10s\nlisteners:\n  main:\n    address: 127.0.0.1:0\n    routes:\n      - cluster: app\nclusters:\n  app:\n",

@@ -1,6 +1,7 @@
 //! Misbehaving backends written directly on TCP sockets, since a correct HTTP server
 //! cannot misbehave on purpose: [`Backend::stalling`], [`Backend::flaky`],
-//! [`Backend::garbage`] and [`Backend::closing`].
+//! [`Backend::garbage`], [`Backend::closing`], [`Backend::hanging_up`] and
+//! [`Backend::silent`].
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,8 +31,8 @@ impl Backend {
     pub fn flaky(failures: usize) -> Backend {
         crate::backend::spawn_tcp(move |mut stream, counters| async move {
             let mut heads = Heads::default();
-            while heads.next(&mut stream).await {
-                if counters.next_request() < failures {
+            while let Some(line) = heads.next(&mut stream).await {
+                if counters.next_request(line) < failures {
                     return;
                 }
                 if stream.write_all(OK_RESPONSE).await.is_err() {
@@ -41,12 +42,32 @@ impl Backend {
         })
     }
 
+    /// Reads and discards whatever arrives and never answers, counting request heads;
+    /// unlike [`Backend::stalling`] it closes its side once the peer has closed (or
+    /// reset) the connection, so [`Backend::closed`] tells how many connections the
+    /// peer gave up on.
+    pub fn silent() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, counters| async move {
+            let mut heads = Heads::default();
+            while let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
+            }
+        })
+    }
+
+    /// Reads each request head and closes the connection without answering: a backend
+    /// that crashes on every request once it has it. Counts every request, so a test
+    /// can tell whether a proxy sent one again. A request body is not read.
+    pub fn hanging_up() -> Backend {
+        Backend::flaky(usize::MAX)
+    }
+
     /// Reads each connection's request head, answers with bytes that are not HTTP
     /// (`not http\r\n\r\n`) and closes.
     pub fn garbage() -> Backend {
         crate::backend::spawn_tcp(|mut stream, counters| async move {
-            if Heads::default().next(&mut stream).await {
-                counters.request();
+            if let Some(line) = Heads::default().next(&mut stream).await {
+                counters.request(line);
                 let _ = stream.write_all(b"not http\r\n\r\n").await;
                 let _ = stream.shutdown().await;
             }
@@ -58,8 +79,8 @@ impl Backend {
     /// effectively zero. A client that reuses the connection finds it closed.
     pub fn closing() -> Backend {
         crate::backend::spawn_tcp(|mut stream, counters| async move {
-            if Heads::default().next(&mut stream).await {
-                counters.request();
+            if let Some(line) = Heads::default().next(&mut stream).await {
+                counters.request(line);
                 let _ = stream.write_all(OK_RESPONSE).await;
                 let _ = stream.shutdown().await;
             }
@@ -74,22 +95,33 @@ struct Heads {
 }
 
 impl Heads {
-    /// Reads until a whole head (ending in an empty line) has arrived and consumes
-    /// it. False when the peer closed first, on an error, or when the head is too big.
-    async fn next(&mut self, stream: &mut TcpStream) -> bool {
+    /// Reads until a whole head (ending in an empty line) has arrived, consumes it and
+    /// returns its `METHOD target`. `None` when the peer closed first, on an error, or
+    /// when the head is too big.
+    async fn next(&mut self, stream: &mut TcpStream) -> Option<String> {
         loop {
             if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                self.buffer.drain(..end + 4);
-                return true;
+                let head: Vec<u8> = self.buffer.drain(..end + 4).collect();
+                return Some(request_line(&head));
             }
             if self.buffer.len() > MAX_HEAD {
-                return false;
+                return None;
             }
             let mut chunk = [0u8; 4096];
             match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return false,
+                Ok(0) | Err(_) => return None,
                 Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
             }
         }
     }
+}
+
+/// `METHOD target` of a request head: its first line without the version.
+fn request_line(head: &[u8]) -> String {
+    let first = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    let mut parts = first.split(' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    format!("{method} {target}")
 }
