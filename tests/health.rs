@@ -740,7 +740,6 @@ async fn the_retry_budget_caps_retries_when_every_backend_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a request's finished retry keeps its budget slot while it asks for the next one (crates/listener/src/attempts.rs), so with min_concurrent 1 a lone request gets 1 retry, not 2"]
 async fn a_lone_failing_request_uses_all_its_attempts_within_min_concurrent_1() {
     init_tracing();
     let (x, y, z) = (

@@ -120,6 +120,9 @@ pub(crate) async fn forward(
                 reason,
                 unsent,
             }) => {
+                // The attempt is over: it no longer counts as in flight (least
+                // connections, the retry budget) while the retry backs off.
+                drop(guard);
                 cluster.record_outcome(backend, true);
                 (Outcome::Failed(error), reason, unsent)
             }
@@ -136,6 +139,8 @@ pub(crate) async fn forward(
                 _ => return finish(outcome),
             },
         };
+        // A finished retry gives its slot back before the next one asks for a slot.
+        _retry = None;
         let Some(guard) = cluster.try_retry() else {
             tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
             return finish(outcome);

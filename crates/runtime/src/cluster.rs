@@ -1,8 +1,8 @@
 //! One cluster's runtime state: its backends, its policy, its health parameters.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
@@ -55,6 +55,8 @@ pub struct Cluster {
     pub(crate) retries: RetryBudget,
     /// What is derived from the backends' health, recomputed when the epoch moves.
     pub(crate) cache: HealthCache,
+    /// Serialises outlier ejections (count, then eject) within the cluster.
+    pub(crate) ejecting: Mutex<()>,
 }
 
 /// Eligible weight and panic mode, valid for one health epoch.
@@ -193,6 +195,9 @@ impl Cluster {
         if in_a_row < outlier.consecutive_failures || backend.health().is_ejected() {
             return;
         }
+        // Counting and ejecting are one step, so two backends failing at the same
+        // moment cannot both pass the cap. Only ejections take this lock.
+        let _one_at_a_time = self.ejecting.lock();
         let ejected = self
             .backends
             .iter()

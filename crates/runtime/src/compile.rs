@@ -278,6 +278,7 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         in_flight,
         retries: RetryBudget::new(retries),
         cache: HealthCache::default(),
+        ejecting: std::sync::Mutex::new(()),
     }
 }
 
