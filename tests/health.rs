@@ -874,3 +874,58 @@ async fn initial_state_unhealthy_backends_wait_for_rise_passes() {
     assert!(took >= at_least(3, interval), "rise 3 took only {took:?}");
     until_served_by(&proxy, "a").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_aborts_its_upload_does_not_get_the_backend_ejected() {
+    use tokio::io::AsyncWriteExt;
+    init_tracing();
+    let backend = Backend::sink();
+    let proxy = start_proxy(&single_cluster(
+        &[&backend],
+        &[
+            (
+                "outlier",
+                "{consecutive_failures: 1, base_ejection: 1h, max_ejected_percent: 100}",
+            ),
+            ("retries", "{attempts: 2}"),
+        ],
+    ))
+    .await;
+    for sent in 1..=3 {
+        let mut stream = within(
+            WAIT,
+            "connecting",
+            tokio::net::TcpStream::connect(proxy.addr()),
+        )
+        .await
+        .unwrap();
+        let head = "POST /upload HTTP/1.1\r\nhost: app\r\ncontent-length: 100000\r\n\r\n";
+        within(WAIT, "writing", stream.write_all(head.as_bytes()))
+            .await
+            .unwrap();
+        within(WAIT, "writing", stream.write_all(&[b'x'; 1000]))
+            .await
+            .unwrap();
+        assert!(
+            eventually(WAIT, || backend.requests() == sent).await,
+            "the upload reached the backend"
+        );
+        drop(stream);
+        let snapshot = proxy.snapshot();
+        let cluster = snapshot.cluster(APP).unwrap();
+        assert!(
+            eventually(WAIT, || cluster.in_flight() == 0).await,
+            "the aborted exchange ended"
+        );
+    }
+    assert_eq!(proxy.backend_state(APP, backend.addr()), BackendState::Up);
+    let snapshot = proxy.snapshot();
+    let (_, failures) = snapshot.cluster(APP).unwrap().backends[0].outcomes();
+    assert_eq!(
+        failures, 0,
+        "the client's abort is not the backend's failure"
+    );
+    assert_eq!(backend.requests(), 3, "an aborted upload is not retried");
+    let (status, _, _) = get(proxy.addr(), "/", &[]).await;
+    assert_eq!(status, 200);
+}

@@ -209,7 +209,14 @@ pub(crate) fn retries(errors: &mut Errors<'_>, at: &str, raw: &RawRetries) -> Re
         ),
         backoff: match raw.backoff.as_deref().map(crate::parse_duration) {
             None => d::RETRY_BACKOFF,
-            Some(Ok(backoff)) => backoff,
+            Some(Ok(backoff)) if backoff <= d::MAX_RETRY_BACKOFF => backoff,
+            Some(Ok(backoff)) => {
+                errors.push(
+                    format!("{at}.backoff"),
+                    format!("{backoff:?} is longer than {:?}", d::MAX_RETRY_BACKOFF),
+                );
+                d::RETRY_BACKOFF
+            }
             Some(Err(message)) => {
                 errors.push(format!("{at}.backoff"), message);
                 d::RETRY_BACKOFF

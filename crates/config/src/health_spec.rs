@@ -36,6 +36,8 @@ pub mod health_defaults {
     pub const RETRY_MIN_CONCURRENT: u32 = 3;
     /// `retries.backoff`: Envoy's base retry interval.
     pub const RETRY_BACKOFF: Duration = Duration::from_millis(25);
+    /// Longest `retries.backoff`: it doubles per retry, and a client waits through it.
+    pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
     /// Largest request body buffered so that it can be sent again: 64 KiB.
     pub const RETRY_BUFFER: usize = 64 * 1024;
 }

@@ -192,6 +192,9 @@ impl HealthCell {
             detail.ejected_until = None;
             detail.readmitted_at = Some(Instant::now());
         }
+        // Failures of requests still in flight at the ejection do not count: a
+        // readmitted backend needs N failures in a row again.
+        self.failures.store(0, Ordering::Relaxed);
         self.set(EJECTED, false)
     }
 

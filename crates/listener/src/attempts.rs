@@ -91,8 +91,10 @@ pub(crate) async fn forward(
         cluster: cluster.name.to_string(),
     };
     let policy = cluster.health.retry.as_ref();
-    let copy = (policy.is_some() && is_idempotent(&head.method) && body.is_replayable())
-        .then(|| HeadCopy::of(&head));
+    let copy = (policy.is_some_and(RetryPolicy::resends_sent)
+        && is_idempotent(&head.method)
+        && body.is_replayable())
+    .then(|| HeadCopy::of(&head));
     let first = body.take().ok_or_else(no_backend)?;
     let mut request = Request::from_parts(head, first);
     let mut tried: Vec<usize> = Vec::new();
@@ -116,9 +118,15 @@ pub(crate) async fn forward(
                 (outcome, sluicegate_metrics::RetryReason::Status, None)
             }
             Err(Failure {
+                client_fault,
+                error,
+                ..
+            }) if client_fault => return Err(error),
+            Err(Failure {
                 error,
                 reason,
                 unsent,
+                ..
             }) => {
                 // The attempt is over: it no longer counts as in flight (least
                 // connections, the retry budget) while the retry backs off.

@@ -66,6 +66,9 @@ pub(crate) struct Failure {
     pub(crate) error: ProxyError,
     pub(crate) reason: RetryReason,
     pub(crate) unsent: Option<Request<RequestBody>>,
+    /// The client's request body failed (it went away mid-upload): not the backend's
+    /// fault, so neither counted against it nor retried.
+    pub(crate) client_fault: bool,
 }
 
 /// Sends the request to `backend` and waits, bounded by the cluster's response
@@ -86,11 +89,21 @@ pub(crate) async fn send(
                 error: ProxyError::ResponseTimeout { cluster: name() },
                 reason: RetryReason::Timeout,
                 unsent: None,
+                client_fault: false,
             })
         }
         Ok(Ok(exchange)) => {
             backend.series.response_seconds().record(started.elapsed());
             Ok(exchange)
+        }
+        Ok(Err((SendError::Exchange(error), _))) if error.is_user() => {
+            tracing::debug!(backend = %backend.key, "request body from the client failed: {}", chain(&error));
+            Err(Failure {
+                error: ProxyError::BadRequest("the request body could not be read from the client"),
+                reason: RetryReason::Reset,
+                unsent: None,
+                client_fault: true,
+            })
         }
         Ok(Err((error, unsent))) => {
             if let Some(reason) = connect_reason(&error) {
@@ -106,6 +119,7 @@ pub(crate) async fn send(
                 error: classified,
                 reason,
                 unsent,
+                client_fault: false,
             })
         }
     }

@@ -126,7 +126,7 @@ async fn proxy(
         .health
         .retry
         .as_ref()
-        .filter(|_| is_idempotent(&head.method))
+        .filter(|p| p.resends_sent() && is_idempotent(&head.method))
         .map(|p| p.buffer);
     let body = Prepared::of(body, limit).await?;
     let exchange = Exchange {

@@ -66,6 +66,7 @@ pub(crate) struct HealthCache {
     eligible_weight: AtomicU64,
     candidate_weight: AtomicU64,
     panic: AtomicBool,
+    recomputing: Mutex<()>,
 }
 
 impl Default for HealthCache {
@@ -75,6 +76,7 @@ impl Default for HealthCache {
             eligible_weight: AtomicU64::new(0),
             candidate_weight: AtomicU64::new(0),
             panic: AtomicBool::new(false),
+            recomputing: Mutex::new(()),
         }
     }
 }
@@ -121,13 +123,20 @@ impl Cluster {
     fn refresh(&self) -> bool {
         let now = sluicegate_health::epoch();
         if self.cache.epoch.load(Ordering::Acquire) != now {
-            self.recompute(now);
+            self.recompute();
         }
         self.cache.panic.load(Ordering::Relaxed)
     }
 
+    /// Recomputes the cache for the current epoch. One thread at a time (a thread
+    /// that finds another at it keeps the previous values for this pick), so an older
+    /// result can never be stamped with a newer epoch.
     #[cold]
-    fn recompute(&self, epoch: u64) {
+    fn recompute(&self) {
+        let Ok(_only_me) = self.cache.recomputing.try_lock() else {
+            return;
+        };
+        let epoch = sluicegate_health::epoch();
         let (mut eligible, mut candidates, mut healthy, mut count) = (0u64, 0u64, 0usize, 0usize);
         for b in &self.backends {
             if b.is_candidate() {

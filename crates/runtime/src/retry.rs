@@ -42,6 +42,12 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether a request that was sent may be sent again (retries left, and a
+    /// condition that applies after sending); only then is a copy of it kept.
+    pub fn resends_sent(&self) -> bool {
+        self.attempts > 0 && (self.reset || self.timeout || !self.statuses.is_empty())
+    }
+
     /// Whether a backend answer with `status` is retried.
     pub fn retries_status(&self, status: u16) -> bool {
         self.statuses.contains(&status)

@@ -37,6 +37,7 @@ fn check_accepts_every_example_config() {
         .collect();
     files.push(root().join("benches/bench.yaml"));
     files.push(root().join("benches/bench-nometrics.yaml"));
+    files.push(root().join("benches/bench-health.yaml"));
     assert!(
         files.len() >= 4,
         "expected the example configs, got {files:?}"
