@@ -12,7 +12,7 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use sluicegate_core::PickKey;
-use sluicegate_runtime::{Cluster, RetryGuard, RetryPolicy};
+use sluicegate_runtime::{Cluster, InFlightGuard, RetryGuard, RetryPolicy};
 
 use crate::ProxyBody;
 use crate::forward::{Failure, downstream_head, send};
@@ -65,13 +65,13 @@ pub(crate) struct Exchange<'a> {
     pub(crate) key: PickKey,
     pub(crate) head: Parts,
     pub(crate) body: Prepared,
+    /// Whether the request may be sent again after it was sent (the policy resends
+    /// sent requests and the method is idempotent); decided once, in `proxy`.
+    pub(crate) resend: bool,
 }
 
-/// How the last attempt ended when no retry follows.
-enum Outcome {
-    Answered(Response<Incoming>, sluicegate_runtime::InFlightGuard, Lease),
-    Failed(ProxyError),
-}
+/// A backend's answer with what its body holds until it ends.
+type Answered = (Response<Incoming>, InFlightGuard, Lease);
 
 /// Sends the request to backend `slot`, then retries as the policy allows. `on_pick`
 /// learns each backend tried (the last one is the request's backend).
@@ -86,15 +86,13 @@ pub(crate) async fn forward(
         key,
         head,
         mut body,
+        resend,
     } = exchange;
     let no_backend = || ProxyError::NoBackend {
         cluster: cluster.name.to_string(),
     };
     let policy = cluster.health.retry.as_ref();
-    let copy = (policy.is_some_and(RetryPolicy::resends_sent)
-        && is_idempotent(&head.method)
-        && body.is_replayable())
-    .then(|| HeadCopy::of(&head));
+    let copy = (resend && body.is_replayable()).then(|| HeadCopy::of(&head));
     let first = body.take().ok_or_else(no_backend)?;
     let mut request = Request::from_parts(head, first);
     let mut tried: Vec<usize> = Vec::new();
@@ -111,9 +109,9 @@ pub(crate) async fn forward(
                 let status = response.status().as_u16();
                 cluster.record_outcome(backend, response.status().is_server_error());
                 let retried = policy.is_some_and(|p| p.retries_status(status));
-                let outcome = Outcome::Answered(response, guard, lease);
+                let outcome = Ok((response, guard, lease));
                 if !retried {
-                    return Ok(answer(outcome));
+                    return outcome.map(answer);
                 }
                 (outcome, sluicegate_metrics::RetryReason::Status, None)
             }
@@ -132,30 +130,30 @@ pub(crate) async fn forward(
                 // connections, the retry budget) while the retry backs off.
                 drop(guard);
                 cluster.record_outcome(backend, true);
-                (Outcome::Failed(error), reason, unsent)
+                (Err(error), reason, unsent)
             }
         };
         let Some(policy) =
             policy.filter(|p| tried.len() < p.attempts as usize && p.retries(reason))
         else {
-            return finish(outcome);
+            return outcome.map(answer);
         };
         let next = match unsent {
             Some(unsent) => unsent,
             None => match (copy.as_ref(), body.take()) {
                 (Some(copy), Some(body)) => copy.request(body),
-                _ => return finish(outcome),
+                _ => return outcome.map(answer),
             },
         };
         // A finished retry gives its slot back before the next one asks for a slot.
         _retry = None;
         let Some(guard) = cluster.try_retry() else {
             tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
-            return finish(outcome);
+            return outcome.map(answer);
         };
         tried.push(slot);
         let Some((next_slot, _)) = cluster.pick_avoiding(&key, &tried) else {
-            return finish(outcome);
+            return outcome.map(answer);
         };
         drop(outcome);
         cluster.retry_series.retried(reason);
@@ -175,19 +173,7 @@ fn backoff(policy: &RetryPolicy, n: usize) -> Duration {
     full.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
-fn answer(outcome: Outcome) -> Response<ProxyBody> {
-    match outcome {
-        Outcome::Answered(mut response, guard, lease) => {
-            downstream_head(&mut response);
-            response.map(|body| ProxyBody::upstream(body, guard, lease))
-        }
-        Outcome::Failed(error) => error.to_response(),
-    }
-}
-
-fn finish(outcome: Outcome) -> Result<Response<ProxyBody>, ProxyError> {
-    match outcome {
-        Outcome::Failed(error) => Err(error),
-        answered => Ok(answer(answered)),
-    }
+fn answer((mut response, guard, lease): Answered) -> Response<ProxyBody> {
+    downstream_head(&mut response);
+    response.map(|body| ProxyBody::upstream(body, guard, lease))
 }

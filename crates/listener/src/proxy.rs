@@ -122,12 +122,9 @@ async fn proxy(
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
     let host = &upstream.backends.get(slot).ok_or_else(no_backend)?.host;
     upstream_head(&mut head, host, client);
-    let limit = cluster
-        .health
-        .retry
-        .as_ref()
-        .filter(|p| p.resends_sent() && is_idempotent(&head.method))
-        .map(|p| p.buffer);
+    let retry = cluster.health.retry.as_ref();
+    let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
+    let limit = retry.filter(|_| resend).map(|p| p.buffer);
     let body = Prepared::of(body, limit).await?;
     let exchange = Exchange {
         cluster,
@@ -135,6 +132,7 @@ async fn proxy(
         key,
         head,
         body,
+        resend,
     };
     forward(exchange, slot, |slot| reached.backend = Some(slot)).await
 }

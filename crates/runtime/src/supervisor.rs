@@ -37,11 +37,6 @@ impl HealthSupervisor {
         Self::default()
     }
 
-    /// Number of checker tasks running.
-    pub fn running(&self) -> usize {
-        self.tasks.len()
-    }
-
     /// Starts, keeps and stops checker tasks so that exactly the checked backends of
     /// `snapshot` (not marked down) have one. Needs a tokio runtime.
     pub fn reconcile(&mut self, snapshot: &Snapshot) {
