@@ -668,6 +668,8 @@ async fn a_timed_out_get_is_retried_but_a_timed_out_post_is_not() {
     let keys = [
         ("response_timeout", "300ms"),
         ("retries", "{attempts: 1, on: [timeout], backoff: 5ms}"),
+        // Without this the slow backend is skipped after its first timeout.
+        ("unreachable", "{ejection: 0s}"),
     ];
     let proxy = start_proxy(&single_cluster(&[&slow, &good], &keys)).await;
     for body in [&b"order"[..], b""] {

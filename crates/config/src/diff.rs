@@ -137,6 +137,7 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
     for (key, differs) in [
         ("health_check", a.health_check != b.health_check),
         ("outlier", a.outlier != b.outlier),
+        ("unreachable", a.unreachable != b.unreachable),
         ("retries", a.retries != b.retries),
     ] {
         if differs {

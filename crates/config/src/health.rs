@@ -2,8 +2,10 @@
 //! and `retries`. Every error is collected with its YAML path.
 
 use crate::health_spec::health_defaults as d;
-use crate::health_spec::{CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec};
-use crate::raw::{RawHealthCheck, RawOutlier, RawPercent, RawRetries, RawStatus};
+use crate::health_spec::{
+    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
+};
+use crate::raw::{RawHealthCheck, RawOutlier, RawPercent, RawRetries, RawStatus, RawUnreachable};
 use crate::validate::Errors;
 
 /// The validated `health_check:` (`at` is `clusters.NAME.health_check`).
@@ -128,6 +130,43 @@ fn status_range(errors: &mut Errors<'_>, at: String, raw: &RawStatus) -> Option<
             None
         }
     }
+}
+
+/// The validated `unreachable:` (`at` is `clusters.NAME.unreachable`); on by default,
+/// `None` when `ejection: 0s` turns it off.
+pub(crate) fn unreachable(
+    errors: &mut Errors<'_>,
+    at: &str,
+    raw: Option<&RawUnreachable>,
+) -> Option<UnreachableSpec> {
+    let Some(raw) = raw else {
+        return Some(UnreachableSpec::default());
+    };
+    // `ejection: 0s` is how it is turned off (elsewhere a zero duration is an error).
+    let off = raw.ejection.as_deref().map(crate::duration::parse_duration);
+    if off == Some(Ok(std::time::Duration::ZERO)) {
+        return None;
+    }
+    let ejection = errors.duration(
+        format!("{at}.ejection"),
+        raw.ejection.as_deref(),
+        d::UNREACHABLE_EJECTION,
+    );
+    let max_ejection = errors.duration(
+        format!("{at}.max_ejection"),
+        raw.max_ejection.as_deref(),
+        d::UNREACHABLE_MAX_EJECTION.max(ejection),
+    );
+    if max_ejection < ejection {
+        errors.push(
+            format!("{at}.max_ejection"),
+            format!("{max_ejection:?} is shorter than ejection ({ejection:?})"),
+        );
+    }
+    Some(UnreachableSpec {
+        ejection,
+        max_ejection,
+    })
 }
 
 /// The validated `outlier:` (`at` is `clusters.NAME.outlier`).

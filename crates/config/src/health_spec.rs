@@ -27,6 +27,12 @@ pub mod health_defaults {
     pub const MAX_EJECTION: Duration = Duration::from_secs(300);
     /// `outlier.max_ejected_percent`: at most half a cluster is taken out by errors alone.
     pub const MAX_EJECTED_PERCENT: u8 = 50;
+    /// `unreachable.ejection`: nginx's `fail_timeout` is 10 s after `max_fails=1`; a
+    /// shorter first skip, doubling while the backend keeps failing, gives a restarted
+    /// backend its traffic back sooner.
+    pub const UNREACHABLE_EJECTION: Duration = Duration::from_secs(1);
+    /// `unreachable.max_ejection`: a backend that stays down is tried twice a minute.
+    pub const UNREACHABLE_MAX_EJECTION: Duration = Duration::from_secs(30);
     /// `retries.attempts`: retries after the first try (Envoy's `num_retries` is 1; two
     /// ride out one dead backend of three with room to spare).
     pub const RETRY_ATTEMPTS: u32 = 2;
@@ -103,6 +109,26 @@ pub struct OutlierSpec {
     pub max_ejection: Duration,
     /// Largest share of the cluster's backends ejected at once.
     pub max_ejected_percent: u8,
+}
+
+/// Quick passive ejection (`unreachable:`): one connect failure or response timeout
+/// takes a backend out of new picks for `ejection`, doubling up to `max_ejection` while
+/// it keeps failing; a success or a passing check resets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreachableSpec {
+    /// Time of the first ejection.
+    pub ejection: Duration,
+    /// Cap of the ejection time.
+    pub max_ejection: Duration,
+}
+
+impl Default for UnreachableSpec {
+    fn default() -> Self {
+        Self {
+            ejection: health_defaults::UNREACHABLE_EJECTION,
+            max_ejection: health_defaults::UNREACHABLE_MAX_EJECTION,
+        }
+    }
 }
 
 /// Retries (`retries:`).

@@ -22,7 +22,8 @@ pub use diff::diff;
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use health_spec::{
-    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, health_defaults,
+    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
+    health_defaults,
 };
 pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{

@@ -114,6 +114,8 @@ pub struct RawCluster {
     pub health_check: Option<RawHealthCheck>,
     /// Passive health checks (outlier ejection).
     pub outlier: Option<RawOutlier>,
+    /// Quick ejection of a backend that refuses connections or stops answering.
+    pub unreachable: Option<RawUnreachable>,
     /// Healthy share below which the cluster balances over all its backends.
     pub panic_threshold: Option<RawPercent>,
     /// Retries of failed requests.
@@ -184,6 +186,16 @@ pub struct RawOutlier {
     pub max_ejection: Option<String>,
     /// Largest share of the cluster ejected at once.
     pub max_ejected_percent: Option<RawPercent>,
+}
+
+/// `unreachable:` of a cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnreachable {
+    /// Time a backend is skipped after one connect failure or response timeout.
+    pub ejection: Option<String>,
+    /// Longest such time (it doubles while the backend keeps failing).
+    pub max_ejection: Option<String>,
 }
 
 /// `retries:` of a cluster.

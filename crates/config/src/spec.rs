@@ -7,7 +7,7 @@ use std::time::Duration;
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
 use crate::PolicySpec;
-use crate::health_spec::{HealthCheckSpec, OutlierSpec, RetrySpec};
+use crate::health_spec::{HealthCheckSpec, OutlierSpec, RetrySpec, UnreachableSpec};
 
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {
@@ -165,6 +165,9 @@ pub struct ClusterSpec {
     pub health_check: Option<HealthCheckSpec>,
     /// Outlier ejection, if on.
     pub outlier: Option<OutlierSpec>,
+    /// Quick ejection after a connect failure or response timeout (on unless
+    /// `unreachable.ejection: 0s`).
+    pub unreachable: Option<UnreachableSpec>,
     /// Healthy share (percent) below which the cluster balances over all its
     /// backends, healthy or not; 0 = off.
     pub panic_threshold: u8,

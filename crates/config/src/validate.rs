@@ -426,6 +426,11 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
             .outlier
             .as_ref()
             .map(|o| crate::health::outlier(errors, &format!("{at}.outlier"), o)),
+        unreachable: crate::health::unreachable(
+            errors,
+            &format!("{at}.unreachable"),
+            c.unreachable.as_ref(),
+        ),
         panic_threshold: crate::health::panic_threshold(errors, &at, c.panic_threshold.as_ref()),
         retries: c
             .retries

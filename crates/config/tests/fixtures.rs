@@ -192,3 +192,26 @@ fn health_keys_are_typed_with_their_defaults() {
     );
     assert_eq!(retries.backoff, Duration::from_millis(25));
 }
+
+#[test]
+fn unreachable_is_on_by_default_and_can_be_tuned_or_turned_off() {
+    use sluicegate_config::{UnreachableSpec, health_defaults as d};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/unreachable.yaml");
+    let config = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let of = |name| config.cluster(name).unwrap().unreachable.clone();
+    assert_eq!(
+        of("default"),
+        Some(UnreachableSpec {
+            ejection: d::UNREACHABLE_EJECTION,
+            max_ejection: d::UNREACHABLE_MAX_EJECTION,
+        })
+    );
+    assert_eq!(
+        of("tuned"),
+        Some(UnreachableSpec {
+            ejection: Duration::from_millis(500),
+            max_ejection: Duration::from_secs(60),
+        })
+    );
+    assert_eq!(of("off"), None);
+}

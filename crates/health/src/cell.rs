@@ -13,6 +13,8 @@ const UNHEALTHY: u8 = 1;
 const EJECTED: u8 = 2;
 /// Drained through the admin API.
 const DRAINED: u8 = 4;
+/// Skipped after a connect failure or a response timeout (see `unreachable.rs`).
+const UNREACHABLE: u8 = 8;
 
 /// Bumped by every change of any cell's eligibility, so a cluster can cache what it
 /// derives from its cells (eligible weight, healthy share) and recompute only then.
@@ -48,6 +50,11 @@ pub struct HealthCell {
     ejections_total: AtomicU64,
     /// Identifies the current ejection, so a stale readmission timer does nothing.
     ejection_id: AtomicU64,
+    /// Unreachable marks in a row, without a success or a passing check between
+    /// them (the doubling exponent of the next mark).
+    unreachable_streak: AtomicU32,
+    /// Identifies the current unreachable mark, like `ejection_id`.
+    unreachable_id: AtomicU64,
     detail: Mutex<Detail>,
 }
 
@@ -74,10 +81,15 @@ impl HealthCell {
         self.flags.load(Ordering::Relaxed) == 0
     }
 
-    /// Whether neither checks nor the outlier detector hold it out (drain aside).
+    /// Whether neither checks nor passive ejection hold it out (drain aside).
     #[inline]
     pub fn is_healthy(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & (UNHEALTHY | EJECTED) == 0
+        self.flags.load(Ordering::Relaxed) & (UNHEALTHY | EJECTED | UNREACHABLE) == 0
+    }
+
+    /// Whether a connect failure or response timeout holds it out for a while.
+    pub fn is_unreachable(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & UNREACHABLE != 0
     }
 
     /// Whether its active checks hold it out.
@@ -144,6 +156,9 @@ impl HealthCell {
             if self.failures.load(Ordering::Relaxed) != 0 {
                 self.failures.store(0, Ordering::Relaxed);
             }
+            if self.unreachable_streak.load(Ordering::Relaxed) != 0 {
+                self.unreachable_streak.store(0, Ordering::Relaxed);
+            }
             0
         }
     }
@@ -196,6 +211,35 @@ impl HealthCell {
         // readmitted backend needs N failures in a row again.
         self.failures.store(0, Ordering::Relaxed);
         self.set(EJECTED, false)
+    }
+
+    /// Marks it unreachable unless it is already. The mark lasts `base` doubled for
+    /// each mark since the last success or passing check, at most `max`. Returns the
+    /// mark's id and length.
+    pub fn mark_unreachable(&self, base: Duration, max: Duration) -> Option<(u64, Duration)> {
+        if self.set(UNREACHABLE, true) {
+            return None;
+        }
+        let n = self.unreachable_streak.fetch_add(1, Ordering::Relaxed);
+        let length = base.saturating_mul(1 << n.min(16)).min(max);
+        let id = self
+            .unreachable_id
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1);
+        Some((id, length))
+    }
+
+    /// Ends unreachable mark `id` (a stale timer's id does nothing); returns whether
+    /// the backend was marked.
+    pub fn end_unreachable(&self, id: u64) -> bool {
+        self.unreachable_id.load(Ordering::Acquire) == id && self.set(UNREACHABLE, false)
+    }
+
+    /// A passing active check: the backend answers, so an unreachable mark ends now
+    /// and the next one starts again from the base time. Returns whether it was marked.
+    pub fn reachable_again(&self) -> bool {
+        self.unreachable_streak.store(0, Ordering::Relaxed);
+        self.set(UNREACHABLE, false)
     }
 
     /// Until when it is ejected (wall clock), if it is.

@@ -59,6 +59,13 @@ pub(crate) async fn check_loop<F, Fut>(
             Ok(detail) | Err(detail) => detail,
         };
         series.check(passed);
+        if passed && cell.reachable_again() {
+            series.changed(true);
+            tracing::info!(
+                backend = name,
+                "backend answers its check again: back in rotation"
+            );
+        }
         if let Some(healthy) = state.record(passed) {
             cell.set_unhealthy(!healthy);
             series.changed(healthy);

@@ -14,6 +14,7 @@ mod checker;
 mod hysteresis;
 mod outlier;
 mod probe;
+mod unreachable;
 
 pub use cell::{CheckRecord, HealthCell, epoch};
 pub use check::{Check, HttpProbe, Probe};
@@ -21,3 +22,4 @@ pub use checker::{jittered, run_checker};
 pub use hysteresis::Hysteresis;
 pub use outlier::{Outlier, schedule_readmission};
 pub use probe::probe;
+pub use unreachable::{Unreachable, mark_unreachable};

@@ -12,14 +12,15 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use sluicegate_core::PickKey;
-use sluicegate_runtime::{Cluster, InFlightGuard, RetryGuard, RetryPolicy};
+use sluicegate_metrics::RetryReason;
+use sluicegate_runtime::{Backend, Cluster, InFlightGuard, RetryGuard, RetryPolicy};
 
 use crate::ProxyBody;
 use crate::forward::{Failure, downstream_head, send};
 use crate::pool::Lease;
 use crate::replay::{Prepared, RequestBody};
 use crate::status::ProxyError;
-use crate::upstream::ClusterUpstream;
+use crate::upstream::{BackendUpstream, ClusterUpstream};
 
 /// Methods that may be sent twice (RFC 9110 §9.2.2), as nginx's `proxy_next_upstream`.
 pub(crate) fn is_idempotent(method: &Method) -> bool {
@@ -70,11 +71,32 @@ pub(crate) struct Exchange<'a> {
     pub(crate) resend: bool,
 }
 
-/// A backend's answer with what its body holds until it ends.
-type Answered = (Response<Incoming>, InFlightGuard, Lease);
+/// A backend's answer with what its body holds until it ends: the attempt's in-flight
+/// guard, its retry budget slot (a retry's), its connection lease.
+type Answered = (
+    Response<Incoming>,
+    (InFlightGuard, Option<RetryGuard>),
+    Lease,
+);
 
-/// Sends the request to backend `slot`, then retries as the policy allows. `on_pick`
+/// How one attempt ended, when it is not the answer sent to the client yet.
+struct Failed {
+    /// What the client gets if nothing else is tried.
+    outcome: Result<Answered, ProxyError>,
+    reason: RetryReason,
+    /// The request, when none of it was sent.
+    unsent: Option<Request<RequestBody>>,
+}
+
+/// Sends the request to backend `slot`, then tries again as the policy allows. `on_pick`
 /// learns each backend tried (the last one is the request's backend).
+///
+/// A request that was never sent (connect refused or timed out, handshake failed) goes
+/// to the next untried backend at once: no backoff, no budget, for any method, unless
+/// `retries.on` leaves out `connect_failure` (nginx's `proxy_next_upstream error`).
+/// A request that was sent is sent again only within `retries`: its attempts, its
+/// conditions, its budget (a slot held from the resend to the end of its response
+/// body) and its backoff, during which it still counts as in flight.
 pub(crate) async fn forward(
     exchange: Exchange<'_>,
     mut slot: usize,
@@ -96,71 +118,114 @@ pub(crate) async fn forward(
     let first = body.take().ok_or_else(no_backend)?;
     let mut request = Request::from_parts(head, first);
     let mut tried: Vec<usize> = Vec::new();
-    let mut _retry: Option<RetryGuard> = None;
+    let mut resends = 0u32;
+    let mut budget_slot: Option<RetryGuard> = None;
     loop {
         on_pick(slot);
         let (Some(backend), Some(up)) = (cluster.backends.get(slot), upstream.backends.get(slot))
         else {
             return Err(no_backend());
         };
-        let guard = backend.start_request();
-        let (outcome, reason, unsent) = match send(up, cluster, backend, request).await {
-            Ok((response, lease)) => {
-                let status = response.status().as_u16();
-                cluster.record_outcome(backend, response.status().is_server_error());
-                let retried = policy.is_some_and(|p| p.retries_status(status));
-                let outcome = Ok((response, guard, lease));
-                if !retried {
-                    return outcome.map(answer);
-                }
-                (outcome, sluicegate_metrics::RetryReason::Status, None)
-            }
-            Err(Failure {
-                client_fault,
-                error,
-                ..
-            }) if client_fault => return Err(error),
-            Err(Failure {
-                error,
-                reason,
-                unsent,
-                ..
-            }) => {
-                // The attempt is over: it no longer counts as in flight (least
-                // connections, the retry budget) while the retry backs off.
-                drop(guard);
-                cluster.record_outcome(backend, true);
-                (Err(error), reason, unsent)
-            }
-        };
-        let Some(policy) =
-            policy.filter(|p| tried.len() < p.attempts as usize && p.retries(reason))
-        else {
-            return outcome.map(answer);
-        };
-        let next = match unsent {
-            Some(unsent) => unsent,
-            None => match (copy.as_ref(), body.take()) {
-                (Some(copy), Some(body)) => copy.request(body),
-                _ => return outcome.map(answer),
-            },
-        };
-        // A finished retry gives its slot back before the next one asks for a slot.
-        _retry = None;
-        let Some(guard) = cluster.try_retry() else {
-            tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
-            return outcome.map(answer);
+        let failed = match attempt(cluster, backend, up, request, budget_slot.take()).await? {
+            Ok(answered) => return Ok(answer(answered)),
+            Err(failed) => failed,
         };
         tried.push(slot);
-        let Some((next_slot, _)) = cluster.pick_avoiding(&key, &tried) else {
+        let Failed {
+            outcome,
+            reason,
+            unsent,
+        } = failed;
+        if let Some(unsent) = unsent {
+            // Never sent: it loads no backend, so it needs neither budget nor pause.
+            let next = policy
+                .is_none_or(|p| p.connect_failure)
+                .then(|| cluster.pick_untried(&key, &tried))
+                .flatten();
+            let Some((next, _)) = next else {
+                return outcome.map(answer);
+            };
+            cluster.retry_series.retried(reason);
+            (slot, request) = (next, unsent);
+            continue;
+        }
+        let Some(policy) = policy.filter(|p| resends < p.attempts && p.retries(reason)) else {
             return outcome.map(answer);
         };
-        drop(outcome);
+        let (Some(copy), Some(again)) = (copy.as_ref(), body.take()) else {
+            return outcome.map(answer);
+        };
+        let Some((next, _)) = cluster.pick_avoiding(&key, &tried) else {
+            return outcome.map(answer);
+        };
+        // Refused now: answer at once rather than after the pause.
+        if cluster.try_retry().is_none() {
+            tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
+            return outcome.map(answer);
+        }
+        let between = outcome.is_err().then(|| cluster.between_attempts());
+        resends += 1;
+        tokio::time::sleep(backoff(policy, resends as usize)).await;
+        let Some(taken) = cluster.try_retry() else {
+            return outcome.map(answer);
+        };
+        drop((outcome, between));
         cluster.retry_series.retried(reason);
-        tokio::time::sleep(backoff(policy, tried.len())).await;
-        slot = next_slot;
-        request = next;
-        _retry = Some(guard);
+        (slot, request, budget_slot) = (next, copy.request(again), Some(taken));
+    }
+}
+
+/// One attempt on `backend`: `Ok(Ok(answer))` is final, `Ok(Err(failed))` may be
+/// tried elsewhere (a failure, or a status the policy retries), `Err` ends the request
+/// at once (the client's upload failed). Counts the outcome for the outlier detector
+/// and marks a backend that refused or did not answer as unreachable.
+async fn attempt(
+    cluster: &Cluster,
+    backend: &Backend,
+    up: &BackendUpstream,
+    request: Request<RequestBody>,
+    budget_slot: Option<RetryGuard>,
+) -> Result<Result<Answered, Failed>, ProxyError> {
+    let guard = backend.start_request();
+    match send(up, cluster, backend, request).await {
+        Ok((response, lease)) => {
+            let status = response.status();
+            cluster.record_outcome(backend, status.is_server_error());
+            let policy = cluster.health.retry.as_ref();
+            if !policy.is_some_and(|p| p.retries_status(status.as_u16())) {
+                return Ok(Ok((response, (guard, budget_slot), lease)));
+            }
+            // A status to retry: this retry is over, its slot goes back now.
+            drop(budget_slot);
+            Ok(Err(Failed {
+                outcome: Ok((response, (guard, None), lease)),
+                reason: RetryReason::Status,
+                unsent: None,
+            }))
+        }
+        Err(Failure {
+            client_fault: true,
+            error,
+            ..
+        }) => Err(error),
+        Err(Failure {
+            error,
+            reason,
+            unsent,
+            ..
+        }) => {
+            // The attempt is over: it no longer counts against this backend.
+            drop((guard, budget_slot));
+            cluster.record_outcome(backend, true);
+            if matches!(reason, RetryReason::ConnectFailure | RetryReason::Timeout) {
+                cluster.record_unreachable(backend, &error.to_string());
+            }
+            Ok(Err(Failed {
+                outcome: Err(error),
+                reason,
+                unsent,
+            }))
+        }
     }
 }
 
@@ -173,7 +238,7 @@ fn backoff(policy: &RetryPolicy, n: usize) -> Duration {
     full.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
-fn answer((mut response, guard, lease): Answered) -> Response<ProxyBody> {
+fn answer((mut response, guards, lease): Answered) -> Response<ProxyBody> {
     downstream_head(&mut response);
-    response.map(|body| ProxyBody::upstream(body, guard, lease))
+    response.map(|body| ProxyBody::upstream(body, guards, lease))
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use metrics::Histogram;
-use sluicegate_runtime::InFlightGuard;
+use sluicegate_runtime::{InFlightGuard, RetryGuard};
 
 use crate::pool::Lease;
 
@@ -41,6 +41,8 @@ enum Kind {
     Upstream {
         body: Incoming,
         _guard: InFlightGuard,
+        /// A retry's budget slot, held to the end of its response body (as Envoy).
+        _retry: Option<RetryGuard>,
         lease: Lease,
     },
     Local(Full<Bytes>),
@@ -63,7 +65,11 @@ impl ProxyBody {
     }
 
     /// A streamed backend body; an empty one gives its connection back at once.
-    pub(crate) fn upstream(body: Incoming, guard: InFlightGuard, mut lease: Lease) -> Self {
+    pub(crate) fn upstream(
+        body: Incoming,
+        (guard, retry): (InFlightGuard, Option<RetryGuard>),
+        mut lease: Lease,
+    ) -> Self {
         if body.is_end_stream() {
             lease.release();
         }
@@ -71,6 +77,7 @@ impl ProxyBody {
             kind: Kind::Upstream {
                 body,
                 _guard: guard,
+                _retry: retry,
                 lease,
             },
             timer: None,

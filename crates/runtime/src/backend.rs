@@ -39,6 +39,8 @@ pub enum BackendState {
     Unhealthy,
     /// Ejected for a while after consecutive failures (passive checks).
     Ejected,
+    /// Skipped for a while after a connect failure or a response timeout.
+    Unreachable,
 }
 
 impl BackendState {
@@ -50,6 +52,7 @@ impl BackendState {
             BackendState::Drained => "drained",
             BackendState::Unhealthy => "unhealthy",
             BackendState::Ejected => "ejected",
+            BackendState::Unreachable => "unreachable",
         }
     }
 }
@@ -117,6 +120,8 @@ impl Backend {
             BackendState::Unhealthy
         } else if health.is_ejected() {
             BackendState::Ejected
+        } else if health.is_unreachable() {
+            BackendState::Unreachable
         } else {
             BackendState::Up
         }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
 use sluicegate_core::{ClusterName, EndpointSet, PickKey};
-use sluicegate_health::{Check, Outlier, schedule_readmission};
+use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_readmission};
 use sluicegate_metrics::RetrySeries;
 
-use crate::retry::{RetryBudget, RetryGuard, RetryPolicy};
+use crate::retry::{BetweenAttempts, RetryBudget, RetryGuard, RetryPolicy};
 use crate::{Backend, HashKey};
 
 /// A cluster's health parameters.
@@ -20,6 +20,8 @@ pub struct ClusterHealth {
     pub check: Option<Arc<Check>>,
     /// Outlier ejection, if configured.
     pub outlier: Option<Outlier>,
+    /// Quick ejection after a connect failure or response timeout (on by default).
+    pub unreachable: Option<Unreachable>,
     /// Healthy percentage below which every candidate is picked, healthy or not (0 = off).
     pub panic_threshold: u8,
     /// Retries, if configured.
@@ -85,36 +87,38 @@ impl Cluster {
     /// Chooses a backend (its index and itself), or `None` when none is eligible (→ 503).
     /// In panic mode (too few healthy) it picks among all candidates, healthy or not.
     pub fn pick(&self, key: &PickKey) -> Option<(usize, &Backend)> {
-        self.pick_avoiding(key, &[])
+        self.pick_untried(key, &[])
     }
 
     /// Like [`Cluster::pick`], but treats the backends at indices `avoid` (those a
     /// retry already tried) as ineligible; falls back to them when nothing else is.
     pub fn pick_avoiding(&self, key: &PickKey, avoid: &[usize]) -> Option<(usize, &Backend)> {
-        let panic = self.refresh();
-        let pick = |avoid| {
-            if panic {
-                self.policy.pick(
-                    key,
-                    &Endpoints::<true> {
-                        cluster: self,
-                        avoid,
-                    },
-                )
-            } else {
-                self.policy.pick(
-                    key,
-                    &Endpoints::<false> {
-                        cluster: self,
-                        avoid,
-                    },
-                )
-            }
-        };
-        let i = match pick(avoid) {
-            None if !avoid.is_empty() => pick(&[])?,
-            picked => picked?,
-        };
+        match self.pick_untried(key, avoid) {
+            None if !avoid.is_empty() => self.pick(key),
+            picked => picked,
+        }
+    }
+
+    /// Like [`Cluster::pick_avoiding`], without the fallback: `None` once every
+    /// eligible backend is in `tried`.
+    pub fn pick_untried(&self, key: &PickKey, tried: &[usize]) -> Option<(usize, &Backend)> {
+        let i = if self.refresh() {
+            self.policy.pick(
+                key,
+                &Endpoints::<true> {
+                    cluster: self,
+                    avoid: tried,
+                },
+            )
+        } else {
+            self.policy.pick(
+                key,
+                &Endpoints::<false> {
+                    cluster: self,
+                    avoid: tried,
+                },
+            )
+        }?;
         self.backends.get(i).map(|b| (i, b))
     }
 
@@ -222,6 +226,34 @@ impl Cluster {
         }
     }
 
+    /// Takes `backend` out of new picks for a while after a connect failure or a
+    /// response timeout (`why`), unless it is the last eligible backend of the cluster:
+    /// then requests keep going to it and fail fast, and panic mode applies as usual.
+    pub fn record_unreachable(&self, backend: &Backend, why: &str) {
+        let Some(params) = self.health.unreachable else {
+            return;
+        };
+        if !backend.is_eligible() {
+            return;
+        }
+        // Counting and marking are one step, as for outlier ejections.
+        let _one_at_a_time = self.ejecting.lock();
+        let others = self
+            .backends
+            .iter()
+            .filter(|b| b.is_eligible() && !std::ptr::eq(*b, backend))
+            .count();
+        if others > 0 {
+            mark_unreachable(
+                backend.health(),
+                params,
+                backend.key.to_string(),
+                why,
+                backend.health_series.clone(),
+            );
+        }
+    }
+
     /// Takes a retry slot if the cluster has retries and its budget allows one;
     /// counts a refusal.
     pub fn try_retry(&self) -> Option<RetryGuard> {
@@ -231,6 +263,12 @@ impl Cluster {
             self.retry_series.budget_exhausted();
         }
         guard
+    }
+
+    /// Keeps a request counted in the cluster's requests in flight while it is
+    /// between two attempts.
+    pub fn between_attempts(&self) -> BetweenAttempts {
+        BetweenAttempts::new(&self.in_flight)
     }
 
     /// Retries in flight now.

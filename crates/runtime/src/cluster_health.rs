@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sluicegate_config::{CheckKind, ClusterSpec, HealthCheckSpec, health_defaults};
-use sluicegate_health::{Check, HttpProbe, Outlier, Probe};
+use sluicegate_health::{Check, HttpProbe, Outlier, Probe, Unreachable};
 
 use crate::cluster::ClusterHealth;
 use crate::retry::RetryPolicy;
@@ -17,6 +17,10 @@ pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
             base_ejection: o.base_ejection,
             max_ejection: o.max_ejection,
             max_ejected_percent: o.max_ejected_percent,
+        }),
+        unreachable: spec.unreachable.as_ref().map(|u| Unreachable {
+            base: u.ejection,
+            max: u.max_ejection,
         }),
         panic_threshold: spec.panic_threshold,
         retry: spec.retries.as_ref().map(|r| RetryPolicy {

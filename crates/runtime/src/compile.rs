@@ -232,7 +232,8 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         .health_check
         .as_ref()
         .is_none_or(|c| c.initially_healthy);
-    let tracked = spec.health_check.is_some() || spec.outlier.is_some();
+    let tracked =
+        spec.health_check.is_some() || spec.outlier.is_some() || spec.unreachable.is_some();
     let backends: Vec<Backend> = spec
         .backends
         .iter()

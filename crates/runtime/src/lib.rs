@@ -25,6 +25,6 @@ pub use compile::{CompileError, compile};
 pub use handle::SnapshotHandle;
 pub use hash_key::{HashKey, hash_ip, stable_hash};
 pub use ramp::Ramp;
-pub use retry::{RetryGuard, RetryPolicy};
+pub use retry::{BetweenAttempts, RetryGuard, RetryPolicy};
 pub use snapshot::{Listener, Snapshot};
 pub use supervisor::{HealthSupervisor, supervise};

@@ -89,7 +89,31 @@ impl RetryBudget {
     }
 }
 
-/// One retry in flight; gives its budget slot back when dropped.
+/// A request between two attempts (its retry backing off): it still counts in the
+/// cluster's requests in flight, the base of the budget, so that base does not shrink
+/// just when many requests retry at once.
+#[derive(Debug)]
+pub struct BetweenAttempts {
+    in_flight: Arc<AtomicU64>,
+}
+
+impl BetweenAttempts {
+    pub(crate) fn new(in_flight: &Arc<AtomicU64>) -> Self {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        Self {
+            in_flight: in_flight.clone(),
+        }
+    }
+}
+
+impl Drop for BetweenAttempts {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One retry in flight, from its send to the end of its response body; gives its
+/// budget slot back when dropped.
 #[derive(Debug)]
 pub struct RetryGuard {
     in_flight: Arc<AtomicU64>,

@@ -30,10 +30,23 @@ fn config_with(listen: SocketAddr, backends: &[SocketAddr], extra: &str) -> Stri
 }
 
 fn start(backends: &[SocketAddr], extra: &str) -> (tempfile::TempDir, std::path::PathBuf, Proxy) {
+    start_with(backends, extra, "")
+}
+
+/// Like `start`, with `cluster_keys` (indented YAML lines) added to cluster `app`.
+fn start_with(
+    backends: &[SocketAddr],
+    extra: &str,
+    cluster_keys: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, Proxy) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
-    std::fs::write(&path, config_with(listen, backends, extra)).unwrap();
+    let yaml = config_with(listen, backends, extra).replace(
+        "    connect_timeout: 2s\n",
+        &format!("    connect_timeout: 2s\n{cluster_keys}"),
+    );
+    std::fs::write(&path, yaml).unwrap();
     let proxy = Proxy::start(&path, listen);
     (dir, path, proxy)
 }
@@ -65,7 +78,9 @@ fn json(body: &str) -> serde_json::Value {
 fn counters_move_per_backend_and_code_class() {
     let a = backend("a");
     let dead = free_port(); // Bound, then closed: nothing listens there.
-    let (_dir, _path, proxy) = start(&[a, dead], "");
+    // No failover, no quick ejection: every second request meets the dead backend.
+    let no_failover = "    unreachable: { ejection: 0s }\n    retries: { on: [reset] }\n";
+    let (_dir, _path, proxy) = start_with(&[a, dead], "", no_failover);
     for _ in 0..6 {
         proxy.get();
     }

@@ -23,7 +23,7 @@ tfoot td{background:var(--head);font-weight:600;border-top:1px solid var(--line)
 tr.off td{color:var(--muted)}code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}.muted{color:var(--muted)}.bad{color:#cf222e;font-weight:600}
 .badge{display:inline-block;min-width:76px;padding:0 6px;border:1px solid;border-radius:10px;font-size:11px;font-weight:600;line-height:18px;text-align:center;text-transform:uppercase;letter-spacing:.04em}
 .up,.ready,.success{background:#dafbe1;color:#116329;border-color:#aceebb}.down{background:#eaeef2;color:#57606a;border-color:#d0d7de}
-.drained,.draining,.ejected{background:#fff8c5;color:#7d4e00;border-color:#eac54f}
+.drained,.draining,.ejected,.unreachable{background:#fff8c5;color:#7d4e00;border-color:#eac54f}
 .unhealthy,.panic{background:#ffebe9;color:#a40e26;border-color:#ffcecb}.error{background:#ffebe9;color:#a40e26;border-color:#ffcecb}
 form{margin:0}button{font:inherit;font-size:11px;font-weight:600;line-height:18px;min-width:64px;padding:0 10px;border:1px solid #d0d7de;border-radius:4px;background:#f6f8fa;color:#24292f;cursor:pointer}
 button:hover{background:#eaeef2;border-color:#afb8c1}footer{margin-top:14px;font-size:12px;color:var(--muted)}

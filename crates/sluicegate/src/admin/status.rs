@@ -99,7 +99,8 @@ pub struct BackendStatus {
     /// Configured weight.
     pub weight: u32,
     /// `up`, `down` (in the config), `drained` (admin API), `unhealthy` (active
-    /// checks) or `ejected` (outlier detection).
+    /// checks), `ejected` (outlier detection) or `unreachable` (skipped for a while
+    /// after a connect failure or a response timeout).
     pub state: &'static str,
     /// The last active check, if the cluster checks.
     pub last_check: Option<CheckStatus>,
