@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Failover under load: three nginx backends (one process each, so one can be killed),
-# sluicegate in front with active checks and outlier ejection, wrk -c64 for 30 s. At 8 s
-# backend 2 is killed (SIGKILL: its connections are reset), at 18 s it is started again.
-# Runs with retries on (two budgets) and off; prints wrk's totals and errors and,
-# from polling /status every 100 ms, when backend 2 left and rejoined the rotation.
+# Failover under load, swept over concurrency: three single-process nginx backends,
+# sluicegate in front, `wrk -c N` for each N in CLIENTS. KILL_AT s into each run backend 2
+# is killed (SIGKILL: its connections are reset; or SIGSTOP in the `stop` scenario: it
+# accepts connections and never answers), RESTART_AFTER s later it is started again
+# (SIGCONT). Prints one table row per scenario and concurrency: requests, non-2xx,
+# socket errors, retries and budget refusals (from /metrics), and for `stop` the
+# requests that were in flight on backend 2 when it stopped (from /status).
 #
-#   benches/failover.sh            # both runs; needs wrk, nginx, curl, python3
-#   DURATION=30 KILL_AT=8 RESTART_AFTER=10 benches/failover.sh
+# Scenarios (SCENARIOS, default all three):
+#   kill-default  default retry settings (`retries: {}`), checks every 200 ms, fall 2
+#   kill-demo     configs/demo.yaml's `web` cluster as it ships
+#   stop          as kill-default, plus `response_timeout: 1s`; SIGSTOP instead of SIGKILL
+#
+#   benches/failover.sh            # needs wrk, nginx, curl, python3
+#   CLIENTS="4 64" DURATION=10 KILL_AT=3 RESTART_AFTER=4 SCENARIOS=stop benches/failover.sh
 #
 # Everything listens on 127.0.0.1 (ports 18190, 19111-19113, admin 19191) and every
 # process it starts is stopped on exit.
@@ -14,10 +21,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/sluicegate}
-DURATION=${DURATION:-30}
-KILL_AT=${KILL_AT:-8}
-RESTART_AFTER=${RESTART_AFTER:-10}
-CONNS=${CONNS:-64}
+DURATION=${DURATION:-10}
+KILL_AT=${KILL_AT:-3}
+RESTART_AFTER=${RESTART_AFTER:-4}
+CLIENTS=${CLIENTS:-"1 4 16 64 256"}
+SCENARIOS=${SCENARIOS:-"kill-default kill-demo stop"}
 WORK=$(mktemp -d /tmp/sg-failover.XXXXXX)
 PIDS=()
 
@@ -59,20 +67,29 @@ wait_port() { # $1 = port
     return 1
 }
 
-config() { # $1 = retries line (or empty)
+config() { # $1 = scenario
+    case "$1" in
+    kill-demo)
+        sed -e 's/127.0.0.1:8080/127.0.0.1:18190/; s/127.0.0.1:9901/127.0.0.1:19191/' \
+            -e 's/127.0.0.1:900\([123]\)/127.0.0.1:1911\1/; s/^access_log: true/access_log: false/' \
+            "$ROOT/configs/demo.yaml" > "$WORK/sg.yaml"
+        return ;;
+    stop) local timeout="    response_timeout: 1s" ;;
+    *) local timeout="" ;;
+    esac
     cat > "$WORK/sg.yaml" <<EOF
 listeners:
   front:
     address: 127.0.0.1:18190
     routes:
-      - cluster: app
+      - cluster: web
 clusters:
-  app:
+  web:
     policy: round_robin
     connect_timeout: 1s
-    health_check: { path: /healthz, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }
-    outlier: { consecutive_failures: 5, base_ejection: 5s }
-$1
+$timeout
+    health_check: { path: /healthz, interval: 200ms, fall: 2 }
+    retries: {}
     backends:
       - address: 127.0.0.1:19111
       - address: 127.0.0.1:19112
@@ -82,63 +99,60 @@ admin:
 EOF
 }
 
-run() { # $1 = label, $2 = retries line
-    config "$2"
+metric() { # $1 = metric name: the sum of its series in $WORK/metrics.txt
+    awk -v m="$1" '$1 ~ "^"m"({|$)" { s += $2 } END { print s + 0 }' "$WORK/metrics.txt"
+}
+
+in_flight_b2() { # requests in flight on backend 2, from /status
+    curl -s http://127.0.0.1:19191/status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(sum(b["in_flight"] for c in s["clusters"] for b in c["backends"] if b["address"].endswith(":19112")))'
+}
+
+run() { # $1 = scenario, $2 = clients
+    config "$1"
     for n in 1 2 3; do backend "$n"; done
     for n in 1 2 3; do wait_port "1911$n"; done
-    "$BIN" run -c "$WORK/sg.yaml" > "$WORK/sg-$1.log" 2>&1 &
+    "$BIN" run -c "$WORK/sg.yaml" > "$WORK/sg.log" 2>&1 &
     local sg=$!
     PIDS+=("$sg")
     wait_port 18190
-    # Poll backend 2's state every 100 ms: "elapsed state" lines.
-    python3 - "$DURATION" > "$WORK/states-$1.txt" <<'EOF' &
-import json, sys, time, urllib.request
-start, end = time.time(), time.time() + float(sys.argv[1]) + 2
-last = None
-while time.time() < end:
-    try:
-        status = json.load(urllib.request.urlopen("http://127.0.0.1:19191/status", timeout=1))
-        state = [b["state"] for c in status["clusters"] for b in c["backends"] if b["address"].endswith(":19112")][0]
-    except Exception as e:
-        state = "?"
-    if state != last:
-        print(time.strftime("%H:%M:%S", time.gmtime()) + f"{time.time() % 1:.3f}"[1:] + f" {state}", flush=True)
-        last = state
-    time.sleep(0.1)
-EOF
-    local poller=$!
-    wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency http://127.0.0.1:18190/ > "$WORK/wrk-$1.txt" &
-    local load=$!
-    local t0=$(date +%s.%N)
+    local threads=$(( $2 < 2 ? 1 : 2 ))
+    wrk -t"$threads" -c"$2" -d"${DURATION}s" http://127.0.0.1:18190/ > "$WORK/wrk.txt" &
+    local load=$! b2 stuck=-
+    b2=$(cat "$WORK/b2/run.pid")
     sleep "$KILL_AT"
-    kill -KILL "$(cat "$WORK/b2/run.pid")"
-    local killed=$(date +%s.%N)
-    sleep "$RESTART_AFTER"
-    backend 2
-    local restarted=$(date +%s.%N)
+    if [ "$1" = stop ]; then
+        kill -STOP "$b2"
+        sleep 0.05
+        stuck=$(in_flight_b2)
+        sleep "$RESTART_AFTER"
+        kill -CONT "$b2"
+    else
+        kill -KILL "$b2"
+        sleep "$RESTART_AFTER"
+        backend 2
+    fi
     wait "$load"
-    wait "$poller" || true
-    curl -s http://127.0.0.1:19191/metrics | grep -E '^sluicegate_(retries_total|retry_budget_exhausted_total|outlier_ejections_total|requests_total)' \
-        | grep -v ' 0$' > "$WORK/metrics-$1.txt" || true
+    curl -s http://127.0.0.1:19191/metrics | grep -v '^#' > "$WORK/metrics.txt" || true
     kill "$sg"; wait "$sg" 2>/dev/null || true
+    for n in 1 2 3; do kill -CONT "$(cat "$WORK/b$n/run.pid")" 2>/dev/null || true; done
     for n in 1 2 3; do kill "$(cat "$WORK/b$n/run.pid")" 2>/dev/null || true; done
     sleep 0.5
-    echo "== retries $1 =="
-    grep -E "requests in|Non-2xx|Socket errors|Requests/sec|99%" "$WORK/wrk-$1.txt" || true
-    grep -q "Non-2xx" "$WORK/wrk-$1.txt" || echo "  Non-2xx or 3xx responses: 0"
-    grep -q "Socket errors" "$WORK/wrk-$1.txt" || echo "  Socket errors: none"
-    printf "  killed at %s, restarted at %s (UTC; %.2f s and %.2f s after wrk started)\n" \
-        "$(date -u -d "@$killed" +%T.%3N)" "$(date -u -d "@$restarted" +%T.%3N)" \
-        "$(awk "BEGIN{print $killed - $t0}")" "$(awk "BEGIN{print $restarted - $t0}")"
-    echo "  backend 2 as /status showed it (UTC):"
-    sed 's/^/    /' "$WORK/states-$1.txt"
-    grep -E "unhealthy|healthy again|ejected|readmitted" "$WORK/sg-$1.log" | sed 's/\x1b\[[0-9;]*m//g; s/^/    log: /' || true
-    sed 's/^/    metric: /' "$WORK/metrics-$1.txt"
+    local requests non2xx socket
+    requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
+    non2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/wrk.txt")
+    socket=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$WORK/wrk.txt")
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n" "$1" "$2" "${requests:-?}" \
+        "${non2xx:-0}" "${socket:-0}" "$(metric sluicegate_retries_total)" \
+        "$(metric sluicegate_retry_budget_exhausted_total)" "$stuck"
+    grep -E "skipped|unhealthy|healthy again|back in rotation|ejected|readmitted" "$WORK/sg.log" \
+        | sed 's/\x1b\[[0-9;]*m//g; s/^/    log: /' | head -8 >&2 || true
 }
 
-# Three runs: retries with the default budget (20% of the requests in flight, at least
-# 3), retries with a budget of 100%, and no retries. A third of 64 busy connections
-# failing at once needs more than 20%: the budget then refuses some retries on purpose.
-run on-budget20 "    retries: { attempts: 2 }"
-run on-budget100 "    retries: { attempts: 2, budget: 100% }"
-run off ""
+echo "| scenario | clients | requests | non-2xx | socket errors | retries | budget refusals | in flight on b2 at SIGSTOP |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for scenario in $SCENARIOS; do
+    for clients in $CLIENTS; do run "$scenario" "$clients"; done
+done
