@@ -2,12 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// sluicegate: a load-balancing reverse proxy configured by one YAML file.
 #[derive(Debug, Parser)]
 #[command(name = "sluicegate", version, about)]
 pub struct Cli {
+    /// Log lines as `text` (coloured only on a terminal, never with NO_COLOR set) or
+    /// `json` (one object a line, for Loki, Vector or Elasticsearch).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -38,5 +42,18 @@ pub enum Command {
         /// Port of the proxy on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Port of the admin API on 127.0.0.1 (0 picks a free one); default 9901, or a
+        /// free one with `--port 0`.
+        #[arg(long, value_name = "N")]
+        admin_port: Option<u16>,
     },
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }

@@ -12,7 +12,7 @@ use crate::{check, demo_backend, run};
 const TEMPLATE: &str = include_str!("../../../configs/demo.yaml");
 
 /// Entry point of `demo`.
-pub fn main(port: u16) -> ExitCode {
+pub fn main(port: u16, admin_port: Option<u16>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -23,7 +23,7 @@ pub fn main(port: u16) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(demo(port)) {
+    match runtime.block_on(demo(port, admin_port)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -32,7 +32,7 @@ pub fn main(port: u16) -> ExitCode {
     }
 }
 
-async fn demo(port: u16) -> anyhow::Result<()> {
+async fn demo(port: u16, admin_port: Option<u16>) -> anyhow::Result<()> {
     let mut backends = Vec::new();
     for name in ["demo-1", "demo-2", "demo-3"] {
         backends.push(
@@ -41,7 +41,7 @@ async fn demo(port: u16) -> anyhow::Result<()> {
                 .context("starting a demo backend")?,
         );
     }
-    let yaml = render(port, &backends);
+    let yaml = render(port, admin_port, &backends);
     let mut file = tempfile::Builder::new()
         .prefix("sluicegate-demo-")
         .suffix(".yaml")
@@ -66,12 +66,11 @@ async fn demo(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render(port: u16, backends: &[SocketAddr]) -> String {
+fn render(port: u16, admin_port: Option<u16>, backends: &[SocketAddr]) -> String {
     let mut yaml = TEMPLATE.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
-    if port == 0 {
-        // Any free port: the demo may run beside a real sluicegate (or another demo).
-        yaml = yaml.replace("127.0.0.1:9901", "127.0.0.1:0");
-    }
+    // With `--port 0` any free port: the demo may run beside a real sluicegate.
+    let admin = admin_port.unwrap_or(if port == 0 { 0 } else { 9901 });
+    yaml = yaml.replace("127.0.0.1:9901", &format!("127.0.0.1:{admin}"));
     for (i, addr) in backends.iter().enumerate() {
         yaml = yaml.replace(&format!("127.0.0.1:900{}", i + 1), &addr.to_string());
     }

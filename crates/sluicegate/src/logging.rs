@@ -1,12 +1,28 @@
-//! Log setup: `RUST_LOG` when set, else `info`.
+//! Log setup: `RUST_LOG` when set, else `info`; text or JSON lines on stderr. Text is
+//! coloured only when stderr is a terminal and `NO_COLOR` is unset or empty
+//! (no-color.org), so a log file or a pipe never holds escape codes.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+use crate::cli::LogFormat;
+
 /// Installs the global subscriber, writing to stderr.
-pub fn init() {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(colour(std::io::stderr().is_terminal()))
+            .try_init(),
+    };
+}
+
+/// Whether text logs are coloured: on a terminal, unless `NO_COLOR` is set.
+fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

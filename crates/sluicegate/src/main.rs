@@ -19,10 +19,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init();
+    logging::init(cli.log_format);
     match cli.command {
         cli::Command::Check { config, against } => check::check(&config, against.as_deref()),
         cli::Command::Run { config } => run::main(&config),
-        cli::Command::Demo { port } => demo::main(port),
+        cli::Command::Demo { port, admin_port } => demo::main(port, admin_port),
     }
 }
