@@ -62,7 +62,7 @@ async fn demo(port: u16, admin_port: Option<u16>) -> anyhow::Result<()> {
         .local_addr("demo")
         .context("the demo listener is missing")?;
     print_welcome(&path, addr, running.admin_addr(), &backends);
-    running.serve().await;
+    let _ = running.serve().await;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use sluicegate_listener::Server;
+use sluicegate_listener::{DrainOutcome, Server};
 use sluicegate_runtime::SnapshotHandle;
 
 use crate::admin::{Admin, Exporter};
@@ -30,11 +30,12 @@ pub fn main(path: &Path) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let running = start(&config, path).await?;
-        running.serve().await;
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(running.serve().await)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Stopped::Drained) => ExitCode::SUCCESS,
+        // Requests were cut: a supervisor (systemd, Kubernetes) should know.
+        Ok(Stopped::TimedOut | Stopped::Cut) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -112,39 +113,73 @@ impl Running {
         self.admin
     }
 
-    /// Serves until SIGTERM or SIGINT, then answers 503 on `/ready` and drains.
-    pub async fn serve(self) {
+    /// Serves until SIGTERM or SIGINT, then answers 503 on `/ready` and drains. A
+    /// second SIGTERM or SIGINT during the drain stops at once, cutting what is still
+    /// in flight (nginx's fast shutdown, Caddy's second Ctrl-C).
+    pub async fn serve(self) -> Stopped {
         let state = self.state;
-        self.server
-            .run(async move {
-                shutdown_signal().await;
-                state.start_draining();
-            })
-            .await;
+        // Listening starts now and never pauses, so a second signal sent right after
+        // the first cannot fall between two registrations.
+        let signals = count_signals();
+        let mut first = signals.clone();
+        let drain = self.server.run(async move {
+            let _ = first.wait_for(|n| *n >= 1).await;
+            state.start_draining();
+        });
+        let mut second = signals;
+        tokio::select! {
+            outcome = drain => match outcome {
+                DrainOutcome::Drained => Stopped::Drained,
+                DrainOutcome::TimedOut => Stopped::TimedOut,
+            },
+            Ok(_) = second.wait_for(|n| *n >= 2) => {
+                tracing::warn!("second signal during the drain: stopping now, in-flight requests are cut");
+                Stopped::Cut
+            }
+        }
     }
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
+/// How serving ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every request in flight finished within the drain timeout.
+    Drained,
+    /// The drain timeout cut what was still in flight.
+    TimedOut,
+    /// A second signal cut the drain short.
+    Cut,
+}
+
+/// Counts SIGTERM and SIGINT (Ctrl-C) from now on, logging each. A signal that cannot
+/// be listened for is logged and never counted.
+fn count_signals() -> tokio::sync::watch::Receiver<u32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            tracing::error!("cannot listen for {name}: {e}");
+            None
         }
     };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
+    let mut int = listen(SignalKind::interrupt(), "SIGINT");
+    let mut term = listen(SignalKind::terminate(), "SIGTERM");
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                Some(()) = recv(&mut int) => "SIGINT",
+                Some(()) = recv(&mut term) => "SIGTERM",
+                else => return,
+            };
+            tracing::info!("received {name}");
+            tx.send_modify(|n| *n += 1);
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("received SIGINT"),
-        _ = term => tracing::info!("received SIGTERM"),
-    }
+    });
+    rx
+}
+
+/// The next delivery of `signal`; `None` at once when it is not listened for.
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    signal.as_mut()?.recv().await
 }

@@ -1,0 +1,133 @@
+//! How `sluicegate run` stops: a second SIGTERM or SIGINT during the drain stops it at
+//! once, and a drain that had to cut requests exits non-zero. Real processes, a backend
+//! that never answers, every wait bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A backend that accepts and reads but never answers; the receiver hears of each
+/// read, so a test knows a request reached it.
+fn silent_backend() -> (SocketAddr, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+                    let _ = tx.send(());
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// `run` with `drain_timeout`, one request in flight to a silent backend; returns the
+/// process, its log lines and the client connection holding the request.
+fn with_request_in_flight(drain_timeout: &str) -> (Child, mpsc::Receiver<String>, TcpStream) {
+    let listen = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (backend, reached) = silent_backend();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    write!(
+        file,
+        "drain_timeout: {drain_timeout}\nlisteners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    response_timeout: 60s\n    backends:\n      - address: {backend}\n\
+         admin:\n  address: 127.0.0.1:0\n"
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+        .args(["run", "-c"])
+        .arg(file.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        // The file lives as long as the process reads it; kept here until stderr ends.
+        let _file = file;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    wait_for(&lines, "listening on");
+    let mut client = TcpStream::connect_timeout(&listen, WAIT).unwrap();
+    write!(client, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    reached
+        .recv_timeout(WAIT)
+        .expect("the request did not reach the backend");
+    (child, lines, client)
+}
+
+fn wait_for(lines: &mpsc::Receiver<String>, text: &str) {
+    let deadline = Instant::now() + WAIT;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(text) => return,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("no log line with {text:?} within {WAIT:?}");
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not exit within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_second_signal_during_the_drain_stops_at_once() {
+    for (first, second) in [("TERM", "TERM"), ("INT", "TERM"), ("TERM", "INT")] {
+        // The drain alone would take a minute: the request never ends.
+        let (mut child, lines, _client) = with_request_in_flight("60s");
+        signal(&child, first);
+        wait_for(&lines, "draining");
+        signal(&child, second);
+        let status = wait_exit(&mut child);
+        assert_eq!(status.code(), Some(1), "{first} then {second}: {status:?}");
+    }
+}
+
+#[test]
+fn a_drain_that_cut_requests_exits_1() {
+    let (mut child, lines, _client) = with_request_in_flight("500ms");
+    signal(&child, "TERM");
+    wait_for(&lines, "drain finished");
+    assert_eq!(wait_exit(&mut child).code(), Some(1));
+}
