@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use http::Method;
 use sluicegate_testkit::client::{Conn, empty, read_text, request};
 use sluicegate_testkit::{
-    Backend, BackendState, Proxy, WAIT, eventually, get, init_tracing, single_cluster, start_proxy,
-    within,
+    Backend, BackendState, Proxy, WAIT, eventually, eventually_async, get, init_tracing,
+    single_cluster, start_proxy, within,
 };
 
 const APP: &str = "app";
@@ -144,29 +144,41 @@ async fn a_request_never_sent_needs_no_retry_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_connect_failure_takes_a_backend_out_for_a_while() {
+async fn one_connect_failure_takes_a_backend_out_then_one_request_probes_it() {
     init_tracing();
-    let (good, dead) = (Backend::named("good"), Backend::refusing());
+    let (good, dead) = (Backend::named("good"), Backend::named("b"));
+    let b_addr = dead.addr();
+    dead.kill().await;
     // No failover: the request that meets the dead backend fails, the next ones do not.
     let keys = [
         ("policy", "round_robin"),
         ("retries", "{on: [reset]}"),
-        ("unreachable", "{ejection: 300ms, max_ejection: 300ms}"),
+        ("unreachable", "{ejection: 200ms, max_ejection: 200ms}"),
     ];
-    let proxy = start_proxy(&single_cluster(&[&good, &dead], &keys)).await;
-    let first = statuses(&proxy, 2).await;
-    assert!(first.contains(&502), "{first:?}");
-    assert_eq!(
-        proxy.backend_state(APP, dead.addr()),
-        BackendState::Unreachable
+    let yaml = single_cluster(&[&good], &keys).replace(
+        "      - address:",
+        &format!("      - address: {b_addr}\n      - address:"),
     );
+    let proxy = start_proxy(&yaml).await;
+    let first = statuses(&proxy, 2).await;
+    assert_eq!(first.iter().filter(|s| **s == 502).count(), 1, "{first:?}");
+    let state = || proxy.backend_state(APP, b_addr);
+    assert_eq!(state(), BackendState::Unreachable);
     assert_eq!(statuses(&proxy, 10).await, [200; 10]);
-    // Back in rotation when the time is up (and out again after its next failure).
-    let back = eventually(WAIT, || {
-        proxy.backend_state(APP, dead.addr()) == BackendState::Up
+    // Once the time is up, one request at a time probes it: while it is still down
+    // each probe fails (and marks it again); once it answers, it is back in full.
+    let failed_probe =
+        eventually_async(WAIT, || async { statuses(&proxy, 1).await == [502] }).await;
+    assert!(failed_probe, "no request probed the dead backend");
+    assert_eq!(state(), BackendState::Unreachable);
+    let b = Backend::named_on("b", b_addr).await;
+    let back = eventually_async(WAIT, || async {
+        statuses(&proxy, 1).await == [200] && b.served() > 0
     })
     .await;
-    assert!(back, "still {:?}", proxy.backend_state(APP, dead.addr()));
+    assert!(back, "the restarted backend got no request");
+    assert_eq!(state(), BackendState::Up);
+    assert_eq!(statuses(&proxy, 10).await, [200; 10]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

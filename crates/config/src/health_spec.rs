@@ -36,8 +36,12 @@ pub mod health_defaults {
     /// `retries.attempts`: retries after the first try (Envoy's `num_retries` is 1; two
     /// ride out one dead backend of three with room to spare).
     pub const RETRY_ATTEMPTS: u32 = 2;
-    /// `retries.budget`: Envoy's retry budget.
-    pub const RETRY_BUDGET_PERCENT: u8 = 20;
+    /// `retries.budget`: Envoy's budget is 20%, but one dead backend of three turns a
+    /// third of the requests in flight into resends at the same moment (every request
+    /// on it is reset), and 20% would refuse some of them. Half covers one dead backend
+    /// in three or two in five, and still caps a cluster that fails everything at 1.5×
+    /// its load (3× with the two attempts and no budget).
+    pub const RETRY_BUDGET_PERCENT: u8 = 50;
     /// `retries.min_concurrent`: Envoy's `min_retry_concurrency`.
     pub const RETRY_MIN_CONCURRENT: u32 = 3;
     /// `retries.backoff`: Envoy's base retry interval.

@@ -188,7 +188,7 @@ fn health_keys_are_typed_with_their_defaults() {
             retries.budget_percent,
             retries.min_concurrent
         ),
-        (2, 20, 3)
+        (2, 50, 3)
     );
     assert_eq!(retries.backoff, Duration::from_millis(25));
 }

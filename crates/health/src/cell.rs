@@ -15,6 +15,8 @@ const EJECTED: u8 = 2;
 const DRAINED: u8 = 4;
 /// Skipped after a connect failure or a response timeout (see `unreachable.rs`).
 const UNREACHABLE: u8 = 8;
+/// Back from an unreachable mark, not yet answered: one request at a time may try it.
+const PROBATION: u8 = 16;
 
 /// Bumped by every change of any cell's eligibility, so a cluster can cache what it
 /// derives from its cells (eligible weight, healthy share) and recompute only then.
@@ -75,16 +77,33 @@ impl HealthCell {
         cell
     }
 
-    /// Whether the backend may be picked: healthy, not ejected, not drained.
+    /// Whether the backend may be picked: healthy, not ejected, not drained. A backend
+    /// on probation may be picked while it has no request in flight (`idle`).
+    #[inline]
+    pub fn is_eligible_when(&self, idle: impl FnOnce() -> bool) -> bool {
+        match self.flags.load(Ordering::Relaxed) {
+            0 => true,
+            PROBATION => idle(),
+            _ => false,
+        }
+    }
+
+    /// Whether the backend may be picked, as [`HealthCell::is_eligible_when`] with a
+    /// backend on probation counted as busy.
     #[inline]
     pub fn is_eligible(&self) -> bool {
         self.flags.load(Ordering::Relaxed) == 0
     }
 
+    /// Whether it is back from an unreachable mark and has not answered yet.
+    pub fn on_probation(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & PROBATION != 0
+    }
+
     /// Whether neither checks nor passive ejection hold it out (drain aside).
     #[inline]
     pub fn is_healthy(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & (UNHEALTHY | EJECTED | UNREACHABLE) == 0
+        self.flags.load(Ordering::Relaxed) & (UNHEALTHY | EJECTED | UNREACHABLE | PROBATION) == 0
     }
 
     /// Whether a connect failure or response timeout holds it out for a while.
@@ -159,6 +178,9 @@ impl HealthCell {
             if self.unreachable_streak.load(Ordering::Relaxed) != 0 {
                 self.unreachable_streak.store(0, Ordering::Relaxed);
             }
+            if self.on_probation() {
+                self.set(PROBATION, false);
+            }
             0
         }
     }
@@ -220,6 +242,7 @@ impl HealthCell {
         if self.set(UNREACHABLE, true) {
             return None;
         }
+        self.set(PROBATION, false);
         let n = self.unreachable_streak.fetch_add(1, Ordering::Relaxed);
         let length = base.saturating_mul(1 << n.min(16)).min(max);
         let id = self
@@ -229,16 +252,23 @@ impl HealthCell {
         Some((id, length))
     }
 
-    /// Ends unreachable mark `id` (a stale timer's id does nothing); returns whether
+    /// Ends unreachable mark `id` (a stale timer's id does nothing): the backend goes
+    /// on probation, where one request at a time tries it until one succeeds, so a
+    /// backend still down does not get a full share of requests again. Returns whether
     /// the backend was marked.
     pub fn end_unreachable(&self, id: u64) -> bool {
-        self.unreachable_id.load(Ordering::Acquire) == id && self.set(UNREACHABLE, false)
+        if self.unreachable_id.load(Ordering::Acquire) != id {
+            return false;
+        }
+        self.set(PROBATION, true);
+        self.set(UNREACHABLE, false)
     }
 
     /// A passing active check: the backend answers, so an unreachable mark ends now
     /// and the next one starts again from the base time. Returns whether it was marked.
     pub fn reachable_again(&self) -> bool {
         self.unreachable_streak.store(0, Ordering::Relaxed);
+        self.set(PROBATION, false);
         self.set(UNREACHABLE, false)
     }
 

@@ -1,8 +1,10 @@
 //! Quick passive ejection: one connect failure or response timeout takes a backend out
 //! of new picks at once, for a short time that doubles while it keeps failing (nginx's
 //! `max_fails=1 fail_timeout`, which sends the next request elsewhere instead of
-//! waiting for `fall` active checks). A success or a passing check resets the doubling;
-//! a passing check also ends the mark at once.
+//! waiting for `fall` active checks). When the time is up the backend is on probation
+//! (a half-open circuit breaker): one request at a time may try it, and its first
+//! success brings it back fully, while a failure marks it again for twice as long. A
+//! passing check ends a mark or a probation at once and resets the doubling.
 //!
 //! Unlike [`crate::Outlier`] ejection it needs no configuration and no run of failures:
 //! a refused connection is certain, and skipping the backend costs nothing while
@@ -78,7 +80,15 @@ mod tests {
             advance(length - Duration::from_millis(1)).await;
             assert!(cell.is_unreachable(), "still out just before the end");
             advance(Duration::from_millis(2)).await;
-            assert!(cell.is_eligible(), "back at the end");
+            assert!(
+                cell.on_probation() && !cell.is_unreachable(),
+                "on probation at the end"
+            );
+            assert!(
+                cell.is_eligible_when(|| true),
+                "for a request when none is in flight"
+            );
+            assert!(!cell.is_eligible_when(|| false), "but not beside one");
             lengths.push(length.as_secs());
         }
         assert_eq!(lengths, [1, 2, 4, 8, 16, 30, 30]);

@@ -39,7 +39,8 @@ pub enum BackendState {
     Unhealthy,
     /// Ejected for a while after consecutive failures (passive checks).
     Ejected,
-    /// Skipped for a while after a connect failure or a response timeout.
+    /// Skipped for a while after a connect failure or a response timeout, or back
+    /// from that and tried by one request at a time until one succeeds.
     Unreachable,
 }
 
@@ -99,7 +100,11 @@ impl Backend {
     /// Whether the policy may pick it.
     #[inline]
     pub fn is_eligible(&self) -> bool {
-        !self.down && self.carried.health.is_eligible()
+        !self.down
+            && self
+                .carried
+                .health
+                .is_eligible_when(|| self.in_flight() == 0)
     }
 
     /// Whether it may be picked in panic mode: health is ignored then, but the
@@ -120,7 +125,7 @@ impl Backend {
             BackendState::Unhealthy
         } else if health.is_ejected() {
             BackendState::Ejected
-        } else if health.is_unreachable() {
+        } else if health.is_unreachable() || health.on_probation() {
             BackendState::Unreachable
         } else {
             BackendState::Up

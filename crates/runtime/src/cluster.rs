@@ -201,10 +201,14 @@ impl Cluster {
     /// it, unless that would eject more than the allowed share of the cluster.
     pub fn record_outcome(&self, backend: &Backend, failed: bool) {
         backend.record_outcome(failed);
+        if self.health.outlier.is_none() && self.health.unreachable.is_none() {
+            return;
+        }
+        // A success also ends an unreachable probation and resets its doubling.
+        let in_a_row = backend.health().record_exchange(failed);
         let Some(outlier) = &self.health.outlier else {
             return;
         };
-        let in_a_row = backend.health().record_exchange(failed);
         if in_a_row < outlier.consecutive_failures || backend.health().is_ejected() {
             return;
         }
