@@ -3,7 +3,8 @@
 //! for the reload log line and `sluicegate check --against`.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::{BackendSpec, ClusterSpec, Config, ListenerSpec};
 
@@ -62,8 +63,8 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
     for (name, pair) in pairs(clusters(old), clusters(new)) {
         match pair {
             (None, Some(c)) => out.push(format!(
-                "cluster {name} added ({} backends, {})",
-                c.backends.len(),
+                "cluster {name} added ({}, {})",
+                count(c.backends.len(), "backend"),
                 c.policy.name()
             )),
             (Some(_), None) => out.push(format!("cluster {name} removed")),
@@ -94,12 +95,11 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
             (None, None) => {}
         }
     }
-    let plural = |n: usize| if n == 1 { "backend" } else { "backends" };
     if added > 0 {
-        out.push(format!("{at} +{added} {}", plural(added)));
+        out.push(format!("{at} +{}", count(added, "backend")));
     }
     if removed > 0 {
-        out.push(format!("{at} -{removed} {}", plural(removed)));
+        out.push(format!("{at} -{}", count(removed, "backend")));
     }
     if a.policy.name() != b.policy.name() {
         out.push(format!(
@@ -153,11 +153,56 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
 }
 
 /// Pushes `what a → b` when the values differ.
-fn changed<T: PartialEq + Debug>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
+fn changed<T: PartialEq + Shown>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
     if a != b {
-        out.push(format!("{what} {a:?} → {b:?}"));
+        out.push(format!("{what} {} → {}", a.shown(), b.shown()));
     }
 }
+
+/// `1 backend`, `3 backends`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A value as the YAML would write it (`30s`, `off`), not as Rust's debug text.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for Duration {
+    fn shown(&self) -> String {
+        if self.subsec_nanos() == 0 {
+            format!("{}s", self.as_secs())
+        } else if self.subsec_nanos().is_multiple_of(1_000_000) {
+            format!("{}ms", self.as_millis())
+        } else {
+            format!("{self:?}")
+        }
+    }
+}
+
+impl Shown for Option<Duration> {
+    fn shown(&self) -> String {
+        self.as_ref().map_or_else(|| "off".to_owned(), Shown::shown)
+    }
+}
+
+impl Shown for SocketAddr {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+macro_rules! shown_by_display {
+    ($($t:ty),*) => { $(impl Shown for $t {
+        fn shown(&self) -> String { self.to_string() }
+    })* };
+}
+shown_by_display!(bool, u8, u32, std::num::NonZeroU32);
 
 /// A key with its value before and after.
 type Pair<V> = (String, (Option<V>, Option<V>));
@@ -207,5 +252,27 @@ mod tests {
             ]
         );
         assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn values_are_written_as_yaml_would_write_them() {
+        let base = "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: api\nclusters:\n  api:\n";
+        let old = parse(&format!(
+            "{base}    backends:\n      - address: 127.0.0.1:9001\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let new = parse(&format!(
+            "{base}    slow_start: 30s\n    connect_timeout: 1500ms\n    backends:\n      - address: 127.0.0.1:9001\n        weight: 3\n  web:\n    backends:\n      - address: 127.0.0.1:9002\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            diff(&old, &new),
+            [
+                "cluster api 127.0.0.1:9001 weight 1 → 3",
+                "cluster api connect_timeout 5s → 1500ms",
+                "cluster api slow_start off → 30s",
+                "cluster web added (1 backend, round_robin)",
+            ]
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::ProxyBody;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyError {
     /// The request is malformed (missing or repeated Host, …).
-    #[error("bad request: {0}")]
+    #[error("{0}")]
     BadRequest(&'static str),
     /// The method cannot be proxied (CONNECT).
     #[error("method {0} is not supported")]

@@ -250,6 +250,11 @@ fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
     let (status, _) = proxy.admin_request("POST", &format!("/backends/app/{a}/enable"));
     assert_eq!(status, 200);
     assert!(poll(APPLIED, || proxy.get() == "a"));
+    assert!(
+        proxy.logged("backend enabled through the admin API: now up"),
+        "{:?}",
+        proxy.log.lock().unwrap()
+    );
 
     // Unknown cluster or backend, bad address.
     assert_eq!(

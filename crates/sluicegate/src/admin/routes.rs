@@ -261,7 +261,8 @@ impl Routes {
             .backend(address)
             .map_or("unknown", |(_, b)| b.state().as_str());
         if before != drained {
-            tracing::info!(cluster = %cluster_name, backend = %address, "backend {action}ed through the admin API: now {state}");
+            let done = if drained { "drained" } else { "enabled" };
+            tracing::info!(cluster = %cluster_name, backend = %address, "backend {done} through the admin API: now {state}");
         }
         json_reply(
             StatusCode::OK,
