@@ -164,7 +164,7 @@ impl Reloader {
                     let _ = reply.send(outcome);
                 }
             }
-            self.watch.follow(&self.path);
+            self.watch.follow();
         }
     }
 
