@@ -1,9 +1,55 @@
 //! Failed reloads: a rejected file is remembered and not retried until it changes or
-//! an explicit reload asks.
+//! an explicit reload asks; a listener that cannot bind is retried on a backoff timer.
 
 use crate::common::*;
 
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
+
+/// `config` plus a second listener `side` on `side_addr`.
+fn with_side_listener(listen: SocketAddr, side_addr: SocketAddr, backend: SocketAddr) -> String {
+    config(listen, backend).replace(
+        "clusters:\n",
+        &format!(
+            "  side:\n    address: {side_addr}\n    routes:\n      - cluster: app\nclusters:\n"
+        ),
+    )
+}
+
+#[test]
+fn a_failed_bind_is_not_retried_by_writes_to_other_files_in_the_directory() {
+    let a = backend("a");
+    let (_dir, path, listen, proxy) = serving(a);
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap();
+    // The process's log file next to the config, written all the time (issue 13).
+    let scribbler = Scribbler::start(&path, true);
+    std::fs::write(&path, with_side_listener(listen, busy, a)).unwrap();
+    assert!(
+        poll(APPLIED, || proxy.reloads("error") >= 1),
+        "the bind failure was not reported: {:?}",
+        proxy.log.lock().unwrap()
+    );
+    // Retries come 1 s and 3 s after the failure: at most 3 attempts in 2.5 s, where
+    // a reload per directory event makes dozens.
+    let storm = poll(Duration::from_millis(2500), || proxy.reloads("error") > 3);
+    let rounds = scribbler.stop();
+    assert!(rounds > 20, "the directory was not busy: {rounds} writes");
+    assert!(
+        !storm,
+        "{} failed reloads in 2.5 s: {:?}",
+        proxy.reloads("error"),
+        proxy.lines("reload rejected")
+    );
+    let attempts = proxy.lines("reload rejected");
+    assert!(
+        attempts
+            .iter()
+            .all(|l| l.contains("cannot bind") && l.contains("retrying in")),
+        "one line per attempt, naming the retry: {attempts:?}"
+    );
+    assert_eq!(proxy.get(), "a", "the running config keeps serving");
+}
 
 #[test]
 fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload() {
@@ -57,4 +103,44 @@ fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload()
     std::fs::write(&path, config(listen, b)).unwrap();
     assert!(proxy.serves("b", APPLIED), "the good save was not applied");
     assert_eq!(proxy.reloads("error"), 5);
+}
+
+#[test]
+fn a_failed_bind_is_retried_with_backoff_and_applies_once_the_port_is_free() {
+    let a = backend("a");
+    let (_dir, path, listen, proxy) = serving(a);
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap();
+    std::fs::write(&path, with_side_listener(listen, busy, a)).unwrap();
+    assert!(
+        poll(APPLIED, || proxy.reloads("error") >= 2),
+        "the bind failure was not retried: {:?}",
+        proxy.lines("reload rejected")
+    );
+    let attempts = proxy.lines("reload rejected");
+    assert!(attempts[0].contains("retrying in 1 s"), "{attempts:?}");
+    assert!(attempts[1].contains("retrying in 2 s"), "{attempts:?}");
+    // A timer never fires early: the process's own timestamps show the wait.
+    let gap = log_seconds(&attempts[1]) - log_seconds(&attempts[0]);
+    assert!(
+        gap >= 0.95,
+        "retried {gap:.3} s after the failure: {attempts:?}"
+    );
+    assert_eq!(proxy.status()["last_reload"]["trigger"], "retry");
+
+    // The port frees: the next retry applies the file, which nobody touched.
+    drop(held);
+    assert!(
+        poll(Duration::from_secs(10), || get(busy) == "a"),
+        "the retry did not bind the freed port: {:?}",
+        proxy.lines("reload")
+    );
+    assert_eq!(proxy.status()["last_reload"]["result"], "success");
+    assert_eq!(proxy.status()["last_reload"]["trigger"], "retry");
+    let errors = proxy.reloads("error");
+    assert!(
+        !poll(Duration::from_millis(1500), || proxy.reloads("error")
+            > errors),
+        "retries went on after the reload applied"
+    );
 }
