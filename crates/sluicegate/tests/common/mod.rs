@@ -278,3 +278,11 @@ impl Drop for Scribbler {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Saves `text` to `path` atomically (a temporary file renamed over it), so the
+/// proxy can never read it half-written, however slow this process is.
+pub fn save(path: &Path, text: &str) {
+    let temp = path.with_extension("saving");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}

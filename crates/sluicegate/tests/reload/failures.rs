@@ -24,7 +24,7 @@ fn a_failed_bind_is_not_retried_by_writes_to_other_files_in_the_directory() {
     let busy = held.local_addr().unwrap();
     // The process's log file next to the config, written all the time (issue 13).
     let scribbler = Scribbler::start(&path, true);
-    std::fs::write(&path, with_side_listener(listen, busy, a)).unwrap();
+    save(&path, &with_side_listener(listen, busy, a));
     assert!(
         poll(APPLIED, || proxy.reloads("error") >= 1),
         "the bind failure was not reported: {:?}",
@@ -57,12 +57,12 @@ fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload()
     let (_dir, path, listen, proxy) = serving(a);
     let scribbler = Scribbler::start(&path, true);
 
-    // A syntax error, then saves of the same bytes: rejected once.
+    // A syntax error, then saves of the same bytes over it: rejected once.
     let bad = "listeners: [unclosed\n";
-    std::fs::write(&path, bad).unwrap();
+    save(&path, bad);
     assert!(poll(APPLIED, || proxy.reloads("error") >= 1));
     for _ in 0..3 {
-        std::fs::write(&path, bad).unwrap();
+        save(&path, bad);
     }
     assert!(
         !poll(Duration::from_secs(1), || proxy.reloads("error") > 1),
@@ -100,7 +100,7 @@ fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload()
     scribbler.stop();
 
     std::fs::remove_dir(&path).unwrap();
-    std::fs::write(&path, config(listen, b)).unwrap();
+    save(&path, &config(listen, b));
     assert!(proxy.serves("b", APPLIED), "the good save was not applied");
     assert_eq!(proxy.reloads("error"), 5);
 }
@@ -111,7 +111,7 @@ fn a_failed_bind_is_retried_with_backoff_and_applies_once_the_port_is_free() {
     let (_dir, path, listen, proxy) = serving(a);
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap();
-    std::fs::write(&path, with_side_listener(listen, busy, a)).unwrap();
+    save(&path, &with_side_listener(listen, busy, a));
     assert!(
         poll(APPLIED, || proxy.reloads("error") >= 2),
         "the bind failure was not retried: {:?}",
