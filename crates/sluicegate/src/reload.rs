@@ -1,13 +1,19 @@
-//! The reload task: every trigger (file watcher, SIGHUP, `POST /reload`) lands on one
-//! channel read by one task, which reads → parses → validates → compiles against the
-//! running snapshot and applies the result in one atomic swap. On any error every
+//! The reload task: every trigger (file watcher, SIGHUP, `POST /reload`, the bind
+//! retry timer) lands on one task, which reads → parses → validates → compiles against
+//! the running snapshot and applies the result in one atomic swap. On any error every
 //! error is logged with its YAML path, counted, kept for `/status`, and the running
 //! config keeps serving; the next good save applies.
+//!
+//! The bytes of every attempt are remembered: a file event whose bytes are the ones
+//! last applied or rejected does nothing, so a rejected file is tried again only when
+//! it changes or on SIGHUP / `POST /reload`. The one failure that can clear without a
+//! change, a listener that cannot bind, is retried on a timer: [`FIRST_RETRY`],
+//! doubling up to [`LAST_RETRY`], until it applies or another attempt supersedes it.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use sluicegate_config::Config;
 use sluicegate_listener::ServeError;
@@ -25,6 +31,8 @@ pub enum Trigger {
     Signal,
     /// `POST /reload`: reload now and answer with the outcome.
     Admin(oneshot::Sender<ReloadOutcome>),
+    /// The retry timer after a listener failed to bind: reload the same bytes again.
+    Retry,
 }
 
 impl Trigger {
@@ -33,6 +41,7 @@ impl Trigger {
             Trigger::File => "file",
             Trigger::Signal => "signal",
             Trigger::Admin(_) => "admin",
+            Trigger::Retry => "retry",
         }
     }
 }
@@ -67,7 +76,7 @@ pub struct ReloadError {
 pub struct ReloadAttempt {
     /// When it ran.
     pub at: SystemTime,
-    /// `file`, `signal` or `admin`.
+    /// `file`, `signal`, `admin` or `retry`.
     pub trigger: &'static str,
     /// What it did.
     pub outcome: ReloadOutcome,
@@ -95,6 +104,11 @@ impl ReloadLog {
     }
 }
 
+/// The wait before retrying a reload whose listener could not bind …
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// … doubled after each failed retry, up to this.
+pub const LAST_RETRY: Duration = Duration::from_secs(30);
+
 /// Starts watching `path` and handling SIGHUP; `config` is the one being served.
 /// Returns the channel `POST /reload` sends on. Runs until the process exits.
 pub fn spawn(
@@ -113,6 +127,7 @@ pub fn spawn(
         last_text: text,
         missing_warned: false,
         watch,
+        retry: None,
     };
     tokio::spawn(reloader.run(received));
     tokio::spawn(forward_sighup(triggers.clone()));
@@ -139,6 +154,24 @@ struct Reloader {
     last_text: Option<String>,
     missing_warned: bool,
     watch: FileWatch,
+    /// The armed bind retry: when it fires, and the wait it was armed with.
+    retry: Option<(tokio::time::Instant, Duration)>,
+}
+
+/// A rejected attempt.
+struct Rejection {
+    errors: Vec<ReloadError>,
+    /// A listener could not bind: the same bytes may apply later.
+    bind: bool,
+}
+
+impl Rejection {
+    fn other(errors: Vec<ReloadError>) -> Self {
+        Self {
+            errors,
+            bind: false,
+        }
+    }
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> ReloadError {
@@ -151,21 +184,61 @@ fn error(path: impl Into<String>, message: impl Into<String>) -> ReloadError {
 
 impl Reloader {
     async fn run(mut self, mut triggers: mpsc::Receiver<Trigger>) {
-        while let Some(trigger) = triggers.recv().await {
-            let name = trigger.name();
-            let (outcome, reply) = match trigger {
-                Trigger::Admin(reply) => (self.reload(true).await, Some(reply)),
-                Trigger::Signal => (self.reload(true).await, None),
-                Trigger::File => (self.reload(false).await, None),
+        loop {
+            let trigger = match self.retry {
+                Some((at, _)) => tokio::select! {
+                    trigger = triggers.recv() => trigger,
+                    () = tokio::time::sleep_until(at) => Some(Trigger::Retry),
+                },
+                None => triggers.recv().await,
             };
-            if let Some(outcome) = outcome {
-                self.record(name, &outcome);
-                if let Some(reply) = reply {
-                    let _ = reply.send(outcome);
-                }
-            }
-            self.watch.follow(&self.path);
+            let Some(trigger) = trigger else { return };
+            self.handle(trigger).await;
+            self.watch.follow();
         }
+    }
+
+    /// One trigger: the attempt, its retry timer, its record and its answer.
+    async fn handle(&mut self, trigger: Trigger) {
+        let name = trigger.name();
+        let retried = matches!(trigger, Trigger::Retry);
+        let (forced, reply) = match trigger {
+            Trigger::Admin(reply) => (true, Some(reply)),
+            Trigger::Signal | Trigger::Retry => (true, None),
+            Trigger::File => (false, None),
+        };
+        let outcome = match self.reload(forced).await {
+            None => return,
+            Some(Ok(applied)) => {
+                self.retry = None;
+                applied
+            }
+            Some(Err(rejection)) => {
+                self.retry = rejection.bind.then(|| self.next_retry(retried));
+                if let (Some((_, wait)), Some(e)) = (self.retry, rejection.errors.first()) {
+                    tracing::error!(
+                        "reload rejected: {}; the running config keeps serving; retrying in {} s",
+                        e.message,
+                        wait.as_secs()
+                    );
+                }
+                ReloadOutcome::Rejected(rejection.errors)
+            }
+        };
+        self.record(name, &outcome);
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// The retry after a bind failure: [`FIRST_RETRY`] after a new attempt, twice the
+    /// last wait (at most [`LAST_RETRY`]) after a retry.
+    fn next_retry(&self, retried: bool) -> (tokio::time::Instant, Duration) {
+        let wait = match self.retry {
+            Some((_, last)) if retried => last.saturating_mul(2).min(LAST_RETRY),
+            _ => FIRST_RETRY,
+        };
+        (tokio::time::Instant::now() + wait, wait)
     }
 
     /// Counts the attempt and keeps it for `/status`.
@@ -184,72 +257,74 @@ impl Reloader {
         });
     }
 
-    /// Reloads; `forced` reloads even an unchanged file. `None` when there was nothing
-    /// to do (unchanged, or missing mid-save on a file event).
-    async fn reload(&mut self, forced: bool) -> Option<ReloadOutcome> {
-        let shown = self.path.display().to_string();
-        let text = match std::fs::read_to_string(&self.path) {
+    /// Reloads; `forced` reloads even unchanged bytes. `None` when there was nothing
+    /// to do (unchanged, or missing mid-save on a file event). The bytes are
+    /// remembered whatever the outcome, once read.
+    async fn reload(&mut self, forced: bool) -> Option<Result<ReloadOutcome, Rejection>> {
+        let text = match self.read(forced)? {
             Ok(text) => text,
+            Err(rejection) => return Some(Err(rejection)),
+        };
+        if !forced && self.last_text.as_deref() == Some(text.as_str()) {
+            return None;
+        }
+        let result = self.apply(&text).await;
+        self.last_text = Some(text);
+        Some(result)
+    }
+
+    /// The file's bytes; `None` for a file missing mid-save on a file event.
+    fn read(&mut self, forced: bool) -> Option<Result<String, Rejection>> {
+        let shown = self.path.display();
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                self.missing_warned = false;
+                Some(Ok(text))
+            }
             Err(e) if e.kind() == ErrorKind::NotFound && !forced => {
                 if !self.missing_warned {
                     tracing::warn!("{shown} is missing; the running config keeps serving");
                     self.missing_warned = true;
                 }
-                return None;
+                None
             }
             Err(e) => {
                 tracing::error!("{shown}: cannot read: {e}; the running config keeps serving");
-                return Some(ReloadOutcome::Rejected(vec![error(
-                    "",
-                    format!("cannot read {shown}: {e}"),
-                )]));
+                let message = format!("cannot read {shown}: {e}");
+                Some(Err(Rejection::other(vec![error("", message)])))
             }
-        };
-        self.missing_warned = false;
-        if !forced && self.last_text.as_deref() == Some(text.as_str()) {
-            return None;
         }
+    }
+
+    /// Parses, validates, compiles and applies `text`. Every rejection but a bind
+    /// failure is logged here; the caller logs that one with its retry.
+    async fn apply(&mut self, text: &str) -> Result<ReloadOutcome, Rejection> {
         let started = Instant::now();
-        let config = match sluicegate_config::parse(&text) {
-            Ok(config) => config,
-            Err(errors) => {
-                for line in errors.lines() {
-                    tracing::error!("reload rejected: {shown}: {line}");
-                }
-                tracing::error!("the running config keeps serving");
-                self.last_text = Some(text);
-                let list = errors
-                    .0
-                    .into_iter()
-                    .map(|e| ReloadError {
-                        path: e.path,
-                        message: e.message,
-                        line: e.location.map(|(line, _)| line),
-                    })
-                    .collect();
-                return Some(ReloadOutcome::Rejected(list));
+        let shown = self.path.display().to_string();
+        let config = sluicegate_config::parse(text).map_err(|errors| {
+            for line in errors.lines() {
+                tracing::error!("reload rejected: {shown}: {line}");
             }
-        };
+            tracing::error!("the running config keeps serving");
+            let errors = errors.0.into_iter().map(|e| ReloadError {
+                path: e.path,
+                message: e.message,
+                line: e.location.map(|(line, _)| line),
+            });
+            Rejection::other(errors.collect())
+        })?;
         let current = self.state.control.current();
-        let snapshot = match sluicegate_runtime::compile(&config, Some(&current)) {
-            Ok(snapshot) => snapshot,
-            Err(e) => {
-                tracing::error!("reload rejected: {shown}: {e}; the running config keeps serving");
-                self.last_text = Some(text);
-                return Some(ReloadOutcome::Rejected(vec![error("", e.to_string())]));
-            }
-        };
+        let snapshot = sluicegate_runtime::compile(&config, Some(&current)).map_err(|e| {
+            tracing::error!("reload rejected: {shown}: {e}; the running config keeps serving");
+            Rejection::other(vec![error("", e.to_string())])
+        })?;
         let generation = snapshot.generation;
         let changes = sluicegate_config::diff(&self.config, &config);
-        if let Err(e) = self.state.control.apply(snapshot).await {
-            // Not remembered as seen: saving the same file again retries.
-            tracing::error!("reload rejected: {e}; the running config keeps serving");
-            let at = match &e {
-                ServeError::Bind { listener, .. } => format!("listeners.{listener}.address"),
-                ServeError::Stopped => String::new(),
-            };
-            return Some(ReloadOutcome::Rejected(vec![error(at, e.to_string())]));
-        }
+        self.state
+            .control
+            .apply(snapshot)
+            .await
+            .map_err(serve_error)?;
         if config.admin != self.config.admin {
             tracing::warn!("admin settings changed: they take effect at the next restart");
         }
@@ -258,15 +333,27 @@ impl Reloader {
         } else {
             changes.join(", ")
         };
-        tracing::info!(
-            "reload {generation} applied in {} ms: {summary}",
-            started.elapsed().as_millis()
-        );
+        let ms = started.elapsed().as_millis();
+        tracing::info!("reload {generation} applied in {ms} ms: {summary}");
         self.config = config;
-        self.last_text = Some(text);
-        Some(ReloadOutcome::Applied {
+        Ok(ReloadOutcome::Applied {
             generation,
             changes,
         })
+    }
+}
+
+/// A failed apply: a bind failure (retried), or a server shutting down (logged).
+fn serve_error(e: ServeError) -> Rejection {
+    let message = e.to_string();
+    match &e {
+        ServeError::Bind { listener, .. } => Rejection {
+            errors: vec![error(format!("listeners.{listener}.address"), message)],
+            bind: true,
+        },
+        ServeError::Stopped => {
+            tracing::error!("reload rejected: {message}; the running config keeps serving");
+            Rejection::other(vec![error("", message)])
+        }
     }
 }

@@ -3,6 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 mod common;
+mod reload {
+    pub mod failures;
+    pub mod saves;
+}
 
 use common::*;
 

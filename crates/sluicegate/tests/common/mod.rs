@@ -84,17 +84,7 @@ impl Proxy {
     }
 
     pub fn get(&self) -> String {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, WAIT) else {
-            return String::new();
-        };
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let _ = write!(
-            stream,
-            "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-        );
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response.rsplit("\r\n\r\n").next().unwrap_or("").to_owned()
+        get(self.addr)
     }
 
     pub fn logged(&self, text: &str) -> bool {
@@ -137,6 +127,21 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET /` on `addr`: the body, empty if the exchange failed.
+pub fn get(addr: SocketAddr) -> String {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, WAIT) else {
+        return String::new();
+    };
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.rsplit("\r\n\r\n").next().unwrap_or("").to_owned()
 }
 
 pub fn poll(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
@@ -182,4 +187,102 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u1
         .unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body.to_owned())
+}
+
+impl Proxy {
+    /// `sluicegate_config_reloads_total{result}` on `/metrics` (0 before the first).
+    pub fn reloads(&self, result: &str) -> u64 {
+        let (_, text) = self.admin_request("GET", "/metrics");
+        let series = format!("sluicegate_config_reloads_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series)?.trim().parse::<f64>().ok())
+            .map_or(0, |n| n as u64)
+    }
+
+    /// `GET /status`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let (_, body) = self.admin_request("GET", "/status");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    /// Sends SIGHUP.
+    pub fn hup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The log lines containing `text`.
+    pub fn lines(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+}
+
+/// The time of day of a log line, in seconds, from its RFC 3339 timestamp.
+pub fn log_seconds(line: &str) -> f64 {
+    let stamp = line.split_whitespace().next().unwrap_or("");
+    let time = stamp.split('T').nth(1).unwrap_or("").trim_end_matches('Z');
+    let parts: Vec<f64> = time.split(':').filter_map(|p| p.parse().ok()).collect();
+    assert_eq!(parts.len(), 3, "no timestamp in {line:?}");
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+/// A thread busy in the config's directory until dropped: appends to a log file,
+/// creates and removes another file, and (with `read_config`) reads the config file,
+/// every 10 ms.
+pub struct Scribbler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Scribbler {
+    pub fn start(config: &Path, read_config: bool) -> Scribbler {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dir = config.parent().unwrap().to_path_buf();
+        let config = config.to_path_buf();
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut log = std::fs::File::create(dir.join("sluicegate.log")).unwrap();
+            let mut rounds = 0;
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                writeln!(log, "line {rounds}").unwrap();
+                std::fs::write(dir.join("other.tmp"), "x").unwrap();
+                std::fs::remove_file(dir.join("other.tmp")).unwrap();
+                if read_config {
+                    let _ = std::fs::read(&config);
+                }
+                rounds += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            rounds
+        });
+        Scribbler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the thread; how many rounds it wrote.
+    pub fn stop(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.take().map_or(0, |t| t.join().unwrap())
+    }
+}
+
+impl Drop for Scribbler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Saves `text` to `path` atomically (a temporary file renamed over it), so the
+/// proxy can never read it half-written, however slow this process is.
+pub fn save(path: &Path, text: &str) {
+    let temp = path.with_extension("saving");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
 }
