@@ -25,6 +25,9 @@ pub struct Unreachable {
     pub base: Duration,
     /// Longest mark.
     pub max: Duration,
+    /// The cluster checks its backends: a mark then lasts until a check passes (the
+    /// check is the probe), and no client request is spent on probing.
+    pub until_check_passes: bool,
 }
 
 /// Marks `cell` unreachable now (unless it is already) and ends the mark when its time
@@ -39,6 +42,13 @@ pub fn mark_unreachable(
     let (id, length) = cell.mark_unreachable(params.base, params.max)?;
     series.ejected();
     series.changed(false);
+    if params.until_check_passes {
+        tracing::warn!(
+            backend = name,
+            "backend skipped until its check passes: {why}"
+        );
+        return Some(length);
+    }
     tracing::warn!(backend = name, "backend skipped for {length:?}: {why}");
     let cell = cell.clone();
     tokio::spawn(async move {
@@ -58,6 +68,7 @@ mod tests {
     const PARAMS: Unreachable = Unreachable {
         base: Duration::from_secs(1),
         max: Duration::from_secs(30),
+        until_check_passes: false,
     };
 
     fn mark(cell: &Arc<HealthCell>) -> Option<Duration> {
@@ -114,5 +125,19 @@ mod tests {
         assert!(!cell.end_unreachable(id.wrapping_sub(1)));
         assert!(cell.is_unreachable());
         assert!(cell.end_unreachable(id));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_checks_a_mark_lasts_until_a_check_passes() {
+        let cell = Arc::new(HealthCell::new(true));
+        let params = Unreachable {
+            until_check_passes: true,
+            ..PARAMS
+        };
+        mark_unreachable(&cell, params, "b".into(), "test", HealthSeries::noop()).unwrap();
+        advance(PARAMS.max * 2).await;
+        assert!(cell.is_unreachable(), "no timer ends it");
+        assert!(cell.reachable_again());
+        assert!(cell.is_eligible(), "a passing check brings it back in full");
     }
 }

@@ -21,6 +21,7 @@ pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
         unreachable: spec.unreachable.as_ref().map(|u| Unreachable {
             base: u.ejection,
             max: u.max_ejection,
+            until_check_passes: spec.health_check.is_some(),
         }),
         panic_threshold: spec.panic_threshold,
         retry: spec.retries.as_ref().map(|r| RetryPolicy {
