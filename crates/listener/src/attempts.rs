@@ -13,7 +13,9 @@ use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use sluicegate_core::PickKey;
 use sluicegate_metrics::RetryReason;
-use sluicegate_runtime::{Backend, Cluster, InFlightGuard, RetryGuard, RetryPolicy};
+use sluicegate_runtime::{
+    Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
+};
 
 use crate::ProxyBody;
 use crate::forward::{Failure, downstream_head, send};
@@ -86,6 +88,9 @@ struct Failed {
     reason: RetryReason,
     /// The request, when none of it was sent.
     unsent: Option<Request<RequestBody>>,
+    /// Keeps the request counted in the cluster's in-flight total until its next
+    /// attempt starts (a failed attempt no longer counts on its backend).
+    waiting: Option<BetweenAttempts>,
 }
 
 /// Sends the request to backend `slot`, then tries again as the policy allows. `on_pick`
@@ -120,13 +125,15 @@ pub(crate) async fn forward(
     let mut tried: Vec<usize> = Vec::new();
     let mut resends = 0u32;
     let mut budget_slot: Option<RetryGuard> = None;
+    let mut waiting: Option<BetweenAttempts> = None;
     loop {
         on_pick(slot);
         let (Some(backend), Some(up)) = (cluster.backends.get(slot), upstream.backends.get(slot))
         else {
             return Err(no_backend());
         };
-        let failed = match attempt(cluster, backend, up, request, budget_slot.take()).await? {
+        let held = (budget_slot.take(), waiting.take());
+        let failed = match attempt(cluster, backend, up, request, held).await? {
             Ok(answered) => return Ok(answer(answered)),
             Err(failed) => failed,
         };
@@ -135,7 +142,9 @@ pub(crate) async fn forward(
             outcome,
             reason,
             unsent,
+            waiting: between,
         } = failed;
+        waiting = between;
         if let Some(unsent) = unsent {
             // Never sent: it loads no backend, so it needs neither budget nor pause.
             let next = policy
@@ -163,13 +172,12 @@ pub(crate) async fn forward(
             tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
             return outcome.map(answer);
         }
-        let between = outcome.is_err().then(|| cluster.between_attempts());
         resends += 1;
         tokio::time::sleep(backoff(policy, resends as usize)).await;
         let Some(taken) = cluster.try_retry() else {
             return outcome.map(answer);
         };
-        drop((outcome, between));
+        drop(outcome);
         cluster.retry_series.retried(reason);
         (slot, request, budget_slot) = (next, copy.request(again), Some(taken));
     }
@@ -184,9 +192,10 @@ async fn attempt(
     backend: &Backend,
     up: &BackendUpstream,
     request: Request<RequestBody>,
-    budget_slot: Option<RetryGuard>,
+    (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
 ) -> Result<Result<Answered, Failed>, ProxyError> {
     let guard = backend.start_request();
+    drop(waiting);
     match send(up, cluster, backend, request).await {
         Ok((response, lease)) => {
             let status = response.status();
@@ -201,6 +210,7 @@ async fn attempt(
                 outcome: Ok((response, (guard, None), lease)),
                 reason: RetryReason::Status,
                 unsent: None,
+                waiting: None,
             }))
         }
         Err(Failure {
@@ -214,7 +224,9 @@ async fn attempt(
             unsent,
             ..
         }) => {
-            // The attempt is over: it no longer counts against this backend.
+            // The attempt is over: it no longer counts against this backend, but the
+            // request still counts in the cluster's total (the budget's base).
+            let waiting = cluster.between_attempts();
             drop((guard, budget_slot));
             cluster.record_outcome(backend, true);
             if matches!(reason, RetryReason::ConnectFailure | RetryReason::Timeout) {
@@ -224,6 +236,7 @@ async fn attempt(
                 outcome: Err(error),
                 reason,
                 unsent,
+                waiting: Some(waiting),
             }))
         }
     }
