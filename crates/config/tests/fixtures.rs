@@ -105,6 +105,20 @@ fn explicit_values_are_kept() {
 }
 
 #[test]
+fn compound_durations_are_read() {
+    let config = parse(
+        "listeners:\n  web:\n    address: 127.0.0.1:1\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    connect_timeout: 1s500ms\n    idle_timeout: 1h30m\n    backends:\n      - address: 127.0.0.1:2\n\
+         drain_timeout: 1m30s\n",
+    )
+    .unwrap();
+    assert_eq!(config.drain_timeout, Duration::from_secs(90));
+    let app = config.cluster("app").unwrap();
+    assert_eq!(app.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(app.idle_timeout, Duration::from_secs(5400));
+}
+
+#[test]
 fn policy_keys_are_typed_with_their_defaults() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/policies.yaml");
     let config = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
