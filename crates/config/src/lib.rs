@@ -2,11 +2,13 @@
 //! typed `*Spec` values (`Config`), with every error collected and named by its YAML
 //! path and, where known, line and column.
 //!
-//! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]). It does no
+//! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]) and the
+//! yaml-rust2 event parser (for the lines serde_yaml does not keep). It does no
 //! I/O (reading the file is the binary's job) and must not depend on tokio, hyper or
 //! rustls.
 
 mod diff;
+mod dupes;
 mod duration;
 mod error;
 mod health;

@@ -242,7 +242,8 @@ pub struct RawBackend {
     pub down: bool,
 }
 
-/// Parses YAML text into the raw types. Stops at the first syntax or shape error,
+/// Parses YAML text into the raw types. Every key given twice in one mapping is an
+/// error (all are reported); otherwise this stops at the first syntax or shape error,
 /// which carries its path and location as serde_yaml reports them.
 pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
     let blank = text
@@ -255,6 +256,10 @@ pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
             message: "the config file is empty".into(),
             location: None,
         }]));
+    }
+    let duplicates = crate::dupes::duplicate_keys(text);
+    if !duplicates.is_empty() {
+        return Err(ConfigErrors(duplicates));
     }
     serde_yaml::from_str(text).map_err(|error| {
         let location = error.location().map(|l| (l.line(), l.column()));
