@@ -175,6 +175,9 @@ fn environment_variables_are_expanded_in_values() {
     };
     assert_eq!(header("x-price"), Some("5$"));
     assert_eq!(header("x-raw"), Some("$HOME and $"));
+    // Typed as if unquoted, a number or boolean still reads as text where text is due.
+    assert_eq!(header("x-on"), Some("true"));
+    assert_eq!(header("x-n"), Some("3"));
 }
 
 #[test]
