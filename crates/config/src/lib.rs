@@ -2,12 +2,15 @@
 //! typed `*Spec` values (`Config`), with every error collected and named by its YAML
 //! path and, where known, line and column.
 //!
-//! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]). It does no
+//! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]) and the
+//! yaml-rust2 event parser (for the lines serde_yaml does not keep). It does no
 //! I/O (reading the file is the binary's job) and must not depend on tokio, hyper or
 //! rustls.
 
 mod diff;
+mod dupes;
 mod duration;
+mod env;
 mod error;
 mod health;
 mod health_spec;
@@ -17,9 +20,11 @@ mod policy_spec;
 pub mod raw;
 mod spec;
 mod validate;
+mod yaml;
 
 pub use diff::diff;
 pub use duration::parse_duration;
+pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};
 pub use health_spec::{
     CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
@@ -34,7 +39,15 @@ pub use spec::{
 /// Parses and validates a YAML document into a [`Config`].
 ///
 /// Every validation error is collected; a YAML syntax or shape error stops at the first.
+/// `${VAR}` references are looked up in the process environment.
 pub fn parse(yaml: &str) -> Result<Config, ConfigErrors> {
     let raw = raw::from_yaml(yaml)?;
+    validate::validate(&raw, yaml)
+}
+
+/// As [`parse`], with `${VAR}` references looked up by `env` instead of in the process
+/// environment (for tests, or a caller with its own variables).
+pub fn parse_with_env(yaml: &str, env: Env<'_>) -> Result<Config, ConfigErrors> {
+    let raw = raw::from_yaml_with_env(yaml, env)?;
     validate::validate(&raw, yaml)
 }

@@ -1,11 +1,12 @@
 //! The YAML as written: every field optional where the user may omit it, unknown keys
-//! rejected. [`from_yaml`] is the one place serde_yaml is called, so a maintained fork
-//! can replace it by changing this file.
+//! rejected. [`from_yaml`] is the entry point; serde_yaml is called only behind it (here,
+//! in `yaml.rs` and `env.rs`), so a maintained fork can replace it in those files.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::env::Env;
 use crate::{ConfigError, ConfigErrors};
 
 /// The whole file.
@@ -254,9 +255,19 @@ pub struct RawBackend {
     pub down: bool,
 }
 
-/// Parses YAML text into the raw types. Stops at the first syntax or shape error,
-/// which carries its path and location as serde_yaml reports them.
+/// Parses YAML text into the raw types, expanding `${VAR}` from the process
+/// environment. See [`from_yaml_with_env`].
 pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
+    from_yaml_with_env(text, &|name| std::env::var(name).ok())
+}
+
+/// Parses YAML text into the raw types, looking `${VAR}` references up with `env`.
+///
+/// Every key given twice in one mapping is an error (all are reported). Merge keys
+/// (`<<: *defaults`) are applied, then `${VAR}`, `${VAR:-default}` and `$$` expanded in
+/// string values; every unset variable is reported. Otherwise this stops at the first
+/// syntax or shape error, which carries its path and location.
+pub fn from_yaml_with_env(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> {
     let blank = text
         .lines()
         .map(str::trim)
@@ -268,17 +279,5 @@ pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
             location: None,
         }]));
     }
-    serde_yaml::from_str(text).map_err(|error| {
-        let location = error.location().map(|l| (l.line(), l.column()));
-        let mut message = error.to_string();
-        // serde_yaml appends " at line L column C"; the location is kept apart instead.
-        if let Some(at) = message.rfind(" at line ") {
-            message.truncate(at);
-        }
-        ConfigErrors(vec![ConfigError {
-            path: String::new(),
-            message,
-            location,
-        }])
-    })
+    crate::yaml::load(text, env)
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse};
+use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse, parse_with_env};
 
 fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,11 +21,29 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The environment the fixtures see, so no test reads or changes the process's.
+fn fixture_env(name: &str) -> Option<String> {
+    let value = match name {
+        "SG_HOST" => "127.0.0.1",
+        "SG_PORT" => "9001",
+        "SG_WEIGHT" => "3",
+        "SG_CONNECT" => "1m30s",
+        "SG_LOG" => "true",
+        "HOME" => "/should/not/expand",
+        _ => return None,
+    };
+    Some(value.to_string())
+}
+
+fn parse_fixture(text: &str) -> Result<sluicegate_config::Config, sluicegate_config::ConfigErrors> {
+    parse_with_env(text, &fixture_env)
+}
+
 #[test]
 fn valid_fixtures_parse() {
     for file in yaml_files("valid") {
         let text = std::fs::read_to_string(&file).unwrap();
-        if let Err(errors) = parse(&text) {
+        if let Err(errors) = parse_fixture(&text) {
             panic!("{}: {errors}", file.display());
         }
     }
@@ -39,7 +57,7 @@ fn invalid_fixtures_fail_with_exact_errors() {
         let expected_file = file.with_extension("errors");
         let expected = std::fs::read_to_string(&expected_file).unwrap();
         let expected: Vec<&str> = expected.lines().collect();
-        let actual = match parse(&text) {
+        let actual = match parse_fixture(&text) {
             Ok(_) => vec!["<parsed without error>".to_string()],
             Err(errors) => errors.lines(),
         };
@@ -102,6 +120,64 @@ fn explicit_values_are_kept() {
     let app = config.cluster("app").unwrap();
     assert_eq!(app.connect_timeout, Duration::from_millis(250));
     assert_eq!(app.backends[0].weight.get(), 7);
+}
+
+#[test]
+fn compound_durations_are_read() {
+    let config = parse(
+        "listeners:\n  web:\n    address: 127.0.0.1:1\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    connect_timeout: 1s500ms\n    idle_timeout: 1h30m\n    backends:\n      - address: 127.0.0.1:2\n\
+         drain_timeout: 1m30s\n",
+    )
+    .unwrap();
+    assert_eq!(config.drain_timeout, Duration::from_secs(90));
+    let app = config.cluster("app").unwrap();
+    assert_eq!(app.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(app.idle_timeout, Duration::from_secs(5400));
+}
+
+fn fixture(name: &str) -> sluicegate_config::Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/valid")
+        .join(name);
+    parse_fixture(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn merge_keys_read_as_their_expanded_form() {
+    let merged = fixture("merge.yaml");
+    assert_eq!(merged, fixture("merge_expanded.yaml"));
+    let api = merged.cluster("api").unwrap();
+    assert_eq!(api.connect_timeout, Duration::from_millis(250));
+    assert_eq!(api.response_timeout, Duration::from_secs(10));
+    assert_eq!(api.backends[0].weight.get(), 5);
+    assert_eq!(api.backends[1].weight.get(), 1);
+    let reports = merged.cluster("reports").unwrap();
+    assert_eq!(reports.response_timeout, Duration::from_secs(120));
+    assert_eq!(reports.connect_timeout, Duration::from_secs(1));
+}
+
+#[test]
+fn environment_variables_are_expanded_in_values() {
+    let config = fixture("env.yaml");
+    assert_eq!(config.listeners[0].address.to_string(), "127.0.0.1:8080");
+    let app = config.cluster("app").unwrap();
+    assert_eq!(app.connect_timeout, Duration::from_secs(90));
+    assert_eq!(app.backends[0].address.to_string(), "127.0.0.1:9001");
+    assert_eq!(app.backends[0].weight.get(), 3);
+    assert!(config.access_log);
+    let headers = &config.listeners[0].routes[0].matcher.headers;
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("x-price"), Some("5$"));
+    assert_eq!(header("x-raw"), Some("$HOME and $"));
+    // Typed as if unquoted, a number or boolean still reads as text where text is due.
+    assert_eq!(header("x-on"), Some("true"));
+    assert_eq!(header("x-n"), Some("3"));
 }
 
 #[test]

@@ -1,0 +1,164 @@
+//! From YAML text to [`RawConfig`]: the document is read as a [`Value`] first, so
+//! merge keys (`<<: *defaults`) can be applied and `${VAR}` references expanded before
+//! the raw types see it. A document that needs neither is deserialised from its text
+//! directly, keeping serde_yaml's exact error positions.
+
+use serde_yaml::{Mapping, Value};
+
+use crate::env::{self, Env};
+use crate::raw::RawConfig;
+use crate::{ConfigError, ConfigErrors, locate};
+
+/// The merge key of YAML 1.1, which serde_yaml 0.9 reads as a plain key.
+const MERGE: &str = "<<";
+
+/// See [`crate::raw::from_yaml_with_env`].
+pub(crate) fn load(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> {
+    let duplicates = crate::dupes::duplicate_keys(text);
+    if !duplicates.is_empty() {
+        return Err(ConfigErrors(duplicates));
+    }
+    // Reading a Value first also bounds aliases: serde_yaml refuses a document whose
+    // aliases expand past its repetition limit (an alias bomb) here.
+    let mut value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, None))?;
+    if !needs_rewrite(&value) {
+        return serde_yaml::from_str(text).map_err(|e| yaml_error(&e, None));
+    }
+    let mut errors = Vec::new();
+    merge(&mut value, "", &mut errors);
+    if let Value::Mapping(top) = &mut value {
+        top.retain(|key, _| !is_extension(key));
+    }
+    if errors.is_empty() {
+        env::expand(&mut value, "", env, &mut errors);
+    }
+    if !errors.is_empty() {
+        let list = errors
+            .into_iter()
+            .map(|(path, message)| ConfigError {
+                location: locate::locate(text, &path),
+                path,
+                message,
+            })
+            .collect();
+        return Err(ConfigErrors(list));
+    }
+    // Written out and read back, every scalar is typed as it would be in the file (a
+    // plain `7` can be read as a string or a number), which deserialising a Value
+    // directly would not do.
+    let rewritten = serde_yaml::to_string(&value).map_err(|e| yaml_error(&e, None))?;
+    serde_yaml::from_str(&rewritten).map_err(|e| yaml_error(&e, Some(text)))
+}
+
+/// A top-level `x-…` key holds anchors to merge elsewhere (as in Docker Compose); it is
+/// dropped once merges are applied.
+fn is_extension(key: &Value) -> bool {
+    key.as_str().is_some_and(|k| k.starts_with("x-"))
+}
+
+/// Whether the document has an `x-…` key at the top, a merge key, or a `$` in a
+/// string value.
+fn needs_rewrite(value: &Value) -> bool {
+    matches!(value, Value::Mapping(top) if top.keys().any(is_extension))
+        || needs_merge_or_env(value)
+}
+
+fn needs_merge_or_env(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('$'),
+        Value::Sequence(items) => items.iter().any(needs_merge_or_env),
+        Value::Mapping(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str() == Some(MERGE) || needs_merge_or_env(v)),
+        Value::Tagged(tagged) => needs_merge_or_env(&tagged.value),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Applies merge keys as YAML 1.1 defines them: a mapping's own keys win over merged
+/// ones, and of a list of merged mappings the earlier win. Merged mappings may merge
+/// others themselves. Errors are `(path, message)`.
+fn merge(value: &mut Value, path: &str, errors: &mut Vec<(String, String)>) {
+    match value {
+        Value::Mapping(map) => {
+            if let Some(sources) = map.shift_remove(MERGE) {
+                merge_into(map, sources, &join(path, MERGE), errors);
+            }
+            for (key, child) in map.iter_mut() {
+                merge(child, &join(path, &key_text(key)), errors);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                merge(item, &format!("{path}[{i}]"), errors);
+            }
+        }
+        Value::Tagged(tagged) => merge(&mut tagged.value, path, errors),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
+}
+
+fn merge_into(map: &mut Mapping, sources: Value, path: &str, errors: &mut Vec<(String, String)>) {
+    let sources = match sources {
+        Value::Sequence(list) => list,
+        one => vec![one],
+    };
+    for mut source in sources {
+        merge(&mut source, path, errors);
+        let Value::Mapping(source) = source else {
+            errors.push((
+                path.to_string(),
+                "expected a mapping or a list of mappings to merge (e.g. <<: *defaults)".into(),
+            ));
+            continue;
+        };
+        for (key, value) in source {
+            map.entry(key).or_insert(value);
+        }
+    }
+}
+
+/// How a mapping key appears in a YAML path.
+pub(crate) fn key_text(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => "?".into(),
+    }
+}
+
+pub(crate) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A serde_yaml error as a config error. With `source`, the error is about a rewritten
+/// document: its position there means nothing to the user, so the path at the start
+/// of the message (`clusters.app.backends[0]: …`) is looked up in the source instead.
+fn yaml_error(error: &serde_yaml::Error, source: Option<&str>) -> ConfigErrors {
+    let mut message = error.to_string();
+    // serde_yaml appends " at line L column C"; the location is kept apart instead.
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    if message == "repetition limit exceeded" {
+        message = "aliases expand too far (serde_yaml's repetition limit): \
+                   an alias bomb (\"billion laughs\") is refused"
+            .into();
+    }
+    let location = match source {
+        None => error.location().map(|l| (l.line(), l.column())),
+        Some(text) => message
+            .split_once(": ")
+            .and_then(|(path, _)| locate::locate(text, path)),
+    };
+    ConfigErrors(vec![ConfigError {
+        path: String::new(),
+        message,
+        location,
+    }])
+}
