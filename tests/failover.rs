@@ -5,99 +5,12 @@
 //! settings. Every wait is bounded by [`WAIT`].
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-use http::Method;
-use sluicegate_testkit::client::{Conn, empty, read_text, request};
 use sluicegate_testkit::{
-    Backend, BackendState, Proxy, WAIT, eventually, eventually_async, get, init_tracing,
-    single_cluster, start_proxy, within,
+    Backend, BackendState, Load, Proxy, WAIT, eventually, eventually_async, get, init_tracing,
+    single_cluster, start_proxy,
 };
 
 const APP: &str = "app";
-
-/// What the closed-loop clients of [`Load`] saw.
-#[derive(Default)]
-struct Tally {
-    ok: AtomicUsize,
-    failures: std::sync::Mutex<Vec<String>>,
-}
-
-/// `n` keep-alive clients sending `GET /` in a closed loop until stopped.
-struct Load {
-    tally: Arc<Tally>,
-    stop: Arc<AtomicBool>,
-    clients: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(proxy: &Proxy, n: usize) -> Load {
-        let addr = proxy.addr();
-        let tally = Arc::new(Tally::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let clients = (0..n)
-            .map(|_| {
-                let (tally, stop) = (tally.clone(), stop.clone());
-                tokio::spawn(async move { client_loop(addr, &tally, &stop).await })
-            })
-            .collect();
-        Load {
-            tally,
-            stop,
-            clients,
-        }
-    }
-
-    fn ok(&self) -> usize {
-        self.tally.ok.load(Ordering::SeqCst)
-    }
-
-    /// Waits until `more` further requests succeeded (or failures were seen).
-    async fn run_for(&self, more: usize) {
-        let target = self.ok() + more;
-        let reached = eventually(WAIT * 2, || {
-            self.ok() >= target || !self.tally.failures.lock().unwrap().is_empty()
-        })
-        .await;
-        assert!(reached, "the clients made no progress");
-    }
-
-    /// Stops the clients and returns how many requests succeeded and what failed.
-    async fn stop(self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        for client in self.clients {
-            within(WAIT, "a client to stop", client)
-                .await
-                .expect("a client panicked");
-        }
-        let failures = std::mem::take(&mut *self.tally.failures.lock().unwrap());
-        (self.tally.ok.load(Ordering::SeqCst), failures)
-    }
-}
-
-async fn client_loop(addr: std::net::SocketAddr, tally: &Tally, stop: &AtomicBool) {
-    let mut conn = Conn::open(addr).await.expect("connect to the proxy");
-    while !stop.load(Ordering::SeqCst) {
-        let sent = request(Method::GET, addr, "/", &[], empty());
-        let answer = match conn.send(sent).await {
-            Ok(response) => within(WAIT, "a body", read_text(response)).await,
-            Err(e) => Err(e),
-        };
-        let failure = match answer {
-            Ok((status, _, _)) if status == 200 => {
-                tally.ok.fetch_add(1, Ordering::SeqCst);
-                continue;
-            }
-            Ok((status, _, body)) => format!("{status}: {body}"),
-            Err(e) => {
-                conn = Conn::open(addr).await.expect("connect to the proxy");
-                e
-            }
-        };
-        tally.failures.lock().unwrap().push(failure);
-    }
-}
 
 /// Sends `n` sequential `GET /` and returns their statuses.
 async fn statuses(proxy: &Proxy, n: usize) -> Vec<u16> {

@@ -9,16 +9,14 @@
 //! two-core machines.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::Method;
 use http_body_util::Full;
-use sluicegate_testkit::client::{self, Conn, empty, read_text, request};
+use sluicegate_testkit::client::{self, request};
 use sluicegate_testkit::{
-    Backend, BackendState, Proxy, WAIT, eventually, eventually_async, get, init_tracing,
+    Backend, BackendState, Load, Proxy, WAIT, eventually, eventually_async, get, init_tracing,
     single_cluster, start_proxy, try_get, within,
 };
 
@@ -268,13 +266,6 @@ async fn removing_the_health_check_puts_an_unhealthy_backend_back_in_rotation() 
     until_served_by(&proxy, "a").await;
 }
 
-/// What the client loops of [`with_retries_a_backend_killed_mid_run_costs_no_failed_request`] saw.
-#[derive(Default)]
-struct Tally {
-    ok: AtomicUsize,
-    failures: std::sync::Mutex<Vec<String>>,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_retries_a_backend_killed_mid_run_costs_no_failed_request() {
     init_tracing();
@@ -294,60 +285,19 @@ async fn with_retries_a_backend_killed_mid_run_costs_no_failed_request() {
         ("retries", "{attempts: 2, backoff: 5ms}"),
     ];
     let proxy = start_proxy(&single_cluster(&[&a, &b, &c], &keys)).await;
-    let addr = proxy.addr();
-    let tally = Arc::new(Tally::default());
-    let stop = Arc::new(AtomicBool::new(false));
     // Three clients: the default budget always allows min_concurrent (3) retries.
-    let clients: Vec<_> = (0..3)
-        .map(|_| {
-            let (tally, stop) = (tally.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut conn = Conn::open(addr).await.expect("connect to the proxy");
-                while !stop.load(Ordering::SeqCst) {
-                    let sent = request(Method::GET, addr, "/", &[], empty());
-                    let answer = match conn.send(sent).await {
-                        Ok(response) => within(WAIT, "a body", read_text(response)).await,
-                        Err(e) => Err(e),
-                    };
-                    match answer {
-                        Ok((status, _, _)) if status == 200 => {
-                            tally.ok.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Ok((status, _, body)) => {
-                            tally
-                                .failures
-                                .lock()
-                                .unwrap()
-                                .push(format!("{status}: {body}"));
-                        }
-                        Err(e) => {
-                            tally.failures.lock().unwrap().push(e);
-                            conn = Conn::open(addr).await.expect("connect to the proxy");
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-
+    let load = Load::start(&proxy, 3);
     assert!(
         eventually(WAIT, || b.served() >= 10).await,
         "no traffic reached b"
     );
     b.kill().await;
-    let at_kill = tally.ok.load(Ordering::SeqCst);
+    let at_kill = load.ok();
     until_state(&proxy, b_addr, BackendState::Unhealthy).await;
-    let while_dead = tally.ok.load(Ordering::SeqCst) - at_kill;
+    let while_dead = load.ok() - at_kill;
     // And some more with b out of rotation.
-    let target = tally.ok.load(Ordering::SeqCst) + 30;
-    assert!(eventually(WAIT, || tally.ok.load(Ordering::SeqCst) >= target).await);
-    stop.store(true, Ordering::SeqCst);
-    for client in clients {
-        within(WAIT, "a client loop", client)
-            .await
-            .expect("a client loop panicked");
-    }
-    let failures = tally.failures.lock().unwrap().clone();
+    load.run_for(30).await;
+    let (_, failures) = load.stop().await;
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     assert!(
         while_dead >= 6,

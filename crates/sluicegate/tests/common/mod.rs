@@ -286,3 +286,28 @@ pub fn save(path: &Path, text: &str) {
     std::fs::write(&temp, text).unwrap();
     std::fs::rename(&temp, path).unwrap();
 }
+
+/// Sends signal `name` (`TERM`, `INT`, `HUP`) to `child` with kill(1).
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits up to [`WAIT`] for `child` to exit; kills it and panics after that.
+pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not exit within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
