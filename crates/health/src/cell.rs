@@ -257,7 +257,7 @@ impl HealthCell {
     /// backend still down does not get a full share of requests again. Returns whether
     /// the backend was marked.
     pub fn end_unreachable(&self, id: u64) -> bool {
-        if self.unreachable_id.load(Ordering::Acquire) != id {
+        if self.unreachable_id.load(Ordering::Acquire) != id || !self.is_unreachable() {
             return false;
         }
         self.set(PROBATION, true);

@@ -42,14 +42,19 @@ pub fn mark_unreachable(
     let (id, length) = cell.mark_unreachable(params.base, params.max)?;
     series.ejected();
     series.changed(false);
-    if params.until_check_passes {
+    // With checks the mark ends at the first passing check, or at `max` should no
+    // check run any more (a reload removed them): a mark never outlives its timer.
+    let length = if params.until_check_passes {
         tracing::warn!(
             backend = name,
-            "backend skipped until its check passes: {why}"
+            "backend skipped until its check passes (at most {:?}): {why}",
+            params.max
         );
-        return Some(length);
-    }
-    tracing::warn!(backend = name, "backend skipped for {length:?}: {why}");
+        params.max
+    } else {
+        tracing::warn!(backend = name, "backend skipped for {length:?}: {why}");
+        length
+    };
     let cell = cell.clone();
     tokio::spawn(async move {
         tokio::time::sleep(length).await;
@@ -135,9 +140,15 @@ mod tests {
             ..PARAMS
         };
         mark_unreachable(&cell, params, "b".into(), "test", HealthSeries::noop()).unwrap();
-        advance(PARAMS.max * 2).await;
-        assert!(cell.is_unreachable(), "no timer ends it");
+        advance(PARAMS.max - Duration::from_millis(1)).await;
+        assert!(cell.is_unreachable(), "no doubling timer ends it");
         assert!(cell.reachable_again());
         assert!(cell.is_eligible(), "a passing check brings it back in full");
+        mark_unreachable(&cell, params, "b".into(), "test", HealthSeries::noop()).unwrap();
+        advance(PARAMS.max + Duration::from_millis(1)).await;
+        assert!(
+            cell.on_probation(),
+            "with no check left, it ends at the cap"
+        );
     }
 }

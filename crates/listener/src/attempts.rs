@@ -88,8 +88,9 @@ struct Failed {
     reason: RetryReason,
     /// The request, when none of it was sent.
     unsent: Option<Request<RequestBody>>,
-    /// Keeps the request counted in the cluster's in-flight total until its next
-    /// attempt starts (a failed attempt no longer counts on its backend).
+    /// Keeps a failed request counted in the cluster's in-flight total until its next
+    /// attempt starts (a retried status keeps its response, and with it its count,
+    /// until then).
     waiting: Option<BetweenAttempts>,
 }
 
@@ -164,9 +165,6 @@ pub(crate) async fn forward(
         let (Some(copy), Some(again)) = (copy.as_ref(), body.take()) else {
             return outcome.map(answer);
         };
-        let Some((next, _)) = cluster.pick_avoiding(&key, &tried) else {
-            return outcome.map(answer);
-        };
         // Refused now: answer at once rather than after the pause.
         if cluster.try_retry().is_none() {
             tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
@@ -174,7 +172,10 @@ pub(crate) async fn forward(
         }
         resends += 1;
         tokio::time::sleep(backoff(policy, resends as usize)).await;
-        let Some(taken) = cluster.try_retry() else {
+        // Picked after the pause, so a backend taken out meanwhile is avoided.
+        let (Some(taken), Some((next, _))) =
+            (cluster.try_retry(), cluster.pick_avoiding(&key, &tried))
+        else {
             return outcome.map(answer);
         };
         drop(outcome);

@@ -237,7 +237,8 @@ impl Cluster {
         let Some(params) = self.health.unreachable else {
             return;
         };
-        if !backend.is_eligible() {
+        // Marked again from probation too, where another request may be in flight.
+        if backend.health().is_unreachable() || !backend.is_candidate() {
             return;
         }
         // Counting and marking are one step, as for outlier ejections.

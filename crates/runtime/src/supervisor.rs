@@ -44,13 +44,8 @@ impl HealthSupervisor {
         for cluster in &snapshot.clusters {
             for backend in &cluster.backends {
                 let Some(check) = cluster.health.check.as_ref().filter(|_| !backend.down) else {
-                    if cluster.health.check.is_none() {
-                        // Without checks nothing else would end a mark made to last
-                        // until a check passes.
-                        let marked = backend.health().reachable_again();
-                        if backend.health().set_unhealthy(false) || marked {
-                            tracing::info!(backend = %backend.key, "no health checks: backend back in rotation");
-                        }
+                    if cluster.health.check.is_none() && backend.health().set_unhealthy(false) {
+                        tracing::info!(backend = %backend.key, "health checks removed: backend back in rotation");
                     }
                     continue;
                 };

@@ -123,7 +123,10 @@ impl Running {
         let signals = count_signals();
         let mut first = signals.clone();
         let drain = self.server.run(async move {
-            let _ = first.wait_for(|n| *n >= 1).await;
+            if first.wait_for(|n| *n >= 1).await.is_err() {
+                // No signal can be listened for: serve until killed.
+                std::future::pending::<()>().await;
+            }
             state.start_draining();
         });
         let mut second = signals;
