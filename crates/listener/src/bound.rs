@@ -52,10 +52,10 @@ pub(crate) struct Bound {
 impl Bound {
     /// Binds listener `name` on `address`.
     pub(crate) async fn bind(name: &str, address: SocketAddr) -> Result<Self, ServeError> {
-        let bind_error = |source| ServeError::Bind {
+        let bind_error = |reason| ServeError::Bind {
             listener: name.to_owned(),
             address,
-            source,
+            reason,
         };
         let socket = TcpListener::bind(address).await.map_err(bind_error)?;
         let local = socket.local_addr().map_err(bind_error)?;

@@ -35,15 +35,15 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A listener's address could not be bound (in use, not local, no permission).
-    #[error("listener {listener}: cannot bind {address}: {source}")]
+    #[error("listener {listener}: cannot bind {address}: {reason}")]
     Bind {
         /// Listener name.
         listener: String,
         /// The address it wanted.
         address: SocketAddr,
-        /// Why the OS said no.
-        #[source]
-        source: io::Error,
+        /// Why the OS said no. Part of the message, not a `source`: an error chain
+        /// printed whole would show it twice.
+        reason: io::Error,
     },
     /// The server is shutting down and takes no new config.
     #[error("the server is shutting down")]

@@ -109,7 +109,14 @@ fn run_names_the_listener_whose_port_is_taken() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("listener busy: cannot bind {addr}")),
+        stderr.contains(&format!(
+            "error: listener busy: cannot bind {addr}: Address already in use (os error 98)\n"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
         "{stderr}"
     );
 }
