@@ -10,13 +10,25 @@ use sluicegate_config::{Config, ConfigErrors};
 pub enum LoadError {
     /// The file could not be read.
     Read(std::io::Error),
+    /// The file was read but holds no text (not UTF-8, or NUL bytes): a wrong file,
+    /// which is a config error (exit 1), not an unreadable one.
+    NotText(String),
     /// The file was read but is not a valid config.
     Invalid(ConfigErrors),
 }
 
 /// Reads, parses, validates and test-compiles a config file.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(LoadError::Read)?;
+    let bytes = std::fs::read(path).map_err(LoadError::Read)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        LoadError::NotText(format!(
+            "invalid UTF-8 at byte {}",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    if let Some(at) = text.find('\0') {
+        return Err(LoadError::NotText(format!("a NUL byte at byte {at}")));
+    }
     let config = sluicegate_config::parse(&text).map_err(LoadError::Invalid)?;
     Ok(config)
 }
@@ -42,6 +54,10 @@ pub fn report(path: &Path, error: &LoadError) -> ExitCode {
         }
         LoadError::Invalid(errors) => {
             eprintln!("{}: {errors}", path.display());
+            ExitCode::from(1)
+        }
+        LoadError::NotText(why) => {
+            eprintln!("{}: not a YAML text file ({why})", path.display());
             ExitCode::from(1)
         }
     }

@@ -98,6 +98,27 @@ fn check_exits_2_on_unreadable_file() {
 }
 
 #[test]
+fn check_calls_a_binary_file_an_invalid_config() {
+    for (bytes, why) in [
+        (
+            &b"\x7fELF\x02\x01\x01\xff\xfe"[..],
+            "invalid UTF-8 at byte 7",
+        ),
+        (&b"listeners:\0\n"[..], "a NUL byte at byte 10"),
+    ] {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        let out = check(file.path());
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.ends_with(&format!(": not a YAML text file ({why})\n")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn run_names_the_listener_whose_port_is_taken() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
