@@ -20,6 +20,7 @@ mod policy_spec;
 pub mod raw;
 mod spec;
 mod validate;
+mod wording;
 mod yaml;
 
 pub use diff::diff;

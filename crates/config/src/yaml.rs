@@ -150,15 +150,27 @@ fn yaml_error(error: &serde_yaml::Error, source: Option<&str>) -> ConfigErrors {
                    an alias bomb (\"billion laughs\") is refused"
             .into();
     }
+    // serde_yaml starts a message about a nested value with its path
+    // (`clusters.app.backends[0].weight: …`): that is the error's path.
+    let (path, message) = match message.split_once(": ") {
+        Some((path, rest)) if is_path(path) => (path.to_owned(), rest.to_owned()),
+        _ => (String::new(), message),
+    };
     let location = match source {
         None => error.location().map(|l| (l.line(), l.column())),
-        Some(text) => message
-            .split_once(": ")
-            .and_then(|(path, _)| locate::locate(text, path)),
+        Some(text) => locate::locate(text, &path),
     };
     ConfigErrors(vec![ConfigError {
-        path: String::new(),
-        message,
+        path,
+        message: crate::wording::in_yaml_words(&message),
         location,
     }])
+}
+
+/// Whether `text` reads as a YAML path (`listeners.web`, `clusters.app.backends[0]`).
+fn is_path(text: &str) -> bool {
+    !text.is_empty()
+        && !text.contains(|c: char| c.is_whitespace() || c == '"' || c == ',')
+        && (text.contains(['.', '['])
+            || matches!(text, "listeners" | "clusters" | "admin" | "reload"))
 }

@@ -291,3 +291,17 @@ fn unreachable_is_on_by_default_and_can_be_tuned_or_turned_off() {
     );
     assert_eq!(of("off"), None);
 }
+
+#[test]
+fn a_type_error_carries_its_path_apart_from_its_message() {
+    // The admin API's 422 body and /status show `path` and `message` separately.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/types.yaml");
+    let errors = parse(&std::fs::read_to_string(path).unwrap()).unwrap_err();
+    let first = &errors.0[0];
+    assert_eq!(first.path, "clusters.app.backends[0].weight");
+    assert!(
+        first.message.starts_with("invalid type: string"),
+        "{first:?}"
+    );
+    assert!(first.message.ends_with("expected an integer"), "{first:?}");
+}
