@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use sluicegate_balance::{
-    AnyPolicy, IpHash, LeastConnections, Maglev, PowerOfTwo, Random, RingHash, RoundRobin,
+    AnyPolicy, IpHash, LeastConnections, MAX_RING_POINTS, Maglev, PowerOfTwo, Random, RingHash,
+    RoundRobin,
 };
 use sluicegate_config::{ClusterSpec, Config, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec};
 use sluicegate_core::BackendKey;
@@ -267,7 +268,7 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
     };
     Cluster {
         name: spec.name.clone(),
-        policy: policy(&spec.policy, &backends),
+        policy: policy(spec.name.as_str(), &spec.policy, &backends),
         hash_key: spec.policy.hash_on().map(hash_key),
         slow_start: spec.slow_start,
         backends,
@@ -283,8 +284,22 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
     }
 }
 
+/// Says so when a ring would have more than [`MAX_RING_POINTS`] points: the ring
+/// then scales every backend's points down (shares stay proportional, placement is
+/// coarser), which an operator who asked for more points should hear of.
+fn warn_if_ring_capped(cluster: &str, points_per_weight: u32, weights: &[u32]) {
+    let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
+    let asked = total.saturating_mul(u64::from(points_per_weight));
+    if asked > MAX_RING_POINTS {
+        tracing::warn!(
+            cluster,
+            "ring_hash: {asked} points asked ({points_per_weight} per unit of weight × total weight {total}) exceed the cap of {MAX_RING_POINTS}: every backend's points are scaled down to fit"
+        );
+    }
+}
+
 /// Builds the policy, with its tables, off the hot path.
-fn policy(spec: &PolicySpec, backends: &[Backend]) -> AnyPolicy {
+fn policy(name: &str, spec: &PolicySpec, backends: &[Backend]) -> AnyPolicy {
     let weights: Vec<u32> = backends.iter().map(|b| b.weight).collect();
     let ids: Vec<String> = backends.iter().map(|b| b.address().to_string()).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -300,12 +315,15 @@ fn policy(spec: &PolicySpec, backends: &[Backend]) -> AnyPolicy {
             points_per_weight,
             balance_factor,
             ..
-        } => AnyPolicy::RingHash(RingHash::new(
-            &ids,
-            &weights,
-            *points_per_weight,
-            *balance_factor,
-        )),
+        } => {
+            warn_if_ring_capped(name, *points_per_weight, &weights);
+            AnyPolicy::RingHash(RingHash::new(
+                &ids,
+                &weights,
+                *points_per_weight,
+                *balance_factor,
+            ))
+        }
         PolicySpec::Maglev {
             table_size,
             balance_factor,

@@ -278,3 +278,27 @@ fn check_against_lists_what_a_reload_would_change() {
         .unwrap();
     assert!(String::from_utf8_lossy(&same.stdout).contains("no changes"));
 }
+
+#[test]
+fn check_says_when_a_ring_is_capped() {
+    let mut yaml = String::from(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: big\n\
+         clusters:\n  big:\n    policy: ring_hash\n    ring: { points_per_weight: 1000 }\n    backends:\n",
+    );
+    for port in 9000..9010 {
+        yaml.push_str(&format!(
+            "      - address: 127.0.0.1:{port}\n        weight: 1000\n"
+        ));
+    }
+    let file = write_temp(&yaml);
+    let out = check(file.path());
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "ring_hash: 10000000 points asked (1000 per unit of weight × total weight 10000) \
+             exceed the cap of 8388608: every backend's points are scaled down to fit"
+        ),
+        "{stderr}"
+    );
+}
