@@ -308,13 +308,19 @@ pub struct ProcessSeries {
 }
 
 impl ProcessSeries {
-    /// Registers the process series; `version` labels `sluicegate_build_info`.
-    pub fn register(version: &str) -> Self {
+    /// Registers the process series; `sluicegate_build_info` is labelled with the
+    /// build's `version`, git `commit` and `rustc` version.
+    pub fn register(version: &str, commit: &str, rustc: &str) -> Self {
         Self {
             reloads: ["success", "error"].map(|r| counter!(CONFIG_RELOADS_TOTAL, "result" => r)),
             generation: gauge!(CONFIG_GENERATION),
             last_success: gauge!(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS),
-            build_info: gauge!(BUILD_INFO, "version" => version.to_owned()),
+            build_info: gauge!(
+                BUILD_INFO,
+                "version" => version.to_owned(),
+                "commit" => commit.to_owned(),
+                "rustc" => rustc.to_owned()
+            ),
         }
     }
 

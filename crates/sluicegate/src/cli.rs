@@ -4,9 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `--version`: the version, the git commit it was built from and the compiler.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SLUICEGATE_COMMIT"),
+    ", ",
+    env!("SLUICEGATE_RUSTC"),
+    ")"
+);
+
 /// sluicegate: a load-balancing reverse proxy configured by one YAML file.
 #[derive(Debug, Parser)]
-#[command(name = "sluicegate", version, about)]
+#[command(name = "sluicegate", version = VERSION, about)]
 pub struct Cli {
     /// Log lines as `text` (coloured only on a terminal, never with NO_COLOR set) or
     /// `json` (one object a line, for Loki, Vector or Elasticsearch).

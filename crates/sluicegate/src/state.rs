@@ -27,7 +27,11 @@ impl State {
     pub fn new(control: Control, exporter: Option<Exporter>) -> Self {
         Self {
             control,
-            process: ProcessSeries::register(env!("CARGO_PKG_VERSION")),
+            process: ProcessSeries::register(
+                env!("CARGO_PKG_VERSION"),
+                env!("SLUICEGATE_COMMIT"),
+                env!("SLUICEGATE_RUSTC"),
+            ),
             exporter,
             reloads: Mutex::new(ReloadLog::new()),
             draining: AtomicBool::new(false),

@@ -143,7 +143,11 @@ fn counters_move_per_backend_and_code_class() {
         Some(1.0)
     );
     assert_eq!(
-        metric(&text, "sluicegate_build_info", &["version="]),
+        metric(
+            &text,
+            "sluicegate_build_info",
+            &["version=", "commit=", "rustc=\"rustc 1."]
+        ),
         Some(1.0)
     );
     for name in [

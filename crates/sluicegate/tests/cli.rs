@@ -302,3 +302,27 @@ fn check_says_when_a_ring_is_capped() {
         "{stderr}"
     );
 }
+
+#[test]
+fn version_names_the_commit_and_the_compiler() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rest = text
+        .strip_prefix(concat!(
+            "sluicegate ",
+            env!("CARGO_PKG_VERSION"),
+            " (commit "
+        ))
+        .unwrap_or_else(|| panic!("{text}"));
+    let (commit, rustc) = rest.split_once(", ").unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{text}"
+    );
+    assert!(
+        rustc.starts_with("rustc 1.") && rustc.ends_with(")\n"),
+        "{text}"
+    );
+}
