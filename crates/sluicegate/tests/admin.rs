@@ -142,6 +142,21 @@ fn counters_move_per_backend_and_code_class() {
         metric(&text, "sluicegate_config_generation", &[]),
         Some(1.0)
     );
+    assert!(
+        metric(&text, "process_start_time_seconds", &[]).is_some_and(|v| v > 1.0e9),
+        "{text}"
+    );
+    // Whole seconds (a counter): a young process may have used less than one.
+    assert!(
+        metric(&text, "process_cpu_seconds_total", &[]).is_some(),
+        "{text}"
+    );
+    for name in ["process_resident_memory_bytes", "process_open_fds"] {
+        assert!(
+            metric(&text, name, &[]).is_some_and(|v| v > 0.0),
+            "{name}: {text}"
+        );
+    }
     assert_eq!(
         metric(
             &text,

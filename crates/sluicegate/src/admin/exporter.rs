@@ -28,6 +28,9 @@ pub struct Exporter {
     /// Touch-then-render must not interleave: a series touched by one scrape and
     /// observed by another could look idle and be dropped.
     rendering: Mutex<()>,
+    /// The standard `process_*` series (CPU seconds, resident memory, open file
+    /// descriptors, start time), read from /proc at each scrape.
+    process: metrics_process::Collector,
 }
 
 impl Exporter {
@@ -43,6 +46,8 @@ impl Exporter {
         metrics::set_global_recorder(recorder)
             .map_err(|_| anyhow::anyhow!("a metrics recorder is already installed"))?;
         sluicegate_metrics::describe();
+        let process = metrics_process::Collector::default();
+        process.describe();
         let upkeep = handle.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(UPKEEP);
@@ -54,6 +59,7 @@ impl Exporter {
         Ok(Self {
             handle,
             rendering: Mutex::new(()),
+            process,
         })
     }
 
@@ -67,6 +73,7 @@ impl Exporter {
         snapshot.touch_metrics();
         let loaded_at = unix_seconds(state.reloads().loaded_at);
         state.process.touch(snapshot.generation, loaded_at);
+        self.process.collect();
         let text = self.handle.render();
         // Rendering drops idle histograms: live ones get a fresh handle at once.
         snapshot.renew_histograms();
