@@ -48,12 +48,7 @@ async fn a_request_never_sent_needs_no_retry_budget() {
     let proxy = start_proxy(&single_cluster(&[&a, &b, &dead], &keys)).await;
     let load = Load::start(&proxy, 16);
     load.run_for(2000).await;
-    let (ok, failures) = load.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} of {ok}: {failures:?}",
-        failures.len()
-    );
+    load.stop_without_failures().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,12 +151,7 @@ async fn killed_backend_costs_nothing(clients: usize) {
     .await;
     assert!(gone, "b is {:?}", proxy.backend_state(APP, b_addr));
     load.run_for(200).await;
-    let (ok, failures) = load.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} of {ok}: {failures:?}",
-        failures.len()
-    );
+    load.stop_without_failures().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,11 +181,6 @@ async fn a_resent_request_counts_as_in_flight_through_its_backoff() {
     let proxy = start_proxy(&single_cluster(&[&good, &bad], &keys)).await;
     let load = Load::start(&proxy, 8);
     load.run_for(300).await;
-    let (ok, failures) = load.stop().await;
+    load.stop_without_failures().await;
     assert!(bad.requests() > 10, "few requests met the failing backend");
-    assert!(
-        failures.is_empty(),
-        "{} of {ok}: {failures:?}",
-        failures.len()
-    );
 }

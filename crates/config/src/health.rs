@@ -1,6 +1,8 @@
 //! Validation of a cluster's health keys: `health_check`, `outlier`, `panic_threshold`
 //! and `retries`. Every error is collected with its YAML path.
 
+use std::time::Duration;
+
 use crate::health_spec::health_defaults as d;
 use crate::health_spec::{
     CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
@@ -147,46 +149,49 @@ pub(crate) fn unreachable(
     if off == Some(Ok(std::time::Duration::ZERO)) {
         return None;
     }
-    let ejection = errors.duration(
-        format!("{at}.ejection"),
-        raw.ejection.as_deref(),
-        d::UNREACHABLE_EJECTION,
+    let (ejection, max_ejection) = ejection_times(
+        errors,
+        at,
+        ("ejection", raw.ejection.as_deref(), d::UNREACHABLE_EJECTION),
+        (raw.max_ejection.as_deref(), d::UNREACHABLE_MAX_EJECTION),
     );
-    let max_ejection = errors.duration(
-        format!("{at}.max_ejection"),
-        raw.max_ejection.as_deref(),
-        d::UNREACHABLE_MAX_EJECTION.max(ejection),
-    );
-    if max_ejection < ejection {
-        errors.push(
-            format!("{at}.max_ejection"),
-            format!("{max_ejection:?} is shorter than ejection ({ejection:?})"),
-        );
-    }
     Some(UnreachableSpec {
         ejection,
         max_ejection,
     })
 }
 
-/// The validated `outlier:` (`at` is `clusters.NAME.outlier`).
-pub(crate) fn outlier(errors: &mut Errors<'_>, at: &str, raw: &RawOutlier) -> OutlierSpec {
-    let base_ejection = errors.duration(
-        format!("{at}.base_ejection"),
-        raw.base_ejection.as_deref(),
-        d::BASE_EJECTION,
-    );
-    let max_ejection = errors.duration(
-        format!("{at}.max_ejection"),
-        raw.max_ejection.as_deref(),
-        d::MAX_EJECTION.max(base_ejection),
-    );
-    if max_ejection < base_ejection {
+/// A first ejection time (`key` under `at`) and `max_ejection`, which may not be
+/// shorter (its default grows to the first when that is set longer).
+fn ejection_times(
+    errors: &mut Errors<'_>,
+    at: &str,
+    (key, base, base_default): (&str, Option<&str>, Duration),
+    (max, max_default): (Option<&str>, Duration),
+) -> (Duration, Duration) {
+    let base = errors.duration(format!("{at}.{key}"), base, base_default);
+    let max = errors.duration(format!("{at}.max_ejection"), max, max_default.max(base));
+    if max < base {
         errors.push(
             format!("{at}.max_ejection"),
-            format!("{max_ejection:?} is shorter than base_ejection ({base_ejection:?})"),
+            format!("{max:?} is shorter than {key} ({base:?})"),
         );
     }
+    (base, max)
+}
+
+/// The validated `outlier:` (`at` is `clusters.NAME.outlier`).
+pub(crate) fn outlier(errors: &mut Errors<'_>, at: &str, raw: &RawOutlier) -> OutlierSpec {
+    let (base_ejection, max_ejection) = ejection_times(
+        errors,
+        at,
+        (
+            "base_ejection",
+            raw.base_ejection.as_deref(),
+            d::BASE_EJECTION,
+        ),
+        (raw.max_ejection.as_deref(), d::MAX_EJECTION),
+    );
     OutlierSpec {
         consecutive_failures: count(
             errors,

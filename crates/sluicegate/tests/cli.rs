@@ -1,7 +1,7 @@
 //! The `sluicegate` command line, run as a real process.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{signal, wait_exit};
+use common::{lines_of, signal, wait_exit};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -140,20 +140,6 @@ fn run_names_the_listener_whose_port_is_taken() {
         1,
         "{stderr}"
     );
-}
-
-/// Lines a child prints, read on a thread so waits can be bounded.
-fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// Waits for a line containing `listening on http://` and returns the address after it.

@@ -3,13 +3,14 @@
 //! demo's admin port set by `--admin-port`. Real processes; every wait has a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+use common::{WAIT, lines_of};
 
 /// `sluicegate demo --port 0` plus `args`, stderr piped, `NO_COLOR` unset.
 fn demo(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
@@ -22,16 +23,8 @@ fn demo(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
+    let lines = lines_of(child.stderr.take().unwrap());
+    (child, lines)
 }
 
 /// Lines up to and including the first one containing `text`.

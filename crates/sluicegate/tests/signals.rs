@@ -3,14 +3,14 @@
 //! that never answers, every wait bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
 mod common;
-use common::{WAIT, signal, wait_exit};
+use common::{WAIT, lines_of, signal, wait_exit};
 
 /// A backend that accepts and reads but never answers; the receiver hears of each
 /// read, so a test knows a request reached it.
@@ -33,9 +33,18 @@ fn silent_backend() -> (SocketAddr, mpsc::Receiver<()>) {
     (addr, rx)
 }
 
+/// What [`with_request_in_flight`] returns.
+type InFlight = (
+    Child,
+    mpsc::Receiver<String>,
+    TcpStream,
+    tempfile::NamedTempFile,
+);
+
 /// `run` with `drain_timeout`, one request in flight to a silent backend; returns the
-/// process, its log lines and the client connection holding the request.
-fn with_request_in_flight(drain_timeout: &str) -> (Child, mpsc::Receiver<String>, TcpStream) {
+/// process, its log lines, the client connection holding the request and the config
+/// file (kept while the process runs).
+fn with_request_in_flight(drain_timeout: &str) -> InFlight {
     let listen = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -57,24 +66,14 @@ fn with_request_in_flight(drain_timeout: &str) -> (Child, mpsc::Receiver<String>
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        // The file lives as long as the process reads it; kept here until stderr ends.
-        let _file = file;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = lines_of(child.stderr.take().unwrap());
     wait_for(&lines, "listening on");
     let mut client = TcpStream::connect_timeout(&listen, WAIT).unwrap();
     write!(client, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     reached
         .recv_timeout(WAIT)
         .expect("the request did not reach the backend");
-    (child, lines, client)
+    (child, lines, client, file)
 }
 
 fn wait_for(lines: &mpsc::Receiver<String>, text: &str) {
@@ -93,7 +92,7 @@ fn wait_for(lines: &mpsc::Receiver<String>, text: &str) {
 fn a_second_signal_during_the_drain_stops_at_once() {
     for (first, second) in [("TERM", "TERM"), ("INT", "TERM"), ("TERM", "INT")] {
         // The drain alone would take a minute: the request never ends.
-        let (mut child, lines, _client) = with_request_in_flight("60s");
+        let (mut child, lines, _client, _file) = with_request_in_flight("60s");
         signal(&child, first);
         wait_for(&lines, "draining");
         signal(&child, second);
@@ -104,7 +103,7 @@ fn a_second_signal_during_the_drain_stops_at_once() {
 
 #[test]
 fn a_drain_that_cut_requests_exits_1() {
-    let (mut child, lines, _client) = with_request_in_flight("500ms");
+    let (mut child, lines, _client, _file) = with_request_in_flight("500ms");
     signal(&child, "TERM");
     wait_for(&lines, "drain finished");
     assert_eq!(wait_exit(&mut child).code(), Some(1));

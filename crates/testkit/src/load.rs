@@ -66,6 +66,16 @@ impl Load {
         assert!(reached, "the clients made no progress");
     }
 
+    /// Stops the clients; panics, listing them, if any request failed.
+    pub async fn stop_without_failures(self) {
+        let (ok, failures) = self.stop().await;
+        assert!(
+            failures.is_empty(),
+            "{} of {ok}: {failures:?}",
+            failures.len()
+        );
+    }
+
     /// Stops the clients and returns how many requests succeeded and what failed.
     pub async fn stop(self) -> (usize, Vec<String>) {
         self.stop.store(true, Ordering::SeqCst);
