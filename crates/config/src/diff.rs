@@ -50,6 +50,14 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
                         b.routes.len()
                     ));
                 }
+                if a.trusted_proxies != b.trusted_proxies {
+                    let list = |l: &ListenerSpec| {
+                        let nets: Vec<String> =
+                            l.trusted_proxies.iter().map(ToString::to_string).collect();
+                        format!("[{}]", nets.join(", "))
+                    };
+                    out.push(format!("{at} trusted_proxies {} → {}", list(&a), list(&b)));
+                }
             }
             (None, None) => {}
         }

@@ -19,6 +19,7 @@ mod policy;
 mod policy_spec;
 pub mod raw;
 mod spec;
+mod trusted;
 mod validate;
 mod wording;
 mod yaml;
@@ -31,6 +32,7 @@ pub use health_spec::{
     CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
     health_defaults,
 };
+pub use ipnet::IpNet;
 pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,

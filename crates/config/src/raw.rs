@@ -60,6 +60,9 @@ pub struct RawListener {
     /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// Peers (CIDRs or addresses) whose forwarding headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// One route of a listener.

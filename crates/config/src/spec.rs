@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
 use crate::PolicySpec;
@@ -102,6 +103,9 @@ pub struct ListenerSpec {
     pub protocol: Protocol,
     /// Routes, first match wins.
     pub routes: Vec<RouteSpec>,
+    /// Peers whose `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` are kept and
+    /// believed; from any other peer they are replaced. Empty: nobody is trusted.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// One route.

@@ -12,7 +12,7 @@ use crate::spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
     RouteSpec, defaults,
 };
-use crate::{ConfigError, ConfigErrors, locate, parse_duration};
+use crate::{ConfigError, ConfigErrors, locate, parse_duration, trusted};
 
 /// Collects errors and finds their place in the source text.
 pub(crate) struct Errors<'a> {
@@ -206,11 +206,14 @@ fn listener(
             });
         }
     }
+    let trusted_proxies =
+        trusted::trusted_proxies(errors, &format!("{at}.trusted_proxies"), &l.trusted_proxies);
     Some(ListenerSpec {
         name: ListenerName::new(name),
         address: address?,
         protocol: protocol?,
         routes,
+        trusted_proxies,
     })
 }
 

@@ -60,11 +60,16 @@ fn shorten_strings(text: &str) -> String {
         return text.to_owned();
     };
     let value = &text[start..start + len];
+    format!("{}{}{}", &text[..start], echo(value), &text[start + len..])
+}
+
+/// `value` as a message may quote it: cut after [`MAX_ECHO`] characters with `…`.
+pub(crate) fn echo(value: &str) -> String {
     if value.chars().count() <= MAX_ECHO {
-        return text.to_owned();
+        return value.to_owned();
     }
     let cut: String = value.chars().take(MAX_ECHO).collect();
-    format!("{}{cut}…{}", &text[..start], &text[start + len..])
+    format!("{cut}…")
 }
 
 #[cfg(test)]

@@ -305,3 +305,20 @@ fn a_type_error_carries_its_path_apart_from_its_message() {
     );
     assert!(first.message.ends_with("expected an integer"), "{first:?}");
 }
+
+#[test]
+fn trusted_proxies_are_networks_with_host_bits_cleared() {
+    let config = fixture("trusted_proxies.yaml");
+    let nets: Vec<String> = config.listeners[0]
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // 10.1.2.3/8 is 10.0.0.0/8 again, so it is kept once.
+    assert_eq!(nets, ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8", "::1/128"]);
+    assert!(
+        fixture("minimal.yaml").listeners[0]
+            .trusted_proxies
+            .is_empty()
+    );
+}

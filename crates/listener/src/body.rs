@@ -10,6 +10,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use metrics::Histogram;
 use sluicegate_runtime::{InFlightGuard, RetryGuard};
 
+use crate::access::AccessRecord;
 use crate::pool::Lease;
 
 /// A response body sent to a client: streamed from a backend (never buffered whole)
@@ -21,6 +22,8 @@ use crate::pool::Lease;
 pub struct ProxyBody {
     kind: Kind,
     timer: Option<Timer>,
+    /// The request's access log line, written when the body ends or is dropped.
+    log: Option<Box<AccessRecord>>,
 }
 
 /// Records the time from `started` to the end of the body.
@@ -54,6 +57,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Local(Full::new(text.into())),
             timer: None,
+            log: None,
         }
     }
 
@@ -61,6 +65,13 @@ impl ProxyBody {
     /// (or to the moment the client goes away).
     pub(crate) fn timed(mut self, histogram: Histogram, started: Instant) -> Self {
         self.timer = Some(Timer { histogram, started });
+        self
+    }
+
+    /// The same body, owning the request's access log `record`: it counts the bytes
+    /// sent and writes the line when the body ends or the client goes away.
+    pub(crate) fn logged(mut self, record: Option<AccessRecord>) -> Self {
+        self.log = record.map(Box::new);
         self
     }
 
@@ -81,6 +92,17 @@ impl ProxyBody {
                 lease,
             },
             timer: None,
+            log: None,
+        }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        // hyper drops an empty body without polling it: that body was sent whole.
+        let ended = self.is_end_stream();
+        if let Some(log) = self.log.as_mut().filter(|_| ended) {
+            log.completed();
         }
     }
 }
@@ -111,9 +133,17 @@ impl Body for ProxyBody {
                 (polled, ended)
             }
         };
+        if let (Some(log), Poll::Ready(Some(Ok(frame)))) = (&mut this.log, &polled)
+            && let Some(data) = frame.data_ref()
+        {
+            log.sent(data.len());
+        }
         if ended {
             // Recorded now rather than when hyper drops the body.
             this.timer = None;
+            if let Some(mut log) = this.log.take() {
+                log.completed();
+            }
         }
         polled
     }

@@ -2,7 +2,6 @@
 
 use std::error::Error as StdError;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use http::request::Parts;
@@ -12,7 +11,8 @@ use hyper::body::Incoming;
 use sluicegate_metrics::{ConnectReason, RetryReason};
 use sluicegate_runtime::{Backend, Cluster};
 
-use crate::headers::{add_forwarded, remove_hop_by_hop};
+use crate::headers::{remove_hop_by_hop, set_forwarded};
+use crate::identity::Identity;
 use crate::pool::{Lease, SendError};
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
@@ -34,9 +34,9 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
 }
 
 /// Turns the client's request head into the upstream one: target in origin form,
-/// hop-by-hop fields removed, `X-Forwarded-*` added, `Host` kept (or, from an HTTP/1.0
+/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set, `Host` kept (or, from an HTTP/1.0
 /// client that sent none, set to the backend's address).
-pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, client: SocketAddr) {
+pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, identity: &Identity) {
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
@@ -56,7 +56,7 @@ pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, client
     }
     head.version = Version::HTTP_11;
     remove_hop_by_hop(&mut head.headers);
-    add_forwarded(&mut head.headers, client.ip(), "http");
+    set_forwarded(&mut head.headers, identity, "http");
 }
 
 /// A failed attempt: what the client would get, what kind of failure it was, and the

@@ -1,10 +1,10 @@
 //! Header rewriting at the proxy hop: hop-by-hop fields out (RFC 9110 §7.6.1), the
-//! `X-Forwarded-*` fields in.
-
-use std::net::IpAddr;
+//! `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` fields in.
 
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
+
+use crate::identity::{Identity, X_FORWARDED_FOR, X_REQUEST_ID};
 
 /// Fields that describe one connection and never cross a proxy.
 const HOP_BY_HOP: [HeaderName; 7] = [
@@ -17,9 +17,9 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRAILER,
 ];
 
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Removes the hop-by-hop fields and every field named in `Connection`.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -40,27 +40,42 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Appends the client to `X-Forwarded-For` and sets `X-Forwarded-Proto` and
-/// `X-Forwarded-Host` (from the request's `Host`, when it has one).
-pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str) {
-    let client = client.to_string();
-    let previous: Vec<&str> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let value = if previous.is_empty() {
-        HeaderValue::from_str(&client)
-    } else {
-        HeaderValue::from_str(&format!("{}, {client}", previous.join(", ")))
-    };
-    if let Ok(value) = value {
+/// Sets the fields that say who the client is and which request this is.
+///
+/// From an untrusted peer, whatever it sent in `X-Forwarded-For`, `X-Forwarded-Proto`,
+/// `X-Forwarded-Host` and `X-Real-IP` is replaced: `X-Forwarded-For` becomes the peer,
+/// `X-Forwarded-Host` the request's `Host`. From a trusted peer, `X-Forwarded-For` is
+/// appended to and the other two are kept when present. `X-Real-IP` is always the
+/// client of [`Identity`], and `X-Request-Id` its request id.
+pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &'static str) {
+    let peer = identity.peer.to_string();
+    let chain = identity
+        .trusted
+        .then(|| {
+            let previous: Vec<&str> = headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            (!previous.is_empty()).then(|| format!("{}, {peer}", previous.join(", ")))
+        })
+        .flatten();
+    if let Ok(value) = HeaderValue::from_str(chain.as_deref().unwrap_or(&peer)) {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert(X_FORWARDED_HOST.clone(), host);
+    if !(identity.trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     }
+    if !(identity.trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        match headers.get(header::HOST).cloned() {
+            Some(host) => headers.insert(X_FORWARDED_HOST.clone(), host),
+            None => headers.remove(&X_FORWARDED_HOST),
+        };
+    }
+    if let Ok(client) = HeaderValue::from_str(&identity.client.to_string()) {
+        headers.insert(X_REAL_IP.clone(), client);
+    }
+    headers.insert(X_REQUEST_ID.clone(), identity.request_id.clone());
 }
 
 #[cfg(test)]
@@ -87,15 +102,49 @@ mod tests {
         assert_eq!(h["x-kept"], "yes");
     }
 
-    #[test]
-    fn appends_forwarded_for() {
+    fn identity(peer: &str, trusted: bool, client: &str) -> Identity {
+        Identity {
+            peer: peer.parse().unwrap(),
+            trusted,
+            client: client.parse().unwrap(),
+            request_id: HeaderValue::from_static("id-1"),
+        }
+    }
+
+    fn claimed() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
         h.append("x-forwarded-for", HeaderValue::from_static("2.2.2.2"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+        h.insert("x-real-ip", HeaderValue::from_static("3.3.3.3"));
+        h.insert("x-request-id", HeaderValue::from_static("forged"));
         h.insert("host", HeaderValue::from_static("example.com"));
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap(), "http");
-        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 127.0.0.1");
+        h
+    }
+
+    #[test]
+    fn an_untrusted_peer_has_its_claims_replaced() {
+        let mut h = claimed();
+        set_forwarded(&mut h, &identity("127.0.0.1", false, "127.0.0.1"), "http");
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");
+        assert_eq!(h["x-real-ip"], "127.0.0.1");
+        assert_eq!(h["x-request-id"], "id-1");
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        h.remove("host");
+        set_forwarded(&mut h, &identity("127.0.0.1", false, "127.0.0.1"), "http");
+        assert!(!h.contains_key("x-forwarded-host"));
+    }
+
+    #[test]
+    fn a_trusted_peer_has_its_chain_extended_and_its_fields_kept() {
+        let mut h = claimed();
+        set_forwarded(&mut h, &identity("10.0.0.1", true, "2.2.2.2"), "http");
+        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 10.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "evil.example");
+        assert_eq!(h["x-real-ip"], "2.2.2.2");
     }
 }

@@ -9,14 +9,17 @@
 //! panic on anything a client or backend sends, and must not buffer whole bodies (a
 //! request body of up to 64 KiB is held for replay when retries are on).
 
+mod access;
 mod affinity;
 mod attempts;
 mod body;
 mod bound;
+mod client_body;
 mod control;
 mod counted;
 mod forward;
 mod headers;
+mod identity;
 mod phase;
 mod pool;
 mod proxy;

@@ -6,12 +6,15 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use sluicegate_runtime::Snapshot;
+use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
 
 use crate::ProxyBody;
+use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
 use crate::attempts::{Exchange, forward, is_idempotent};
+use crate::client_body::ClientBody;
 use crate::forward::{check_request, upstream_head};
+use crate::identity::{Identity, X_REQUEST_ID};
 use crate::replay::Prepared;
 use crate::status::ProxyError;
 use crate::upstream::Upstreams;
@@ -23,80 +26,127 @@ pub(crate) struct Live {
     pub(crate) upstreams: Upstreams,
 }
 
-/// How far a request got: the cluster it was routed to and the backend picked.
+/// How far a request got: the cluster it was routed to, the backend picked last and
+/// the number of backends tried.
 #[derive(Clone, Copy, Debug, Default)]
 struct Reached {
     cluster: Option<usize>,
     backend: Option<usize>,
+    attempts: u32,
 }
 
-/// Serves one request on listener `listener`. Never fails: errors become responses.
-/// Counts the response in the metrics of the backend, cluster or listener it reached.
+/// Serves one request on listener `listener` from `peer`. Never fails: errors become
+/// responses. Counts the response in the metrics of the backend, cluster or listener
+/// it reached, returns the request id on it, and logs it when the access log is on.
 pub(crate) async fn handle(
     live: Arc<Live>,
     listener: &str,
-    client: SocketAddr,
+    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
-    // What the access log needs is copied only when it is on: the hot path stays lean.
-    let logged = live
+    let at = live.snapshot.listener_index(listener);
+    let identity = match at {
+        Some((_, l)) => Identity::of(request.headers(), peer, &l.trusted_proxies),
+        None => Identity::of(request.headers(), peer, &TrustedProxies::default()),
+    };
+    // Built only when the log is on: the hot path stays lean.
+    let log = live
         .snapshot
         .access_log
-        .then(|| (request.method().clone(), request.uri().path().to_owned()));
-    let at = live.snapshot.listener_index(listener);
+        .then(|| AccessRecord::begin(listener, &request, &identity, started));
+    let request =
+        request.map(|body| ClientBody::new(body, log.as_ref().map(|l| l.request_bytes())));
     let mut reached = Reached::default();
     let result = match at {
-        Some((index, _)) => proxy(&live, index, client, request, &mut reached).await,
+        Some((index, _)) => proxy(&live, index, &identity, request, &mut reached).await,
         None => Err(ProxyError::NoRoute),
     };
-    let snapshot = &live.snapshot;
-    let cluster = reached.cluster.and_then(|c| snapshot.clusters.get(c));
-    let backend = cluster
-        .zip(reached.backend)
-        .and_then(|(c, b)| c.backends.get(b));
-    let response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::debug!(%client, kind = error.kind(), "{error}");
-            if let Some((_, l)) = at {
-                l.series.error(error.metric_kind());
-            }
-            error.to_response()
-        }
-    };
-    let status = response.status().as_u16();
-    let response = match at {
-        Some((index, l)) => {
-            let counters = match backend {
-                Some(b) => b.series.requests(index),
-                None => Some(l.series.requests(reached.cluster)),
-            };
-            if let Some(counters) = counters {
-                counters.count(status);
-            }
-            response.map(|body| body.timed(l.series.duration(reached.cluster).get(), started))
-        }
-        None => response,
-    };
-    if let Some((method, path)) = logged {
-        let name = cluster.map_or("-", |c| c.name.as_str());
-        let address = backend.map_or_else(|| "-".to_owned(), |b| b.address().to_string());
-        tracing::info!(
-            target: "access",
-            %client, listener, %method, path, status,
-            cluster = name, backend = address,
-            head_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
-        );
-    }
+    let upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
+    let mut response = result.unwrap_or_else(|error| local_answer(error, at, &identity));
     response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), identity.request_id);
+    let log = log.map(|mut log| {
+        log.answered(outcome(&live.snapshot, reached, &response, upstream_status));
+        log
+    });
+    let Some((index, l)) = at else {
+        return response.map(|body| body.logged(log));
+    };
+    let backend = backend_of(&live.snapshot, reached);
+    count(
+        l,
+        index,
+        backend,
+        reached.cluster,
+        response.status().as_u16(),
+    );
+    let histogram = l.series.duration(reached.cluster).get();
+    response.map(|body| body.timed(histogram, started).logged(log))
+}
+
+/// The proxy's own answer to a request it could not forward, counted on its listener.
+fn local_answer(
+    error: ProxyError,
+    at: Option<(usize, &Listener)>,
+    identity: &Identity,
+) -> Response<ProxyBody> {
+    tracing::debug!(client = %identity.client, kind = error.kind(), "{error}");
+    if let Some((_, l)) = at {
+        l.series.error(error.metric_kind());
+    }
+    error.to_response()
+}
+
+/// The backend a request was last sent to.
+fn backend_of(snapshot: &Snapshot, reached: Reached) -> Option<&Backend> {
+    let cluster = snapshot.clusters.get(reached.cluster?)?;
+    cluster.backends.get(reached.backend?)
+}
+
+/// What the access log records of a request's answer.
+fn outcome(
+    snapshot: &Snapshot,
+    reached: Reached,
+    response: &Response<ProxyBody>,
+    upstream_status: Option<u16>,
+) -> Outcome {
+    Outcome {
+        status: response.status().as_u16(),
+        upstream_status,
+        cluster: reached
+            .cluster
+            .and_then(|c| snapshot.clusters.get(c))
+            .map(|c| c.name.to_string()),
+        backend: backend_of(snapshot, reached).map(|b| b.address().to_string()),
+        attempts: reached.attempts,
+    }
+}
+
+/// Counts a response with `status` in the series of the backend it came from, else
+/// of the cluster or the listener it reached.
+fn count(
+    l: &Listener,
+    index: usize,
+    backend: Option<&Backend>,
+    cluster: Option<usize>,
+    status: u16,
+) {
+    let counters = match backend {
+        Some(b) => b.series.requests(index),
+        None => Some(l.series.requests(cluster)),
+    };
+    if let Some(counters) = counters {
+        counters.count(status);
+    }
 }
 
 async fn proxy(
     live: &Live,
     listener: usize,
-    client: SocketAddr,
-    request: Request<Incoming>,
+    identity: &Identity,
+    request: Request<ClientBody>,
     reached: &mut Reached,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut head, body) = request.into_parts();
@@ -118,10 +168,10 @@ async fn proxy(
     let no_backend = || ProxyError::NoBackend {
         cluster: cluster.name.to_string(),
     };
-    let key = pick_key(cluster, &head, client.ip());
+    let key = pick_key(cluster, &head, identity.client);
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
     let host = &upstream.backends.get(slot).ok_or_else(no_backend)?.host;
-    upstream_head(&mut head, host, client);
+    upstream_head(&mut head, host, identity);
     let retry = cluster.health.retry.as_ref();
     let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
     let limit = retry.filter(|_| resend).map(|p| p.buffer);
@@ -134,5 +184,9 @@ async fn proxy(
         body,
         resend,
     };
-    forward(exchange, slot, |slot| reached.backend = Some(slot)).await
+    forward(exchange, slot, |slot| {
+        reached.backend = Some(slot);
+        reached.attempts += 1;
+    })
+    .await
 }

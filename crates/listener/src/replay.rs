@@ -12,15 +12,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 
+use crate::client_body::ClientBody;
 use crate::status::ProxyError;
 
 /// The body of one upstream request.
 #[derive(Debug)]
 pub(crate) enum RequestBody {
     /// The client's body, streamed as it arrives.
-    Streamed(Incoming),
+    Streamed(ClientBody),
     /// Read whole beforehand: a copy of a replayable body.
     Buffered {
         data: Option<Bytes>,
@@ -29,7 +30,7 @@ pub(crate) enum RequestBody {
     /// What was read while trying to buffer, then the rest of the stream.
     Partial {
         read: VecDeque<Bytes>,
-        rest: Incoming,
+        rest: ClientBody,
     },
 }
 
@@ -48,7 +49,7 @@ pub(crate) enum Prepared {
 impl Prepared {
     /// Reads `body` into memory if `limit` is given and it ends within `limit` bytes;
     /// otherwise it stays a stream. A client that fails mid-body gets a 400.
-    pub(crate) async fn of(body: Incoming, limit: Option<usize>) -> Result<Self, ProxyError> {
+    pub(crate) async fn of(body: ClientBody, limit: Option<usize>) -> Result<Self, ProxyError> {
         if body.is_end_stream() {
             return Ok(Prepared::Replayable {
                 data: Bytes::new(),

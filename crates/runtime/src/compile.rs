@@ -20,7 +20,7 @@ use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySerie
 use crate::cluster::HealthCache;
 use crate::cluster_health::cluster_health;
 use crate::retry::RetryBudget;
-use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot};
+use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot, TrustedProxies};
 
 /// A validated config that still cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,7 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
             protocol: spec.protocol,
             routes: RouteTable::new(routes),
             series,
+            trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),
         });
     }
     Ok(Snapshot {

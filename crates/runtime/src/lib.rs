@@ -18,6 +18,7 @@ mod ramp;
 mod retry;
 mod snapshot;
 mod supervisor;
+mod trusted;
 
 pub use backend::{Backend, BackendState, Carried, InFlightGuard};
 pub use cluster::{Cluster, ClusterHealth};
@@ -28,3 +29,4 @@ pub use ramp::Ramp;
 pub use retry::{BetweenAttempts, RetryGuard, RetryPolicy};
 pub use snapshot::{Listener, Snapshot};
 pub use supervisor::{HealthSupervisor, supervise};
+pub use trusted::TrustedProxies;

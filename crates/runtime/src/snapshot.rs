@@ -8,7 +8,7 @@ use sluicegate_core::{ListenerName, Protocol};
 use sluicegate_metrics::ListenerSeries;
 use sluicegate_routing::RouteTable;
 
-use crate::Cluster;
+use crate::{Cluster, TrustedProxies};
 
 /// One listener's compiled routes.
 #[derive(Debug)]
@@ -23,6 +23,8 @@ pub struct Listener {
     pub routes: RouteTable,
     /// Its metric series.
     pub series: ListenerSeries,
+    /// Peers whose forwarding headers and request id are believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// One config generation, compiled. Immutable: a reload builds a new one.

@@ -84,3 +84,52 @@ impl Body for Prefixed {
         self.prefix.is_none() && self.rest.is_end_stream()
     }
 }
+
+/// What the echo backend received, read back from its answer: the request line, the
+/// header fields in order, and the body.
+pub struct Echoed {
+    /// `METHOD path-and-query HTTP/1.1`.
+    pub request_line: String,
+    /// `(name, value)` pairs, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The request body as text.
+    pub body: String,
+}
+
+impl Echoed {
+    /// Reads an echo answer's body.
+    pub fn parse(echo: &str) -> Self {
+        let (head, body) = echo.split_once("\n\n").unwrap_or((echo, ""));
+        let mut lines = head.lines();
+        let request_line = lines.next().unwrap_or_default().to_string();
+        let headers = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        Self {
+            request_line,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// Every value of field `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The one value of field `name`; panics if there is none or several.
+    pub fn one(&self, name: &str) -> &str {
+        match self.all(name)[..] {
+            [value] => value,
+            ref other => panic!(
+                "expected one {name} field, got {other:?} in {:?}",
+                self.headers
+            ),
+        }
+    }
+}

@@ -24,7 +24,7 @@ mod wait;
 
 pub use backend::Backend;
 pub use client::{Conn, get, get_from, try_get};
-pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS};
+pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed};
 pub use load::Load;
 pub use pattern::{PatternBody, pattern_digest};
 pub use proxy::{Proxy, single_cluster, start_proxy};

@@ -57,9 +57,15 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(path: &Path, addr: SocketAddr) -> Proxy {
+        Self::start_with(path, addr, &[])
+    }
+
+    /// [`Proxy::start`] with more command-line arguments after `run -c FILE`.
+    pub fn start_with(path: &Path, addr: SocketAddr, args: &[&str]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
             .args(["run", "-c"])
             .arg(path)
+            .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

@@ -1,0 +1,136 @@
+//! The access log as a log shipper reads it: one line per request with the fields of
+//! nginx's `combined` and Envoy's default format, in text and in JSON, with request
+//! data escaped so no value can break a line. Real process, raw sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+mod common;
+use common::{Proxy, WAIT, free_port, poll};
+
+/// The body every answer of [`reading_backend`] carries.
+const ANSWER: &str = "twelve bytes";
+
+/// A backend that reads each request whole (head and `Content-Length` body) before it
+/// answers [`ANSWER`] and closes, so no unread byte turns its close into a reset.
+fn reading_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let _ = stream.set_read_timeout(Some(WAIT));
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_lowercase();
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    continue;
+                };
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: ")?.trim().parse().ok())
+                    .unwrap_or(0usize);
+                if body.len() >= length {
+                    break;
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{ANSWER}",
+                ANSWER.len()
+            );
+        }
+    });
+    addr
+}
+
+/// A request carrying a quote, a tab and a byte that is not UTF-8 in its user agent.
+const REQUEST: &[u8] = b"POST /p?q=1 HTTP/1.1\r\nHost: front.example\r\n\
+User-Agent: ua \"quoted\"\tend \xff\r\nReferer: http://ref.example/\r\n\
+X-Request-Id: forged\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+
+/// Starts a proxy with the access log on (`args` after `run -c FILE`), sends
+/// [`REQUEST`], and returns the response, the access log line and the backend.
+fn one_logged_request(args: &[&str]) -> (String, String, SocketAddr) {
+    let backend = reading_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(
+        &path,
+        format!("access_log: true\n{}", common::config(listen, backend)),
+    )
+    .unwrap();
+    let proxy = Proxy::start_with(&path, listen, args);
+    let mut stream = TcpStream::connect_timeout(&listen, WAIT).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(REQUEST).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let logged = poll(WAIT, || !proxy.lines("POST").is_empty());
+    let lines = proxy.lines("POST");
+    assert!(
+        logged && lines.len() == 1,
+        "{:?}",
+        proxy.log.lock().unwrap()
+    );
+    (response, lines[0].clone(), backend)
+}
+
+/// The value of response header `name` (lower case) in a raw response.
+fn response_header<'a>(response: &'a str, name: &str) -> &'a str {
+    response
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(": ")?;
+            n.eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {response:?}"))
+}
+
+#[test]
+fn json_access_lines_carry_every_field() {
+    let (response, line, backend) = one_logged_request(&["--log-format", "json"]);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let value: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    assert_eq!(value["target"], "access", "{line}");
+    assert!(value["timestamp"].is_string(), "{line}");
+    let f = &value["fields"];
+    let expected = serde_json::json!({
+        "peer": "127.0.0.1", "client": "127.0.0.1", "listener": "web",
+        "method": "POST", "host": "front.example", "path": "/p?q=1", "version": "HTTP/1.1",
+        "status": 200, "upstream_status": 200, "cluster": "app", "backend": backend.to_string(),
+        "attempts": 1, "request_bytes": 5, "response_bytes": ANSWER.len(), "complete": true,
+        "user_agent": "ua \"quoted\"\tend \u{fffd}", "referer": "http://ref.example/",
+    });
+    for (key, want) in expected.as_object().unwrap() {
+        assert_eq!(&f[key], want, "field {key} in {line}");
+    }
+    let id = f["request_id"].as_str().unwrap();
+    assert_eq!(id.len(), 36, "{line}");
+    assert_eq!(response_header(&response, "x-request-id"), id);
+    let (head, total) = (
+        f["head_ms"].as_f64().unwrap(),
+        f["duration_ms"].as_f64().unwrap(),
+    );
+    assert!(head > 0.0 && total >= head, "{line}");
+}
+
+#[test]
+fn text_access_lines_quote_request_data() {
+    let (_, line, _) = one_logged_request(&[]);
+    // One line, with the tab and the quotes escaped inside a quoted value.
+    assert!(
+        line.contains(r#"user_agent="ua \"quoted\"\tend �""#),
+        "{line}"
+    );
+    assert!(line.contains(r#"path="/p?q=1""#), "{line}");
+    assert!(
+        line.contains("status=200") && line.contains("response_bytes=12"),
+        "{line}"
+    );
+}
