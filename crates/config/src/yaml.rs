@@ -140,11 +140,9 @@ pub(crate) fn join(path: &str, key: &str) -> String {
 /// document: its position there means nothing to the user, so the path at the start
 /// of the message (`clusters.app.backends[0]: …`) is looked up in the source instead.
 fn yaml_error(error: &serde_yaml::Error, source: Option<&str>) -> ConfigErrors {
-    let mut message = error.to_string();
-    // serde_yaml appends " at line L column C"; the location is kept apart instead.
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
+    // The location is kept apart, once: serde_yaml appends it to the message, and a
+    // syntax error from the scanner names it inside too.
+    let mut message = without_locations(&error.to_string());
     if message == "repetition limit exceeded" {
         message = "aliases expand too far (serde_yaml's repetition limit): \
                    an alias bomb (\"billion laughs\") is refused"
@@ -167,10 +165,53 @@ fn yaml_error(error: &serde_yaml::Error, source: Option<&str>) -> ConfigErrors {
     }])
 }
 
+/// `message` without its " at line L column C" parts.
+fn without_locations(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(" at line ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + " at line ".len()..];
+        let digits = |t: &str| t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let line = digits(after);
+        let tail = &after[line..];
+        match tail.strip_prefix(" column ") {
+            Some(col) if line > 0 && digits(col) > 0 => rest = &col[digits(col)..],
+            _ => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether `text` reads as a YAML path (`listeners.web`, `clusters.app.backends[0]`).
 fn is_path(text: &str) -> bool {
     !text.is_empty()
         && !text.contains(|c: char| c.is_whitespace() || c == '"' || c == ',')
         && (text.contains(['.', '['])
             || matches!(text, "listeners" | "clusters" | "admin" | "reload"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_cut_from_messages_wherever_they_are() {
+        assert_eq!(
+            without_locations(
+                "did not find expected ',' or ']' at line 2 column 1, while parsing a flow sequence at line 1 column 12"
+            ),
+            "did not find expected ',' or ']', while parsing a flow sequence"
+        );
+        assert_eq!(
+            without_locations("unknown anchor at line 2 column 4"),
+            "unknown anchor"
+        );
+        // Not a location: kept.
+        assert_eq!(without_locations("look at line x"), "look at line x");
+    }
 }
