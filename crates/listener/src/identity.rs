@@ -98,19 +98,20 @@ fn well_formed(id: &HeaderValue) -> bool {
 /// A random (version 4) UUID, as Envoy generates: unique enough to find one request
 /// in every log it passed through. Not a secret, so a fast generator will do.
 fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = u128::from(fastrand::u64(..)) << 64 | u128::from(fastrand::u64(..));
     let bits = bits & !(0xF000 << 64) | (0x4000 << 64); // version 4
     let bits = bits & !(0xC000 << 48) | (0x8000 << 48); // RFC 4122 variant
-    let hex = format!("{bits:032x}");
-    let id = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    );
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"))
+    // Written in place (8-4-4-4-12 hex digits): one allocation, in the header value.
+    let mut text = [b'-'; 36];
+    let mut nibble = 32;
+    for (i, byte) in text.iter_mut().enumerate() {
+        if !matches!(i, 8 | 13 | 18 | 23) {
+            nibble -= 1;
+            *byte = HEX[(bits >> (nibble * 4)) as usize & 0xF];
+        }
+    }
+    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
 }
 
 #[cfg(test)]
@@ -210,5 +211,8 @@ mod tests {
         assert_eq!(text.len(), 36);
         assert_eq!(&text[14..15], "4");
         assert!(matches!(&text[19..20], "8" | "9" | "a" | "b"));
+        let dashes: Vec<usize> = text.match_indices('-').map(|(i, _)| i).collect();
+        assert_eq!(dashes, [8, 13, 18, 23]);
+        assert!(text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
     }
 }
