@@ -5,7 +5,7 @@ use std::io;
 use std::time::Instant;
 
 use http::request::Parts;
-use http::uri::PathAndQuery;
+use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
 use sluicegate_metrics::{ConnectReason, RetryReason};
@@ -30,13 +30,29 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
     if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
         return Err(ProxyError::BadRequest("missing Host header"));
     }
+    // Absolute form (RFC 9112 §3.2.2): its authority becomes Host, so it must be one.
+    if let Some(scheme) = head.uri.scheme()
+        && *scheme != Scheme::HTTP
+    {
+        return Err(ProxyError::BadRequest(
+            "the request target's scheme is not http",
+        ));
+    }
+    if head
+        .uri
+        .authority()
+        .is_some_and(|a| a.as_str().contains('@'))
+    {
+        return Err(ProxyError::BadRequest("userinfo in the request target"));
+    }
     Ok(())
 }
 
 /// Turns the client's request head into the upstream one: target in origin form,
-/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set, `Host` kept (or, from an HTTP/1.0
-/// client that sent none, set to the backend's address).
-pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, identity: &Identity) {
+/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set,
+/// `Host` kept (or, from an HTTP/1.0 client that sent none, set to `default_host`:
+/// the address the client connected to).
+pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identity: &Identity) {
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
@@ -44,7 +60,7 @@ pub(crate) fn upstream_head(head: &mut Parts, backend_host: &HeaderValue, identi
         }
     }
     if !head.headers.contains_key(header::HOST) {
-        head.headers.insert(header::HOST, backend_host.clone());
+        head.headers.insert(header::HOST, default_host.clone());
     }
     if head.uri.scheme().is_some() || head.uri.authority().is_some() {
         let path = head

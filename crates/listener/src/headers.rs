@@ -21,7 +21,26 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// Removes the hop-by-hop fields and every field named in `Connection`.
+/// Fields a `Connection` option can never remove (RFC 9110 §7.6.1: an option must not
+/// name a field meant for every recipient): what defines the request or response, and
+/// what sluicegate itself sets. Otherwise `Connection: Host` would send an HTTP/1.1
+/// request without `Host`, and a client could strip its hop's `X-Forwarded-For`.
+const NEVER_HOP_BY_HOP: [&str; 11] = [
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "x-request-id",
+    "forwarded",
+    "via",
+];
+
+/// Removes the hop-by-hop fields and every field named in `Connection`, except the
+/// ones in [`NEVER_HOP_BY_HOP`].
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
@@ -32,7 +51,9 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
             .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
             .collect();
         for name in named {
-            headers.remove(name);
+            if !NEVER_HOP_BY_HOP.contains(&name.as_str()) {
+                headers.remove(name);
+            }
         }
     }
     for name in &HOP_BY_HOP {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
 
@@ -26,6 +26,33 @@ pub(crate) struct Live {
     pub(crate) upstreams: Upstreams,
 }
 
+/// The client connection a request came on.
+#[derive(Debug)]
+pub(crate) struct ClientConn {
+    /// The listener's name.
+    pub(crate) listener: Arc<str>,
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
+    /// The address it connected to, as a `Host` value: the `Host` of a request that
+    /// came without one (HTTP/1.0), so a backend learns the name the client used
+    /// rather than its own address.
+    pub(crate) host: HeaderValue,
+}
+
+impl ClientConn {
+    /// The connection from `peer` to `local` on `listener`.
+    pub(crate) fn new(listener: Arc<str>, peer: SocketAddr, local: Option<SocketAddr>) -> Self {
+        let host = local
+            .and_then(|a| HeaderValue::from_str(&a.to_string()).ok())
+            .unwrap_or(HeaderValue::from_static("localhost"));
+        Self {
+            listener,
+            peer,
+            host,
+        }
+    }
+}
+
 /// How far a request got: the cluster it was routed to, the backend picked last and
 /// the number of backends tried.
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,16 +62,16 @@ struct Reached {
     attempts: u32,
 }
 
-/// Serves one request on listener `listener` from `peer`. Never fails: errors become
+/// Serves one request that came on `conn`. Never fails: errors become
 /// responses. Counts the response in the metrics of the backend, cluster or listener
 /// it reached, returns the request id on it, and logs it when the access log is on.
 pub(crate) async fn handle(
     live: Arc<Live>,
-    listener: &str,
-    peer: SocketAddr,
+    conn: &ClientConn,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
+    let (listener, peer) = (&*conn.listener, conn.peer);
     let at = live.snapshot.listener_index(listener);
     let identity = match at {
         Some((_, l)) => Identity::of(request.headers(), peer, &l.trusted_proxies),
@@ -59,7 +86,7 @@ pub(crate) async fn handle(
         request.map(|body| ClientBody::new(body, log.as_ref().map(|l| l.request_bytes())));
     let mut reached = Reached::default();
     let result = match at {
-        Some((index, _)) => proxy(&live, index, &identity, request, &mut reached).await,
+        Some((index, _)) => proxy(&live, index, conn, &identity, request, &mut reached).await,
         None => Err(ProxyError::NoRoute),
     };
     let upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
@@ -145,6 +172,7 @@ fn count(
 async fn proxy(
     live: &Live,
     listener: usize,
+    conn: &ClientConn,
     identity: &Identity,
     request: Request<ClientBody>,
     reached: &mut Reached,
@@ -170,8 +198,7 @@ async fn proxy(
     };
     let key = pick_key(cluster, &head, identity.client);
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
-    let host = &upstream.backends.get(slot).ok_or_else(no_backend)?.host;
-    upstream_head(&mut head, host, identity);
+    upstream_head(&mut head, &conn.host, identity);
     let retry = cluster.health.retry.as_ref();
     let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
     let limit = retry.filter(|_| resend).map(|p| p.buffer);

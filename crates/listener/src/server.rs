@@ -22,7 +22,7 @@ use crate::bound::{Accepting, Bound, Retired};
 use crate::control::Control;
 use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
-use crate::proxy::{Live, handle};
+use crate::proxy::{ClientConn, Live, handle};
 use crate::shared::Shared;
 
 /// Time a client gets to send a complete request head (hyper's default, made explicit:
@@ -223,6 +223,11 @@ async fn serve(
     mut phases: Phases,
 ) {
     let _ = stream.set_nodelay(true);
+    let conn = Arc::new(ClientConn::new(
+        listener.clone(),
+        peer,
+        stream.local_addr().ok(),
+    ));
     let stream = {
         let pinned = retired.get().cloned();
         let live = pinned.unwrap_or_else(|| live.load_full());
@@ -237,8 +242,8 @@ async fn serve(
         // sees the pinned one.
         let current = live.load_full();
         let live = retired.get().cloned().unwrap_or(current);
-        let listener = listener.clone();
-        async move { Ok::<_, Infallible>(handle(live, &listener, peer, request).await) }
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(handle(live, &conn, request).await) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -5,17 +5,14 @@
 
 use std::collections::HashMap;
 
-use http::HeaderValue;
 use sluicegate_core::BackendKey;
 use sluicegate_runtime::{Cluster, Snapshot};
 
 use crate::pool::Pool;
 
-/// One backend's pool and its address as a `Host` value.
+/// One backend's pool.
 #[derive(Clone, Debug)]
 pub(crate) struct BackendUpstream {
-    /// `IP:port`, the `Host` of a request that came without one (HTTP/1.0).
-    pub(crate) host: HeaderValue,
     /// Its keep-alive connections.
     pub(crate) pool: Pool,
 }
@@ -73,9 +70,7 @@ fn backends(cluster: &Cluster, old: &HashMap<&BackendKey, &Pool>) -> Vec<Backend
                 },
                 |p| (*p).clone(),
             );
-            let host = HeaderValue::from_str(&backend.address().to_string())
-                .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
-            BackendUpstream { host, pool }
+            BackendUpstream { pool }
         })
         .collect()
 }
