@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::request::Parts;
 use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
 use hyper::body::Incoming;
 use sluicegate_metrics::{ConnectReason, RetryReason};
 use sluicegate_runtime::{Backend, Cluster};
@@ -30,7 +30,13 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
     if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
         return Err(ProxyError::BadRequest("missing Host header"));
     }
-    // Absolute form (RFC 9112 §3.2.2): its authority becomes Host, so it must be one.
+    check_absolute_form(head)?;
+    check_codings(head)
+}
+
+/// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
+/// be one: no userinfo, and only the `http` scheme.
+fn check_absolute_form(head: &Parts) -> Result<(), ProxyError> {
     if let Some(scheme) = head.uri.scheme()
         && *scheme != Scheme::HTTP
     {
@@ -44,6 +50,23 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
         .is_some_and(|a| a.as_str().contains('@'))
     {
         return Err(ProxyError::BadRequest("userinfo in the request target"));
+    }
+    Ok(())
+}
+
+/// hyper decodes `chunked` and the body goes upstream re-framed: any other coding
+/// (`gzip, chunked`) would be lost on the way, so it is refused (as nginx does).
+fn check_codings(head: &Parts) -> Result<(), ProxyError> {
+    let other = head
+        .headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    if other {
+        return Err(ProxyError::NotImplemented(
+            "transfer coding other than chunked is not supported",
+        ));
     }
     Ok(())
 }
@@ -71,8 +94,24 @@ pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identi
         head.uri = Uri::from(path);
     }
     head.version = Version::HTTP_11;
+    canonical_content_length(&mut head.headers);
     remove_hop_by_hop(&mut head.headers);
     set_forwarded(&mut head.headers, identity, "http");
+}
+
+/// Writes `Content-Length` as the number hyper read, never the client's bytes: a
+/// zero-padded `010` is 10 to hyper and 8 to a backend that reads octal, and the
+/// connection would desynchronise. (hyper has already refused values that differ.)
+fn canonical_content_length(headers: &mut HeaderMap) {
+    let parsed = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match parsed {
+        Some(length) => headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length)),
+        None => headers.remove(header::CONTENT_LENGTH),
+    };
 }
 
 /// A failed attempt: what the client would get, what kind of failure it was, and the
@@ -104,6 +143,17 @@ pub(crate) async fn send(
             Err(Failure {
                 error: ProxyError::ResponseTimeout { cluster: name() },
                 reason: RetryReason::Timeout,
+                unsent: None,
+                client_fault: false,
+            })
+        }
+        Ok(Ok((response, _))) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            // No upgrade is ever asked for (`Upgrade` is removed), so a 101 is a
+            // backend speaking another protocol on this connection: not forwarded.
+            tracing::warn!(backend = %backend.key, "backend switched protocols unasked: 502");
+            Err(Failure {
+                error: ProxyError::BadResponse { cluster: name() },
+                reason: RetryReason::Reset,
                 unsent: None,
                 client_fault: false,
             })

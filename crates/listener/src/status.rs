@@ -18,6 +18,10 @@ pub enum ProxyError {
     /// The method cannot be proxied (CONNECT).
     #[error("method {0} is not supported")]
     MethodNotAllowed(String),
+    /// The request uses something sluicegate does not forward faithfully (a transfer
+    /// coding other than `chunked`), refused rather than altered.
+    #[error("{0}")]
+    NotImplemented(&'static str),
     /// No route of the listener matched.
     #[error("no route matches this request")]
     NoRoute,
@@ -61,6 +65,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
@@ -77,6 +82,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::MethodNotAllowed(_) => "method_not_allowed",
+            ProxyError::NotImplemented(_) => "not_implemented",
             ProxyError::NoRoute => "no_route",
             ProxyError::NoBackend { .. } => "no_backend",
             ProxyError::ConnectFailed { .. } => "connect_failed",
@@ -89,7 +95,9 @@ impl ProxyError {
     /// Its `kind` label in `sluicegate_errors_total`.
     pub fn metric_kind(&self) -> ErrorKind {
         match self {
-            ProxyError::BadRequest(_) | ProxyError::MethodNotAllowed(_) => ErrorKind::BadRequest,
+            ProxyError::BadRequest(_)
+            | ProxyError::MethodNotAllowed(_)
+            | ProxyError::NotImplemented(_) => ErrorKind::BadRequest,
             ProxyError::NoRoute => ErrorKind::NoRoute,
             ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
@@ -116,7 +124,11 @@ impl ProxyError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        if matches!(self, ProxyError::BadRequest(_)) {
+        // The body may not have been read: the connection cannot carry another request.
+        if matches!(
+            self,
+            ProxyError::BadRequest(_) | ProxyError::NotImplemented(_)
+        ) {
             headers.insert(
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
@@ -135,6 +147,7 @@ mod tests {
         let c = || "api".to_string();
         assert_eq!(ProxyError::NoRoute.status(), 404);
         assert_eq!(ProxyError::BadRequest("x").status(), 400);
+        assert_eq!(ProxyError::NotImplemented("x").status(), 501);
         assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
         let refused = ProxyError::ConnectFailed {
             cluster: c(),

@@ -1,6 +1,6 @@
 //! Misbehaving backends written directly on TCP sockets, since a correct HTTP server
 //! cannot misbehave on purpose: [`Backend::stalling`], [`Backend::flaky`],
-//! [`Backend::garbage`], [`Backend::closing`], [`Backend::hanging_up`] and
+//! [`Backend::garbage`], [`Backend::answering`], [`Backend::closing`], [`Backend::hanging_up`] and
 //! [`Backend::silent`].
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,10 +65,16 @@ impl Backend {
     /// Reads each connection's request head, answers with bytes that are not HTTP
     /// (`not http\r\n\r\n`) and closes.
     pub fn garbage() -> Backend {
-        crate::backend::spawn_tcp(|mut stream, counters| async move {
+        Backend::answering(b"not http\r\n\r\n")
+    }
+
+    /// Reads each connection's request head, writes `answer` as it is (a response no
+    /// correct server would send: an unsolicited `101`, bad framing …) and closes.
+    pub fn answering(answer: &'static [u8]) -> Backend {
+        crate::backend::spawn_tcp(move |mut stream, counters| async move {
             if let Some(line) = Heads::default().next(&mut stream).await {
                 counters.request(line);
-                let _ = stream.write_all(b"not http\r\n\r\n").await;
+                let _ = stream.write_all(answer).await;
                 let _ = stream.shutdown().await;
             }
         })

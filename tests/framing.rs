@@ -1,0 +1,66 @@
+//! Framing is re-serialised, never passed on as the client or the backend wrote it:
+//! `Content-Length` goes upstream in canonical form, a transfer coding sluicegate
+//! would lose is refused, and an unsolicited `101` from a backend is a 502. Raw
+//! sockets both ways.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use sluicegate_testkit::client::raw_exchange;
+use sluicegate_testkit::{Backend, Echoed, init_tracing, single_cluster, start_proxy};
+
+/// The body text of a chunked answer (the echo backend streams its answer).
+fn dechunked(answer: &str) -> String {
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    body.split("\r\n").skip(1).step_by(2).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_padded_content_length_goes_upstream_in_canonical_form() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    for length in ["010", "0010", "10"] {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n0123456789"
+        );
+        let answer = raw_exchange(proxy.addr(), request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{length}: {answer:?}");
+        let seen = Echoed::parse(&dechunked(&answer));
+        assert_eq!(seen.one("content-length"), "10", "sent {length}");
+        assert_eq!(seen.body, "0123456789", "sent {length}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_coding_other_than_chunked_is_refused_with_501() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    let request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\
+                   Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let answer = raw_exchange(proxy.addr(), request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 501 "), "{answer:?}");
+    assert!(answer.contains("transfer coding"), "{answer:?}");
+    assert_eq!(echo.requests(), 0, "the request reached the backend");
+    // Plain chunked is fine.
+    let request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\
+                   Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let answer = raw_exchange(proxy.addr(), request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
+    assert!(Echoed::parse(&dechunked(&answer)).body.ends_with("hello"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsolicited_101_from_a_backend_is_a_502() {
+    init_tracing();
+    let backend = Backend::answering(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nraw bytes",
+    );
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let answer = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 502 "), "{answer:?}");
+    assert!(!answer.contains("raw bytes"), "{answer:?}");
+}
