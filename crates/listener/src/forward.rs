@@ -17,6 +17,7 @@ use crate::pool::{Lease, SendError};
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
 use crate::upstream::BackendUpstream;
+use crate::via::{MAX_OWN_HOPS, add_via, own_hops};
 
 /// Checks what must hold before a request is routed (RFC 9112 §3.2).
 pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
@@ -31,7 +32,11 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
         return Err(ProxyError::BadRequest("missing Host header"));
     }
     check_absolute_form(head)?;
-    check_codings(head)
+    check_codings(head)?;
+    match own_hops(&head.headers) {
+        hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
+        _ => Ok(()),
+    }
 }
 
 /// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
@@ -97,6 +102,7 @@ pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identi
     canonical_content_length(&mut head.headers);
     remove_hop_by_hop(&mut head.headers);
     set_forwarded(&mut head.headers, identity, "http");
+    add_via(&mut head.headers);
 }
 
 /// Writes `Content-Length` as the number hyper read, never the client's bytes: a

@@ -28,6 +28,7 @@ mod server;
 mod shared;
 pub mod status;
 mod upstream;
+mod via;
 
 pub use body::ProxyBody;
 pub use control::Control;

@@ -22,6 +22,10 @@ pub enum ProxyError {
     /// coding other than `chunked`), refused rather than altered.
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// The request already passed through this process too often: a cluster whose
+    /// backend is one of this process's listeners.
+    #[error("loop detected: the request came back through this proxy {0} times")]
+    LoopDetected(usize),
     /// No route of the listener matched.
     #[error("no route matches this request")]
     NoRoute,
@@ -66,6 +70,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
@@ -83,6 +88,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::MethodNotAllowed(_) => "method_not_allowed",
             ProxyError::NotImplemented(_) => "not_implemented",
+            ProxyError::LoopDetected(_) => "loop_detected",
             ProxyError::NoRoute => "no_route",
             ProxyError::NoBackend { .. } => "no_backend",
             ProxyError::ConnectFailed { .. } => "connect_failed",
@@ -99,6 +105,7 @@ impl ProxyError {
             | ProxyError::MethodNotAllowed(_)
             | ProxyError::NotImplemented(_) => ErrorKind::BadRequest,
             ProxyError::NoRoute => ErrorKind::NoRoute,
+            ProxyError::LoopDetected(_) => ErrorKind::BadGateway,
             ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
                 ErrorKind::BadGateway
@@ -148,6 +155,7 @@ mod tests {
         assert_eq!(ProxyError::NoRoute.status(), 404);
         assert_eq!(ProxyError::BadRequest("x").status(), 400);
         assert_eq!(ProxyError::NotImplemented("x").status(), 501);
+        assert_eq!(ProxyError::LoopDetected(4).status(), 508);
         assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
         let refused = ProxyError::ConnectFailed {
             cluster: c(),

@@ -20,6 +20,7 @@ use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySerie
 use crate::cluster::HealthCache;
 use crate::cluster_health::cluster_health;
 use crate::retry::RetryBudget;
+use crate::self_target;
 use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot, TrustedProxies};
 
 /// A validated config that still cannot be compiled.
@@ -51,6 +52,7 @@ pub enum CompileError {
 /// counters, slow-start ramps) and of clusters with the same name (in-flight totals) is
 /// carried over, so a reload keeps it.
 pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot, CompileError> {
+    self_target::warn_of_self_targets(config);
     let carried = Previous::of(previous);
     let index: HashMap<&str, usize> = config
         .clusters

@@ -16,6 +16,7 @@ mod handle;
 mod hash_key;
 mod ramp;
 mod retry;
+mod self_target;
 mod snapshot;
 mod supervisor;
 mod trusted;

@@ -290,6 +290,24 @@ fn check_says_when_a_ring_is_capped() {
 }
 
 #[test]
+fn check_warns_of_a_backend_that_is_its_own_listener() {
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 0.0.0.0:18080\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: 127.0.0.1:9001\n      - address: 127.0.0.1:18080\n",
+    );
+    let out = check(file.path());
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "clusters.app.backends[1].address: 127.0.0.1:18080 is listener \"web\" of this proxy: \
+             its requests would loop back in (answered 508 Loop Detected)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn version_names_the_commit_and_the_compiler() {
     let out = bin().arg("--version").output().unwrap();
     assert!(out.status.success());
