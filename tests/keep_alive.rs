@@ -74,3 +74,35 @@ async fn backend_closing_idle_connections_never_fails_a_request() {
     assert_eq!(backend.requests(), 10);
     assert_eq!(backend.accepts(), 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_connection_closed_under_a_request_is_resent_on_a_fresh_one() {
+    init_tracing();
+    // Every second request on a connection meets the backend's idle close: written,
+    // then the connection closes with no answer. No `retries:` block.
+    let backend = Backend::idle_closing();
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let mut client = Conn::open(proxy.addr())
+        .await
+        .expect("connect to the proxy");
+    for i in 0..10 {
+        let (status, _, body) = client.get("/", &[]).await;
+        assert_eq!((status.as_u16(), body.as_str()), (200, "ok"), "request {i}");
+    }
+    // Each request after the first met a closing reused connection once, at most.
+    assert!(backend.requests() <= 19, "{} requests", backend.requests());
+    // A request that is not idempotent is never sent twice: it gets the 502.
+    let mut failed = 0;
+    for _ in 0..4 {
+        let request = sluicegate_testkit::client::request(
+            http::Method::POST,
+            proxy.addr(),
+            "/",
+            &[],
+            sluicegate_testkit::client::empty(),
+        );
+        let response = client.send(request).await.expect("a response");
+        failed += usize::from(response.status() == 502);
+    }
+    assert!(failed >= 1, "no POST met the idle close");
+}

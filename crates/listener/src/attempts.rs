@@ -92,6 +92,8 @@ struct Failed {
     /// attempt starts (a retried status keeps its response, and with it its count,
     /// until then).
     waiting: Option<BetweenAttempts>,
+    /// A reused connection closed under the request before any answer.
+    stale: bool,
 }
 
 /// Sends the request to backend `slot`, then tries again as the policy allows. `on_pick`
@@ -120,13 +122,17 @@ pub(crate) async fn forward(
         cluster: cluster.name.to_string(),
     };
     let policy = cluster.health.retry.as_ref();
-    let copy = (resend && body.is_replayable()).then(|| HeadCopy::of(&head));
+    // Kept for a resend within the policy, or once on a fresh connection after an
+    // idle close (any idempotent request, with or without a policy).
+    let resendable = resend || is_idempotent(&head.method);
+    let copy = (resendable && body.is_replayable()).then(|| HeadCopy::of(&head));
     let first = body.take().ok_or_else(no_backend)?;
     let mut request = Request::from_parts(head, first);
     let mut tried: Vec<usize> = Vec::new();
     let mut resends = 0u32;
     let mut budget_slot: Option<RetryGuard> = None;
     let mut waiting: Option<BetweenAttempts> = None;
+    let mut fresh = false;
     loop {
         on_pick(slot);
         let (Some(backend), Some(up)) = (cluster.backends.get(slot), upstream.backends.get(slot))
@@ -134,18 +140,30 @@ pub(crate) async fn forward(
             return Err(no_backend());
         };
         let held = (budget_slot.take(), waiting.take());
-        let failed = match attempt(cluster, backend, up, request, held).await? {
+        let failed = match attempt(cluster, backend, up, (request, fresh), held).await? {
             Ok(answered) => return Ok(answer(answered)),
             Err(failed) => failed,
         };
-        tried.push(slot);
         let Failed {
             outcome,
             reason,
             unsent,
             waiting: between,
+            stale,
         } = failed;
         waiting = between;
+        // An idle close met by a reused connection: once, on a fresh connection to the
+        // same backend, as nginx and HAProxy do. Not a retry: no budget, no pause.
+        if stale
+            && !fresh
+            && let (Some(copy), Some(again)) = (copy.as_ref(), body.take())
+        {
+            backend.series.stale_retry();
+            (request, fresh) = (copy.request(again), true);
+            continue;
+        }
+        fresh = false;
+        tried.push(slot);
         if let Some(unsent) = unsent {
             // Never sent: it loads no backend, so it needs neither budget nor pause.
             let next = policy
@@ -192,12 +210,12 @@ async fn attempt(
     cluster: &Cluster,
     backend: &Backend,
     up: &BackendUpstream,
-    request: Request<RequestBody>,
+    (request, fresh): (Request<RequestBody>, bool),
     (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
 ) -> Result<Result<Answered, Failed>, ProxyError> {
     let guard = backend.start_request();
     drop(waiting);
-    match send(up, cluster, backend, request).await {
+    match send(up, cluster, backend, request, fresh).await {
         Ok((response, lease)) => {
             let status = response.status();
             cluster.record_outcome(backend, status.is_server_error());
@@ -212,6 +230,7 @@ async fn attempt(
                 reason: RetryReason::Status,
                 unsent: None,
                 waiting: None,
+                stale: false,
             }))
         }
         Err(Failure {
@@ -223,13 +242,17 @@ async fn attempt(
             error,
             reason,
             unsent,
+            stale,
             ..
         }) => {
             // The attempt is over: it no longer counts against this backend, but the
             // request still counts in the cluster's total (the budget's base).
             let waiting = cluster.between_attempts();
             drop((guard, budget_slot));
-            cluster.record_outcome(backend, true);
+            // An idle close is the connection's end, not the backend failing.
+            if !stale {
+                cluster.record_outcome(backend, true);
+            }
             if matches!(reason, RetryReason::ConnectFailure | RetryReason::Timeout) {
                 cluster.record_unreachable(backend, &error.to_string());
             }
@@ -238,6 +261,7 @@ async fn attempt(
                 reason,
                 unsent,
                 waiting: Some(waiting),
+                stale,
             }))
         }
     }

@@ -130,19 +130,24 @@ pub(crate) struct Failure {
     /// The client's request body failed (it went away mid-upload): not the backend's
     /// fault, so neither counted against it nor retried.
     pub(crate) client_fault: bool,
+    /// A reused connection closed under the request before any answer (see
+    /// [`SendError::Stale`]): not counted against the backend, and an idempotent
+    /// request is sent once more on a fresh connection.
+    pub(crate) stale: bool,
 }
 
-/// Sends the request to `backend` and waits, bounded by the cluster's response
-/// timeout, for the response head.
+/// Sends the request to `backend` (on a new connection when `fresh`) and waits,
+/// bounded by the cluster's response timeout, for the response head.
 pub(crate) async fn send(
     upstream: &BackendUpstream,
     cluster: &Cluster,
     backend: &Backend,
     request: Request<RequestBody>,
+    fresh: bool,
 ) -> Result<(Response<Incoming>, Lease), Failure> {
     let name = || cluster.name.to_string();
     let started = Instant::now();
-    let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request));
+    let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));
     match sent.await {
         Err(_) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
@@ -151,6 +156,7 @@ pub(crate) async fn send(
                 reason: RetryReason::Timeout,
                 unsent: None,
                 client_fault: false,
+                stale: false,
             })
         }
         Ok(Ok((response, _))) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -162,6 +168,7 @@ pub(crate) async fn send(
                 reason: RetryReason::Reset,
                 unsent: None,
                 client_fault: false,
+                stale: false,
             })
         }
         Ok(Ok(exchange)) => {
@@ -175,6 +182,7 @@ pub(crate) async fn send(
                 reason: RetryReason::Reset,
                 unsent: None,
                 client_fault: true,
+                stale: false,
             })
         }
         Ok(Err((error, unsent))) => {
@@ -182,9 +190,15 @@ pub(crate) async fn send(
                 backend.series.connect_error(reason);
             }
             let classified = classify(&error, name());
-            tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(&error));
+            if matches!(error, SendError::Stale(_)) {
+                tracing::debug!(backend = %backend.key, "reused connection closed under a request: {}", describe(&error));
+            } else {
+                tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(&error));
+            }
             let reason = match error {
-                SendError::Exchange(_) if unsent.is_none() => RetryReason::Reset,
+                SendError::Exchange(_) | SendError::Stale(_) if unsent.is_none() => {
+                    RetryReason::Reset
+                }
                 _ => RetryReason::ConnectFailure,
             };
             Err(Failure {
@@ -192,6 +206,7 @@ pub(crate) async fn send(
                 reason,
                 unsent,
                 client_fault: false,
+                stale: matches!(error, SendError::Stale(_)),
             })
         }
     }
@@ -207,7 +222,7 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             cluster,
             reason: reason(io.kind()),
         },
-        SendError::Exchange(_) => ProxyError::BadResponse { cluster },
+        SendError::Exchange(_) | SendError::Stale(_) => ProxyError::BadResponse { cluster },
     }
 }
 
@@ -221,7 +236,7 @@ fn connect_reason(error: &SendError) -> Option<ConnectReason> {
             io::ErrorKind::TimedOut => ConnectReason::Timeout,
             _ => ConnectReason::Other,
         }),
-        SendError::Exchange(_) => None,
+        SendError::Exchange(_) | SendError::Stale(_) => None,
     }
 }
 
@@ -229,7 +244,7 @@ fn describe(error: &SendError) -> String {
     match error {
         SendError::ConnectTimeout => "connect timed out".into(),
         SendError::Connect(io) => format!("connect: {io}"),
-        SendError::Exchange(e) => chain(e),
+        SendError::Exchange(e) | SendError::Stale(e) => chain(e),
     }
 }
 

@@ -36,6 +36,29 @@ pub(crate) enum SendError {
     ConnectTimeout,
     /// The HTTP exchange failed: closed, reset or an invalid response.
     Exchange(hyper::Error),
+    /// A reused connection closed or reset after the request was written and before
+    /// any response: most likely the backend's keep-alive timeout firing at that
+    /// moment, not a failure of the request. Safe to send again on a fresh connection
+    /// if the request may be sent twice.
+    Stale(hyper::Error),
+}
+
+/// Whether a failed exchange on a reused connection is the idle-close race: the
+/// connection ended (closed or reset) with nothing of a response read. A parse error
+/// or a timeout is a real answer from the backend and is not.
+fn is_stale(error: &hyper::Error) -> bool {
+    if error.is_incomplete_message() {
+        return true;
+    }
+    let io = std::error::Error::source(error).and_then(|e| e.downcast_ref::<io::Error>());
+    io.is_some_and(|e| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+        )
+    })
 }
 
 /// The idle connections of one backend.
@@ -80,16 +103,18 @@ impl Pool {
         self.inner.connect_timeout == connect && self.inner.idle_timeout == idle
     }
 
-    /// Sends `request` and waits for the response head. The returned lease gives the
-    /// connection back once the response body has been read to its end. A request
-    /// that was not sent at all (connect failure) comes back with the error, so it
-    /// can go to another backend.
+    /// Sends `request` and waits for the response head, on a new connection when
+    /// `fresh`. The returned lease gives the connection back once the response body
+    /// has been read to its end. A request that was not sent at all (connect failure)
+    /// comes back with the error, so it can go to another backend.
     pub(crate) async fn send(
         &self,
         mut request: Request<RequestBody>,
+        fresh: bool,
     ) -> Result<(Response<Incoming>, Lease), (SendError, Option<Request<RequestBody>>)> {
         loop {
-            let (mut sender, reused) = match self.inner.checkout() {
+            let idle = if fresh { None } else { self.inner.checkout() };
+            let (mut sender, reused) = match idle {
                 Some(sender) => (sender, true),
                 None => match self.inner.connect().await {
                     Ok(sender) => (sender, false),
@@ -110,6 +135,9 @@ impl Pool {
                 Err(mut error) => match error.take_message() {
                     // Not written: safe to send on another connection.
                     Some(unsent) if reused => request = unsent,
+                    None if reused && is_stale(error.error()) => {
+                        return Err((SendError::Stale(error.into_error()), None));
+                    }
                     unsent => return Err((SendError::Exchange(error.into_error()), unsent)),
                 },
             }

@@ -31,6 +31,11 @@ pub fn describe() {
         "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."
     );
     describe_counter!(
+        UPSTREAM_STALE_RETRIES_TOTAL,
+        "Idempotent requests sent again on a fresh connection after a reused keep-alive \
+         connection closed under them before any answer (the backend's idle close), by backend."
+    );
+    describe_counter!(
         HEALTH_CHECKS_TOTAL,
         "Active health checks run, by cluster, backend and result (pass, fail)."
     );

@@ -107,6 +107,7 @@ pub struct BackendSeries {
     /// not route to this backend's cluster).
     requests: Vec<CodeCounters>,
     connect_errors: [Counter; 5],
+    stale_retries: Counter,
     in_flight: Gauge,
     up: Gauge,
     response: HistogramCell,
@@ -133,6 +134,7 @@ impl BackendSeries {
                 counter!(UPSTREAM_CONNECT_ERRORS_TOTAL,
                     "cluster" => cluster.to_owned(), "backend" => backend.to_owned(), "reason" => reason.label())
             }),
+            stale_retries: counter!(UPSTREAM_STALE_RETRIES_TOTAL, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             in_flight: gauge!(BACKEND_IN_FLIGHT, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             up: gauge!(BACKEND_UP, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             response: HistogramCell::register(key(BACKEND_RESPONSE_SECONDS, &labels)),
@@ -150,6 +152,11 @@ impl BackendSeries {
         if let Some(c) = self.connect_errors.get(reason.index()) {
             c.increment(1);
         }
+    }
+
+    /// Counts a request sent again on a fresh connection after an idle close.
+    pub fn stale_retry(&self) {
+        self.stale_retries.increment(1);
     }
 
     /// `sluicegate_backend_response_seconds` of this backend.
@@ -170,6 +177,7 @@ impl BackendSeries {
             r.touch();
         }
         touch_all(&self.connect_errors);
+        self.stale_retries.increment(0);
         // Gauges hold f64; in-flight counts stay far below 2^53.
         #[allow(clippy::cast_precision_loss)]
         self.in_flight.set(in_flight as f64);

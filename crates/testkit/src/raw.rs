@@ -1,6 +1,7 @@
 //! Misbehaving backends written directly on TCP sockets, since a correct HTTP server
 //! cannot misbehave on purpose: [`Backend::stalling`], [`Backend::flaky`],
-//! [`Backend::garbage`], [`Backend::answering`], [`Backend::closing`], [`Backend::hanging_up`] and
+//! [`Backend::garbage`], [`Backend::answering`], [`Backend::closing`],
+//! [`Backend::idle_closing`], [`Backend::hanging_up`] and
 //! [`Backend::silent`].
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,6 +90,27 @@ impl Backend {
                 counters.request(line);
                 let _ = stream.write_all(OK_RESPONSE).await;
                 let _ = stream.shutdown().await;
+            }
+        })
+    }
+}
+
+impl Backend {
+    /// Answers the first request of each connection `200 ok` on a keep-alive
+    /// connection, then reads the second request's head and closes without answering:
+    /// the race of a backend's keep-alive timeout firing just as a reused connection
+    /// carries a request. Counts every request.
+    pub fn idle_closing() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, counters| async move {
+            let mut heads = Heads::default();
+            if let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
+                if stream.write_all(OK_RESPONSE).await.is_err() {
+                    return;
+                }
+            }
+            if let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
             }
         })
     }
