@@ -23,6 +23,7 @@ mod identity;
 mod phase;
 mod pool;
 mod proxy;
+mod rejected;
 mod replay;
 mod server;
 mod shared;

@@ -23,6 +23,7 @@ use crate::control::Control;
 use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
 use crate::proxy::{ClientConn, Live, handle};
+use crate::rejected;
 use crate::shared::Shared;
 
 /// Time a client gets to send a complete request head (hyper's default, made explicit:
@@ -236,6 +237,7 @@ async fn serve(
             None => Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
         }
     };
+    let closing_live = live.clone();
     let service = service_fn(move |request| {
         // Load the live config first: `Control::apply` pins `retired` before it
         // publishes, so a request that sees the snapshot without this listener also
@@ -263,6 +265,9 @@ async fn serve(
     };
     if let Err(error) = result {
         tracing::debug!(%peer, "client connection ended with an error: {error}");
+        let live = closing_live.load_full();
+        let series = live.snapshot.listener(&listener).map(|l| &l.series);
+        rejected::record(series, &listener, peer, &error);
     }
 }
 

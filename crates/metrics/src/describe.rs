@@ -58,6 +58,12 @@ pub fn describe() {
         "Retries not sent because the cluster's retry budget was spent, by cluster."
     );
     describe_counter!(
+        REJECTED_REQUESTS_TOTAL,
+        "Requests the HTTP parser refused before they could be routed, by listener and reason \
+         (malformed, framing, head_too_large, uri_too_long, head_timeout); also counted in \
+         sluicegate_requests_total and sluicegate_errors_total{kind=\"bad_request\"}."
+    );
+    describe_counter!(
         ERRORS_TOTAL,
         "Requests answered by the proxy with an error, by listener and kind \
          (no_route, no_backend, bad_gateway, timeout, bad_request)."

@@ -159,3 +159,46 @@ mod tests {
         }
     }
 }
+
+/// Why the HTTP parser refused a request before it became one: the `reason` label of
+/// `sluicegate_rejected_requests_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// A request line or header that does not parse (400).
+    Malformed,
+    /// Invalid or conflicting `Content-Length` / `Transfer-Encoding` (400): the shape
+    /// of a smuggling attempt.
+    Framing,
+    /// The head is larger than the parser accepts (431).
+    HeadTooLarge,
+    /// The request target is too long (414).
+    UriTooLong,
+    /// The head did not arrive within the header read timeout (connection closed).
+    HeadTimeout,
+}
+
+impl RejectReason {
+    /// Every reason, in label order.
+    pub const ALL: [RejectReason; 5] = [
+        RejectReason::Malformed,
+        RejectReason::Framing,
+        RejectReason::HeadTooLarge,
+        RejectReason::UriTooLong,
+        RejectReason::HeadTimeout,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::Malformed => "malformed",
+            RejectReason::Framing => "framing",
+            RejectReason::HeadTooLarge => "head_too_large",
+            RejectReason::UriTooLong => "uri_too_long",
+            RejectReason::HeadTimeout => "head_timeout",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}

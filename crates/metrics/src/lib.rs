@@ -26,7 +26,7 @@ mod series;
 
 pub use describe::describe;
 pub use health::{HealthSeries, RetryReason, RetrySeries};
-pub use labels::{CodeClass, ConnectReason, ErrorKind};
+pub use labels::{CodeClass, ConnectReason, ErrorKind, RejectReason};
 pub use series::{
     BackendSeries, CodeCounters, HistogramCell, ListenerSeries, ProcessSeries, histogram,
 };

@@ -15,6 +15,8 @@ pub const BACKEND_UP: &str = "sluicegate_backend_up";
 pub const UPSTREAM_CONNECT_ERRORS_TOTAL: &str = "sluicegate_upstream_connect_errors_total";
 /// Requests sent again on a fresh connection after a reused one closed under them.
 pub const UPSTREAM_STALE_RETRIES_TOTAL: &str = "sluicegate_upstream_stale_retries_total";
+/// Requests the HTTP parser refused before routing, by listener and reason.
+pub const REJECTED_REQUESTS_TOTAL: &str = "sluicegate_rejected_requests_total";
 /// Requests the proxy answered itself with an error, by listener and kind.
 pub const ERRORS_TOTAL: &str = "sluicegate_errors_total";
 /// Client connections open now, by listener.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, counter, gauge};
 
-use crate::labels::{CodeClass, ConnectReason, ErrorKind};
+use crate::labels::{CodeClass, ConnectReason, ErrorKind, RejectReason};
 use crate::names::*;
 
 static METADATA: Metadata<'static> =
@@ -200,6 +200,7 @@ pub struct ListenerSeries {
     /// By cluster index; `None` where the listener does not route.
     clusters: Vec<Option<Routed>>,
     errors: [Counter; 5],
+    rejected: [Counter; 5],
     connections_active: Gauge,
     connections_total: Counter,
     bytes_received: Counter,
@@ -236,6 +237,9 @@ impl ListenerSeries {
                 .collect(),
             errors: ErrorKind::ALL
                 .map(|kind| counter!(ERRORS_TOTAL, "listener" => l(), "kind" => kind.label())),
+            rejected: RejectReason::ALL.map(|reason| {
+                counter!(REJECTED_REQUESTS_TOTAL, "listener" => l(), "reason" => reason.label())
+            }),
             connections_active: gauge!(DOWNSTREAM_CONNECTIONS_ACTIVE, "listener" => l()),
             connections_total: counter!(DOWNSTREAM_CONNECTIONS_TOTAL, "listener" => l()),
             bytes_received: counter!(BYTES_RECEIVED_TOTAL, "listener" => l()),
@@ -279,6 +283,18 @@ impl ListenerSeries {
         }
     }
 
+    /// Counts a request the HTTP parser refused, answered with `status` (none for a
+    /// head that timed out): as rejected, as a `bad_request` error, and as a request.
+    pub fn rejected(&self, reason: RejectReason, status: Option<u16>) {
+        if let Some(c) = self.rejected.get(reason.index()) {
+            c.increment(1);
+        }
+        self.error(ErrorKind::BadRequest);
+        if let Some(status) = status {
+            self.unrouted.requests.count(status);
+        }
+    }
+
     /// Counts an accepted connection; the returned gauge is to be decremented when it
     /// closes.
     pub fn connection_opened(&self) -> Gauge {
@@ -299,6 +315,7 @@ impl ListenerSeries {
             routed.requests.touch();
         }
         touch_all(&self.errors);
+        touch_all(&self.rejected);
         self.connections_total.increment(0);
         self.bytes_received.increment(0);
         self.bytes_sent.increment(0);

@@ -1,0 +1,62 @@
+//! Requests the HTTP parser refuses are seen: counted by reason in
+//! `sluicegate_rejected_requests_total`, in `sluicegate_requests_total` and as
+//! `bad_request` errors, and logged (rate-limited). Real process, raw sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+mod common;
+use common::{Proxy, WAIT, backend, config, free_port, poll};
+
+/// Writes `bytes` and reads the answer until the proxy closes.
+fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = stream.write_all(bytes);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The value of series `series` (name and labels, exactly) on `/metrics`; 0 if absent.
+fn metric(proxy: &Proxy, series: &str) -> f64 {
+    let (_, text) = proxy.admin_request("GET", "/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn refused_requests_are_counted_by_reason_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(&path, config(listen, backend("a"))).unwrap();
+    let proxy = Proxy::start(&path, listen);
+    let framing = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx";
+    assert!(exchange(listen, framing).starts_with("HTTP/1.1 400"));
+    assert!(exchange(listen, b"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n").starts_with("HTTP/1.1 400"));
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(500 * 1024)
+    );
+    let answer = exchange(listen, huge.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+
+    let series = |reason: &str| {
+        format!("sluicegate_rejected_requests_total{{listener=\"web\",reason=\"{reason}\"}} ")
+    };
+    assert!(
+        poll(WAIT, || metric(&proxy, &series("head_too_large")) == 1.0),
+        "{:?}",
+        proxy.admin_request("GET", "/metrics").1
+    );
+    assert_eq!(metric(&proxy, &series("framing")), 1.0);
+    assert_eq!(metric(&proxy, &series("malformed")), 1.0);
+    let errors = "sluicegate_errors_total{listener=\"web\",kind=\"bad_request\"} ";
+    assert_eq!(metric(&proxy, errors), 3.0);
+    let fours = "sluicegate_requests_total{listener=\"web\",code=\"4xx\"} ";
+    assert_eq!(metric(&proxy, fours), 3.0);
+    assert!(proxy.logged("request refused by the HTTP parser"));
+}
