@@ -50,6 +50,19 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
                         b.routes.len()
                     ));
                 }
+                changed(
+                    &mut out,
+                    &format!("{at} merge_slashes"),
+                    &a.merge_slashes,
+                    &b.merge_slashes,
+                );
+                if a.escaped_slashes != b.escaped_slashes {
+                    out.push(format!(
+                        "{at} escaped_slashes {} → {}",
+                        a.escaped_slashes.name(),
+                        b.escaped_slashes.name()
+                    ));
+                }
                 if a.trusted_proxies != b.trusted_proxies {
                     let list = |l: &ListenerSpec| {
                         let nets: Vec<String> =

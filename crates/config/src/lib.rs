@@ -15,6 +15,7 @@ mod error;
 mod health;
 mod health_spec;
 mod locate;
+mod path_rules;
 mod policy;
 mod policy_spec;
 pub mod raw;
@@ -35,8 +36,8 @@ pub use health_spec::{
 pub use ipnet::IpNet;
 pub use policy_spec::{HashOn, PolicySpec};
 pub use spec::{
-    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
-    RouteSpec, defaults,
+    AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
+    MatchSpec, PathMatch, RouteSpec, defaults,
 };
 
 /// Parses and validates a YAML document into a [`Config`].

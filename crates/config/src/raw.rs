@@ -63,6 +63,10 @@ pub struct RawListener {
     /// Peers (CIDRs or addresses) whose forwarding headers are believed.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Merge runs of `/` in request paths (default true).
+    pub merge_slashes: Option<bool>,
+    /// `keep`, `reject` or `decode` encoded slashes in request paths.
+    pub escaped_slashes: Option<String>,
 }
 
 /// One route of a listener.

@@ -106,6 +106,33 @@ pub struct ListenerSpec {
     /// Peers whose `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` are kept and
     /// believed; from any other peer they are replaced. Empty: nobody is trusted.
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether runs of `/` in request paths are merged before routing.
+    pub merge_slashes: bool,
+    /// What becomes of `%2F` and `%5C` in request paths.
+    pub escaped_slashes: EscapedSlashesSpec,
+}
+
+impl EscapedSlashesSpec {
+    /// Its YAML value.
+    pub fn name(self) -> &'static str {
+        match self {
+            EscapedSlashesSpec::Keep => "keep",
+            EscapedSlashesSpec::Reject => "reject",
+            EscapedSlashesSpec::Decode => "decode",
+        }
+    }
+}
+
+/// `listeners.*.escaped_slashes`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EscapedSlashesSpec {
+    /// Left encoded (not separators).
+    #[default]
+    Keep,
+    /// The request is refused with 400.
+    Reject,
+    /// Decoded to `/` and `\` before normalising.
+    Decode,
 }
 
 /// One route.

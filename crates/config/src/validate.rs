@@ -12,7 +12,7 @@ use crate::spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
     RouteSpec, defaults,
 };
-use crate::{ConfigError, ConfigErrors, locate, parse_duration, trusted};
+use crate::{ConfigError, ConfigErrors, locate, parse_duration, path_rules, trusted};
 
 /// Collects errors and finds their place in the source text.
 pub(crate) struct Errors<'a> {
@@ -208,12 +208,19 @@ fn listener(
     }
     let trusted_proxies =
         trusted::trusted_proxies(errors, &format!("{at}.trusted_proxies"), &l.trusted_proxies);
+    let escaped_slashes = path_rules::escaped_slashes(
+        errors,
+        &format!("{at}.escaped_slashes"),
+        l.escaped_slashes.as_deref(),
+    );
     Some(ListenerSpec {
         name: ListenerName::new(name),
         address: address?,
         protocol: protocol?,
         routes,
         trusted_proxies,
+        merge_slashes: l.merge_slashes.unwrap_or(true),
+        escaped_slashes,
     })
 }
 

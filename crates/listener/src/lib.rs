@@ -28,6 +28,7 @@ mod replay;
 mod server;
 mod shared;
 pub mod status;
+mod target;
 mod upstream;
 mod via;
 

@@ -17,6 +17,7 @@ use crate::forward::{check_request, upstream_head};
 use crate::identity::{Identity, X_REQUEST_ID};
 use crate::replay::Prepared;
 use crate::status::ProxyError;
+use crate::target::normalize_target;
 use crate::upstream::Upstreams;
 
 /// What one request reads: a snapshot and its matching upstream clients.
@@ -180,12 +181,12 @@ async fn proxy(
     let (mut head, body) = request.into_parts();
     check_request(&head)?;
     let snapshot = &live.snapshot;
-    let routes = &snapshot
+    let entry = snapshot
         .listeners
         .get(listener)
-        .ok_or(ProxyError::NoRoute)?
-        .routes;
-    let index = routes.route(&head).ok_or(ProxyError::NoRoute)?;
+        .ok_or(ProxyError::NoRoute)?;
+    normalize_target(&mut head.uri, entry.path_rules)?;
+    let index = entry.routes.route(&head).ok_or(ProxyError::NoRoute)?;
     let (Some(cluster), Some(upstream)) = (
         snapshot.clusters.get(index),
         live.upstreams.clusters.get(index),

@@ -10,10 +10,14 @@ use sluicegate_balance::{
     AnyPolicy, IpHash, LeastConnections, MAX_RING_POINTS, Maglev, PowerOfTwo, Random, RingHash,
     RoundRobin,
 };
-use sluicegate_config::{ClusterSpec, Config, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec};
+use sluicegate_config::{
+    ClusterSpec, Config, EscapedSlashesSpec, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec,
+};
 use sluicegate_core::BackendKey;
 use sluicegate_health::HealthCell;
-use sluicegate_routing::{HostPattern, Matcher, PathPattern, Route, RouteTable};
+use sluicegate_routing::{
+    EscapedSlashes, HostPattern, Matcher, PathPattern, PathRules, Route, RouteTable,
+};
 
 use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySeries};
 
@@ -96,6 +100,14 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
             routes: RouteTable::new(routes),
             series,
             trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),
+            path_rules: PathRules {
+                merge_slashes: spec.merge_slashes,
+                escaped_slashes: match spec.escaped_slashes {
+                    EscapedSlashesSpec::Keep => EscapedSlashes::Keep,
+                    EscapedSlashesSpec::Reject => EscapedSlashes::Reject,
+                    EscapedSlashesSpec::Decode => EscapedSlashes::Decode,
+                },
+            },
         });
     }
     Ok(Snapshot {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sluicegate_core::{ListenerName, Protocol};
 use sluicegate_metrics::ListenerSeries;
-use sluicegate_routing::RouteTable;
+use sluicegate_routing::{PathRules, RouteTable};
 
 use crate::{Cluster, TrustedProxies};
 
@@ -25,6 +25,8 @@ pub struct Listener {
     pub series: ListenerSeries,
     /// Peers whose forwarding headers and request id are believed.
     pub trusted_proxies: TrustedProxies,
+    /// How request paths are normalised before routing.
+    pub path_rules: PathRules,
 }
 
 /// One config generation, compiled. Immutable: a reload builds a new one.
