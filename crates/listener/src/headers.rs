@@ -61,6 +61,24 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Appends `entry` to the comma-separated list field `name`, joining every line of it
+/// into one (`X-Forwarded-For: a` + `X-Forwarded-For: b` + `c` → `a, b, c`).
+pub(crate) fn append_to_list(headers: &mut HeaderMap, name: &HeaderName, entry: &str) {
+    let before: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let value = if before.is_empty() {
+        HeaderValue::from_str(entry)
+    } else {
+        HeaderValue::from_str(&format!("{}, {entry}", before.join(", ")))
+    };
+    if let Ok(value) = value {
+        headers.insert(name.clone(), value);
+    }
+}
+
 /// Sets the fields that say who the client is and which request this is.
 ///
 /// From an untrusted peer, whatever it sent in `X-Forwarded-For`, `X-Forwarded-Proto`,
@@ -70,18 +88,9 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// client of [`Identity`], and `X-Request-Id` its request id.
 pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &'static str) {
     let peer = identity.peer.to_string();
-    let chain = identity
-        .trusted
-        .then(|| {
-            let previous: Vec<&str> = headers
-                .get_all(&X_FORWARDED_FOR)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            (!previous.is_empty()).then(|| format!("{}, {peer}", previous.join(", ")))
-        })
-        .flatten();
-    if let Ok(value) = HeaderValue::from_str(chain.as_deref().unwrap_or(&peer)) {
+    if identity.trusted {
+        append_to_list(headers, &X_FORWARDED_FOR, &peer);
+    } else if let Ok(value) = HeaderValue::from_str(&peer) {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
     if !(identity.trusted && headers.contains_key(&X_FORWARDED_PROTO)) {

@@ -10,7 +10,9 @@
 
 use std::sync::OnceLock;
 
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, header};
+
+use crate::headers::append_to_list;
 
 /// Passes through this process a request may make: a listener forwarding to another
 /// listener of the same process is a legitimate design, a request that did so more
@@ -37,25 +39,13 @@ pub(crate) fn own_hops(headers: &HeaderMap) -> usize {
 
 /// Appends this process's entry to the request's `Via`.
 pub(crate) fn add_via(headers: &mut HeaderMap) {
-    let own = own_entry();
-    let before: Vec<&str> = headers
-        .get_all(header::VIA)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let value = if before.is_empty() {
-        HeaderValue::from_str(own)
-    } else {
-        HeaderValue::from_str(&format!("{}, {own}", before.join(", ")))
-    };
-    if let Ok(value) = value {
-        headers.insert(header::VIA, value);
-    }
+    append_to_list(headers, &header::VIA, own_entry());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn each_pass_adds_one_entry_and_is_counted() {
