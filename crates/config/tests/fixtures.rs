@@ -2,10 +2,12 @@
 //! `fixtures/invalid` fails with exactly the lines of its `.errors` file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse, parse_with_env};
+use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse, parse_with};
 
 fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,8 +37,28 @@ fn fixture_env(name: &str) -> Option<String> {
     Some(value.to_string())
 }
 
+/// The host names the fixtures see, so no test depends on the machine's resolver.
+fn fixture_resolver(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let ips: &[IpAddr] = match host {
+        "localhost" => &[
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ],
+        // A resolver may answer an address twice: it is one backend.
+        "api.internal" => &[ip(10, 0, 0, 1), ip(10, 0, 0, 2), ip(10, 0, 0, 1)],
+        "one.internal" => &[ip(10, 0, 0, 3)],
+        "empty.internal" => &[],
+        _ => return Err("no such host".into()),
+    };
+    Ok(ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect())
+}
+
+const fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
 fn parse_fixture(text: &str) -> Result<sluicegate_config::Config, sluicegate_config::ConfigErrors> {
-    parse_with_env(text, &fixture_env)
+    parse_with(text, &fixture_env, &fixture_resolver)
 }
 
 #[test]
@@ -304,4 +326,64 @@ fn a_type_error_carries_its_path_apart_from_its_message() {
         "{first:?}"
     );
     assert!(first.message.ends_with("expected an integer"), "{first:?}");
+}
+
+#[test]
+fn a_backend_name_stands_for_every_address_it_resolves_to() {
+    let config = fixture("names.yaml");
+    let app = config.cluster("app").unwrap();
+    let shown: Vec<(String, u32, bool)> = app
+        .backends
+        .iter()
+        .map(|b| (b.to_string(), b.weight.get(), b.down))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("localhost:9001 (127.0.0.1:9001)".to_string(), 3, false),
+            ("localhost:9001 ([::1]:9001)".to_string(), 3, false),
+            ("api.internal:8080 (10.0.0.1:8080)".to_string(), 1, true),
+            ("api.internal:8080 (10.0.0.2:8080)".to_string(), 1, true),
+            ("10.0.0.9:8080".to_string(), 1, false),
+        ]
+    );
+    assert_eq!(app.backends[0].name.as_deref(), Some("localhost:9001"));
+    assert_eq!(app.backends[4].name, None);
+    let other = config.cluster("other").unwrap();
+    assert_eq!(other.backends.len(), 2, "the same name in another cluster");
+}
+
+#[test]
+fn ip_literals_are_never_looked_up_and_each_name_once() {
+    let asked = Mutex::new(Vec::new());
+    let resolver = |host: &str, port: u16| {
+        asked.lock().unwrap().push(format!("{host}:{port}"));
+        fixture_resolver(host, port)
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/names.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    parse_with(&text, &fixture_env, &resolver).unwrap();
+    let mut asked = asked.into_inner().unwrap();
+    asked.sort();
+    assert_eq!(asked, ["api.internal:8080", "localhost:9001"]);
+    let minimal = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/minimal.yaml"),
+    )
+    .unwrap();
+    let never =
+        |host: &str, _: u16| -> Result<Vec<SocketAddr>, String> { panic!("{host} looked up") };
+    parse_with(&minimal, &fixture_env, &never).unwrap();
+}
+
+#[test]
+fn only_a_failed_lookup_is_transient() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/minimal.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let named = text.replace("127.0.0.1:9001", "nosuch.invalid:9001");
+    let errors = parse_fixture(&named).unwrap_err();
+    assert!(errors.transient(), "{errors}");
+    let also_invalid = named.replace("address: 127.0.0.1:8080", "address: 127.0.0.1:99999");
+    let errors = parse_fixture(&also_invalid).unwrap_err();
+    assert_eq!(errors.0.len(), 2, "{errors}");
+    assert!(!errors.transient(), "the same text cannot pass: {errors}");
 }

@@ -312,3 +312,34 @@ fn version_names_the_commit_and_the_compiler() {
         "{text}"
     );
 }
+
+#[test]
+fn check_resolves_backend_names_and_names_one_that_does_not_resolve() {
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: localhost:9\n      - address: 127.0.0.2:9\n",
+    );
+    let out = check(file.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains(": ok: 1 listener, 1 cluster, "), "{stdout}");
+    assert!(
+        stdout.contains("\n  cluster app: localhost:9 → 127.0.0.1:9"),
+        "the resolution is not shown: {stdout}"
+    );
+
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: 127.0.0.1:9\n      - address: nosuch.invalid:80\n",
+    );
+    let out = check(file.path());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "\n  clusters.app.backends[1].address: cannot resolve \"nosuch.invalid:80\": "
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with(" (line 10, column 18)\n"), "{stderr}");
+}
