@@ -20,6 +20,7 @@ mod health_spec;
 mod locate;
 mod policy;
 mod policy_spec;
+mod print;
 pub mod raw;
 mod resolve;
 mod spec;
@@ -36,6 +37,7 @@ pub use health_spec::{
     health_defaults,
 };
 pub use policy_spec::{HashOn, PolicySpec};
+pub use print::{PrintError, to_yaml};
 pub use resolve::{LOOKUP_TIMEOUT, Resolver, system_resolver};
 pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,

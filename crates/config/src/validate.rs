@@ -297,6 +297,8 @@ fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSp
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
     }
+    // By lower-case name, whatever case the file used: the same conditions compare equal.
+    headers.sort();
     (errors.list.len() == before).then_some(MatchSpec {
         host,
         path,

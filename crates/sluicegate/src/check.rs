@@ -1,4 +1,4 @@
-//! `sluicegate check -c FILE`.
+//! `sluicegate check -c FILE [--against OLD | --print]`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -103,26 +103,47 @@ pub fn report(path: &Path, error: &LoadError) -> ExitCode {
 }
 
 /// Runs the check; exit 0 valid, 1 invalid, 2 unreadable. With `against`, also prints
-/// the changes from that config (which must itself be valid) to this one.
-pub fn check(path: &Path, against: Option<&Path>) -> ExitCode {
-    match load(path) {
-        Ok(config) => match sluicegate_runtime::compile(&config, None) {
-            Ok(_) => {
-                println!("{}: ok: {}", path.display(), summary(&config));
-                for line in resolutions(&config) {
-                    println!("  {line}");
-                }
-                match against {
-                    Some(old) => print_changes(old, &config),
-                    None => ExitCode::SUCCESS,
-                }
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", path.display());
-                ExitCode::from(1)
-            }
-        },
-        Err(error) => report(path, &error),
+/// the changes from that config (which must itself be valid) to this one; with
+/// `print`, prints the effective config instead of the summary.
+pub fn check(path: &Path, against: Option<&Path>, print: bool) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(error) => return report(path, &error),
+    };
+    if let Err(e) = sluicegate_runtime::compile(&config, None) {
+        eprintln!("{}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    if print {
+        return print_effective(path, &config);
+    }
+    println!("{}: ok: {}", path.display(), summary(&config));
+    for line in resolutions(&config) {
+        println!("  {line}");
+    }
+    match against {
+        Some(old) => print_changes(old, &config),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Prints `config` as YAML with every default filled in, after a comment line with the
+/// summary (so the output is itself a config file).
+fn print_effective(path: &Path, config: &Config) -> ExitCode {
+    match sluicegate_config::to_yaml(config) {
+        Ok(yaml) => {
+            println!(
+                "# {}: ok: {}; every default filled in",
+                path.display(),
+                summary(config)
+            );
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::FAILURE
+        }
     }
 }
 
