@@ -110,8 +110,11 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
             (None, Some(_)) => added += 1,
             (Some(_), None) => removed += 1,
             (Some(x), Some(y)) => {
-                changed(out, &format!("{at} {address} weight"), &x.weight, &y.weight);
-                changed(out, &format!("{at} {address} down"), &x.down, &y.down);
+                if x.name != y.name {
+                    out.push(format!("{at} {address} now given as {}", given_as(&y)));
+                }
+                changed(out, &format!("{at} {y} weight"), &x.weight, &y.weight);
+                changed(out, &format!("{at} {y} down"), &x.down, &y.down);
             }
             (None, None) => {}
         }
@@ -171,6 +174,14 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
         &a.panic_threshold,
         &b.panic_threshold,
     );
+}
+
+/// How the file gives a backend: by the name it was resolved from, or as an IP.
+fn given_as(backend: &BackendSpec) -> String {
+    backend
+        .name
+        .as_ref()
+        .map_or_else(|| "an IP address".to_owned(), |name| name.clone())
 }
 
 /// Pushes `what a → b` when the values differ.
@@ -273,6 +284,36 @@ mod tests {
             ]
         );
         assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_name_for_the_same_address_is_the_same_backend() {
+        let resolver = |host: &str, port: u16| match host {
+            "localhost" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+            _ => Err("no such host".to_owned()),
+        };
+        let parse = |backends: &str| {
+            let yaml = format!(
+                "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: api\nclusters:\n  api:\n    backends:\n{backends}"
+            );
+            crate::parse_with(&yaml, &|_| None, &resolver).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let old = parse("      - address: 127.0.0.1:9001\n");
+        let new = parse("      - address: localhost:9001\n        weight: 3\n");
+        assert_eq!(
+            diff(&old, &new),
+            [
+                "cluster api 127.0.0.1:9001 now given as localhost:9001",
+                "cluster api localhost:9001 (127.0.0.1:9001) weight 1 → 3",
+            ]
+        );
+        assert_eq!(
+            diff(&new, &old),
+            [
+                "cluster api 127.0.0.1:9001 now given as an IP address",
+                "cluster api 127.0.0.1:9001 weight 3 → 1",
+            ]
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl Scan {
                 path: join(path, &text),
                 message: format!("duplicate key \"{text}\", first at line {first}"),
                 location: Some((mark.line(), mark.col() + 1)),
+                transient: false,
             });
         } else {
             keys.push((text.clone(), mark.line()));

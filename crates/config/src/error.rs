@@ -12,6 +12,10 @@ pub struct ConfigError {
     pub message: String,
     /// 1-based line and column of the value, where known.
     pub location: Option<(usize, usize)>,
+    /// The error may clear without a change to the text: a host name that did not
+    /// resolve (the name may be published, or DNS come back, later). A caller may try
+    /// the same text again; every other error is a property of the text.
+    pub transient: bool,
 }
 
 impl fmt::Display for ConfigError {
@@ -35,6 +39,12 @@ impl ConfigErrors {
     /// The errors as display lines, one per error.
     pub fn lines(&self) -> Vec<String> {
         self.0.iter().map(ToString::to_string).collect()
+    }
+
+    /// Whether every error may clear without a change to the text (see
+    /// [`ConfigError::transient`]), so that trying the same text again makes sense.
+    pub fn transient(&self) -> bool {
+        !self.0.is_empty() && self.0.iter().all(|e| e.transient)
     }
 }
 

@@ -4,9 +4,12 @@
 //!
 //! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]) and the
 //! yaml-rust2 event parser (for the lines serde_yaml does not keep). It does no
-//! I/O (reading the file is the binary's job) and must not depend on tokio, hyper or
-//! rustls.
+//! I/O of its own (reading the file is the binary's job): environment variables and
+//! backend host names are looked up through an [`Env`] and a [`Resolver`] the caller
+//! hands in ([`parse`] hands in the process environment and [`system_resolver`]). It
+//! must not depend on tokio, hyper or rustls.
 
+mod backends;
 mod diff;
 mod dupes;
 mod duration;
@@ -18,7 +21,9 @@ mod locate;
 mod path_rules;
 mod policy;
 mod policy_spec;
+mod print;
 pub mod raw;
+mod resolve;
 mod spec;
 mod trusted;
 mod validate;
@@ -35,6 +40,8 @@ pub use health_spec::{
 };
 pub use ipnet::IpNet;
 pub use policy_spec::{HashOn, PolicySpec};
+pub use print::{PrintError, to_yaml};
+pub use resolve::{LOOKUP_TIMEOUT, Resolver, system_resolver};
 pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
     MatchSpec, PathMatch, RouteSpec, defaults,
@@ -43,15 +50,26 @@ pub use spec::{
 /// Parses and validates a YAML document into a [`Config`].
 ///
 /// Every validation error is collected; a YAML syntax or shape error stops at the first.
-/// `${VAR}` references are looked up in the process environment.
+/// `${VAR}` references are looked up in the process environment, and backend host
+/// names with [`system_resolver`]: this blocks for the lookups (each at most
+/// [`LOOKUP_TIMEOUT`], several at a time), so call it where blocking is allowed.
 pub fn parse(yaml: &str) -> Result<Config, ConfigErrors> {
-    let raw = raw::from_yaml(yaml)?;
-    validate::validate(&raw, yaml)
+    parse_with(yaml, &|name| std::env::var(name).ok(), &system_resolver)
 }
 
 /// As [`parse`], with `${VAR}` references looked up by `env` instead of in the process
 /// environment (for tests, or a caller with its own variables).
 pub fn parse_with_env(yaml: &str, env: Env<'_>) -> Result<Config, ConfigErrors> {
+    parse_with(yaml, env, &system_resolver)
+}
+
+/// As [`parse`], with `${VAR}` references looked up by `env` and backend host names
+/// by `resolver` (each distinct `host:port` once; IP literals never).
+pub fn parse_with(
+    yaml: &str,
+    env: Env<'_>,
+    resolver: Resolver<'_>,
+) -> Result<Config, ConfigErrors> {
     let raw = raw::from_yaml_with_env(yaml, env)?;
-    validate::validate(&raw, yaml)
+    validate::validate(&raw, yaml, resolver)
 }

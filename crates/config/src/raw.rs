@@ -253,7 +253,7 @@ pub struct RawMaglev {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackend {
-    /// `IP:port`.
+    /// `IP:port`, or `host:port` for every address the name resolves to.
     pub address: String,
     /// Relative weight, 1 to 10000.
     pub weight: Option<i64>,
@@ -284,6 +284,7 @@ pub fn from_yaml_with_env(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigE
             path: String::new(),
             message: "the config file is empty".into(),
             location: None,
+            transient: false,
         }]));
     }
     crate::yaml::load(text, env)

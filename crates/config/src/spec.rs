@@ -1,5 +1,6 @@
 //! Validated config: typed, defaults applied, references checked. Plain data, no handles.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -206,13 +207,27 @@ pub struct ClusterSpec {
     pub retries: Option<RetrySpec>,
 }
 
-/// One backend.
+/// One backend. A `host:port` entry in the file gives one per address it resolves to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendSpec {
-    /// Its address.
+    /// Its address: its identity, across reloads too (a name that resolves to the
+    /// same address again keeps the backend's state).
     pub address: SocketAddr,
     /// Its weight.
     pub weight: NonZeroU32,
     /// Marked down by the operator (nginx's `server … down`): never picked.
     pub down: bool,
+    /// The `host:port` it was resolved from (`localhost:9001`), for display; `None`
+    /// when the file gives the IP literal.
+    pub name: Option<String>,
+}
+
+impl fmt::Display for BackendSpec {
+    /// `127.0.0.1:9001`, or `localhost:9001 (127.0.0.1:9001)` for one given by name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} ({})", self.address),
+            None => write!(f, "{}", self.address),
+        }
+    }
 }

@@ -1,16 +1,16 @@
 //! Raw → validated: typed values, defaults, references; every error collected.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
-use crate::raw::{RawAdmin, RawBackend, RawCluster, RawConfig, RawListener, RawMatch};
+use crate::raw::{RawAdmin, RawCluster, RawConfig, RawListener, RawMatch};
+use crate::resolve::{Lookups, Resolver};
 use crate::spec::{
-    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
-    RouteSpec, defaults,
+    AdminSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
+    defaults,
 };
 use crate::{ConfigError, ConfigErrors, locate, parse_duration, path_rules, trusted};
 
@@ -22,12 +22,21 @@ pub(crate) struct Errors<'a> {
 
 impl Errors<'_> {
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        let path = path.into();
+        self.add(path.into(), message.into(), false);
+    }
+
+    /// Pushes an error that may clear without a change to the text (a failed lookup).
+    pub(crate) fn push_transient(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.add(path.into(), message.into(), true);
+    }
+
+    fn add(&mut self, path: String, message: String, transient: bool) {
         let location = locate::locate(self.text, &path);
         self.list.push(ConfigError {
             path,
-            message: message.into(),
+            message,
             location,
+            transient,
         });
     }
 
@@ -52,8 +61,13 @@ impl Errors<'_> {
     }
 }
 
-/// Validates raw config; `text` is the source, used only to locate errors.
-pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErrors> {
+/// Validates raw config; `text` is the source, used only to locate errors. Backend
+/// host names are looked up with `resolver`, each distinct one once.
+pub(crate) fn validate(
+    raw: &RawConfig,
+    text: &str,
+    resolver: Resolver<'_>,
+) -> Result<Config, ConfigErrors> {
     let mut errors = Errors {
         text,
         list: Vec::new(),
@@ -61,10 +75,11 @@ pub(crate) fn validate(raw: &RawConfig, text: &str) -> Result<Config, ConfigErro
     if raw.listeners.is_empty() {
         errors.push("listeners", "at least one listener is required");
     }
+    let lookups = Lookups::of(crate::backends::names(raw), resolver);
     let clusters: Vec<ClusterSpec> = raw
         .clusters
         .iter()
-        .filter_map(|(name, c)| cluster(&mut errors, name, c))
+        .filter_map(|(name, c)| cluster(&mut errors, name, c, &lookups))
         .collect();
     let listeners = listeners(&mut errors, raw, &raw.clusters);
     let drain_timeout = errors.duration(
@@ -292,6 +307,8 @@ fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSp
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
     }
+    // By lower-case name, whatever case the file used: the same conditions compare equal.
+    headers.sort();
     (errors.list.len() == before).then_some(MatchSpec {
         host,
         path,
@@ -371,10 +388,18 @@ fn socket_addr(errors: &mut Errors<'_>, at: String, text: &str) -> Option<Socket
     }
 }
 
-fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<ClusterSpec> {
+fn cluster(
+    errors: &mut Errors<'_>,
+    name: &str,
+    c: &RawCluster,
+    lookups: &Lookups,
+) -> Option<ClusterSpec> {
     let at = format!("clusters.{name}");
     check_name(errors, &at, name);
-    let policy = crate::policy::policy(errors, &at, c, c.backends.len());
+    let backends = crate::backends::backends(errors, &at, &c.backends, lookups);
+    // A name stands for all its addresses; an entry in error still counts as one.
+    let count = backends.len().max(c.backends.len());
+    let policy = crate::policy::policy(errors, &at, c, count);
     let connect_timeout = errors.duration(
         format!("{at}.connect_timeout"),
         c.connect_timeout.as_deref(),
@@ -394,32 +419,6 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
         .slow_start
         .as_deref()
         .map(|raw| errors.duration(format!("{at}.slow_start"), Some(raw), Duration::ZERO));
-    if c.backends.is_empty() {
-        errors.push(
-            format!("{at}.backends"),
-            "a cluster needs at least one backend",
-        );
-    }
-    let mut seen = HashSet::new();
-    let mut backends = Vec::new();
-    for (i, b) in c.backends.iter().enumerate() {
-        let (address, weight) = backend(errors, &format!("{at}.backends[{i}]"), b);
-        if let Some(address) = address
-            && !seen.insert(address)
-        {
-            errors.push(
-                format!("{at}.backends[{i}].address"),
-                format!("duplicate backend address {address}"),
-            );
-        }
-        if let (Some(address), Some(weight)) = (address, weight) {
-            backends.push(BackendSpec {
-                address,
-                weight,
-                down: b.down,
-            });
-        }
-    }
     Some(ClusterSpec {
         name: ClusterName::new(name),
         policy: policy?,
@@ -447,27 +446,4 @@ fn cluster(errors: &mut Errors<'_>, name: &str, c: &RawCluster) -> Option<Cluste
             .as_ref()
             .map(|r| crate::health::retries(errors, &format!("{at}.retries"), r)),
     })
-}
-
-fn backend(
-    errors: &mut Errors<'_>,
-    at: &str,
-    b: &RawBackend,
-) -> (Option<SocketAddr>, Option<NonZeroU32>) {
-    let address = socket_addr(errors, format!("{at}.address"), &b.address);
-    let raw_weight = b.weight.unwrap_or(i64::from(defaults::WEIGHT));
-    let weight = u32::try_from(raw_weight)
-        .ok()
-        .filter(|w| *w <= defaults::MAX_WEIGHT)
-        .and_then(NonZeroU32::new);
-    if weight.is_none() {
-        errors.push(
-            format!("{at}.weight"),
-            format!(
-                "weight {raw_weight} is out of range (1 to {})",
-                defaults::MAX_WEIGHT
-            ),
-        );
-    }
-    (address, weight)
 }

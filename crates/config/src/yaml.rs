@@ -39,6 +39,7 @@ pub(crate) fn load(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> 
                 location: locate::locate(text, &path),
                 path,
                 message,
+                transient: false,
             })
             .collect();
         return Err(ConfigErrors(list));
@@ -162,6 +163,7 @@ fn yaml_error(error: &serde_yaml::Error, source: Option<&str>) -> ConfigErrors {
         path,
         message: crate::wording::in_yaml_words(&message),
         location,
+        transient: false,
     }])
 }
 

@@ -2,42 +2,15 @@
 //! `fixtures/invalid` fails with exactly the lines of its `.errors` file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse, parse_with_env};
+use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse, parse_with};
 
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
-    files
-}
-
-/// The environment the fixtures see, so no test reads or changes the process's.
-fn fixture_env(name: &str) -> Option<String> {
-    let value = match name {
-        "SG_HOST" => "127.0.0.1",
-        "SG_PORT" => "9001",
-        "SG_WEIGHT" => "3",
-        "SG_CONNECT" => "1m30s",
-        "SG_LOG" => "true",
-        "HOME" => "/should/not/expand",
-        _ => return None,
-    };
-    Some(value.to_string())
-}
-
-fn parse_fixture(text: &str) -> Result<sluicegate_config::Config, sluicegate_config::ConfigErrors> {
-    parse_with_env(text, &fixture_env)
-}
+mod common;
+use common::{fixture_env, fixture_resolver, parse_fixture, yaml_files};
 
 #[test]
 fn valid_fixtures_parse() {
@@ -321,4 +294,64 @@ fn trusted_proxies_are_networks_with_host_bits_cleared() {
             .trusted_proxies
             .is_empty()
     );
+}
+
+#[test]
+fn a_backend_name_stands_for_every_address_it_resolves_to() {
+    let config = fixture("names.yaml");
+    let app = config.cluster("app").unwrap();
+    let shown: Vec<(String, u32, bool)> = app
+        .backends
+        .iter()
+        .map(|b| (b.to_string(), b.weight.get(), b.down))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("localhost:9001 (127.0.0.1:9001)".to_string(), 3, false),
+            ("localhost:9001 ([::1]:9001)".to_string(), 3, false),
+            ("api.internal:8080 (10.0.0.1:8080)".to_string(), 1, true),
+            ("api.internal:8080 (10.0.0.2:8080)".to_string(), 1, true),
+            ("10.0.0.9:8080".to_string(), 1, false),
+        ]
+    );
+    assert_eq!(app.backends[0].name.as_deref(), Some("localhost:9001"));
+    assert_eq!(app.backends[4].name, None);
+    let other = config.cluster("other").unwrap();
+    assert_eq!(other.backends.len(), 2, "the same name in another cluster");
+}
+
+#[test]
+fn ip_literals_are_never_looked_up_and_each_name_once() {
+    let asked = Mutex::new(Vec::new());
+    let resolver = |host: &str, port: u16| {
+        asked.lock().unwrap().push(format!("{host}:{port}"));
+        fixture_resolver(host, port)
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/names.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    parse_with(&text, &fixture_env, &resolver).unwrap();
+    let mut asked = asked.into_inner().unwrap();
+    asked.sort();
+    assert_eq!(asked, ["api.internal:8080", "localhost:9001"]);
+    let minimal = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/minimal.yaml"),
+    )
+    .unwrap();
+    let never =
+        |host: &str, _: u16| -> Result<Vec<SocketAddr>, String> { panic!("{host} looked up") };
+    parse_with(&minimal, &fixture_env, &never).unwrap();
+}
+
+#[test]
+fn only_a_failed_lookup_is_transient() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/minimal.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let named = text.replace("127.0.0.1:9001", "nosuch.invalid:9001");
+    let errors = parse_fixture(&named).unwrap_err();
+    assert!(errors.transient(), "{errors}");
+    let also_invalid = named.replace("address: 127.0.0.1:8080", "address: 127.0.0.1:99999");
+    let errors = parse_fixture(&also_invalid).unwrap_err();
+    assert_eq!(errors.0.len(), 2, "{errors}");
+    assert!(!errors.transient(), "the same text cannot pass: {errors}");
 }

@@ -63,6 +63,9 @@ impl BackendState {
 pub struct Backend {
     /// Identity across reloads.
     pub key: BackendKey,
+    /// The `host:port` its address was resolved from, for display; `None` for an IP
+    /// literal in the config.
+    pub name: Option<Arc<str>>,
     /// Configured weight.
     pub weight: u32,
     /// Marked down in the config: never picked.
@@ -80,6 +83,7 @@ impl Backend {
     /// A backend with its carried state and its cluster's in-flight total.
     pub(crate) fn new(
         key: BackendKey,
+        name: Option<Arc<str>>,
         weight: u32,
         down: bool,
         carried: Carried,
@@ -88,6 +92,7 @@ impl Backend {
     ) -> Self {
         Self {
             key,
+            name,
             weight,
             down,
             carried,

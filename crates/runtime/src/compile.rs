@@ -268,6 +268,7 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
             };
             Backend::new(
                 key,
+                b.name.as_deref().map(Arc::from),
                 b.weight.get(),
                 b.down,
                 carried,

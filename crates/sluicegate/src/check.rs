@@ -1,4 +1,4 @@
-//! `sluicegate check -c FILE`.
+//! `sluicegate check -c FILE [--against OLD | --print]`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,7 +17,8 @@ pub enum LoadError {
     Invalid(ConfigErrors),
 }
 
-/// Reads, parses, validates and test-compiles a config file.
+/// Reads, parses and validates a config file, looking its backend host names up
+/// (blocking).
 pub fn load(path: &Path) -> Result<Config, LoadError> {
     let bytes = std::fs::read(path).map_err(LoadError::Read)?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -44,6 +45,44 @@ pub fn summary(config: &Config) -> String {
     )
 }
 
+/// What each backend host name resolved to, a line per name and cluster:
+/// `cluster app: localhost:9001 → 127.0.0.1:9001, [::1]:9001`.
+pub fn resolutions(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for cluster in &config.clusters {
+        // A name's addresses are next to each other, and a name appears once per cluster.
+        let mut lines: Vec<(&str, Vec<String>)> = Vec::new();
+        for b in &cluster.backends {
+            let Some(name) = b.name.as_deref() else {
+                continue;
+            };
+            match lines.last_mut() {
+                Some((last, addresses)) if *last == name => addresses.push(b.address.to_string()),
+                _ => lines.push((name, vec![b.address.to_string()])),
+            }
+        }
+        for (name, addresses) in lines {
+            out.push(format!(
+                "cluster {}: {name} → {}",
+                cluster.name,
+                addresses.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// Logs what each backend host name of `config` resolved to; after a reload from
+/// `before`, only the lines that changed.
+pub fn log_resolutions(before: Option<&Config>, config: &Config) {
+    let old = before.map(resolutions).unwrap_or_default();
+    for line in resolutions(config) {
+        if !old.contains(&line) {
+            tracing::info!("{line}");
+        }
+    }
+}
+
 /// Prints a load error for `path` to stderr and returns the exit status it calls for:
 /// 2 unreadable, 1 invalid.
 pub fn report(path: &Path, error: &LoadError) -> ExitCode {
@@ -64,23 +103,47 @@ pub fn report(path: &Path, error: &LoadError) -> ExitCode {
 }
 
 /// Runs the check; exit 0 valid, 1 invalid, 2 unreadable. With `against`, also prints
-/// the changes from that config (which must itself be valid) to this one.
-pub fn check(path: &Path, against: Option<&Path>) -> ExitCode {
-    match load(path) {
-        Ok(config) => match sluicegate_runtime::compile(&config, None) {
-            Ok(_) => {
-                println!("{}: ok: {}", path.display(), summary(&config));
-                match against {
-                    Some(old) => print_changes(old, &config),
-                    None => ExitCode::SUCCESS,
-                }
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", path.display());
-                ExitCode::from(1)
-            }
-        },
-        Err(error) => report(path, &error),
+/// the changes from that config (which must itself be valid) to this one; with
+/// `print`, prints the effective config instead of the summary.
+pub fn check(path: &Path, against: Option<&Path>, print: bool) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(error) => return report(path, &error),
+    };
+    if let Err(e) = sluicegate_runtime::compile(&config, None) {
+        eprintln!("{}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    if print {
+        return print_effective(path, &config);
+    }
+    println!("{}: ok: {}", path.display(), summary(&config));
+    for line in resolutions(&config) {
+        println!("  {line}");
+    }
+    match against {
+        Some(old) => print_changes(old, &config),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Prints `config` as YAML with every default filled in, after a comment line with the
+/// summary (so the output is itself a config file).
+fn print_effective(path: &Path, config: &Config) -> ExitCode {
+    match sluicegate_config::to_yaml(config) {
+        Ok(yaml) => {
+            println!(
+                "# {}: ok: {}; every default filled in",
+                path.display(),
+                summary(config)
+            );
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -44,8 +44,13 @@ pub enum Command {
         config: PathBuf,
         /// Also print what would change from this (running) config to FILE, as a
         /// reload would log it. Nothing is applied.
-        #[arg(long, value_name = "OLD")]
+        #[arg(long, value_name = "OLD", conflicts_with = "print")]
         against: Option<PathBuf>,
+        /// Print the effective config instead of the summary: YAML with every default
+        /// filled in, which sluicegate reads back as the same config (backends given
+        /// by host name as the addresses they resolved to).
+        #[arg(long)]
+        print: bool,
     },
     /// Start three demo backends and the proxy in front of them, with no setup.
     Demo {

@@ -21,7 +21,11 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     logging::init(cli.log_format);
     match cli.command {
-        cli::Command::Check { config, against } => check::check(&config, against.as_deref()),
+        cli::Command::Check {
+            config,
+            against,
+            print,
+        } => check::check(&config, against.as_deref(), print),
         cli::Command::Run { config } => run::main(&config),
         cli::Command::Demo { port, admin_port } => demo::main(port, admin_port),
     }

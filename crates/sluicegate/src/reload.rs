@@ -1,14 +1,19 @@
-//! The reload task: every trigger (file watcher, SIGHUP, `POST /reload`, the bind
-//! retry timer) lands on one task, which reads → parses → validates → compiles against
-//! the running snapshot and applies the result in one atomic swap. On any error every
+//! The reload task: every trigger (file watcher, SIGHUP, `POST /reload`, the retry
+//! timer) lands on one task, which reads → parses → validates → compiles against the
+//! running snapshot and applies the result in one atomic swap. On any error every
 //! error is logged with its YAML path, counted, kept for `/status`, and the running
 //! config keeps serving; the next good save applies.
 //!
+//! Parsing looks backend host names up (blocking `getaddrinfo`, each lookup bounded by
+//! `sluicegate_config::LOOKUP_TIMEOUT`), so it runs on tokio's blocking pool, never
+//! on a worker thread that serves traffic.
+//!
 //! The bytes of every attempt are remembered: a file event whose bytes are the ones
 //! last applied or rejected does nothing, so a rejected file is tried again only when
-//! it changes or on SIGHUP / `POST /reload`. The one failure that can clear without a
-//! change, a listener that cannot bind, is retried on a timer: [`FIRST_RETRY`],
-//! doubling up to [`LAST_RETRY`], until it applies or another attempt supersedes it.
+//! it changes or on SIGHUP / `POST /reload`. The failures that can clear without a
+//! change to the file, a listener that cannot bind and a host name that does not
+//! resolve, are retried on a timer as well: [`FIRST_RETRY`], doubling up to
+//! [`LAST_RETRY`], until the file applies or another attempt supersedes it.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -31,7 +36,8 @@ pub enum Trigger {
     Signal,
     /// `POST /reload`: reload now and answer with the outcome.
     Admin(oneshot::Sender<ReloadOutcome>),
-    /// The retry timer after a listener failed to bind: reload the same bytes again.
+    /// The retry timer after a listener failed to bind or a name did not resolve:
+    /// reload the same bytes again.
     Retry,
 }
 
@@ -104,7 +110,8 @@ impl ReloadLog {
     }
 }
 
-/// The wait before retrying a reload whose listener could not bind …
+/// The wait before retrying a reload whose listener could not bind, or whose host
+/// name did not resolve …
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// … doubled after each failed retry, up to this.
 pub const LAST_RETRY: Duration = Duration::from_secs(30);
@@ -154,22 +161,31 @@ struct Reloader {
     last_text: Option<String>,
     missing_warned: bool,
     watch: FileWatch,
-    /// The armed bind retry: when it fires, and the wait it was armed with.
+    /// The armed retry: when it fires, and the wait it was armed with.
     retry: Option<(tokio::time::Instant, Duration)>,
 }
 
 /// A rejected attempt.
 struct Rejection {
     errors: Vec<ReloadError>,
-    /// A listener could not bind: the same bytes may apply later.
-    bind: bool,
+    /// Why the same bytes may apply later, if they may: they are retried on the timer.
+    transient: Option<Transient>,
+}
+
+/// A failure that can clear without a change to the file.
+#[derive(Clone, Copy, Debug)]
+enum Transient {
+    /// A listener could not bind (its port still taken); logged with its retry.
+    Bind,
+    /// A backend's host name did not resolve; each error is logged already.
+    Lookup,
 }
 
 impl Rejection {
     fn other(errors: Vec<ReloadError>) -> Self {
         Self {
             errors,
-            bind: false,
+            transient: None,
         }
     }
 }
@@ -214,13 +230,9 @@ impl Reloader {
                 applied
             }
             Some(Err(rejection)) => {
-                self.retry = rejection.bind.then(|| self.next_retry(retried));
-                if let (Some((_, wait)), Some(e)) = (self.retry, rejection.errors.first()) {
-                    tracing::error!(
-                        "reload rejected: {}; the running config keeps serving; retrying in {} s",
-                        e.message,
-                        wait.as_secs()
-                    );
+                self.retry = rejection.transient.map(|_| self.next_retry(retried));
+                if let (Some((_, wait)), Some(why)) = (self.retry, rejection.transient) {
+                    log_retry(why, &rejection.errors, wait);
                 }
                 ReloadOutcome::Rejected(rejection.errors)
             }
@@ -231,7 +243,7 @@ impl Reloader {
         }
     }
 
-    /// The retry after a bind failure: [`FIRST_RETRY`] after a new attempt, twice the
+    /// The retry after a transient failure: [`FIRST_RETRY`] after a new attempt, twice the
     /// last wait (at most [`LAST_RETRY`]) after a retry.
     fn next_retry(&self, retried: bool) -> (tokio::time::Instant, Duration) {
         let wait = match self.retry {
@@ -301,18 +313,7 @@ impl Reloader {
     async fn apply(&mut self, text: &str) -> Result<ReloadOutcome, Rejection> {
         let started = Instant::now();
         let shown = self.path.display().to_string();
-        let config = sluicegate_config::parse(text).map_err(|errors| {
-            for line in errors.lines() {
-                tracing::error!("reload rejected: {shown}: {line}");
-            }
-            tracing::error!("the running config keeps serving");
-            let errors = errors.0.into_iter().map(|e| ReloadError {
-                path: e.path,
-                message: e.message,
-                line: e.location.map(|(line, _)| line),
-            });
-            Rejection::other(errors.collect())
-        })?;
+        let config = parse(text, &shown).await?;
         let current = self.state.control.current();
         let snapshot = sluicegate_runtime::compile(&config, Some(&current)).map_err(|e| {
             tracing::error!("reload rejected: {shown}: {e}; the running config keeps serving");
@@ -335,11 +336,59 @@ impl Reloader {
         };
         let ms = started.elapsed().as_millis();
         tracing::info!("reload {generation} applied in {ms} ms: {summary}");
+        crate::check::log_resolutions(Some(&self.config), &config);
         self.config = config;
         Ok(ReloadOutcome::Applied {
             generation,
             changes,
         })
+    }
+}
+
+/// Parses and validates `text` (`shown` is the file's name) on the blocking pool: the
+/// backend name lookups block. Every error is logged here.
+async fn parse(text: &str, shown: &str) -> Result<Config, Rejection> {
+    let owned = text.to_owned();
+    let parsed = tokio::task::spawn_blocking(move || sluicegate_config::parse(&owned))
+        .await
+        .map_err(|e| {
+            tracing::error!(
+                "reload rejected: {shown}: the parse failed: {e}; the running config keeps serving"
+            );
+            Rejection::other(vec![error("", format!("the parse failed: {e}"))])
+        })?;
+    parsed.map_err(|errors| {
+        for line in errors.lines() {
+            tracing::error!("reload rejected: {shown}: {line}");
+        }
+        let transient = errors.transient().then_some(Transient::Lookup);
+        if transient.is_none() {
+            tracing::error!("the running config keeps serving");
+        }
+        let errors = errors.0.into_iter().map(|e| ReloadError {
+            path: e.path,
+            message: e.message,
+            line: e.location.map(|(line, _)| line),
+        });
+        Rejection {
+            errors: errors.collect(),
+            transient,
+        }
+    })
+}
+
+/// Logs the retry armed after a transient failure.
+fn log_retry(why: Transient, errors: &[ReloadError], wait: Duration) {
+    let wait = wait.as_secs();
+    match (why, errors.first()) {
+        (Transient::Bind, Some(e)) => tracing::error!(
+            "reload rejected: {}; the running config keeps serving; retrying in {wait} s",
+            e.message
+        ),
+        (Transient::Bind, None) => {}
+        (Transient::Lookup, _) => tracing::error!(
+            "a backend host name did not resolve: the running config keeps serving; retrying in {wait} s"
+        ),
     }
 }
 
@@ -349,7 +398,7 @@ fn serve_error(e: ServeError) -> Rejection {
     match &e {
         ServeError::Bind { listener, .. } => Rejection {
             errors: vec![error(format!("listeners.{listener}.address"), message)],
-            bind: true,
+            transient: Some(Transient::Bind),
         },
         ServeError::Stopped => {
             tracing::error!("reload rejected: {message}; the running config keeps serving");

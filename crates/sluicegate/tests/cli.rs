@@ -330,3 +330,107 @@ fn version_names_the_commit_and_the_compiler() {
         "{text}"
     );
 }
+
+#[test]
+fn check_resolves_backend_names_and_names_one_that_does_not_resolve() {
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: localhost:9\n      - address: 127.0.0.2:9\n",
+    );
+    let out = check(file.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains(": ok: 1 listener, 1 cluster, "), "{stdout}");
+    assert!(
+        stdout.contains("\n  cluster app: localhost:9 → 127.0.0.1:9"),
+        "the resolution is not shown: {stdout}"
+    );
+
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: 127.0.0.1:9\n      - address: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.invalid:80\n",
+    );
+    let out = check(file.path());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "\n  clusters.app.backends[1].address: cannot resolve \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.invalid:80\": "
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with(" (line 10, column 18)\n"), "{stderr}");
+}
+
+fn print(path: &Path) -> Output {
+    bin()
+        .args(["check", "--print", "-c"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_print_writes_the_effective_config_which_reads_back_the_same() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    for file in files {
+        let out = print(&file);
+        assert!(out.status.success(), "{}: {out:?}", file.display());
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let original = std::fs::read_to_string(&file).unwrap();
+        let expected = sluicegate_config::parse(&original).unwrap();
+        let reread = sluicegate_config::parse(&printed)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{printed}", file.display()));
+        assert_eq!(reread, expected, "{}:\n{printed}", file.display());
+        // And the printed file is one sluicegate itself accepts.
+        let again = write_temp(&printed);
+        assert!(check(again.path()).status.success(), "{printed}");
+    }
+}
+
+#[test]
+fn check_print_fills_in_every_default() {
+    let file = write_temp(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    connect_timeout: 1500ms\n    backends:\n      - address: localhost:9\n",
+    );
+    let out = print(file.path());
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "drain_timeout: 30s\n",
+        "access_log: false\n",
+        "  debounce: 200ms\n",
+        "  address: 127.0.0.1:9901\n",
+        "    protocol: http\n",
+        "    policy: round_robin\n",
+        "    connect_timeout: 1s500ms\n",
+        "    response_timeout: 30s\n",
+        "    idle_timeout: 1m\n",
+        "      ejection: 1s\n",
+        "      max_ejection: 30s\n",
+        "    panic_threshold: 0%\n",
+        "    - address: 127.0.0.1:9  # localhost:9\n",
+        "      weight: 1\n",
+        "      down: false\n",
+    ] {
+        assert!(printed.contains(line), "no {line:?} in:\n{printed}");
+    }
+    assert!(
+        printed.starts_with(&format!("# {}: ok: ", file.path().display())),
+        "{printed}"
+    );
+    let invalid = write_temp("listeners: {}\n");
+    let out = print(invalid.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is printed for an invalid file"
+    );
+}

@@ -5,6 +5,7 @@
 mod common;
 mod reload {
     pub mod failures;
+    pub mod names;
     pub mod saves;
 }
 

@@ -206,9 +206,12 @@ fn backend(out: &mut String, cluster: &str, b: &BackendStatus) {
         " class=\"off\""
     };
     let failed = if b.failures > 0 { " bad" } else { "" };
+    let name = b.name.as_deref().map_or_else(String::new, |name| {
+        format!(" <small class=\"muted\">{}</small>", escape(name))
+    });
     let _ = write!(
         out,
-        "<tr{row}><td><code>{}</code></td><td class=\"c\">{}</td><td>{}</td>\
+        "<tr{row}><td><code>{}</code>{name}</td><td class=\"c\">{}</td><td>{}</td>\
          <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{ramp}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
          <td class=\"n{failed}\">{}</td>{}<td class=\"c\">{form}</td></tr>",
         escape(&b.address),
@@ -320,6 +323,7 @@ mod tests {
     fn status(name: &str, backends: &[(&str, &'static str)]) -> Status {
         let backends = backends.iter().map(|&(address, state)| BackendStatus {
             address: address.to_owned(),
+            name: None,
             weight: 1,
             state,
             last_check: None,
@@ -376,6 +380,21 @@ mod tests {
         assert_eq!(utc(1_795_438_948.0), "2026-11-23 13:02:28 UTC");
         assert_eq!(utc(4_102_444_799.0), "2099-12-31 23:59:59 UTC");
         assert_eq!(utc(-1.0), "1969-12-31 23:59:59 UTC");
+    }
+
+    #[test]
+    fn a_backend_given_by_name_shows_the_name_beside_its_address() {
+        let mut st = status("app", &[("127.0.0.1:9001", "up"), ("127.0.0.1:9002", "up")]);
+        st.clusters[0].backends[0].name = Some("localhost:9001".into());
+        let page = render(&st);
+        assert!(
+            page.contains(
+                "<td><code>127.0.0.1:9001</code> <small class=\"muted\">localhost:9001</small></td>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<td><code>127.0.0.1:9002</code></td>"));
+        assert!(page.contains("/backends/app/127.0.0.1:9001/drain"));
     }
 
     #[test]

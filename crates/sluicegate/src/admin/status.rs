@@ -96,6 +96,9 @@ pub struct ClusterStatus {
 pub struct BackendStatus {
     /// `IP:port`.
     pub address: String,
+    /// The `host:port` the address was resolved from (`localhost:9001`); `null` for an
+    /// IP literal in the config.
+    pub name: Option<String>,
     /// Configured weight.
     pub weight: u32,
     /// `up`, `down` (in the config), `drained` (admin API), `unhealthy` (active
@@ -183,6 +186,7 @@ impl BackendStatus {
         let health = b.health();
         BackendStatus {
             address: b.address().to_string(),
+            name: b.name.as_deref().map(str::to_owned),
             weight: b.weight,
             state: b.state().as_str(),
             last_check: health.last_check().map(|c| CheckStatus {

@@ -18,6 +18,32 @@ pub const APPLIED: Duration = Duration::from_secs(6);
 pub fn backend(name: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    answer(listener, name);
+    addr
+}
+
+/// A backend for `localhost:PORT`: on 127.0.0.1 and, where the host has IPv6, on
+/// [::1] with the same port, so every address `localhost` may resolve to answers
+/// `name`. Returns the port.
+pub fn localhost_backend(name: &'static str) -> u16 {
+    for _ in 0..20 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        match TcpListener::bind(("::1", port)) {
+            Ok(v6) => answer(v6, name),
+            // The port is free on 127.0.0.1 only: try another.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            // No IPv6 on this host: `localhost` is 127.0.0.1 only.
+            Err(_) => {}
+        }
+        answer(listener, name);
+        return port;
+    }
+    panic!("no port free on both 127.0.0.1 and [::1]");
+}
+
+/// Answers every request on `listener` with `name`, then closes, on a thread.
+fn answer(listener: TcpListener, name: &'static str) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { break };
@@ -30,10 +56,14 @@ pub fn backend(name: &'static str) -> SocketAddr {
             );
         }
     });
-    addr
 }
 
 pub fn config(listen: SocketAddr, backend: SocketAddr) -> String {
+    config_for(listen, &backend.to_string())
+}
+
+/// [`config`] with the backend's address as written (`localhost:9001`).
+pub fn config_for(listen: SocketAddr, backend: &str) -> String {
     format!(
         "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: app\n\
          clusters:\n  app:\n    backends:\n      - address: {backend}\n\

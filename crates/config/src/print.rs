@@ -1,0 +1,388 @@
+//! The effective config as YAML (`sluicegate check --print`, as `nginx -T` or
+//! `caddy adapt`): every key written out with the value it has after defaults, in a
+//! form [`crate::parse`] reads back into an equal [`Config`]. Durations are written in
+//! the compound form the parser reads (`1m30s`, `250ms`); a backend given by host name
+//! is written as each address it resolved to, with the name as a comment.
+//!
+//! One function per spec type, fields in declaration order: a new field is one line in
+//! its type's function (and a round-trip test fails until it is there).
+
+use std::time::Duration;
+
+use serde_yaml::{Mapping, Value};
+
+use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, RetrySpec, UnreachableSpec};
+use crate::spec::{
+    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
+    RouteSpec,
+};
+use crate::{HashOn, PolicySpec};
+
+/// The config could not be written as YAML (serde_yaml refused the document).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the config as YAML: {0}")]
+pub struct PrintError(String);
+
+/// `config` as YAML text with every default filled in (see the module docs).
+pub fn to_yaml(config: &Config) -> Result<String, PrintError> {
+    let text = serde_yaml::to_string(&Value::Mapping(document(config)))
+        .map_err(|e| PrintError(e.to_string()))?;
+    Ok(name_comments(&text, config))
+}
+
+/// A mapping from `(key, value)` pairs, in order.
+fn map<const N: usize>(entries: [(&str, Value); N]) -> Mapping {
+    entries
+        .into_iter()
+        .map(|(key, value)| (Value::from(key), value))
+        .collect()
+}
+
+fn document(c: &Config) -> Mapping {
+    let listeners = c
+        .listeners
+        .iter()
+        .map(|l| (Value::from(l.name.as_str()), listener(l)))
+        .collect();
+    let clusters = c
+        .clusters
+        .iter()
+        .map(|cl| (Value::from(cl.name.as_str()), cluster(cl)))
+        .collect();
+    map([
+        ("listeners", Value::Mapping(listeners)),
+        ("clusters", Value::Mapping(clusters)),
+        ("drain_timeout", duration(c.drain_timeout)),
+        ("access_log", Value::from(c.access_log)),
+        (
+            "reload",
+            Value::Mapping(map([("debounce", duration(c.reload_debounce))])),
+        ),
+        ("admin", admin(&c.admin)),
+    ])
+}
+
+fn admin(a: &AdminSpec) -> Value {
+    Value::Mapping(map([
+        ("address", Value::from(a.address.to_string())),
+        ("allow_remote", Value::from(a.allow_remote)),
+        ("metrics", Value::from(a.metrics)),
+    ]))
+}
+
+fn listener(l: &ListenerSpec) -> Value {
+    Value::Mapping(map([
+        ("address", Value::from(l.address.to_string())),
+        ("protocol", Value::from(l.protocol.to_string())),
+        (
+            "trusted_proxies",
+            l.trusted_proxies
+                .iter()
+                .map(|n| Value::from(n.to_string()))
+                .collect(),
+        ),
+        ("merge_slashes", Value::from(l.merge_slashes)),
+        ("escaped_slashes", Value::from(l.escaped_slashes.name())),
+        ("routes", l.routes.iter().map(route).collect()),
+    ]))
+}
+
+fn route(r: &RouteSpec) -> Value {
+    let mut out = Mapping::new();
+    if let Some(matcher) = matcher(&r.matcher) {
+        out.insert("match".into(), matcher);
+    }
+    out.insert("cluster".into(), Value::from(r.cluster.as_str()));
+    Value::Mapping(out)
+}
+
+/// The route's conditions; `None` for the empty match, which matches everything.
+fn matcher(m: &MatchSpec) -> Option<Value> {
+    let mut out = Mapping::new();
+    match &m.host {
+        Some(HostMatch::Exact(host)) => out.insert("host".into(), Value::from(host.as_str())),
+        Some(HostMatch::Suffix(suffix)) => out.insert("host".into(), format!("*{suffix}").into()),
+        None => None,
+    };
+    match &m.path {
+        Some(PathMatch::Exact(path)) => out.insert("path".into(), Value::from(path.as_str())),
+        Some(PathMatch::Prefix(path)) => {
+            out.insert("path_prefix".into(), Value::from(path.as_str()))
+        }
+        None => None,
+    };
+    if !m.methods.is_empty() {
+        let methods = m.methods.iter().map(|x| Value::from(x.as_str())).collect();
+        out.insert("methods".into(), methods);
+    }
+    if !m.headers.is_empty() {
+        let headers = m
+            .headers
+            .iter()
+            .map(|(name, value)| (Value::from(name.as_str()), Value::from(value.as_str())))
+            .collect();
+        out.insert("headers".into(), Value::Mapping(headers));
+    }
+    (!out.is_empty()).then_some(Value::Mapping(out))
+}
+
+fn cluster(c: &ClusterSpec) -> Value {
+    let mut out = map([("policy", Value::from(c.policy.name()))]);
+    policy(&mut out, &c.policy);
+    out.extend(map([
+        ("connect_timeout", duration(c.connect_timeout)),
+        ("response_timeout", duration(c.response_timeout)),
+        ("idle_timeout", duration(c.idle_timeout)),
+    ]));
+    if let Some(slow_start) = c.slow_start {
+        out.insert("slow_start".into(), duration(slow_start));
+    }
+    if let Some(check) = &c.health_check {
+        out.insert("health_check".into(), health_check(check));
+    }
+    if let Some(o) = &c.outlier {
+        out.insert("outlier".into(), outlier(o));
+    }
+    out.extend(map([
+        ("unreachable", unreachable(c.unreachable.as_ref())),
+        ("panic_threshold", percent(c.panic_threshold)),
+    ]));
+    if let Some(r) = &c.retries {
+        out.insert("retries".into(), retries(r));
+    }
+    out.insert("backends".into(), c.backends.iter().map(backend).collect());
+    Value::Mapping(out)
+}
+
+/// The keys that go with the policy: `hash_on`, `ring`, `maglev`, `hash_balance_factor`.
+fn policy(out: &mut Mapping, p: &PolicySpec) {
+    if let Some(key) = p.hash_on() {
+        out.insert("hash_on".into(), hash_on(key));
+    }
+    let balance_factor = match p {
+        PolicySpec::RingHash {
+            points_per_weight,
+            balance_factor,
+            ..
+        } => {
+            let ring = map([("points_per_weight", number(*points_per_weight))]);
+            out.insert("ring".into(), Value::Mapping(ring));
+            balance_factor
+        }
+        PolicySpec::Maglev {
+            table_size,
+            balance_factor,
+            ..
+        } => {
+            let maglev = map([("table_size", number(*table_size))]);
+            out.insert("maglev".into(), Value::Mapping(maglev));
+            balance_factor
+        }
+        _ => &None,
+    };
+    if let Some(factor) = balance_factor {
+        out.insert("hash_balance_factor".into(), number(*factor));
+    }
+}
+
+fn hash_on(h: &HashOn) -> Value {
+    let keyed = |kind: &str, name: &str| Value::Mapping(map([(kind, Value::from(name))]));
+    match h {
+        HashOn::SourceIp => "source_ip".into(),
+        HashOn::Path => "path".into(),
+        HashOn::Header(name) => keyed("header", name),
+        HashOn::Cookie(name) => keyed("cookie", name),
+        HashOn::Query(name) => keyed("query", name),
+    }
+}
+
+/// A backend; `address` comes first, which [`name_comments`] relies on.
+fn backend(b: &BackendSpec) -> Value {
+    Value::Mapping(map([
+        ("address", Value::from(b.address.to_string())),
+        ("weight", number(b.weight.get())),
+        ("down", Value::from(b.down)),
+    ]))
+}
+
+fn health_check(h: &HealthCheckSpec) -> Value {
+    let mut out = Mapping::new();
+    match &h.kind {
+        CheckKind::Tcp => {
+            out.insert("type".into(), "tcp".into());
+        }
+        CheckKind::Http(http) => {
+            out.extend(map([
+                ("type", "http".into()),
+                ("path", Value::from(http.path.as_str())),
+                ("method", Value::from(http.method.as_str())),
+            ]));
+            if let Some(host) = &http.host {
+                out.insert("host".into(), Value::from(host.as_str()));
+            }
+            let expect = http.expect.iter().map(|&(lo, hi)| status_range(lo, hi));
+            out.insert("expect_status".into(), expect.collect());
+        }
+    }
+    let state = if h.initially_healthy {
+        "healthy"
+    } else {
+        "unhealthy"
+    };
+    out.extend(map([
+        ("interval", duration(h.interval)),
+        ("timeout", duration(h.timeout)),
+        ("rise", number(h.rise)),
+        ("fall", number(h.fall)),
+        ("jitter", percent(h.jitter_percent)),
+        ("initial_state", state.into()),
+    ]));
+    Value::Mapping(out)
+}
+
+/// `200` for a single status, `"200-399"` for a range.
+fn status_range(lo: u16, hi: u16) -> Value {
+    if lo == hi {
+        number(u32::from(lo))
+    } else {
+        format!("{lo}-{hi}").into()
+    }
+}
+
+fn outlier(o: &OutlierSpec) -> Value {
+    Value::Mapping(map([
+        ("consecutive_failures", number(o.consecutive_failures)),
+        ("base_ejection", duration(o.base_ejection)),
+        ("max_ejection", duration(o.max_ejection)),
+        ("max_ejected_percent", percent(o.max_ejected_percent)),
+    ]))
+}
+
+/// On by default; off is written the way the file turns it off, `ejection: 0s`.
+fn unreachable(u: Option<&UnreachableSpec>) -> Value {
+    Value::Mapping(match u {
+        Some(u) => map([
+            ("ejection", duration(u.ejection)),
+            ("max_ejection", duration(u.max_ejection)),
+        ]),
+        None => map([("ejection", duration(Duration::ZERO))]),
+    })
+}
+
+fn retries(r: &RetrySpec) -> Value {
+    let names = [
+        ("connect_failure", r.on.connect_failure),
+        ("reset", r.on.reset),
+        ("timeout", r.on.timeout),
+    ];
+    let on = names
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| Value::from(name))
+        .chain(r.on.statuses.iter().map(|s| number(u32::from(*s))));
+    Value::Mapping(map([
+        ("attempts", number(r.attempts)),
+        ("on", on.collect()),
+        ("budget", percent(r.budget_percent)),
+        ("min_concurrent", number(r.min_concurrent)),
+        ("backoff", duration(r.backoff)),
+    ]))
+}
+
+fn number(n: u32) -> Value {
+    Value::from(u64::from(n))
+}
+
+/// `50%`.
+fn percent(p: u8) -> Value {
+    format!("{p}%").into()
+}
+
+fn duration(d: Duration) -> Value {
+    duration_text(d).into()
+}
+
+/// A duration as the parser reads it: `0s`, `250ms`, `30s`, `1m30s`, `1h30m`,
+/// `1s500ms`, `1.5ms` (the parser keeps microseconds; finer parts are dropped).
+pub(crate) fn duration_text(d: Duration) -> String {
+    let micros = d.as_micros();
+    if micros == 0 {
+        return "0s".to_owned();
+    }
+    let (hours, rest) = (micros / 3_600_000_000, micros % 3_600_000_000);
+    let (minutes, rest) = (rest / 60_000_000, rest % 60_000_000);
+    let (seconds, rest) = (rest / 1_000_000, rest % 1_000_000);
+    let (millis, micros) = (rest / 1_000, rest % 1_000);
+    let mut out = String::new();
+    for (n, unit) in [(hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if micros > 0 {
+        let fraction = format!("{micros:03}");
+        out.push_str(&format!("{millis}.{}ms", fraction.trim_end_matches('0')));
+    } else if millis > 0 {
+        out.push_str(&format!("{millis}ms"));
+    }
+    out
+}
+
+/// Appends `# host:port` to the `- address:` line of each backend given by name. The
+/// backends are written in config order and only backend items start with
+/// `- address:`, so the n-th such line is the n-th backend; if the counts differ the
+/// text is left without comments.
+fn name_comments(text: &str, config: &Config) -> String {
+    let names: Vec<Option<&str>> = config
+        .clusters
+        .iter()
+        .flat_map(|c| &c.backends)
+        .map(|b| b.name.as_deref())
+        .collect();
+    let is_item = |line: &str| line.trim_start().starts_with("- address: ");
+    if text.lines().filter(|l| is_item(l)).count() != names.len() {
+        return text.to_owned();
+    }
+    let mut names = names.into_iter();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(line);
+        if is_item(line)
+            && let Some(Some(name)) = names.next()
+        {
+            out.push_str("  # ");
+            out.push_str(name);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::parse_duration;
+
+    #[test]
+    fn durations_are_written_in_the_compound_form_the_parser_reads() {
+        for (text, written) in [
+            ("0s", "0s"),
+            ("250ms", "250ms"),
+            ("30s", "30s"),
+            ("90s", "1m30s"),
+            ("1500ms", "1s500ms"),
+            ("5400s", "1h30m"),
+            ("1h2m3s4ms", "1h2m3s4ms"),
+            ("1.0005s", "1s0.5ms"),
+            ("0.25ms", "0.25ms"),
+            ("168h", "168h"),
+            ("60m", "1h"),
+        ] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(duration_text(d), written, "{text}");
+            assert_eq!(parse_duration(written), Ok(d), "{written}");
+        }
+    }
+}
