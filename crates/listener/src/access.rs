@@ -73,7 +73,7 @@ impl AccessRecord {
         AccessRecord {
             started,
             listener: listener.to_owned(),
-            peer: identity.peer,
+            peer: identity.peer.ip,
             client: identity.client,
             method: request.method().as_str().to_owned(),
             host,

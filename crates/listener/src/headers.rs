@@ -87,11 +87,11 @@ pub(crate) fn append_to_list(headers: &mut HeaderMap, name: &HeaderName, entry: 
 /// appended to and the other two are kept when present. `X-Real-IP` is always the
 /// client of [`Identity`], and `X-Request-Id` its request id.
 pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &'static str) {
-    let peer = identity.peer.to_string();
+    let peer = &identity.peer;
     if identity.trusted {
-        append_to_list(headers, &X_FORWARDED_FOR, &peer);
-    } else if let Ok(value) = HeaderValue::from_str(&peer) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
+        append_to_list(headers, &X_FORWARDED_FOR, &peer.ip.to_string());
+    } else {
+        headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
     }
     if !(identity.trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
@@ -102,7 +102,9 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto:
             None => headers.remove(&X_FORWARDED_HOST),
         };
     }
-    if let Ok(client) = HeaderValue::from_str(&identity.client.to_string()) {
+    if identity.client == peer.ip {
+        headers.insert(X_REAL_IP.clone(), peer.value.clone());
+    } else if let Ok(client) = HeaderValue::from_str(&identity.client.to_string()) {
         headers.insert(X_REAL_IP.clone(), client);
     }
     headers.insert(X_REQUEST_ID.clone(), identity.request_id.clone());
@@ -111,6 +113,7 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Peer;
 
     #[test]
     fn removes_listed_and_named_fields() {
@@ -134,7 +137,7 @@ mod tests {
 
     fn identity(peer: &str, trusted: bool, client: &str) -> Identity {
         Identity {
-            peer: peer.parse().unwrap(),
+            peer: Peer::new(std::net::SocketAddr::new(peer.parse().unwrap(), 1)),
             trusted,
             client: client.parse().unwrap(),
             request_id: HeaderValue::from_static("id-1"),

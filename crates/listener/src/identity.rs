@@ -21,11 +21,30 @@ pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-
 /// Heroku cap theirs near this: a UUID is 36 characters).
 const MAX_REQUEST_ID: usize = 200;
 
+/// A client connection's peer: its address, and that address as a header value,
+/// made once per connection (every request on it sends it in `X-Forwarded-For`).
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    /// The address (an IPv4-mapped IPv6 address as IPv4).
+    pub(crate) ip: IpAddr,
+    /// The address as text.
+    pub(crate) value: HeaderValue,
+}
+
+impl Peer {
+    /// The peer at `addr`.
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        let ip = addr.ip().to_canonical();
+        let value = HeaderValue::from_str(&ip.to_string()).unwrap_or(HeaderValue::from_static("-"));
+        Self { ip, value }
+    }
+}
+
 /// The identity of one request.
 #[derive(Clone, Debug)]
 pub(crate) struct Identity {
     /// The TCP peer.
-    pub(crate) peer: IpAddr,
+    pub(crate) peer: Peer,
     /// Whether the peer is a trusted proxy.
     pub(crate) trusted: bool,
     /// The client: the peer, or behind trusted proxies the first untrusted hop.
@@ -36,20 +55,19 @@ pub(crate) struct Identity {
 
 impl Identity {
     /// The identity of a request with `headers` from `peer`.
-    pub(crate) fn of(headers: &HeaderMap, peer: SocketAddr, trusted: &TrustedProxies) -> Self {
-        let peer = peer.ip().to_canonical();
-        let is_trusted = !trusted.is_empty() && trusted.contains(peer);
+    pub(crate) fn of(headers: &HeaderMap, peer: &Peer, trusted: &TrustedProxies) -> Self {
+        let is_trusted = !trusted.is_empty() && trusted.contains(peer.ip);
         let kept = headers
             .get(&X_REQUEST_ID)
             .filter(|id| is_trusted && well_formed(id))
             .cloned();
         Identity {
-            peer,
+            peer: peer.clone(),
             trusted: is_trusted,
             client: if is_trusted {
-                chain_client(headers, peer, trusted)
+                chain_client(headers, peer.ip, trusted)
             } else {
-                peer
+                peer.ip
             },
             request_id: kept.unwrap_or_else(new_request_id),
         }
@@ -136,8 +154,8 @@ mod tests {
 
     fn client(xff: &[&str], peer: &str, nets: &[&str]) -> String {
         let pairs: Vec<(&str, &str)> = xff.iter().map(|v| ("x-forwarded-for", *v)).collect();
-        let peer = SocketAddr::new(peer.parse().unwrap(), 1000);
-        Identity::of(&headers(&pairs), peer, &trusted(nets))
+        let peer = Peer::new(SocketAddr::new(peer.parse().unwrap(), 1000));
+        Identity::of(&headers(&pairs), &peer, &trusted(nets))
             .client
             .to_string()
     }
@@ -186,9 +204,9 @@ mod tests {
 
     #[test]
     fn request_ids_are_kept_only_from_trusted_peers_and_only_when_well_formed() {
-        let peer: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let peer = Peer::new("10.0.0.1:1".parse().unwrap());
         let given = headers(&[("x-request-id", "abc-123")]);
-        let id = |h: &HeaderMap, nets: &[&str]| Identity::of(h, peer, &trusted(nets)).request_id;
+        let id = |h: &HeaderMap, nets: &[&str]| Identity::of(h, &peer, &trusted(nets)).request_id;
         assert_eq!(id(&given, &["10.0.0.0/8"]), "abc-123");
         assert_ne!(id(&given, &[]), "abc-123");
         let long = "x".repeat(MAX_REQUEST_ID + 1);

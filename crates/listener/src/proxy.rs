@@ -14,7 +14,7 @@ use crate::affinity::pick_key;
 use crate::attempts::{Exchange, forward, is_idempotent};
 use crate::client_body::ClientBody;
 use crate::forward::{check_request, upstream_head};
-use crate::identity::{Identity, X_REQUEST_ID};
+use crate::identity::{Identity, Peer, X_REQUEST_ID};
 use crate::replay::Prepared;
 use crate::status::ProxyError;
 use crate::target::normalize_target;
@@ -33,7 +33,7 @@ pub(crate) struct ClientConn {
     /// The listener's name.
     pub(crate) listener: Arc<str>,
     /// The client's address.
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: Peer,
     /// The address it connected to, as a `Host` value: the `Host` of a request that
     /// came without one (HTTP/1.0), so a backend learns the name the client used
     /// rather than its own address.
@@ -48,7 +48,7 @@ impl ClientConn {
             .unwrap_or(HeaderValue::from_static("localhost"));
         Self {
             listener,
-            peer,
+            peer: Peer::new(peer),
             host,
         }
     }
@@ -72,11 +72,11 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
-    let (listener, peer) = (&*conn.listener, conn.peer);
+    let listener = &*conn.listener;
     let at = live.snapshot.listener_index(listener);
     let identity = match at {
-        Some((_, l)) => Identity::of(request.headers(), peer, &l.trusted_proxies),
-        None => Identity::of(request.headers(), peer, &TrustedProxies::default()),
+        Some((_, l)) => Identity::of(request.headers(), &conn.peer, &l.trusted_proxies),
+        None => Identity::of(request.headers(), &conn.peer, &TrustedProxies::default()),
     };
     // Built only when the log is on: the hot path stays lean.
     let log = live

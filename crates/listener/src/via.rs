@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, header};
 
 use crate::headers::append_to_list;
 
@@ -39,13 +39,20 @@ pub(crate) fn own_hops(headers: &HeaderMap) -> usize {
 
 /// Appends this process's entry to the request's `Via`.
 pub(crate) fn add_via(headers: &mut HeaderMap) {
-    append_to_list(headers, &header::VIA, own_entry());
+    static VALUE: OnceLock<Option<HeaderValue>> = OnceLock::new();
+    let value = VALUE.get_or_init(|| HeaderValue::from_str(own_entry()).ok());
+    match value {
+        // The common case, no `Via` yet: the value is shared, not rebuilt.
+        Some(value) if !headers.contains_key(header::VIA) => {
+            headers.insert(header::VIA, value.clone());
+        }
+        _ => append_to_list(headers, &header::VIA, own_entry()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn each_pass_adds_one_entry_and_is_counted() {
