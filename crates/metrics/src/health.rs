@@ -4,7 +4,9 @@
 
 use metrics::{Counter, counter};
 
+use crate::lazy::LazyCounter;
 use crate::names::*;
+use crate::series::key;
 
 /// Why a request was sent again: the `reason` label of `sluicegate_retries_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,39 +49,41 @@ impl RetryReason {
 #[derive(Debug, Clone)]
 pub struct HealthSeries {
     /// Checks passed, failed.
-    checks: [Counter; 2],
+    checks: [LazyCounter; 2],
     /// Entered healthy, entered unhealthy.
-    changes: [Counter; 2],
-    ejections: Counter,
+    changes: [LazyCounter; 2],
+    ejections: LazyCounter,
 }
 
 impl HealthSeries {
-    /// Registers the series of backend `backend` of `cluster`; `checks` says whether
-    /// the cluster runs active checks (else that series stays a no-op).
+    /// The series of backend `backend` of `cluster`, each registered at its first
+    /// count (a backend never checked, changed or ejected exports none); `checks`
+    /// says whether the cluster runs active checks (else that series is a no-op).
     pub fn register(cluster: &str, backend: &str, checks: bool) -> Self {
-        let c = || cluster.to_owned();
-        let b = || backend.to_owned();
+        let labels = [("cluster", cluster), ("backend", backend)];
+        let with = |name: &'static str, extra: (&'static str, &str)| {
+            LazyCounter::new(key(name, &[labels[0], labels[1], extra]))
+        };
         Self {
             checks: ["pass", "fail"].map(|result| {
                 if checks {
-                    counter!(HEALTH_CHECKS_TOTAL, "cluster" => c(), "backend" => b(), "result" => result)
+                    with(HEALTH_CHECKS_TOTAL, ("result", result))
                 } else {
-                    Counter::noop()
+                    LazyCounter::noop()
                 }
             }),
-            changes: ["healthy", "unhealthy"].map(|to| {
-                counter!(BACKEND_STATE_CHANGES_TOTAL, "cluster" => c(), "backend" => b(), "to" => to)
-            }),
-            ejections: counter!(OUTLIER_EJECTIONS_TOTAL, "cluster" => c(), "backend" => b()),
+            changes: ["healthy", "unhealthy"]
+                .map(|to| with(BACKEND_STATE_CHANGES_TOTAL, ("to", to))),
+            ejections: LazyCounter::new(key(OUTLIER_EJECTIONS_TOTAL, &labels)),
         }
     }
 
     /// Series that record nothing (a cluster without health features).
     pub fn noop() -> Self {
         Self {
-            checks: [const { Counter::noop() }; 2],
-            changes: [const { Counter::noop() }; 2],
-            ejections: Counter::noop(),
+            checks: [const { LazyCounter::noop() }; 2],
+            changes: [const { LazyCounter::noop() }; 2],
+            ejections: LazyCounter::noop(),
         }
     }
 
@@ -103,9 +107,9 @@ impl HealthSeries {
     /// Keeps every series alive through the next scrape.
     pub fn touch(&self) {
         for c in self.checks.iter().chain(&self.changes) {
-            c.increment(0);
+            c.touch();
         }
-        self.ejections.increment(0);
+        self.ejections.touch();
     }
 }
 

@@ -17,12 +17,20 @@
 //! even while its object lives; right after each scrape the binary renews every live
 //! histogram handle ([`HistogramCell::renew`]), so the next sample lands in a
 //! histogram the exporter knows.
+//!
+//! At fleet size (tens of thousands of backends) zeros would fill the scrape: a
+//! backend's counters ([`LazyCounter`]) and every histogram are registered at their
+//! first sample, so only what ever moved is exported. Listener and cluster counters
+//! are registered at once and show 0 from the start.
 
 mod describe;
 mod health;
 mod labels;
+mod lazy;
 pub mod names;
 mod series;
+
+pub use lazy::LazyCounter;
 
 pub use describe::describe;
 pub use health::{HealthSeries, RetryReason, RetrySeries};

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, counter, gauge};
 
 use crate::labels::{CodeClass, ConnectReason, ErrorKind, RejectReason};
+use crate::lazy::LazyCounter;
 use crate::names::*;
 
 static METADATA: Metadata<'static> =
@@ -18,41 +19,53 @@ pub fn histogram(key: &Key) -> Histogram {
     metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA))
 }
 
-/// A histogram handle that can be renewed: the exporter drops a histogram that had no
-/// sample for a while, and a handle to a dropped histogram records into nothing. The
+/// A histogram handle registered with the recorder at its first sample, so a
+/// histogram with no sample is never exported (at fleet size, empty histograms were
+/// most of a scrape: 17 lines each). The exporter drops a histogram that had no sample
+/// for a while, and a handle to a dropped histogram records into nothing, so the
 /// binary calls [`HistogramCell::renew`] (through the owners' `renew_histograms`) right
-/// after every scrape, where drops happen, so recording never needs a lookup.
+/// after every scrape, where drops happen: the handle is forgotten and the next sample
+/// looks the histogram up again, once.
 #[derive(Debug)]
 pub struct HistogramCell {
     key: Key,
-    handle: ArcSwap<Histogram>,
+    handle: ArcSwapOption<Histogram>,
 }
 
 impl HistogramCell {
     fn register(key: Key) -> Self {
-        let handle = ArcSwap::from_pointee(histogram(&key));
-        Self { key, handle }
+        Self {
+            key,
+            handle: ArcSwapOption::empty(),
+        }
     }
 
     /// Records one sample.
     #[inline]
     pub fn record(&self, value: impl metrics::IntoF64) {
-        self.handle.load().record(value);
+        self.get().record(value);
     }
 
-    /// The current handle, to record into later.
+    /// The handle, to record into now or later; registers the histogram if this is
+    /// the first sample since it was created or renewed.
     #[inline]
     pub fn get(&self) -> Histogram {
-        Histogram::clone(&self.handle.load())
+        if let Some(handle) = &*self.handle.load() {
+            return Histogram::clone(handle);
+        }
+        let handle = histogram(&self.key);
+        self.handle.store(Some(Arc::new(handle.clone())));
+        handle
     }
 
-    /// Looks the histogram up again (creating it if it was dropped).
+    /// Forgets the handle: the next sample looks the histogram up again (creating it
+    /// if the exporter dropped it). A histogram that gets no sample stays unexported.
     pub fn renew(&self) {
-        self.handle.store(Arc::new(histogram(&self.key)));
+        self.handle.store(None);
     }
 }
 
-fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+pub(crate) fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
     let labels: Vec<Label> = labels
         .iter()
         .map(|(k, v)| Label::new(*k, (*v).to_owned()))
@@ -68,22 +81,32 @@ fn touch_all(counters: &[Counter]) {
 
 /// `sluicegate_requests_total` for one label set, one counter per status class.
 #[derive(Debug)]
-pub struct CodeCounters([Counter; 5]);
+pub struct CodeCounters([LazyCounter; 5]);
 
 impl CodeCounters {
-    /// Registers the five series of `labels` (`listener`, and `cluster`, `backend`
-    /// where known).
+    /// Registers the five series of `labels` (`listener`, and `cluster` where known)
+    /// now: they are exported as 0 before the first request.
     pub fn register(labels: &[(&'static str, &str)]) -> Self {
+        Self::with(labels, LazyCounter::eager)
+    }
+
+    /// The five series of `labels`, each registered at its first count: a backend's,
+    /// so thousands of idle backends export no zeros.
+    pub fn register_lazy(labels: &[(&'static str, &str)]) -> Self {
+        Self::with(labels, LazyCounter::new)
+    }
+
+    fn with(labels: &[(&'static str, &str)], make: fn(Key) -> LazyCounter) -> Self {
         Self(CodeClass::ALL.map(|class| {
             let mut labels = labels.to_vec();
             labels.push(("code", class.label()));
-            metrics::with_recorder(|r| r.register_counter(&key(REQUESTS_TOTAL, &labels), &METADATA))
+            make(key(REQUESTS_TOTAL, &labels))
         }))
     }
 
     /// Counters that record nothing, for a combination that cannot happen.
     pub fn noop() -> Self {
-        Self([const { Counter::noop() }; 5])
+        Self([const { LazyCounter::noop() }; 5])
     }
 
     /// Counts one response with `status`.
@@ -94,20 +117,23 @@ impl CodeCounters {
         }
     }
 
-    /// Keeps the series alive through the next scrape.
+    /// Keeps the registered series alive through the next scrape.
     pub fn touch(&self) {
-        touch_all(&self.0);
+        for c in &self.0 {
+            c.touch();
+        }
     }
 }
 
-/// Every series of one backend.
+/// Every series of one backend. Its counters and its histogram are registered when
+/// they first record (see [`LazyCounter`]); its two gauges at once.
 #[derive(Debug)]
 pub struct BackendSeries {
     /// `sluicegate_requests_total`, by listener index (no-op where the listener does
     /// not route to this backend's cluster).
     requests: Vec<CodeCounters>,
-    connect_errors: [Counter; 5],
-    stale_retries: Counter,
+    connect_errors: [LazyCounter; 5],
+    stale_retries: LazyCounter,
     in_flight: Gauge,
     up: Gauge,
     response: HistogramCell,
@@ -122,7 +148,7 @@ impl BackendSeries {
             requests: listeners
                 .iter()
                 .map(|l| match l {
-                    Some(listener) => CodeCounters::register(&[
+                    Some(listener) => CodeCounters::register_lazy(&[
                         ("listener", listener),
                         ("cluster", cluster),
                         ("backend", backend),
@@ -131,10 +157,14 @@ impl BackendSeries {
                 })
                 .collect(),
             connect_errors: ConnectReason::ALL.map(|reason| {
-                counter!(UPSTREAM_CONNECT_ERRORS_TOTAL,
-                    "cluster" => cluster.to_owned(), "backend" => backend.to_owned(), "reason" => reason.label())
+                let labels = [
+                    ("cluster", cluster),
+                    ("backend", backend),
+                    ("reason", reason.label()),
+                ];
+                LazyCounter::new(key(UPSTREAM_CONNECT_ERRORS_TOTAL, &labels))
             }),
-            stale_retries: counter!(UPSTREAM_STALE_RETRIES_TOTAL, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
+            stale_retries: LazyCounter::new(key(UPSTREAM_STALE_RETRIES_TOTAL, &labels)),
             in_flight: gauge!(BACKEND_IN_FLIGHT, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             up: gauge!(BACKEND_UP, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             response: HistogramCell::register(key(BACKEND_RESPONSE_SECONDS, &labels)),
@@ -176,8 +206,10 @@ impl BackendSeries {
         for r in &self.requests {
             r.touch();
         }
-        touch_all(&self.connect_errors);
-        self.stale_retries.increment(0);
+        for c in &self.connect_errors {
+            c.touch();
+        }
+        self.stale_retries.touch();
         // Gauges hold f64; in-flight counts stay far below 2^53.
         #[allow(clippy::cast_precision_loss)]
         self.in_flight.set(in_flight as f64);
