@@ -24,6 +24,7 @@ mod policy_spec;
 mod print;
 pub mod raw;
 mod resolve;
+mod route_match;
 mod spec;
 mod trusted;
 mod validate;

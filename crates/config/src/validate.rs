@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
-use crate::raw::{RawAdmin, RawCluster, RawConfig, RawListener, RawMatch};
+use crate::raw::{RawAdmin, RawCluster, RawConfig, RawListener};
 use crate::resolve::{Lookups, Resolver};
-use crate::spec::{
-    AdminSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch, RouteSpec,
-    defaults,
-};
+use crate::route_match::match_spec;
+use crate::spec::{AdminSpec, ClusterSpec, Config, ListenerSpec, MatchSpec, RouteSpec, defaults};
 use crate::{ConfigError, ConfigErrors, locate, parse_duration, path_rules, trusted};
 
 /// Collects errors and finds their place in the source text.
@@ -21,6 +19,11 @@ pub(crate) struct Errors<'a> {
 }
 
 impl Errors<'_> {
+    /// How many errors were collected so far.
+    pub(crate) fn count(&self) -> usize {
+        self.list.len()
+    }
+
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.add(path.into(), message.into(), false);
     }
@@ -261,105 +264,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSpec> {
-    let before = errors.list.len();
-    let host = m.host.as_deref().and_then(|h| host_match(errors, at, h));
-    let path = match (&m.path, &m.path_prefix) {
-        (Some(_), Some(_)) => {
-            errors.push(
-                format!("{at}.path"),
-                "set either path or path_prefix, not both",
-            );
-            None
-        }
-        (Some(p), None) => check_path(errors, format!("{at}.path"), p).map(PathMatch::Exact),
-        (None, Some(p)) => {
-            check_path(errors, format!("{at}.path_prefix"), p).map(PathMatch::Prefix)
-        }
-        (None, None) => None,
-    };
-    let mut methods = Vec::new();
-    for (i, method) in m.methods.iter().flatten().enumerate() {
-        if method.is_empty() || !method.bytes().all(is_token_byte) {
-            errors.push(
-                format!("{at}.methods[{i}]"),
-                format!("invalid method \"{method}\""),
-            );
-        } else {
-            methods.push(method.to_ascii_uppercase());
-        }
-    }
-    let mut headers = Vec::new();
-    for (name, value) in m.headers.iter().flatten() {
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            errors.push(
-                format!("{at}.headers.{name}"),
-                format!("invalid header name \"{name}\""),
-            );
-        } else if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-            errors.push(
-                format!("{at}.headers.{name}"),
-                "header value contains control characters",
-            );
-        } else {
-            headers.push((name.to_ascii_lowercase(), value.clone()));
-        }
-    }
-    // By lower-case name, whatever case the file used: the same conditions compare equal.
-    headers.sort();
-    (errors.list.len() == before).then_some(MatchSpec {
-        host,
-        path,
-        methods,
-        headers,
-    })
-}
-
-fn host_match(errors: &mut Errors<'_>, at: &str, host: &str) -> Option<HostMatch> {
-    let lower = host.to_ascii_lowercase();
-    let (wildcard, rest) = match lower.strip_prefix("*.") {
-        Some(rest) => (true, rest),
-        None => (false, lower.as_str()),
-    };
-    let valid = !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-        && !rest.starts_with('.')
-        && !rest.ends_with('.');
-    if !valid {
-        let msg = format!(
-            "invalid host \"{host}\" (expected a name like api.example.com or *.example.com, without port)"
-        );
-        errors.push(format!("{at}.host"), msg);
-        return None;
-    }
-    Some(if wildcard {
-        HostMatch::Suffix(format!(".{rest}"))
-    } else {
-        HostMatch::Exact(lower)
-    })
-}
-
-fn check_path(errors: &mut Errors<'_>, at: String, path: &str) -> Option<String> {
-    if !path.starts_with('/') {
-        errors.push(at, format!("path \"{path}\" must start with \"/\""));
-        return None;
-    }
-    if path.contains(['?', '#']) || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        errors.push(
-            at,
-            format!("path \"{path}\" must not contain spaces, '?' or '#'"),
-        );
-        return None;
-    }
-    Some(path.to_string())
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn check_name(errors: &mut Errors<'_>, at: &str, name: &str) {
