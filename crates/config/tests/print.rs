@@ -8,16 +8,10 @@ use std::path::{Path, PathBuf};
 use sluicegate_config::{Config, to_yaml};
 
 mod common;
-use common::{parse_fixture, yaml_files};
+use common::{parse_fixture, yaml_files, yaml_files_in};
 
 fn example_configs() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = yaml_files_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs"));
     assert!(files.len() >= 4, "expected the example configs: {files:?}");
     files
 }

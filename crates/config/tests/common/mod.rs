@@ -9,10 +9,16 @@ use sluicegate_config::{Config, ConfigErrors, parse_with};
 
 /// The `.yaml` files of `fixtures/DIR`, sorted.
 pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    yaml_files_in(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(dir),
+    )
+}
+
+/// The `.yaml` files directly in `dir`, sorted; at least one.
+pub fn yaml_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
