@@ -136,6 +136,19 @@ pub(crate) struct Failure {
     pub(crate) stale: bool,
 }
 
+impl Failure {
+    /// A failure of a request that was sent, through no fault of the client.
+    fn sent(error: ProxyError, reason: RetryReason) -> Self {
+        Failure {
+            error,
+            reason,
+            unsent: None,
+            client_fault: false,
+            stale: false,
+        }
+    }
+}
+
 /// Sends the request to `backend` (on a new connection when `fresh`) and waits,
 /// bounded by the cluster's response timeout, for the response head.
 pub(crate) async fn send(
@@ -151,25 +164,19 @@ pub(crate) async fn send(
     match sent.await {
         Err(_) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
-            Err(Failure {
-                error: ProxyError::ResponseTimeout { cluster: name() },
-                reason: RetryReason::Timeout,
-                unsent: None,
-                client_fault: false,
-                stale: false,
-            })
+            Err(Failure::sent(
+                ProxyError::ResponseTimeout { cluster: name() },
+                RetryReason::Timeout,
+            ))
         }
         Ok(Ok((response, _))) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
             // No upgrade is ever asked for (`Upgrade` is removed), so a 101 is a
             // backend speaking another protocol on this connection: not forwarded.
             tracing::warn!(backend = %backend.key, "backend switched protocols unasked: 502");
-            Err(Failure {
-                error: ProxyError::BadResponse { cluster: name() },
-                reason: RetryReason::Reset,
-                unsent: None,
-                client_fault: false,
-                stale: false,
-            })
+            Err(Failure::sent(
+                ProxyError::BadResponse { cluster: name() },
+                RetryReason::Reset,
+            ))
         }
         Ok(Ok(exchange)) => {
             backend.series.response_seconds().record(started.elapsed());
@@ -177,38 +184,45 @@ pub(crate) async fn send(
         }
         Ok(Err((SendError::Exchange(error), _))) if error.is_user() => {
             tracing::debug!(backend = %backend.key, "request body from the client failed: {}", chain(&error));
+            let error =
+                ProxyError::BadRequest("the request body could not be read from the client");
             Err(Failure {
-                error: ProxyError::BadRequest("the request body could not be read from the client"),
-                reason: RetryReason::Reset,
-                unsent: None,
                 client_fault: true,
-                stale: false,
+                ..Failure::sent(error, RetryReason::Reset)
             })
         }
-        Ok(Err((error, unsent))) => {
-            if let Some(reason) = connect_reason(&error) {
-                backend.series.connect_error(reason);
-            }
-            let classified = classify(&error, name());
-            if matches!(error, SendError::Stale(_)) {
-                tracing::debug!(backend = %backend.key, "reused connection closed under a request: {}", describe(&error));
-            } else {
-                tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(&error));
-            }
-            let reason = match error {
-                SendError::Exchange(_) | SendError::Stale(_) if unsent.is_none() => {
-                    RetryReason::Reset
-                }
-                _ => RetryReason::ConnectFailure,
-            };
-            Err(Failure {
-                error: classified,
-                reason,
-                unsent,
-                client_fault: false,
-                stale: matches!(error, SendError::Stale(_)),
-            })
-        }
+        Ok(Err((error, unsent))) => Err(failed(&error, unsent, backend, name())),
+    }
+}
+
+/// The failure of an exchange that did not get a response head: counted (a connect
+/// error) and logged (an idle close only at debug level: it is resent).
+fn failed(
+    error: &SendError,
+    unsent: Option<Request<RequestBody>>,
+    backend: &Backend,
+    cluster: String,
+) -> Failure {
+    if let Some(reason) = connect_reason(error) {
+        backend.series.connect_error(reason);
+    }
+    let classified = classify(error, cluster);
+    let stale = matches!(error, SendError::Stale(_));
+    if stale {
+        tracing::debug!(backend = %backend.key, "reused connection closed under a request: {}", describe(error));
+    } else {
+        tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(error));
+    }
+    let reason = match error {
+        SendError::Exchange(_) | SendError::Stale(_) if unsent.is_none() => RetryReason::Reset,
+        _ => RetryReason::ConnectFailure,
+    };
+    Failure {
+        error: classified,
+        reason,
+        unsent,
+        client_fault: false,
+        stale,
     }
 }
 
