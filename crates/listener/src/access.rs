@@ -65,26 +65,44 @@ impl AccessRecord {
         started: Instant,
     ) -> Self {
         let header = |name| request.headers().get(name).map_or_else(String::new, text);
-        let host = request
+        let mut record = Self::unparsed(listener, "", identity, started);
+        record.method = request.method().as_str().to_owned();
+        record.host = request
             .uri()
             .authority()
             .map(|a| a.as_str().to_owned())
             .unwrap_or_else(|| header(header::HOST));
+        record.target = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        record.version = version(request.version());
+        record.user_agent = header(header::USER_AGENT);
+        record.referer = header(header::REFERER);
+        record
+    }
+
+    /// The line of a request refused before it was parsed whole: `line` is its
+    /// `METHOD target` as far as it was read (empty if not even that).
+    pub(crate) fn unparsed(
+        listener: &str,
+        line: &str,
+        identity: &Identity,
+        started: Instant,
+    ) -> Self {
+        let (method, target) = line.split_once(' ').unwrap_or((line, ""));
         AccessRecord {
             started,
             listener: listener.to_owned(),
             peer: identity.peer.ip,
             client: identity.client,
-            method: request.method().as_str().to_owned(),
-            host,
-            target: request
-                .uri()
-                .path_and_query()
-                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
-            version: version(request.version()),
+            method: method.to_owned(),
+            host: String::new(),
+            target: target.to_owned(),
+            version: "-",
             request_id: text(&identity.request_id),
-            user_agent: header(header::USER_AGENT),
-            referer: header(header::REFERER),
+            user_agent: String::new(),
+            referer: String::new(),
             request_bytes: Arc::default(),
             outcome: Outcome::default(),
             head: Duration::ZERO,

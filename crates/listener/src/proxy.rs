@@ -15,6 +15,7 @@ use crate::attempts::{Exchange, forward, is_idempotent};
 use crate::client_body::ClientBody;
 use crate::forward::{check_request, upstream_head};
 use crate::identity::{Identity, Peer, X_REQUEST_ID};
+use crate::refusal::Refusals;
 use crate::replay::Prepared;
 use crate::status::ProxyError;
 use crate::target::normalize_target;
@@ -38,6 +39,8 @@ pub(crate) struct ClientConn {
     /// came without one (HTTP/1.0), so a backend learns the name the client used
     /// rather than its own address.
     pub(crate) host: HeaderValue,
+    /// Heads its guard refused, for the service to answer.
+    pub(crate) refusals: Arc<Refusals>,
 }
 
 impl ClientConn {
@@ -50,6 +53,7 @@ impl ClientConn {
             listener,
             peer: Peer::new(peer),
             host,
+            refusals: Arc::default(),
         }
     }
 }

@@ -2,10 +2,11 @@
 //! conflicting framing, oversized heads, heads that never finished): counted and
 //! logged, so a smuggling attempt is visible to the operator.
 //!
-//! hyper answers these itself (400, 414 or 431 with an empty body; nothing for a
-//! head that timed out) and ends the connection with the parse error; this module
-//! sees that error afterwards. The log line is rate-limited: a flood of bad requests
-//! must not turn into a flood of log lines.
+//! Most are refused before hyper sees them ([`crate::head_guard`]) and answered by
+//! [`crate::refusal`]; what hyper still refuses itself (a head that timed out, or
+//! one the guard let through and hyper did not) ends the connection with hyper's
+//! parse error, which [`record_hyper`] sees afterwards. The log line is rate-limited:
+//! a flood of bad requests must not turn into a flood of log lines.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,16 +41,27 @@ pub(crate) fn reason(error: &hyper::Error) -> Option<(RejectReason, Option<u16>)
     Some(found)
 }
 
-/// Counts a refused request on `series` and logs it, rate-limited.
-pub(crate) fn record(
+/// Counts a request hyper refused on `series` and logs it, rate-limited.
+pub(crate) fn record_hyper(
     series: Option<&ListenerSeries>,
     listener: &str,
     peer: SocketAddr,
     error: &hyper::Error,
 ) {
-    let Some((reason, status)) = reason(error) else {
-        return;
-    };
+    if let Some(found) = reason(error) {
+        record(series, listener, peer, found, error);
+    }
+}
+
+/// Counts a refused request on `series` (answered with `status`, if it was) and logs
+/// it, rate-limited.
+pub(crate) fn record(
+    series: Option<&ListenerSeries>,
+    listener: &str,
+    peer: SocketAddr,
+    (reason, status): (RejectReason, Option<u16>),
+    error: &dyn std::fmt::Display,
+) {
     if let Some(series) = series {
         series.rejected(reason, status);
     }
@@ -60,7 +72,7 @@ pub(crate) fn record(
             reason = reason.label(),
             status,
             skipped,
-            "request refused by the HTTP parser: {error}"
+            "request refused: {error}"
         );
     }
 }

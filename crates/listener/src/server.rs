@@ -21,10 +21,11 @@ use tokio::task::JoinHandle;
 use crate::bound::{Accepting, Bound, Retired};
 use crate::control::Control;
 use crate::counted::Counted;
+use crate::head_guard::HeadGuard;
 use crate::phase::{Phase, Phases};
 use crate::proxy::{ClientConn, Live, handle};
-use crate::rejected;
 use crate::shared::Shared;
+use crate::{refusal, rejected};
 
 /// Time a client gets to send a complete request head (hyper's default, made explicit:
 /// hyper enforces it only when a timer is set). Slowloris protection.
@@ -237,6 +238,7 @@ async fn serve(
             None => Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
         }
     };
+    let stream = HeadGuard::new(stream, conn.refusals.clone());
     let closing_live = live.clone();
     let service = service_fn(move |request| {
         // Load the live config first: `Control::apply` pins `retired` before it
@@ -245,7 +247,12 @@ async fn serve(
         let current = live.load_full();
         let live = retired.get().cloned().unwrap_or(current);
         let conn = conn.clone();
-        async move { Ok::<_, Infallible>(handle(live, &conn, request).await) }
+        async move {
+            if let Some(refusal) = conn.refusals.next() {
+                return Ok::<_, Infallible>(refusal::answer(&live, &conn, peer, refusal));
+            }
+            Ok(handle(live, &conn, request).await)
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -267,7 +274,7 @@ async fn serve(
         tracing::debug!(%peer, "client connection ended with an error: {error}");
         let live = closing_live.load_full();
         let series = live.snapshot.listener(&listener).map(|l| &l.series);
-        rejected::record(series, &listener, peer, &error);
+        rejected::record_hyper(series, &listener, peer, &error);
     }
 }
 

@@ -15,6 +15,15 @@ pub enum ProxyError {
     /// The request is malformed (missing or repeated Host, …).
     #[error("{0}")]
     BadRequest(&'static str),
+    /// The request head is larger than sluicegate accepts (bytes or fields).
+    #[error("{0}")]
+    HeadTooLarge(&'static str),
+    /// The request target is longer than sluicegate accepts.
+    #[error("{0}")]
+    UriTooLong(&'static str),
+    /// The request names an HTTP version other than 1.0 and 1.1.
+    #[error("{0}")]
+    VersionNotSupported(&'static str),
     /// The method cannot be proxied (CONNECT).
     #[error("method {0} is not supported")]
     MethodNotAllowed(String),
@@ -68,6 +77,9 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ProxyError::VersionNotSupported(_) => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
@@ -86,6 +98,9 @@ impl ProxyError {
     pub fn kind(&self) -> &'static str {
         match self {
             ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::HeadTooLarge(_) => "head_too_large",
+            ProxyError::UriTooLong(_) => "uri_too_long",
+            ProxyError::VersionNotSupported(_) => "version_not_supported",
             ProxyError::MethodNotAllowed(_) => "method_not_allowed",
             ProxyError::NotImplemented(_) => "not_implemented",
             ProxyError::LoopDetected(_) => "loop_detected",
@@ -102,6 +117,9 @@ impl ProxyError {
     pub fn metric_kind(&self) -> ErrorKind {
         match self {
             ProxyError::BadRequest(_)
+            | ProxyError::HeadTooLarge(_)
+            | ProxyError::UriTooLong(_)
+            | ProxyError::VersionNotSupported(_)
             | ProxyError::MethodNotAllowed(_)
             | ProxyError::NotImplemented(_) => ErrorKind::BadRequest,
             ProxyError::NoRoute => ErrorKind::NoRoute,
@@ -131,10 +149,15 @@ impl ProxyError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        // The body may not have been read: the connection cannot carry another request.
+        // The body may not have been read, or the head was not: the connection cannot
+        // carry another request.
         if matches!(
             self,
-            ProxyError::BadRequest(_) | ProxyError::NotImplemented(_)
+            ProxyError::BadRequest(_)
+                | ProxyError::HeadTooLarge(_)
+                | ProxyError::UriTooLong(_)
+                | ProxyError::VersionNotSupported(_)
+                | ProxyError::NotImplemented(_)
         ) {
             headers.insert(
                 header::CONNECTION,
@@ -155,6 +178,9 @@ mod tests {
         assert_eq!(ProxyError::NoRoute.status(), 404);
         assert_eq!(ProxyError::BadRequest("x").status(), 400);
         assert_eq!(ProxyError::NotImplemented("x").status(), 501);
+        assert_eq!(ProxyError::HeadTooLarge("x").status(), 431);
+        assert_eq!(ProxyError::UriTooLong("x").status(), 414);
+        assert_eq!(ProxyError::VersionNotSupported("x").status(), 505);
         assert_eq!(ProxyError::LoopDetected(4).status(), 508);
         assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
         let refused = ProxyError::ConnectFailed {

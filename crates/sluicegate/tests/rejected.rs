@@ -35,14 +35,24 @@ fn refused_requests_are_counted_by_reason_and_logged() {
     std::fs::write(&path, config(listen, backend("a"))).unwrap();
     let proxy = Proxy::start(&path, listen);
     let framing = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx";
-    assert!(exchange(listen, framing).starts_with("HTTP/1.1 400"));
-    assert!(exchange(listen, b"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n").starts_with("HTTP/1.1 400"));
+    let answer = exchange(listen, framing);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert!(
+        answer.ends_with("\r\n\r\n400 Bad Request: conflicting Content-Length headers\n"),
+        "{answer:?}"
+    );
+    let answer = exchange(listen, b"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        answer.ends_with("400 Bad Request: invalid method\n"),
+        "{answer:?}"
+    );
     let huge = format!(
         "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
         "x".repeat(500 * 1024)
     );
     let answer = exchange(listen, huge.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+    assert!(answer.contains("x-request-id: "), "{answer:?}");
 
     let series = |reason: &str| {
         format!("sluicegate_rejected_requests_total{{listener=\"web\",reason=\"{reason}\"}} ")
@@ -58,5 +68,5 @@ fn refused_requests_are_counted_by_reason_and_logged() {
     assert_eq!(metric(&proxy, errors), 3.0);
     let fours = "sluicegate_requests_total{listener=\"web\",code=\"4xx\"} ";
     assert_eq!(metric(&proxy, fours), 3.0);
-    assert!(proxy.logged("request refused by the HTTP parser"));
+    assert!(proxy.logged("request refused: conflicting Content-Length headers"));
 }

@@ -1,0 +1,328 @@
+//! The client connection as hyper reads it: every request head checked
+//! ([`crate::head_check`]) before hyper sees a byte of it, bodies passed through
+//! uncopied.
+//!
+//! Lifecycle of the bytes of one connection:
+//! 1. Bytes are read straight into hyper's buffer and scanned there: a head that
+//!    passes, and the body that its framing says follows (counted, or scanned by
+//!    [`ChunkScan`]), stay where they are.
+//! 2. A head that has not ended when the read does is cut from hyper's buffer and
+//!    held here until it ends (re-checked only when a read brings a possible end of
+//!    head, so a trickling client costs one pass over its bytes), or passes
+//!    [`MAX_HEAD`] (refused at once).
+//! 3. A refused head never reaches hyper. Whatever came before it does; then the
+//!    [`Refusal`] is filed in the connection's [`Refusals`] under the number of the
+//!    request it would have been, and hyper gets a stand-in request in its place,
+//!    which the service answers with the refusal (closing the connection). After the
+//!    stand-in, reads never complete: nothing the client sends later is handed on.
+//!    When hyper then closes, the guard half-closes and reads and drops what the
+//!    client still sends, until it closes too or [`LINGER`] passes (nginx's lingering
+//!    close): closing a socket with unread bytes would send a reset, and a reset can
+//!    destroy the answer before the client reads it.
+//! 4. A chunked body hyper would reject leaves the rest of the connection unchecked
+//!    here: hyper fails that request and closes the connection itself.
+//!
+//! This must agree with hyper on where every head starts; it follows hyper's framing
+//! rules and is tested on heads and bodies split at every byte.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::chunk_scan::{ChunkScan, Scanned};
+use crate::head_check::{self, BodyFraming, Head, MAX_HEAD, Refusal};
+use crate::refusal::Refusals;
+
+/// What hyper reads in place of a refused head: a request that cannot be forwarded by
+/// mistake (its host does not resolve), answered from [`Refusals`].
+const STAND_IN: &[u8] = b"GET / HTTP/1.1\r\nhost: refused.invalid\r\n\r\n";
+/// Bytes read at a time while a head is held (and while lingering).
+const HELD_READ: usize = 4096;
+/// Longest wait for a refused client to stop sending, once the answer is written.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Where the next byte from the client falls.
+#[derive(Debug)]
+enum Position {
+    /// At (or inside) a request head.
+    Head,
+    /// Inside a sized body, this many bytes left.
+    Body(u64),
+    /// Inside a chunked body.
+    Chunked(ChunkScan),
+    /// Past a body hyper rejects: hyper closes the connection, nothing is checked.
+    Unchecked,
+    /// The stand-in for a refused head is handed on (or being handed on).
+    Refused,
+}
+
+/// How far a scan of new bytes got.
+enum Scan {
+    /// Every byte may go to hyper.
+    All,
+    /// The bytes from this offset are a head that has not ended.
+    HeadFrom(usize),
+    /// The head at this offset is refused.
+    RefusedAt(usize, Refusal),
+}
+
+/// A client stream whose request heads are checked before hyper reads them.
+#[derive(Debug)]
+pub(crate) struct HeadGuard<S> {
+    inner: S,
+    position: Position,
+    /// Bytes read but not yet handed on: an unfinished head, or the stand-in.
+    held: Vec<u8>,
+    /// How many bytes at the front of `held` may be handed on.
+    ready: usize,
+    /// Heads handed on so far (the number of the next request).
+    heads: u64,
+    refusals: Arc<Refusals>,
+    /// Set once a refused connection half-closed: until when it reads and drops.
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> HeadGuard<S> {
+    /// Guards `inner`; refusals are filed in `refusals`.
+    pub(crate) fn new(inner: S, refusals: Arc<Refusals>) -> Self {
+        Self {
+            inner,
+            position: Position::Head,
+            held: Vec::new(),
+            ready: 0,
+            heads: 0,
+            refusals,
+            linger: None,
+        }
+    }
+
+    /// Scans `bytes`, the next bytes from the client, from the current position.
+    fn scan(&mut self, bytes: &[u8]) -> Scan {
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            match &mut self.position {
+                Position::Head => match head_check::check(rest) {
+                    Ok(Head::Partial) => return Scan::HeadFrom(at),
+                    Ok(Head::Complete { len, body }) => {
+                        at += len;
+                        self.heads += 1;
+                        self.position = match body {
+                            BodyFraming::Length(0) => Position::Head,
+                            BodyFraming::Length(n) => Position::Body(n),
+                            BodyFraming::Chunked => Position::Chunked(ChunkScan::new()),
+                        };
+                    }
+                    Err(refusal) => return Scan::RefusedAt(at, refusal),
+                },
+                Position::Body(left) => {
+                    let take = usize::try_from(*left).unwrap_or(usize::MAX).min(rest.len());
+                    at += take;
+                    *left -= take as u64;
+                    if *left == 0 {
+                        self.position = Position::Head;
+                    }
+                }
+                Position::Chunked(chunks) => match chunks.scan(rest) {
+                    Scanned::More => at = bytes.len(),
+                    Scanned::End(n) => {
+                        at += n;
+                        self.position = Position::Head;
+                    }
+                    Scanned::Invalid => self.position = Position::Unchecked,
+                },
+                Position::Unchecked | Position::Refused => at = bytes.len(),
+            }
+        }
+        Scan::All
+    }
+
+    /// Files `refusal` for the next request and queues the stand-in after the first
+    /// `keep` held bytes.
+    fn refuse(&mut self, keep: usize, refusal: Refusal) {
+        self.refusals.refuse(self.heads, refusal);
+        self.held.truncate(keep);
+        self.held.extend_from_slice(STAND_IN);
+        self.ready = self.held.len();
+        self.position = Position::Refused;
+    }
+
+    /// Hands held bytes that may go on to `out`.
+    fn hand_on(&mut self, out: &mut ReadBuf<'_>) {
+        let n = self.ready.min(out.remaining());
+        out.put_slice(&self.held[..n]);
+        self.held.drain(..n);
+        self.ready -= n;
+        if self.held.is_empty() && self.held.capacity() > HELD_READ {
+            // A long head was held: do not keep its buffer for the connection's life.
+            self.held = Vec::new();
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> HeadGuard<S> {
+    /// Reads into `out` directly and scans what came; cuts an unfinished head off
+    /// `out` into `held`. Ready with nothing handed on only at end of stream.
+    fn read_in_place(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<bool>> {
+        let before = out.filled().len();
+        std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, out))?;
+        let read = out.filled().len() - before;
+        if read == 0 {
+            return Poll::Ready(Ok(true));
+        }
+        let new = &out.filled()[before..];
+        match self.scan(new) {
+            Scan::All => {}
+            Scan::HeadFrom(at) => {
+                self.held.extend_from_slice(&new[at..]);
+                out.set_filled(before + at);
+            }
+            Scan::RefusedAt(at, refusal) => {
+                out.set_filled(before + at);
+                self.refuse(0, refusal);
+            }
+        }
+        Poll::Ready(Ok(out.filled().len() > before))
+    }
+
+    /// Reads more of a held, unfinished head and checks it again when it may have
+    /// ended. Ready once something may be handed on (or the stream ended).
+    fn read_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let old = self.held.len();
+            self.held.resize(old + HELD_READ, 0);
+            let mut buf = ReadBuf::new(&mut self.held[old..]);
+            let polled = Pin::new(&mut self.inner).poll_read(cx, &mut buf);
+            let read = buf.filled().len();
+            self.held.truncate(old + read);
+            std::task::ready!(polled)?;
+            if read == 0 {
+                // The client went away mid-head: hyper sees what it sent, then the end.
+                self.ready = self.held.len();
+                self.position = Position::Unchecked;
+                return Poll::Ready(Ok(()));
+            }
+            if !may_end_head(&self.held[old.saturating_sub(3)..]) {
+                if self.held.len() > MAX_HEAD {
+                    let refusal = head_check::check(&self.held).err();
+                    self.refuse(0, refusal.unwrap_or_else(head_check::too_large));
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            let held = std::mem::take(&mut self.held);
+            let scan = self.scan(&held);
+            self.held = held;
+            match scan {
+                Scan::All => self.ready = self.held.len(),
+                Scan::HeadFrom(at) => self.ready = at,
+                Scan::RefusedAt(at, refusal) => self.refuse(at, refusal),
+            }
+            if self.ready > 0 {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+/// Whether `bytes` hold the end of a head (an empty line), by hyper's own quick test.
+fn may_end_head(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HeadGuard<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if out.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            if this.ready > 0 {
+                this.hand_on(out);
+                return Poll::Ready(Ok(()));
+            }
+            if matches!(this.position, Position::Refused) {
+                // The stand-in is answered and the connection closed; read no more.
+                return Poll::Pending;
+            }
+            if !this.held.is_empty() {
+                std::task::ready!(this.read_held(cx))?;
+                continue;
+            }
+            if std::task::ready!(this.read_in_place(cx, out))? {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !matches!(this.position, Position::Refused) {
+            return Pin::new(&mut this.inner).poll_shutdown(cx);
+        }
+        if this.linger.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        this.poll_linger(cx)
+    }
+}
+
+impl<S: AsyncRead + Unpin> HeadGuard<S> {
+    /// Reads and drops what the client sends until it closes or [`LINGER`] passes.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut scratch = [0u8; HELD_READ];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => break,
+            }
+        }
+        match self.linger.as_mut() {
+            Some(deadline) => deadline.as_mut().poll(cx).map(Ok),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
