@@ -20,12 +20,6 @@ pub fn describe() {
         BACKEND_RESPONSE_SECONDS,
         "Seconds from the request sent to a backend to its response head received, by cluster and backend."
     );
-    describe_gauge!(BACKEND_IN_FLIGHT, "Requests in flight on a backend.");
-    describe_gauge!(
-        BACKEND_UP,
-        "1 when a backend may be picked, 0 when it is down in the config, drained through the admin API, \
-         failing its health checks or ejected as an outlier."
-    );
     describe_counter!(
         UPSTREAM_CONNECT_ERRORS_TOTAL,
         "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."

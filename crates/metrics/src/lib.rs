@@ -19,10 +19,13 @@
 //! histogram the exporter knows.
 //!
 //! At fleet size (tens of thousands of backends) zeros would fill the scrape: a
-//! backend's counters ([`LazyCounter`]) and every histogram are registered at their
-//! first sample, so only what ever moved is exported. Listener and cluster counters
-//! are registered at once and show 0 from the start.
+//! backend's counters ([`LazyCounter`]), the counters of a listener's answers for one
+//! cluster, and every histogram are registered at their first sample, so only what
+//! ever moved is exported. A listener's own counters are registered at once and show
+//! 0 from the start. Each backend's two gauges are not registered at all: they are
+//! written from the live state at each scrape ([`BackendGauges`]).
 
+mod backend_gauges;
 mod describe;
 mod health;
 mod labels;
@@ -30,6 +33,7 @@ mod lazy;
 pub mod names;
 mod series;
 
+pub use backend_gauges::BackendGauges;
 pub use lazy::LazyCounter;
 
 pub use describe::describe;

@@ -134,8 +134,6 @@ pub struct BackendSeries {
     requests: Vec<CodeCounters>,
     connect_errors: [LazyCounter; 5],
     stale_retries: LazyCounter,
-    in_flight: Gauge,
-    up: Gauge,
     response: HistogramCell,
 }
 
@@ -165,8 +163,6 @@ impl BackendSeries {
                 LazyCounter::new(key(UPSTREAM_CONNECT_ERRORS_TOTAL, &labels))
             }),
             stale_retries: LazyCounter::new(key(UPSTREAM_STALE_RETRIES_TOTAL, &labels)),
-            in_flight: gauge!(BACKEND_IN_FLIGHT, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
-            up: gauge!(BACKEND_UP, "cluster" => cluster.to_owned(), "backend" => backend.to_owned()),
             response: HistogramCell::register(key(BACKEND_RESPONSE_SECONDS, &labels)),
         }
     }
@@ -200,9 +196,9 @@ impl BackendSeries {
         self.response.renew();
     }
 
-    /// Sets the gauges from the live state and keeps every series alive through the
-    /// next scrape.
-    pub fn touch(&self, in_flight: u64, up: bool) {
+    /// Keeps every registered series alive through the next scrape. (Its gauges are
+    /// not registered: see [`crate::BackendGauges`].)
+    pub fn touch(&self) {
         for r in &self.requests {
             r.touch();
         }
@@ -210,10 +206,6 @@ impl BackendSeries {
             c.touch();
         }
         self.stale_retries.touch();
-        // Gauges hold f64; in-flight counts stay far below 2^53.
-        #[allow(clippy::cast_precision_loss)]
-        self.in_flight.set(in_flight as f64);
-        self.up.set(if up { 1.0 } else { 0.0 });
     }
 }
 
@@ -258,7 +250,7 @@ impl ListenerSeries {
                     c.map(|cluster| {
                         let labels = [("listener", listener), ("cluster", cluster)];
                         Routed {
-                            requests: CodeCounters::register(&labels),
+                            requests: CodeCounters::register_lazy(&labels),
                             duration: HistogramCell::register(key(
                                 REQUEST_DURATION_SECONDS,
                                 &labels,

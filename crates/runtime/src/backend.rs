@@ -159,9 +159,9 @@ impl Backend {
         )
     }
 
-    /// Sets its gauges and keeps its series alive through the next scrape.
+    /// Keeps its series alive through the next scrape.
     pub fn touch_metrics(&self) {
-        self.series.touch(self.in_flight(), self.is_eligible());
+        self.series.touch();
         self.health_series.touch();
     }
 

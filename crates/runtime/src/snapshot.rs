@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluicegate_core::{ListenerName, Protocol};
-use sluicegate_metrics::ListenerSeries;
+use sluicegate_metrics::{BackendGauges, ListenerSeries};
 use sluicegate_routing::{PathRules, RouteTable};
 
 use crate::{Cluster, TrustedProxies};
@@ -74,8 +74,8 @@ impl Snapshot {
         }
     }
 
-    /// Sets every gauge from the live state and keeps every series of this config
-    /// alive through the next scrape; series of removed objects, untouched, expire.
+    /// Keeps every series of this config alive through the next scrape; series of
+    /// removed objects, untouched, expire.
     pub fn touch_metrics(&self) {
         for listener in &self.listeners {
             listener.series.touch();
@@ -86,5 +86,21 @@ impl Snapshot {
                 backend.touch_metrics();
             }
         }
+    }
+
+    /// Every backend's `up` and `in_flight` gauges, from the live state, for a scrape.
+    pub fn backend_gauges(&self) -> BackendGauges {
+        let mut gauges = BackendGauges::default();
+        for cluster in &self.clusters {
+            for backend in &cluster.backends {
+                gauges.add(
+                    cluster.name.as_str(),
+                    &backend.address().to_string(),
+                    backend.in_flight(),
+                    backend.is_eligible(),
+                );
+            }
+        }
+        gauges
     }
 }

@@ -74,9 +74,10 @@ impl Exporter {
         let loaded_at = unix_seconds(state.reloads().loaded_at);
         state.process.touch(snapshot.generation, loaded_at);
         self.process.collect();
-        let text = self.handle.render();
+        let mut text = self.handle.render();
         // Rendering drops idle histograms: live ones get a fresh handle at once.
         snapshot.renew_histograms();
+        snapshot.backend_gauges().write_to(&mut text);
         text
     }
 }
