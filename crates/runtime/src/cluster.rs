@@ -10,6 +10,7 @@ use sluicegate_core::{ClusterName, EndpointSet, PickKey};
 use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_readmission};
 use sluicegate_metrics::RetrySeries;
 
+use crate::origin::Origin;
 use crate::retry::{BetweenAttempts, RetryBudget, RetryGuard, RetryPolicy};
 use crate::{Backend, HashKey};
 
@@ -59,6 +60,8 @@ pub struct Cluster {
     pub(crate) cache: HealthCache,
     /// Serialises outlier ejections (count, then eject) within the cluster.
     pub(crate) ejecting: Mutex<()>,
+    /// What it was compiled from: the next compile reuses it when that is unchanged.
+    pub(crate) origin: Origin,
 }
 
 /// Eligible weight and panic mode, valid for one health epoch.

@@ -2,9 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-
-use std::time::Duration;
 
 use sluicegate_balance::{
     AnyPolicy, IpHash, LeastConnections, MAX_RING_POINTS, Maglev, PowerOfTwo, Random, RingHash,
@@ -14,7 +11,6 @@ use sluicegate_config::{
     ClusterSpec, Config, EscapedSlashesSpec, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec,
 };
 use sluicegate_core::BackendKey;
-use sluicegate_health::HealthCell;
 use sluicegate_routing::{
     EscapedSlashes, HostPattern, Matcher, PathPattern, PathRules, Route, RouteTable,
 };
@@ -23,9 +19,11 @@ use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySerie
 
 use crate::cluster::HealthCache;
 use crate::cluster_health::cluster_health;
+use crate::origin::Origin;
+use crate::previous::Previous;
 use crate::retry::RetryBudget;
 use crate::self_target;
-use crate::{Backend, Carried, Cluster, HashKey, Listener, Ramp, Snapshot, TrustedProxies};
+use crate::{Backend, Cluster, HashKey, Listener, Snapshot, TrustedProxies};
 
 /// A validated config that still cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +50,11 @@ pub enum CompileError {
     },
 }
 
-/// Compiles `config`. State of backends with the same key in `previous` (in-flight
-/// counters, slow-start ramps) and of clusters with the same name (in-flight totals) is
-/// carried over, so a reload keeps it.
+/// Compiles `config`. A cluster of `previous` whose spec and routing listeners are
+/// unchanged is reused as it is (the same `Arc`: see [`crate::origin`]). Of the others,
+/// state of backends with the same key in `previous` (in-flight counters, slow-start
+/// ramps, health) and of clusters with the same name (in-flight totals) is carried
+/// over, so a reload keeps it.
 pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot, CompileError> {
     self_target::warn_of_self_targets(config);
     let carried = Previous::of(previous);
@@ -69,7 +69,12 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
         .clusters
         .iter()
         .enumerate()
-        .map(|(i, spec)| Arc::new(cluster(spec, &carried, &routes.listeners_of(i))))
+        .map(|(i, spec)| {
+            let listeners = routes.listeners_of(i);
+            carried
+                .unchanged(spec, &listeners)
+                .unwrap_or_else(|| Arc::new(cluster(spec, &carried, &listeners)))
+        })
         .collect();
     let mut listeners = Vec::with_capacity(config.listeners.len());
     for spec in &config.listeners {
@@ -175,74 +180,10 @@ fn routed_clusters<'a>(config: &'a Config, routes: &[Route]) -> Vec<Option<&'a s
         .collect()
 }
 
-/// What the previous snapshot hands to the next one.
-struct Previous<'a> {
-    /// `None` on the first compile: nothing joins then, everything starts together.
-    backends: Option<HashMap<&'a BackendKey, &'a Backend>>,
-    /// In-flight and retry counters by cluster name.
-    clusters: HashMap<&'a str, (&'a Arc<AtomicU64>, &'a Arc<AtomicU64>)>,
-}
-
-impl<'a> Previous<'a> {
-    fn of(previous: Option<&'a Snapshot>) -> Self {
-        let clusters = previous.into_iter().flat_map(|s| s.clusters.iter());
-        Self {
-            backends: previous.map(|s| {
-                s.clusters
-                    .iter()
-                    .flat_map(|c| c.backends.iter())
-                    .map(|b| (&b.key, b))
-                    .collect()
-            }),
-            clusters: clusters
-                .map(|c| (c.name.as_str(), (&c.in_flight, c.retry_counter())))
-                .collect(),
-        }
-    }
-
-    /// The carried state of backend `key`; a backend that joins (new in this config,
-    /// or no longer marked down) starts its slow-start ramp now.
-    /// A backend new to the config starts `healthy` or waits for its checks.
-    fn backend(
-        &self,
-        key: &BackendKey,
-        down: bool,
-        slow_start: Option<Duration>,
-        healthy: bool,
-    ) -> Carried {
-        let fresh = || Carried {
-            health: Arc::new(HealthCell::new(healthy)),
-            ..Carried::default()
-        };
-        let Some(backends) = &self.backends else {
-            return fresh();
-        };
-        let old = backends.get(key);
-        let joins = old.is_none_or(|b| b.down) && !down;
-        let ramp = match (slow_start, old) {
-            (None, _) => None,
-            (Some(window), _) if joins => Some(Arc::new(Ramp::starting_now(window))),
-            (Some(_), Some(b)) => b.carried().ramp.clone().filter(|r| !r.is_done()),
-            (Some(_), None) => None,
-        };
-        let Some(old) = old else {
-            return Carried { ramp, ..fresh() };
-        };
-        let old = old.carried();
-        Carried {
-            in_flight: old.in_flight.clone(),
-            ramp,
-            health: old.health.clone(),
-            responses: old.responses.clone(),
-            failures: old.failures.clone(),
-        }
-    }
-}
-
 fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str>]) -> Cluster {
-    let counters = previous.clusters.get(spec.name.as_str());
-    let in_flight = counters.map_or_else(Default::default, |c| Arc::clone(c.0));
-    let retries = counters.map_or_else(Default::default, |c| Arc::clone(c.1));
+    let old = previous.clusters.get(spec.name.as_str());
+    let in_flight = old.map_or_else(Default::default, |c| Arc::clone(&c.in_flight));
+    let retries = old.map_or_else(Default::default, |c| Arc::clone(c.retry_counter()));
     let health = cluster_health(spec);
     let healthy = spec
         .health_check
@@ -297,6 +238,7 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         retries: RetryBudget::new(retries),
         cache: HealthCache::default(),
         ejecting: std::sync::Mutex::new(()),
+        origin: Origin::new(spec, listeners),
     }
 }
 

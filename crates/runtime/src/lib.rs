@@ -14,6 +14,8 @@ mod cluster_health;
 mod compile;
 mod handle;
 mod hash_key;
+mod origin;
+mod previous;
 mod ramp;
 mod retry;
 mod self_target;
