@@ -16,13 +16,12 @@ use sluicegate_metrics::RetryReason;
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
+use sluicegate_upstream::{BackendUpstream, ClusterUpstream, Lease};
 
 use crate::ProxyBody;
 use crate::forward::{Failure, downstream_head, send};
-use crate::pool::Lease;
 use crate::replay::{Prepared, RequestBody};
 use crate::status::ProxyError;
-use crate::upstream::{BackendUpstream, ClusterUpstream};
 
 /// Methods that may be sent twice (RFC 9110 §9.2.2), as nginx's `proxy_next_upstream`.
 pub(crate) fn is_idempotent(method: &Method) -> bool {
@@ -64,7 +63,7 @@ impl HeadCopy {
 /// One request on its way to a cluster.
 pub(crate) struct Exchange<'a> {
     pub(crate) cluster: &'a Cluster,
-    pub(crate) upstream: &'a ClusterUpstream,
+    pub(crate) upstream: &'a ClusterUpstream<RequestBody>,
     pub(crate) key: PickKey,
     pub(crate) head: Parts,
     pub(crate) body: Prepared,
@@ -78,7 +77,7 @@ pub(crate) struct Exchange<'a> {
 type Answered = (
     Response<Incoming>,
     (InFlightGuard, Option<RetryGuard>),
-    Lease,
+    Lease<RequestBody>,
 );
 
 /// How one attempt ended, when it is not the answer sent to the client yet.
@@ -209,7 +208,7 @@ pub(crate) async fn forward(
 async fn attempt(
     cluster: &Cluster,
     backend: &Backend,
-    up: &BackendUpstream,
+    up: &BackendUpstream<RequestBody>,
     (request, fresh): (Request<RequestBody>, bool),
     (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
 ) -> Result<Result<Answered, Failed>, ProxyError> {

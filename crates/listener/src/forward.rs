@@ -10,13 +10,12 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, V
 use hyper::body::Incoming;
 use sluicegate_metrics::{ConnectReason, RetryReason};
 use sluicegate_runtime::{Backend, Cluster};
+use sluicegate_upstream::{BackendUpstream, Lease, SendError};
 
 use crate::headers::{remove_hop_by_hop, set_forwarded};
 use crate::identity::Identity;
-use crate::pool::{Lease, SendError};
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
-use crate::upstream::BackendUpstream;
 use crate::via::{MAX_OWN_HOPS, add_via, own_hops};
 
 /// Checks what must hold before a request is routed (RFC 9112 §3.2).
@@ -152,12 +151,12 @@ impl Failure {
 /// Sends the request to `backend` (on a new connection when `fresh`) and waits,
 /// bounded by the cluster's response timeout, for the response head.
 pub(crate) async fn send(
-    upstream: &BackendUpstream,
+    upstream: &BackendUpstream<RequestBody>,
     cluster: &Cluster,
     backend: &Backend,
     request: Request<RequestBody>,
     fresh: bool,
-) -> Result<(Response<Incoming>, Lease), Failure> {
+) -> Result<(Response<Incoming>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();
     let started = Instant::now();
     let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));

@@ -24,7 +24,6 @@ mod head_guard;
 mod headers;
 mod identity;
 mod phase;
-mod pool;
 mod proxy;
 mod refusal;
 mod rejected;
@@ -33,7 +32,6 @@ mod server;
 mod shared;
 pub mod status;
 mod target;
-mod upstream;
 mod via;
 
 pub use body::ProxyBody;

@@ -19,14 +19,9 @@ use crate::refusal::Refusals;
 use crate::replay::Prepared;
 use crate::status::ProxyError;
 use crate::target::normalize_target;
-use crate::upstream::Upstreams;
 
-/// What one request reads: a snapshot and its matching upstream clients.
-#[derive(Debug)]
-pub(crate) struct Live {
-    pub(crate) snapshot: Arc<Snapshot>,
-    pub(crate) upstreams: Upstreams,
-}
+/// What one request reads: a snapshot and its matching upstream pools.
+pub(crate) type Live = sluicegate_upstream::Live<crate::replay::RequestBody>;
 
 /// The client connection a request came on.
 #[derive(Debug)]
