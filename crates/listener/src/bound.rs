@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use sluicegate_http::Live;
 use sluicegate_runtime::Listener;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::phase::Phase;
-use crate::proxy::Live;
 use crate::server::ServeError;
 
 /// The config a removed listener's connections keep serving with. Empty while the

@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
+use sluicegate_http::Live;
 use sluicegate_runtime::SnapshotHandle;
 use tokio::sync::Notify;
 
 use crate::bound::{Accepting, Bound};
-use crate::proxy::Live;
 
 /// The bound listeners and whether the server still takes new ones.
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ use sluicegate_runtime::{
 };
 use sluicegate_upstream::{BackendUpstream, ClusterUpstream, Lease};
 
-use crate::ProxyBody;
+use crate::body::ProxyBody;
 use crate::forward::{Failure, downstream_head, send};
 use crate::replay::{Prepared, RequestBody};
 use crate::status::ProxyError;
