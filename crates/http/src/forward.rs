@@ -1,288 +1,373 @@
-//! Sending one request to one backend and classifying what went wrong.
+//! Forwarding a request to its cluster, with retries: the first attempt, then, while the cluster's retry policy
+//! and budget allow and it is safe, another backend.
+//!
+//! Safe means: nothing was sent (connect failure: any method), or the method is
+//! idempotent and its body was held whole (≤ 64 KiB). A response is only retried
+//! before any of it went to the client, which is always the case here: the head is
+//! still in hand.
 
-use std::error::Error as StdError;
-use std::io;
-use std::time::Instant;
+use std::time::Duration;
 
 use http::request::Parts;
-use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use sluicegate_metrics::{ConnectReason, RetryReason};
-use sluicegate_runtime::{Backend, Cluster};
-use sluicegate_upstream::{BackendUpstream, Lease, SendError};
+use sluicegate_core::PickKey;
+use sluicegate_metrics::RetryReason;
+use sluicegate_runtime::{
+    Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
+};
+use sluicegate_upstream::{BackendUpstream, ClusterUpstream, Lease};
 
-use crate::headers::{remove_hop_by_hop, set_forwarded};
-use crate::identity::Identity;
-use crate::replay::RequestBody;
+use crate::body::ProxyBody;
+use crate::replay::{Prepared, RequestBody};
+use crate::send::{Failure, send};
 use crate::status::ProxyError;
-use crate::via::{MAX_OWN_HOPS, add_via, own_hops};
+use crate::upstream_head::downstream_head;
 
-/// Checks what must hold before a request is routed (RFC 9112 §3.2).
-pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
-    if head.method == Method::CONNECT {
-        return Err(ProxyError::MethodNotAllowed(head.method.to_string()));
-    }
-    let hosts = head.headers.get_all(header::HOST).iter().count();
-    if hosts > 1 {
-        return Err(ProxyError::BadRequest("more than one Host header"));
-    }
-    if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
-        return Err(ProxyError::BadRequest("missing Host header"));
-    }
-    check_absolute_form(head)?;
-    check_codings(head)?;
-    match own_hops(&head.headers) {
-        hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
-        _ => Ok(()),
-    }
+/// Methods that may be sent twice (RFC 9110 §9.2.2), as nginx's `proxy_next_upstream`.
+pub(crate) fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
 }
 
-/// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
-/// be one: no userinfo, and only the `http` scheme.
-fn check_absolute_form(head: &Parts) -> Result<(), ProxyError> {
-    if let Some(scheme) = head.uri.scheme()
-        && *scheme != Scheme::HTTP
-    {
-        return Err(ProxyError::BadRequest(
-            "the request target's scheme is not http",
-        ));
-    }
-    if head
-        .uri
-        .authority()
-        .is_some_and(|a| a.as_str().contains('@'))
-    {
-        return Err(ProxyError::BadRequest("userinfo in the request target"));
-    }
-    Ok(())
-}
-
-/// hyper decodes `chunked` and the body goes upstream re-framed: any other coding
-/// (`gzip, chunked`) would be lost on the way, so it is refused (as nginx does).
-fn check_codings(head: &Parts) -> Result<(), ProxyError> {
-    let other = head
-        .headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-    if other {
-        return Err(ProxyError::NotImplemented(
-            "transfer coding other than chunked is not supported",
-        ));
-    }
-    Ok(())
-}
-
-/// Turns the client's request head into the upstream one: target in origin form,
-/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set,
-/// `Host` kept (or, from an HTTP/1.0 client that sent none, set to `default_host`:
-/// the address the client connected to).
-pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identity: &Identity) {
-    if let Some(target) = head.uri.authority() {
-        // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
-        if let Ok(host) = HeaderValue::from_str(target.as_str()) {
-            head.headers.insert(header::HOST, host);
-        }
-    }
-    if !head.headers.contains_key(header::HOST) {
-        head.headers.insert(header::HOST, default_host.clone());
-    }
-    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
-        let path = head
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        head.uri = Uri::from(path);
-    }
-    head.version = Version::HTTP_11;
-    canonical_content_length(&mut head.headers);
-    remove_hop_by_hop(&mut head.headers);
-    set_forwarded(&mut head.headers, identity, "http");
-    add_via(&mut head.headers);
-}
-
-/// Writes `Content-Length` as the number hyper read, never the client's bytes: a
-/// zero-padded `010` is 10 to hyper and 8 to a backend that reads octal, and the
-/// connection would desynchronise. (hyper has already refused values that differ.)
-fn canonical_content_length(headers: &mut HeaderMap) {
-    let parsed = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match parsed {
-        Some(length) => headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length)),
-        None => headers.remove(header::CONTENT_LENGTH),
-    };
-}
-
-/// A failed attempt: what the client would get, what kind of failure it was, and the
-/// request itself if none of it was sent (it may then go to another backend).
+/// What a request needs to be sent again after it was sent once.
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) error: ProxyError,
-    pub(crate) reason: RetryReason,
-    pub(crate) unsent: Option<Request<RequestBody>>,
-    /// The client's request body failed (it went away mid-upload): not the backend's
-    /// fault, so neither counted against it nor retried.
-    pub(crate) client_fault: bool,
-    /// A reused connection closed under the request before any answer (see
-    /// [`SendError::Stale`]): not counted against the backend, and an idempotent
-    /// request is sent once more on a fresh connection.
-    pub(crate) stale: bool,
+struct HeadCopy {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
 }
 
-impl Failure {
-    /// A failure of a request that was sent, through no fault of the client.
-    fn sent(error: ProxyError, reason: RetryReason) -> Self {
-        Failure {
-            error,
-            reason,
-            unsent: None,
-            client_fault: false,
-            stale: false,
+impl HeadCopy {
+    fn of(head: &Parts) -> Self {
+        Self {
+            method: head.method.clone(),
+            uri: head.uri.clone(),
+            version: head.version,
+            headers: head.headers.clone(),
         }
+    }
+
+    fn request(&self, body: RequestBody) -> Request<RequestBody> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers.clone();
+        request
     }
 }
 
-/// Sends the request to `backend` (on a new connection when `fresh`) and waits,
-/// bounded by the cluster's response timeout, for the response head.
-pub(crate) async fn send(
-    upstream: &BackendUpstream<RequestBody>,
-    cluster: &Cluster,
-    backend: &Backend,
+/// One request on its way to a cluster.
+pub(crate) struct Exchange<'a> {
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) upstream: &'a ClusterUpstream<RequestBody>,
+    pub(crate) key: PickKey,
+    pub(crate) head: Parts,
+    pub(crate) body: Prepared,
+    /// Whether the request may be sent again after it was sent (the policy resends
+    /// sent requests and the method is idempotent); decided once, in `proxy`.
+    pub(crate) resend: bool,
+}
+
+/// A backend's answer with what its body holds until it ends: the attempt's in-flight
+/// guard, its retry budget slot (a retry's), its connection lease.
+type Answered = (
+    Response<Incoming>,
+    (InFlightGuard, Option<RetryGuard>),
+    Lease<RequestBody>,
+);
+
+/// How one attempt ended, when it is not the answer sent to the client yet.
+struct Failed {
+    /// What the client gets if nothing else is tried.
+    outcome: Result<Answered, ProxyError>,
+    reason: RetryReason,
+    /// The request, when none of it was sent.
+    unsent: Option<Request<RequestBody>>,
+    /// Keeps a failed request counted in the cluster's in-flight total until its next
+    /// attempt starts (a retried status keeps its response, and with it its count,
+    /// until then).
+    waiting: Option<BetweenAttempts>,
+    /// A reused connection closed under the request before any answer.
+    stale: bool,
+}
+
+/// The next attempt: the request to send to backend `slot`, on a new connection when
+/// `fresh`, holding a retry budget slot when it is a resend.
+struct Try {
+    slot: usize,
     request: Request<RequestBody>,
     fresh: bool,
-) -> Result<(Response<Incoming>, Lease<RequestBody>), Failure> {
-    let name = || cluster.name.to_string();
-    let started = Instant::now();
-    let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));
-    match sent.await {
-        Err(_) => {
-            tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
-            Err(Failure::sent(
-                ProxyError::ResponseTimeout { cluster: name() },
-                RetryReason::Timeout,
-            ))
-        }
-        Ok(Ok((response, _))) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
-            // No upgrade is ever asked for (`Upgrade` is removed), so a 101 is a
-            // backend speaking another protocol on this connection: not forwarded.
-            tracing::warn!(backend = %backend.key, "backend switched protocols unasked: 502");
-            Err(Failure::sent(
-                ProxyError::BadResponse { cluster: name() },
-                RetryReason::Reset,
-            ))
-        }
-        Ok(Ok(exchange)) => {
-            backend.series.response_seconds().record(started.elapsed());
-            Ok(exchange)
-        }
-        Ok(Err((SendError::Exchange(error), _))) if error.is_user() => {
-            tracing::debug!(backend = %backend.key, "request body from the client failed: {}", chain(&error));
-            let error =
-                ProxyError::BadRequest("the request body could not be read from the client");
-            Err(Failure {
-                client_fault: true,
-                ..Failure::sent(error, RetryReason::Reset)
-            })
-        }
-        Ok(Err((error, unsent))) => Err(failed(&error, unsent, backend, name())),
-    }
+    budget: Option<RetryGuard>,
 }
 
-/// The failure of an exchange that did not get a response head: counted (a connect
-/// error) and logged (an idle close only at debug level: it is resent).
-fn failed(
-    error: &SendError,
-    unsent: Option<Request<RequestBody>>,
-    backend: &Backend,
-    cluster: String,
-) -> Failure {
-    if let Some(reason) = connect_reason(error) {
-        backend.series.connect_error(reason);
-    }
-    let classified = classify(error, cluster);
-    let stale = matches!(error, SendError::Stale(_));
-    if stale {
-        tracing::debug!(backend = %backend.key, "reused connection closed under a request: {}", describe(error));
-    } else {
-        tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(error));
-    }
-    let reason = match error {
-        SendError::Exchange(_) | SendError::Stale(_) if unsent.is_none() => RetryReason::Reset,
-        _ => RetryReason::ConnectFailure,
+/// What `forward` keeps from one attempt to the next.
+struct Tries<'a> {
+    cluster: &'a Cluster,
+    key: PickKey,
+    /// The head to send again, when the request may be resent (its body held whole).
+    copy: Option<HeadCopy>,
+    body: Prepared,
+    /// Backends tried, in order.
+    tried: Vec<usize>,
+    /// Resends of a sent request so far, within the policy's attempts.
+    resends: u32,
+}
+
+/// Sends the request to backend `slot`, then tries again as the policy allows. `on_pick`
+/// learns each backend tried (the last one is the request's backend).
+///
+/// A request that was never sent (connect refused or timed out, handshake failed) goes
+/// to the next untried backend at once: no backoff, no budget, for any method, unless
+/// `retries.on` leaves out `connect_failure` (nginx's `proxy_next_upstream error`).
+/// A request that was sent is sent again only within `retries`: its attempts, its
+/// conditions, its budget (a slot held from the resend to the end of its response
+/// body) and its backoff, during which it still counts as in flight.
+pub(crate) async fn forward(
+    exchange: Exchange<'_>,
+    slot: usize,
+    mut on_pick: impl FnMut(usize),
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let Exchange {
+        cluster,
+        upstream,
+        key,
+        head,
+        mut body,
+        resend,
+    } = exchange;
+    // Kept for a resend within the policy, or once on a fresh connection after an
+    // idle close (any idempotent request, with or without a policy).
+    let resendable = resend || is_idempotent(&head.method);
+    let copy = (resendable && body.is_replayable()).then(|| HeadCopy::of(&head));
+    let first = body.take().ok_or_else(|| no_backend(cluster))?;
+    let request = Request::from_parts(head, first);
+    let mut tries = Tries {
+        cluster,
+        key,
+        copy,
+        body,
+        tried: Vec::new(),
+        resends: 0,
     };
-    Failure {
-        error: classified,
-        reason,
-        unsent,
-        client_fault: false,
-        stale,
+    let mut next = Try {
+        slot,
+        request,
+        fresh: false,
+        budget: None,
+    };
+    // Keeps a failed request counted in the cluster's total until its next attempt.
+    let mut waiting: Option<BetweenAttempts> = None;
+    loop {
+        on_pick(next.slot);
+        let (Some(backend), Some(up)) = (
+            cluster.backends.get(next.slot),
+            upstream.backends.get(next.slot),
+        ) else {
+            return Err(no_backend(cluster));
+        };
+        let held = (next.budget.take(), waiting.take());
+        let attempted = attempt(cluster, backend, up, (next.request, next.fresh), held);
+        let mut failed = match attempted.await? {
+            Ok(answered) => return Ok(answer(answered)),
+            Err(failed) => failed,
+        };
+        waiting = failed.waiting.take();
+        next = match tries.after(failed, (next.slot, next.fresh), backend).await {
+            Ok(next) => next,
+            Err(outcome) => return outcome.map(answer),
+        };
     }
 }
 
-fn classify(error: &SendError, cluster: String) -> ProxyError {
-    match error {
-        SendError::ConnectTimeout => ProxyError::ConnectTimeout { cluster },
-        SendError::Connect(io) if io.kind() == io::ErrorKind::TimedOut => {
-            ProxyError::ConnectTimeout { cluster }
+fn no_backend(cluster: &Cluster) -> ProxyError {
+    ProxyError::NoBackend {
+        cluster: cluster.name.to_string(),
+    }
+}
+
+impl Tries<'_> {
+    /// What follows `failed` on backend `slot` (tried on a fresh connection when
+    /// `fresh`): the next attempt, or the client's answer when nothing else is tried.
+    async fn after(
+        &mut self,
+        failed: Failed,
+        (slot, fresh): (usize, bool),
+        backend: &Backend,
+    ) -> Result<Try, Result<Answered, ProxyError>> {
+        let Failed {
+            outcome,
+            reason,
+            unsent,
+            stale,
+            ..
+        } = failed;
+        // An idle close met by a reused connection: once, on a fresh connection to the
+        // same backend, as nginx and HAProxy do. Not a retry: no budget, no pause.
+        if stale
+            && !fresh
+            && let Some(request) = self.again()
+        {
+            backend.series.stale_retry();
+            return Ok(Try {
+                slot,
+                request,
+                fresh: true,
+                budget: None,
+            });
         }
-        SendError::Connect(io) => ProxyError::ConnectFailed {
-            cluster,
-            reason: reason(io.kind()),
-        },
-        SendError::Exchange(_) | SendError::Stale(_) => ProxyError::BadResponse { cluster },
+        self.tried.push(slot);
+        match unsent {
+            Some(unsent) => self.elsewhere(unsent, reason).ok_or(outcome),
+            None => self.resend(reason, outcome).await,
+        }
+    }
+
+    /// A copy of the request to send again, if it may be.
+    fn again(&mut self) -> Option<Request<RequestBody>> {
+        let copy = self.copy.as_ref()?;
+        Some(copy.request(self.body.take()?))
+    }
+
+    /// A request that was never sent, to the next untried backend: it loads no
+    /// backend, so it needs neither budget nor pause.
+    fn elsewhere(&self, unsent: Request<RequestBody>, reason: RetryReason) -> Option<Try> {
+        let cluster = self.cluster;
+        let policy = cluster.health.retry.as_ref();
+        let next = policy
+            .is_none_or(|p| p.connect_failure)
+            .then(|| cluster.pick_untried(&self.key, &self.tried))
+            .flatten();
+        let (slot, _) = next?;
+        cluster.retry_series.retried(reason);
+        Some(Try {
+            slot,
+            request: unsent,
+            fresh: false,
+            budget: None,
+        })
+    }
+
+    /// A request that was sent, once more if the policy, the budget and the body allow,
+    /// after the backoff; `outcome` is the client's answer otherwise.
+    async fn resend(
+        &mut self,
+        reason: RetryReason,
+        outcome: Result<Answered, ProxyError>,
+    ) -> Result<Try, Result<Answered, ProxyError>> {
+        let cluster = self.cluster;
+        let resends = self.resends;
+        let policy = cluster.health.retry.as_ref();
+        let Some(policy) = policy.filter(|p| resends < p.attempts && p.retries(reason)) else {
+            return Err(outcome);
+        };
+        let Some(request) = self.again() else {
+            return Err(outcome);
+        };
+        // Refused now: answer at once rather than after the pause.
+        if cluster.try_retry().is_none() {
+            tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
+            return Err(outcome);
+        }
+        self.resends += 1;
+        tokio::time::sleep(backoff(policy, self.resends as usize)).await;
+        // Picked after the pause, so a backend taken out meanwhile is avoided.
+        let (Some(taken), Some((slot, _))) = (
+            cluster.try_retry(),
+            cluster.pick_avoiding(&self.key, &self.tried),
+        ) else {
+            return Err(outcome);
+        };
+        drop(outcome);
+        cluster.retry_series.retried(reason);
+        Ok(Try {
+            slot,
+            request,
+            fresh: false,
+            budget: Some(taken),
+        })
     }
 }
 
-/// The `reason` label of a failed connection attempt; `None` if it connected.
-fn connect_reason(error: &SendError) -> Option<ConnectReason> {
-    match error {
-        SendError::ConnectTimeout => Some(ConnectReason::Timeout),
-        SendError::Connect(io) => Some(match io.kind() {
-            io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
-            io::ErrorKind::ConnectionReset => ConnectReason::Reset,
-            io::ErrorKind::TimedOut => ConnectReason::Timeout,
-            _ => ConnectReason::Other,
-        }),
-        SendError::Exchange(_) | SendError::Stale(_) => None,
+/// One attempt on `backend`: `Ok(Ok(answer))` is final, `Ok(Err(failed))` may be
+/// tried elsewhere (a failure, or a status the policy retries), `Err` ends the request
+/// at once (the client's upload failed). Counts the outcome for the outlier detector
+/// and marks a backend that refused or did not answer as unreachable.
+async fn attempt(
+    cluster: &Cluster,
+    backend: &Backend,
+    up: &BackendUpstream<RequestBody>,
+    (request, fresh): (Request<RequestBody>, bool),
+    (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
+) -> Result<Result<Answered, Failed>, ProxyError> {
+    let guard = backend.start_request();
+    drop(waiting);
+    match send(up, cluster, backend, request, fresh).await {
+        Ok((response, lease)) => {
+            let status = response.status();
+            cluster.record_outcome(backend, status.is_server_error());
+            let policy = cluster.health.retry.as_ref();
+            if !policy.is_some_and(|p| p.retries_status(status.as_u16())) {
+                return Ok(Ok((response, (guard, budget_slot), lease)));
+            }
+            // A status to retry: this retry is over, its slot goes back now.
+            drop(budget_slot);
+            Ok(Err(Failed {
+                outcome: Ok((response, (guard, None), lease)),
+                reason: RetryReason::Status,
+                unsent: None,
+                waiting: None,
+                stale: false,
+            }))
+        }
+        Err(Failure {
+            client_fault: true,
+            error,
+            ..
+        }) => Err(error),
+        Err(Failure {
+            error,
+            reason,
+            unsent,
+            stale,
+            ..
+        }) => {
+            // The attempt is over: it no longer counts against this backend, but the
+            // request still counts in the cluster's total (the budget's base).
+            let waiting = cluster.between_attempts();
+            drop((guard, budget_slot));
+            // An idle close is the connection's end, not the backend failing.
+            if !stale {
+                cluster.record_outcome(backend, true);
+            }
+            if matches!(reason, RetryReason::ConnectFailure | RetryReason::Timeout) {
+                cluster.record_unreachable(backend, &error.to_string());
+            }
+            Ok(Err(Failed {
+                outcome: Err(error),
+                reason,
+                unsent,
+                waiting: Some(waiting),
+                stale,
+            }))
+        }
     }
 }
 
-fn describe(error: &SendError) -> String {
-    match error {
-        SendError::ConnectTimeout => "connect timed out".into(),
-        SendError::Connect(io) => format!("connect: {io}"),
-        SendError::Exchange(e) | SendError::Stale(e) => chain(e),
-    }
+/// Exponential backoff from `policy.backoff`, with jitter (50–100%), for retry `n`.
+fn backoff(policy: &RetryPolicy, n: usize) -> Duration {
+    let exponent = u32::try_from(n.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(6);
+    let full = policy.backoff.saturating_mul(1 << exponent);
+    full.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
-fn reason(kind: io::ErrorKind) -> String {
-    match kind {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "connection reset".into(),
-        other => other.to_string(),
-    }
-}
-
-fn sources<'a>(
-    error: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(error), |e| (*e).source())
-}
-
-fn chain(error: &(dyn StdError + 'static)) -> String {
-    sources(error)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
-/// Removes hop-by-hop fields from a backend's response head.
-pub(crate) fn downstream_head(response: &mut Response<Incoming>) {
-    remove_hop_by_hop(response.headers_mut());
+fn answer((mut response, guards, lease): Answered) -> Response<ProxyBody> {
+    downstream_head(&mut response);
+    response.map(|body| ProxyBody::upstream(body, guards, lease))
 }

@@ -7,7 +7,7 @@
 //!
 //! Its place in the graph: above `upstream` (pools, [`Live`]) and `runtime`
 //! (snapshots), below `listener`, which accepts connections and hands them to
-//! [`serve`]. It must not import `sluicegate-listener` (nor, later, `sluicegate-tcp`)
+//! [`serve()`]. It must not import `sluicegate-listener` (nor, later, `sluicegate-tcp`)
 //! and must not depend on the config crate (checked by `.ci/crate-rules.sh`). It
 //! reads the live snapshot once per request and keeps that `Arc` until the request
 //! ends, must not panic on anything a client or backend sends, and must not buffer
@@ -16,7 +16,6 @@
 
 mod access;
 mod affinity;
-mod attempts;
 mod body;
 mod chunk_scan;
 mod client_body;
@@ -32,9 +31,12 @@ mod refusal;
 mod refusals;
 mod rejected;
 mod replay;
+mod request_check;
+mod send;
 mod serve;
 pub mod status;
 mod target;
+mod upstream_head;
 mod via;
 
 pub use body::ProxyBody;

@@ -9,16 +9,17 @@ use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
 
 use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
-use crate::attempts::{Exchange, forward, is_idempotent};
 use crate::body::ProxyBody;
 use crate::client_body::ClientBody;
 use crate::conn::ClientConn;
-use crate::forward::{check_request, upstream_head};
+use crate::forward::{Exchange, forward, is_idempotent};
 use crate::identity::{Identity, X_REQUEST_ID};
 use crate::live::Live;
 use crate::replay::Prepared;
+use crate::request_check::check_request;
 use crate::status::ProxyError;
 use crate::target::normalize_target;
+use crate::upstream_head::upstream_head;
 
 /// How far a request got: the cluster it was routed to, the backend picked last and
 /// the number of backends tried.
