@@ -10,8 +10,8 @@ use sluicegate_runtime::Listener;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::error::ServeError;
 use crate::phase::Phase;
-use crate::server::ServeError;
 
 /// The config a removed listener's connections keep serving with. Empty while the
 /// listener is in the published snapshot: its connections then read the live one.

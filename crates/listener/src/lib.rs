@@ -11,10 +11,12 @@
 mod bound;
 mod control;
 mod counted;
+mod error;
 mod phase;
 mod pipeline;
 mod server;
 mod shared;
 
 pub use control::Control;
-pub use server::{DrainOutcome, ServeError, Server};
+pub use error::ServeError;
+pub use server::{DrainOutcome, Server};

@@ -2,7 +2,6 @@
 //! graceful drain. Listener changes while it runs come through [`Control`].
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,30 +14,12 @@ use tokio::task::JoinHandle;
 
 use crate::bound::{Accepting, Bound};
 use crate::control::Control;
+use crate::error::ServeError;
 use crate::phase::{Phase, Phases};
 use crate::pipeline;
 use crate::shared::Shared;
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
-
-/// A failure to start serving, or to apply a new snapshot ([`Control::apply`]).
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// A listener's address could not be bound (in use, not local, no permission).
-    #[error("listener {listener}: cannot bind {address}: {reason}")]
-    Bind {
-        /// Listener name.
-        listener: String,
-        /// The address it wanted.
-        address: SocketAddr,
-        /// Why the OS said no. Part of the message, not a `source`: an error chain
-        /// printed whole would show it twice.
-        reason: io::Error,
-    },
-    /// The server is shutting down and takes no new config.
-    #[error("the server is shutting down")]
-    Stopped,
-}
 
 /// How a drain ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
