@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use sluicegate_http::Live;
 use sluicegate_runtime::Listener;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::error::ServeError;
 use crate::phase::Phase;
-use crate::proxy::Live;
-use crate::server::ServeError;
 
 /// The config a removed listener's connections keep serving with. Empty while the
 /// listener is in the published snapshot: its connections then read the live one.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sluicegate_runtime::Snapshot;
 
 use crate::bound::Bound;
-use crate::server::ServeError;
+use crate::error::ServeError;
 use crate::shared::Shared;
 
 /// Applies new snapshots to a [`crate::Server`], before or while it runs.
@@ -54,58 +54,14 @@ impl Control {
     pub async fn apply(&self, next: Snapshot) -> Result<(), ServeError> {
         let shared = &self.shared;
         let _one = shared.applying.lock().await;
-        let (added, removed) = {
-            let registry = shared.registry();
-            if registry.stopped {
-                return Err(ServeError::Stopped);
-            }
-            let added: Vec<(String, SocketAddr)> = next
-                .listeners
-                .iter()
-                .filter(|l| !registry.listeners.iter().any(|b| b.is(l)))
-                .map(|l| (l.name.to_string(), l.address))
-                .collect();
-            let removed = registry
-                .listeners
-                .iter()
-                .filter(|b| !next.listeners.iter().any(|l| b.is(l)))
-                .count();
-            (added, removed)
-        };
+        let (added, removed) = self.plan(&next)?;
         let mut bound = Vec::with_capacity(added.len());
         for (name, address) in &added {
             // On failure, `bound` is dropped with the function: its sockets close.
             bound.push(Bound::bind(name, *address).await?);
         }
         let drain_timeout = next.drain_timeout;
-        let retired = {
-            let mut registry = shared.registry();
-            if registry.stopped {
-                return Err(ServeError::Stopped);
-            }
-            let mut retired = Vec::with_capacity(removed);
-            if removed > 0 {
-                // The snapshot in `live` must be the one holding the retired listeners.
-                shared.refresh();
-                let last = shared.live.load_full();
-                let (gone, kept) = std::mem::take(&mut registry.listeners)
-                    .into_iter()
-                    .partition(|b: &Bound| !next.listeners.iter().any(|l| b.is(l)));
-                registry.listeners = kept;
-                for mut listener in gone {
-                    listener.retire(last.clone());
-                    tracing::info!(listener = %listener.name, address = %listener.local, "listener removed: draining its connections");
-                    retired.push(listener);
-                }
-            }
-            shared.handle.publish(next);
-            shared.refresh();
-            for listener in &bound {
-                tracing::info!(listener = %listener.name, address = %listener.local, "listener added");
-            }
-            registry.listeners.extend(bound);
-            retired
-        };
+        let retired = self.swap(next, bound, removed)?;
         if !added.is_empty() {
             shared.wake.notify_one();
         }
@@ -113,6 +69,65 @@ impl Control {
             tokio::spawn(listener.drain(drain_timeout));
         }
         Ok(())
+    }
+
+    /// The listeners `next` adds (name and configured address), and how many of the
+    /// bound ones it removes.
+    fn plan(&self, next: &Snapshot) -> Result<(Vec<(String, SocketAddr)>, usize), ServeError> {
+        let registry = self.shared.registry();
+        if registry.stopped {
+            return Err(ServeError::Stopped);
+        }
+        let added = next
+            .listeners
+            .iter()
+            .filter(|l| !registry.listeners.iter().any(|b| b.is(l)))
+            .map(|l| (l.name.to_string(), l.address))
+            .collect();
+        let removed = registry
+            .listeners
+            .iter()
+            .filter(|b| !next.listeners.iter().any(|l| b.is(l)))
+            .count();
+        Ok((added, removed))
+    }
+
+    /// Under the registry's lock: retires the `removed` listeners `next` no longer
+    /// has (pinning the config they finish with), publishes `next` with its pools,
+    /// and registers the newly `bound` ones. Returns the retired listeners, to drain.
+    fn swap(
+        &self,
+        next: Snapshot,
+        bound: Vec<Bound>,
+        removed: usize,
+    ) -> Result<Vec<Bound>, ServeError> {
+        let shared = &self.shared;
+        let mut registry = shared.registry();
+        if registry.stopped {
+            return Err(ServeError::Stopped);
+        }
+        let mut retired = Vec::with_capacity(removed);
+        if removed > 0 {
+            // The snapshot in `live` must be the one holding the retired listeners.
+            shared.refresh();
+            let last = shared.live.load_full();
+            let (gone, kept) = std::mem::take(&mut registry.listeners)
+                .into_iter()
+                .partition(|b: &Bound| !next.listeners.iter().any(|l| b.is(l)));
+            registry.listeners = kept;
+            for mut listener in gone {
+                listener.retire(last.clone());
+                tracing::info!(listener = %listener.name, address = %listener.local, "listener removed: draining its connections");
+                retired.push(listener);
+            }
+        }
+        shared.handle.publish(next);
+        shared.refresh();
+        for listener in &bound {
+            tracing::info!(listener = %listener.name, address = %listener.local, "listener added");
+        }
+        registry.listeners.extend(bound);
+        Ok(retired)
     }
 
     /// The snapshot being served.

@@ -1,41 +1,22 @@
-//! sluicegate's data plane: accept loops, HTTP/1.1 serving (hyper 1) and forwarding
-//! over per-backend keep-alive pools on hyper's client connection API, the one module
-//! that maps failures to statuses ([`status`]), graceful drain, and listener changes
-//! applied live ([`Control`]), retries within the cluster's policy and budget, and
-//! the outlier detector fed by every exchange.
+//! sluicegate's listeners: binding, accept loops, graceful drain, listener changes
+//! applied live ([`Control`]), and the per-connection pipeline that hands each
+//! accepted connection to a protocol (today HTTP/1, served by `sluicegate-http`).
+//! The pipeline is the seam where TLS, protocol detection and PROXY protocol will sit.
 //!
-//! It reads the live [`sluicegate_runtime::Snapshot`] once per request and keeps that
-//! `Arc` until the request ends. It must not depend on the config crate, must not
-//! panic on anything a client or backend sends, and must not buffer whole bodies (a
-//! request body of up to 64 KiB is held for replay when retries are on).
+//! Its place in the graph: the top of the data plane, the only crate that will know
+//! both protocols (`http` and, later, `tcp`). It must not depend on the config crate,
+//! must not parse HTTP itself, and must not panic on anything a client sends.
+//! `http` and `upstream` never import it (checked by `.ci/crate-rules.sh`).
 
-mod access;
-mod affinity;
-mod attempts;
-mod body;
 mod bound;
-mod chunk_scan;
-mod client_body;
 mod control;
 mod counted;
-mod forward;
-mod head_check;
-mod head_guard;
-mod headers;
-mod identity;
+mod error;
 mod phase;
-mod pool;
-mod proxy;
-mod refusal;
-mod rejected;
-mod replay;
+mod pipeline;
 mod server;
 mod shared;
-pub mod status;
-mod target;
-mod upstream;
-mod via;
 
-pub use body::ProxyBody;
 pub use control::Control;
-pub use server::{DrainOutcome, ServeError, Server};
+pub use error::ServeError;
+pub use server::{DrainOutcome, Server};

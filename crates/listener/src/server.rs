@@ -1,56 +1,25 @@
 //! The server: binding listeners, the run loop, accept loops, connection serving and
 //! graceful drain. Listener changes while it runs come through [`Control`].
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use metrics::{Counter, Gauge};
+use sluicegate_http::{Live, Source};
 use sluicegate_runtime::{SnapshotHandle, supervise};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::bound::{Accepting, Bound, Retired};
+use crate::bound::{Accepting, Bound};
 use crate::control::Control;
-use crate::counted::Counted;
-use crate::head_guard::HeadGuard;
+use crate::error::ServeError;
 use crate::phase::{Phase, Phases};
-use crate::proxy::{ClientConn, Live, handle};
+use crate::pipeline;
 use crate::shared::Shared;
-use crate::{refusal, rejected};
-
-/// Time a client gets to send a complete request head (hyper's default, made explicit:
-/// hyper enforces it only when a timer is set). Slowloris protection.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
-
-/// A failure to start serving, or to apply a new snapshot ([`Control::apply`]).
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// A listener's address could not be bound (in use, not local, no permission).
-    #[error("listener {listener}: cannot bind {address}: {reason}")]
-    Bind {
-        /// Listener name.
-        listener: String,
-        /// The address it wanted.
-        address: SocketAddr,
-        /// Why the OS said no. Part of the message, not a `source`: an error chain
-        /// printed whole would show it twice.
-        reason: io::Error,
-    },
-    /// The server is shutting down and takes no new config.
-    #[error("the server is shutting down")]
-    Stopped,
-}
 
 /// How a drain ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,14 +162,11 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let conn = serve(
-                    stream,
-                    peer,
-                    name.clone(),
-                    live.clone(),
-                    retired.clone(),
-                    phases.clone(),
-                );
+                let source = Source {
+                    live: live.clone(),
+                    retired: retired.clone(),
+                };
+                let conn = pipeline::serve(stream, peer, name.clone(), source, phases.clone());
                 let held = (done.clone(), open.clone());
                 tokio::spawn(async move {
                     conn.await;
@@ -214,68 +180,6 @@ async fn accept_loop(
         }
     }
     // Dropping the socket here makes new connections fail at once.
-}
-
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    listener: Arc<str>,
-    live: Arc<ArcSwap<Live>>,
-    retired: Retired,
-    mut phases: Phases,
-) {
-    let _ = stream.set_nodelay(true);
-    let conn = Arc::new(ClientConn::new(
-        listener.clone(),
-        peer,
-        stream.local_addr().ok(),
-    ));
-    let stream = {
-        let pinned = retired.get().cloned();
-        let live = pinned.unwrap_or_else(|| live.load_full());
-        match live.snapshot.listener(&listener) {
-            Some(l) => Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
-            None => Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
-        }
-    };
-    let stream = HeadGuard::new(stream, conn.refusals.clone());
-    let closing_live = live.clone();
-    let service = service_fn(move |request| {
-        // Load the live config first: `Control::apply` pins `retired` before it
-        // publishes, so a request that sees the snapshot without this listener also
-        // sees the pinned one.
-        let current = live.load_full();
-        let live = retired.get().cloned().unwrap_or(current);
-        let conn = conn.clone();
-        async move {
-            if let Some(refusal) = conn.refusals.next() {
-                return Ok::<_, Infallible>(refusal::answer(&live, &conn, peer, refusal));
-            }
-            Ok(handle(live, &conn, request).await)
-        }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let mut closing = phases.clone();
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = phases.reached(Phase::Draining) => {
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = conn.as_mut() => result,
-                () = closing.reached(Phase::Closing) => return,
-            }
-        }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%peer, "client connection ended with an error: {error}");
-        let live = closing_live.load_full();
-        let series = live.snapshot.listener(&listener).map(|l| &l.series);
-        rejected::record_hyper(series, &listener, peer, &error);
-    }
 }
 
 /// Aborts its task when dropped (also when `run` itself is dropped mid-way).

@@ -4,12 +4,11 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
+use sluicegate_http::Live;
 use sluicegate_runtime::SnapshotHandle;
 use tokio::sync::Notify;
 
 use crate::bound::{Accepting, Bound};
-use crate::proxy::Live;
-use crate::upstream::Upstreams;
 
 /// The bound listeners and whether the server still takes new ones.
 #[derive(Debug, Default)]
@@ -40,13 +39,9 @@ impl Shared {
     /// State for `listeners`, bound to serve the handle's current snapshot.
     pub(crate) fn new(handle: Arc<SnapshotHandle>, listeners: Vec<Bound>) -> Self {
         let snapshot = handle.load();
-        let upstreams = Upstreams::build(&snapshot, None);
         Self {
             handle,
-            live: Arc::new(ArcSwap::from_pointee(Live {
-                snapshot,
-                upstreams,
-            })),
+            live: Arc::new(ArcSwap::from_pointee(Live::build(snapshot, None))),
             refreshing: Mutex::new(()),
             registry: Mutex::new(Registry {
                 listeners,
@@ -69,12 +64,8 @@ impl Shared {
         if Arc::ptr_eq(&previous.snapshot, &snapshot) {
             return;
         }
-        let upstreams =
-            Upstreams::build(&snapshot, Some((&previous.snapshot, &previous.upstreams)));
-        self.live.store(Arc::new(Live {
-            snapshot,
-            upstreams,
-        }));
+        self.live
+            .store(Arc::new(Live::build(snapshot, Some(&previous))));
     }
 
     /// The registry, locked. Never held across an `.await`.

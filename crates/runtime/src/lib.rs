@@ -6,7 +6,8 @@
 //! step with the live snapshot.
 //!
 //! The only crate that maps `*Spec` types into balance, routing and health parameters.
-//! Must not depend on hyper: serving and forwarding belong to the listener crate.
+//! Must not depend on hyper: serving and forwarding belong to the http crate, pools to
+//! the upstream crate.
 
 mod backend;
 mod cluster;

@@ -8,32 +8,43 @@ use std::collections::HashMap;
 use sluicegate_core::BackendKey;
 use sluicegate_runtime::{Cluster, Snapshot};
 
-use crate::pool::Pool;
+use crate::pool::{Pool, SendBody};
 
 /// One backend's pool.
-#[derive(Clone, Debug)]
-pub(crate) struct BackendUpstream {
+#[derive(Debug)]
+pub struct BackendUpstream<B> {
     /// Its keep-alive connections.
-    pub(crate) pool: Pool,
+    pub pool: Pool<B>,
+}
+
+// By hand: a derived `Clone` would require `B: Clone`.
+impl<B> Clone for BackendUpstream<B> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+        }
+    }
 }
 
 /// One cluster's backends, indexed like `Cluster::backends`.
-#[derive(Clone, Debug)]
-pub(crate) struct ClusterUpstream {
-    pub(crate) backends: Vec<BackendUpstream>,
+#[derive(Debug)]
+pub struct ClusterUpstream<B> {
+    /// One entry per backend of the cluster, in the same order.
+    pub backends: Vec<BackendUpstream<B>>,
 }
 
 /// Pools for every cluster of one snapshot, indexed like `Snapshot::clusters`.
 #[derive(Debug)]
-pub(crate) struct Upstreams {
-    pub(crate) clusters: Vec<ClusterUpstream>,
+pub struct Upstreams<B> {
+    /// One entry per cluster of the snapshot, in the same order.
+    pub clusters: Vec<ClusterUpstream<B>>,
 }
 
-impl Upstreams {
+impl<B: SendBody> Upstreams<B> {
     /// Builds pools for `snapshot`, reusing the previous pool of every backend that
     /// stayed with the same timeouts. Needs a tokio runtime (pools run reaper tasks).
-    pub(crate) fn build(snapshot: &Snapshot, previous: Option<(&Snapshot, &Upstreams)>) -> Self {
-        let mut old: HashMap<&BackendKey, &Pool> = HashMap::new();
+    pub fn build(snapshot: &Snapshot, previous: Option<(&Snapshot, &Upstreams<B>)>) -> Self {
+        let mut old: HashMap<&BackendKey, &Pool<B>> = HashMap::new();
         if let Some((snap, ups)) = previous {
             for (cluster, upstream) in snap.clusters.iter().zip(&ups.clusters) {
                 for (backend, up) in cluster.backends.iter().zip(&upstream.backends) {
@@ -52,7 +63,10 @@ impl Upstreams {
     }
 }
 
-fn backends(cluster: &Cluster, old: &HashMap<&BackendKey, &Pool>) -> Vec<BackendUpstream> {
+fn backends<B: SendBody>(
+    cluster: &Cluster,
+    old: &HashMap<&BackendKey, &Pool<B>>,
+) -> Vec<BackendUpstream<B>> {
     cluster
         .backends
         .iter()

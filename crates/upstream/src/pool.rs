@@ -10,26 +10,40 @@
 //!
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
 //! and no keyed map: one small mutex-guarded stack per backend.
+//!
+//! The pool is generic over the request body `B` ([`SendBody`]): it never names
+//! the body type of the layer above (the retry buffer lives in the `http` crate).
 
+use std::error::Error as StdError;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
-
-use crate::replay::RequestBody;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+/// What a pool can send as a request body: anything hyper's HTTP/1 client takes and
+/// a spawned connection task can own.
+pub trait SendBody:
+    Body<Data: Send, Error: Into<Box<dyn StdError + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<B> SendBody for B where
+    B: Body<Data: Send, Error: Into<Box<dyn StdError + Send + Sync>>> + Send + 'static
+{
+}
 
 /// Most idle connections kept per backend; more are closed when they come back.
 const MAX_IDLE: usize = 1024;
 
 /// Why a request could not be sent or answered.
 #[derive(Debug)]
-pub(crate) enum SendError {
+pub enum SendError {
     /// Connecting failed (refused, reset, unreachable …).
     Connect(io::Error),
     /// Connecting took longer than the connect timeout.
@@ -61,33 +75,38 @@ fn is_stale(error: &hyper::Error) -> bool {
     })
 }
 
-/// The idle connections of one backend.
-#[derive(Debug, Clone)]
-pub(crate) struct Pool {
-    inner: Arc<Inner>,
+/// The idle connections of one backend, sending request bodies of type `B`.
+#[derive(Debug)]
+pub struct Pool<B> {
+    inner: Arc<Inner<B>>,
+}
+
+// By hand: a derived `Clone` would require `B: Clone`, and a request body is not.
+impl<B> Clone for Pool<B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 #[derive(Debug)]
-struct Inner {
+struct Inner<B> {
     address: SocketAddr,
     connect_timeout: Duration,
     idle_timeout: Duration,
-    idle: Mutex<Vec<Idle>>,
+    idle: Mutex<Vec<Idle<B>>>,
 }
 
 #[derive(Debug)]
-struct Idle {
-    sender: SendRequest<RequestBody>,
+struct Idle<B> {
+    sender: SendRequest<B>,
     since: Instant,
 }
 
-impl Pool {
+impl<B: SendBody> Pool<B> {
     /// An empty pool for `address`, with its reaper task (needs a tokio runtime).
-    pub(crate) fn new(
-        address: SocketAddr,
-        connect_timeout: Duration,
-        idle_timeout: Duration,
-    ) -> Self {
+    pub fn new(address: SocketAddr, connect_timeout: Duration, idle_timeout: Duration) -> Self {
         let inner = Arc::new(Inner {
             address,
             connect_timeout,
@@ -99,7 +118,7 @@ impl Pool {
     }
 
     /// Whether this pool was built with these timeouts (then it can be kept on reload).
-    pub(crate) fn has_timeouts(&self, connect: Duration, idle: Duration) -> bool {
+    pub fn has_timeouts(&self, connect: Duration, idle: Duration) -> bool {
         self.inner.connect_timeout == connect && self.inner.idle_timeout == idle
     }
 
@@ -107,11 +126,11 @@ impl Pool {
     /// `fresh`. The returned lease gives the connection back once the response body
     /// has been read to its end. A request that was not sent at all (connect failure)
     /// comes back with the error, so it can go to another backend.
-    pub(crate) async fn send(
+    pub async fn send(
         &self,
-        mut request: Request<RequestBody>,
+        mut request: Request<B>,
         fresh: bool,
-    ) -> Result<(Response<Incoming>, Lease), (SendError, Option<Request<RequestBody>>)> {
+    ) -> Result<(Response<Incoming>, Lease<B>), (SendError, Option<Request<B>>)> {
         loop {
             let idle = if fresh { None } else { self.inner.checkout() };
             let (mut sender, reused) = match idle {
@@ -145,9 +164,9 @@ impl Pool {
     }
 }
 
-impl Inner {
+impl<B: SendBody> Inner<B> {
     /// The most recently used live idle connection, dropping expired and closed ones.
-    fn checkout(&self) -> Option<SendRequest<RequestBody>> {
+    fn checkout(&self) -> Option<SendRequest<B>> {
         let mut idle = self.idle.lock().ok()?;
         while let Some(entry) = idle.pop() {
             if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
@@ -157,7 +176,7 @@ impl Inner {
         None
     }
 
-    fn give_back(&self, sender: SendRequest<RequestBody>) {
+    fn give_back(&self, sender: SendRequest<B>) {
         if sender.is_closed() {
             return;
         }
@@ -171,7 +190,7 @@ impl Inner {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<RequestBody>, SendError> {
+    async fn connect(&self) -> Result<SendRequest<B>, SendError> {
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
             .await
             .map_err(|_| SendError::ConnectTimeout)?
@@ -203,7 +222,7 @@ impl Inner {
 }
 
 /// Runs while the pool exists, closing expired idle connections.
-async fn reap(pool: Weak<Inner>, idle_timeout: Duration) {
+async fn reap<B: SendBody>(pool: Weak<Inner<B>>, idle_timeout: Duration) {
     let period = (idle_timeout / 2).max(Duration::from_millis(100));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -220,14 +239,14 @@ async fn reap(pool: Weak<Inner>, idle_timeout: Duration) {
 /// A connection in use by one exchange. [`Lease::release`] returns it to its pool
 /// once the response has been read to its end; dropping it closes the connection.
 #[derive(Debug)]
-pub(crate) struct Lease {
-    sender: Option<SendRequest<RequestBody>>,
-    pool: Weak<Inner>,
+pub struct Lease<B> {
+    sender: Option<SendRequest<B>>,
+    pool: Weak<Inner<B>>,
 }
 
-impl Lease {
+impl<B: SendBody> Lease<B> {
     /// The response body has ended: the connection may carry the next request.
-    pub(crate) fn release(&mut self) {
+    pub fn release(&mut self) {
         if let (Some(sender), Some(pool)) = (self.sender.take(), self.pool.upgrade()) {
             pool.give_back(sender);
         }

@@ -37,7 +37,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::chunk_scan::{ChunkScan, Scanned};
 use crate::head_check::{self, BodyFraming, Head, MAX_HEAD, Refusal};
-use crate::refusal::Refusals;
+use crate::refusals::Refusals;
 
 /// What hyper reads in place of a refused head: a request that cannot be forwarded by
 /// mistake (its host does not resolve), answered from [`Refusals`].

@@ -1,124 +1,19 @@
-//! Sending one request to one backend and classifying what went wrong.
+//! Sending one request to one backend, bounded by the cluster's response timeout,
+//! and classifying what went wrong: the status the client would get, the retry
+//! reason, and whether the request can still go elsewhere.
 
 use std::error::Error as StdError;
 use std::io;
 use std::time::Instant;
 
-use http::request::Parts;
-use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use sluicegate_metrics::{ConnectReason, RetryReason};
 use sluicegate_runtime::{Backend, Cluster};
+use sluicegate_upstream::{BackendUpstream, Lease, SendError};
 
-use crate::headers::{remove_hop_by_hop, set_forwarded};
-use crate::identity::Identity;
-use crate::pool::{Lease, SendError};
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
-use crate::upstream::BackendUpstream;
-use crate::via::{MAX_OWN_HOPS, add_via, own_hops};
-
-/// Checks what must hold before a request is routed (RFC 9112 §3.2).
-pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
-    if head.method == Method::CONNECT {
-        return Err(ProxyError::MethodNotAllowed(head.method.to_string()));
-    }
-    let hosts = head.headers.get_all(header::HOST).iter().count();
-    if hosts > 1 {
-        return Err(ProxyError::BadRequest("more than one Host header"));
-    }
-    if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
-        return Err(ProxyError::BadRequest("missing Host header"));
-    }
-    check_absolute_form(head)?;
-    check_codings(head)?;
-    match own_hops(&head.headers) {
-        hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
-        _ => Ok(()),
-    }
-}
-
-/// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
-/// be one: no userinfo, and only the `http` scheme.
-fn check_absolute_form(head: &Parts) -> Result<(), ProxyError> {
-    if let Some(scheme) = head.uri.scheme()
-        && *scheme != Scheme::HTTP
-    {
-        return Err(ProxyError::BadRequest(
-            "the request target's scheme is not http",
-        ));
-    }
-    if head
-        .uri
-        .authority()
-        .is_some_and(|a| a.as_str().contains('@'))
-    {
-        return Err(ProxyError::BadRequest("userinfo in the request target"));
-    }
-    Ok(())
-}
-
-/// hyper decodes `chunked` and the body goes upstream re-framed: any other coding
-/// (`gzip, chunked`) would be lost on the way, so it is refused (as nginx does).
-fn check_codings(head: &Parts) -> Result<(), ProxyError> {
-    let other = head
-        .headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-    if other {
-        return Err(ProxyError::NotImplemented(
-            "transfer coding other than chunked is not supported",
-        ));
-    }
-    Ok(())
-}
-
-/// Turns the client's request head into the upstream one: target in origin form,
-/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set,
-/// `Host` kept (or, from an HTTP/1.0 client that sent none, set to `default_host`:
-/// the address the client connected to).
-pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identity: &Identity) {
-    if let Some(target) = head.uri.authority() {
-        // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
-        if let Ok(host) = HeaderValue::from_str(target.as_str()) {
-            head.headers.insert(header::HOST, host);
-        }
-    }
-    if !head.headers.contains_key(header::HOST) {
-        head.headers.insert(header::HOST, default_host.clone());
-    }
-    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
-        let path = head
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        head.uri = Uri::from(path);
-    }
-    head.version = Version::HTTP_11;
-    canonical_content_length(&mut head.headers);
-    remove_hop_by_hop(&mut head.headers);
-    set_forwarded(&mut head.headers, identity, "http");
-    add_via(&mut head.headers);
-}
-
-/// Writes `Content-Length` as the number hyper read, never the client's bytes: a
-/// zero-padded `010` is 10 to hyper and 8 to a backend that reads octal, and the
-/// connection would desynchronise. (hyper has already refused values that differ.)
-fn canonical_content_length(headers: &mut HeaderMap) {
-    let parsed = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match parsed {
-        Some(length) => headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length)),
-        None => headers.remove(header::CONTENT_LENGTH),
-    };
-}
 
 /// A failed attempt: what the client would get, what kind of failure it was, and the
 /// request itself if none of it was sent (it may then go to another backend).
@@ -152,12 +47,12 @@ impl Failure {
 /// Sends the request to `backend` (on a new connection when `fresh`) and waits,
 /// bounded by the cluster's response timeout, for the response head.
 pub(crate) async fn send(
-    upstream: &BackendUpstream,
+    upstream: &BackendUpstream<RequestBody>,
     cluster: &Cluster,
     backend: &Backend,
     request: Request<RequestBody>,
     fresh: bool,
-) -> Result<(Response<Incoming>, Lease), Failure> {
+) -> Result<(Response<Incoming>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();
     let started = Instant::now();
     let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));
@@ -281,9 +176,4 @@ fn chain(error: &(dyn StdError + 'static)) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")
-}
-
-/// Removes hop-by-hop fields from a backend's response head.
-pub(crate) fn downstream_head(response: &mut Response<Incoming>) {
-    remove_hop_by_hop(response.headers_mut());
 }

@@ -17,9 +17,13 @@ use hyper::body::{Body, Frame, SizeHint};
 use crate::client_body::ClientBody;
 use crate::status::ProxyError;
 
-/// The body of one upstream request.
+/// The body of one upstream request, as the upstream pools send it. Made only by
+/// this crate; public so that the pools' body type ([`crate::Live`]) can be named.
 #[derive(Debug)]
-pub(crate) enum RequestBody {
+pub struct RequestBody(Kind);
+
+#[derive(Debug)]
+enum Kind {
     /// The client's body, streamed as it arrives.
     Streamed(ClientBody),
     /// Read whole beforehand: a copy of a replayable body.
@@ -57,7 +61,7 @@ impl Prepared {
             });
         }
         let Some(limit) = limit.filter(|l| body.size_hint().lower() <= *l as u64) else {
-            return Ok(Prepared::Once(Some(RequestBody::Streamed(body))));
+            return Ok(Prepared::Once(Some(RequestBody(Kind::Streamed(body)))));
         };
         let mut body = body;
         let mut read = VecDeque::new();
@@ -70,10 +74,10 @@ impl Prepared {
                     total += data.len();
                     read.push_back(data);
                     if total > limit {
-                        return Ok(Prepared::Once(Some(RequestBody::Partial {
+                        return Ok(Prepared::Once(Some(RequestBody(Kind::Partial {
                             read,
                             rest: body,
-                        })));
+                        }))));
                     }
                 }
                 Err(frame) => {
@@ -94,10 +98,10 @@ impl Prepared {
     /// The body for the next attempt: a copy of a replayable one, or the stream.
     pub(crate) fn take(&mut self) -> Option<RequestBody> {
         match self {
-            Prepared::Replayable { data, trailers } => Some(RequestBody::Buffered {
+            Prepared::Replayable { data, trailers } => Some(RequestBody(Kind::Buffered {
                 data: (!data.is_empty()).then(|| data.clone()),
                 trailers: trailers.clone(),
-            }),
+            })),
             Prepared::Once(body) => body.take(),
         }
     }
@@ -127,14 +131,14 @@ impl Body for RequestBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            RequestBody::Streamed(body) => Pin::new(body).poll_frame(cx),
-            RequestBody::Buffered { data, trailers } => Poll::Ready(
+        match &mut self.get_mut().0 {
+            Kind::Streamed(body) => Pin::new(body).poll_frame(cx),
+            Kind::Buffered { data, trailers } => Poll::Ready(
                 data.take()
                     .map(|d| Ok(Frame::data(d)))
                     .or_else(|| trailers.take().map(|t| Ok(Frame::trailers(t)))),
             ),
-            RequestBody::Partial { read, rest } => match read.pop_front() {
+            Kind::Partial { read, rest } => match read.pop_front() {
                 Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
                 None => Pin::new(rest).poll_frame(cx),
             },
@@ -142,20 +146,20 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            RequestBody::Streamed(body) => body.is_end_stream(),
-            RequestBody::Buffered { data, trailers } => data.is_none() && trailers.is_none(),
-            RequestBody::Partial { read, rest } => read.is_empty() && rest.is_end_stream(),
+        match &self.0 {
+            Kind::Streamed(body) => body.is_end_stream(),
+            Kind::Buffered { data, trailers } => data.is_none() && trailers.is_none(),
+            Kind::Partial { read, rest } => read.is_empty() && rest.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            RequestBody::Streamed(body) => body.size_hint(),
-            RequestBody::Buffered { data, .. } => {
+        match &self.0 {
+            Kind::Streamed(body) => body.size_hint(),
+            Kind::Buffered { data, .. } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            RequestBody::Partial { read, rest } => {
+            Kind::Partial { read, rest } => {
                 let read: u64 = read.iter().map(|d| d.len() as u64).sum();
                 let rest = rest.size_hint();
                 let mut hint = SizeHint::new();

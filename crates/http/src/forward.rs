@@ -1,4 +1,4 @@
-//! Forwarding with retries: the first attempt, then, while the cluster's retry policy
+//! Forwarding a request to its cluster, with retries: the first attempt, then, while the cluster's retry policy
 //! and budget allow and it is safe, another backend.
 //!
 //! Safe means: nothing was sent (connect failure: any method), or the method is
@@ -16,13 +16,13 @@ use sluicegate_metrics::RetryReason;
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
+use sluicegate_upstream::{BackendUpstream, ClusterUpstream, Lease};
 
-use crate::ProxyBody;
-use crate::forward::{Failure, downstream_head, send};
-use crate::pool::Lease;
+use crate::body::ProxyBody;
 use crate::replay::{Prepared, RequestBody};
+use crate::send::{Failure, send};
 use crate::status::ProxyError;
-use crate::upstream::{BackendUpstream, ClusterUpstream};
+use crate::upstream_head::downstream_head;
 
 /// Methods that may be sent twice (RFC 9110 §9.2.2), as nginx's `proxy_next_upstream`.
 pub(crate) fn is_idempotent(method: &Method) -> bool {
@@ -64,7 +64,7 @@ impl HeadCopy {
 /// One request on its way to a cluster.
 pub(crate) struct Exchange<'a> {
     pub(crate) cluster: &'a Cluster,
-    pub(crate) upstream: &'a ClusterUpstream,
+    pub(crate) upstream: &'a ClusterUpstream<RequestBody>,
     pub(crate) key: PickKey,
     pub(crate) head: Parts,
     pub(crate) body: Prepared,
@@ -78,7 +78,7 @@ pub(crate) struct Exchange<'a> {
 type Answered = (
     Response<Incoming>,
     (InFlightGuard, Option<RetryGuard>),
-    Lease,
+    Lease<RequestBody>,
 );
 
 /// How one attempt ended, when it is not the answer sent to the client yet.
@@ -96,6 +96,28 @@ struct Failed {
     stale: bool,
 }
 
+/// The next attempt: the request to send to backend `slot`, on a new connection when
+/// `fresh`, holding a retry budget slot when it is a resend.
+struct Try {
+    slot: usize,
+    request: Request<RequestBody>,
+    fresh: bool,
+    budget: Option<RetryGuard>,
+}
+
+/// What `forward` keeps from one attempt to the next.
+struct Tries<'a> {
+    cluster: &'a Cluster,
+    key: PickKey,
+    /// The head to send again, when the request may be resent (its body held whole).
+    copy: Option<HeadCopy>,
+    body: Prepared,
+    /// Backends tried, in order.
+    tried: Vec<usize>,
+    /// Resends of a sent request so far, within the policy's attempts.
+    resends: u32,
+}
+
 /// Sends the request to backend `slot`, then tries again as the policy allows. `on_pick`
 /// learns each backend tried (the last one is the request's backend).
 ///
@@ -107,7 +129,7 @@ struct Failed {
 /// body) and its backoff, during which it still counts as in flight.
 pub(crate) async fn forward(
     exchange: Exchange<'_>,
-    mut slot: usize,
+    slot: usize,
     mut on_pick: impl FnMut(usize),
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let Exchange {
@@ -118,87 +140,156 @@ pub(crate) async fn forward(
         mut body,
         resend,
     } = exchange;
-    let no_backend = || ProxyError::NoBackend {
-        cluster: cluster.name.to_string(),
-    };
-    let policy = cluster.health.retry.as_ref();
     // Kept for a resend within the policy, or once on a fresh connection after an
     // idle close (any idempotent request, with or without a policy).
     let resendable = resend || is_idempotent(&head.method);
     let copy = (resendable && body.is_replayable()).then(|| HeadCopy::of(&head));
-    let first = body.take().ok_or_else(no_backend)?;
-    let mut request = Request::from_parts(head, first);
-    let mut tried: Vec<usize> = Vec::new();
-    let mut resends = 0u32;
-    let mut budget_slot: Option<RetryGuard> = None;
+    let first = body.take().ok_or_else(|| no_backend(cluster))?;
+    let request = Request::from_parts(head, first);
+    let mut tries = Tries {
+        cluster,
+        key,
+        copy,
+        body,
+        tried: Vec::new(),
+        resends: 0,
+    };
+    let mut next = Try {
+        slot,
+        request,
+        fresh: false,
+        budget: None,
+    };
+    // Keeps a failed request counted in the cluster's total until its next attempt.
     let mut waiting: Option<BetweenAttempts> = None;
-    let mut fresh = false;
     loop {
-        on_pick(slot);
-        let (Some(backend), Some(up)) = (cluster.backends.get(slot), upstream.backends.get(slot))
-        else {
-            return Err(no_backend());
+        on_pick(next.slot);
+        let (Some(backend), Some(up)) = (
+            cluster.backends.get(next.slot),
+            upstream.backends.get(next.slot),
+        ) else {
+            return Err(no_backend(cluster));
         };
-        let held = (budget_slot.take(), waiting.take());
-        let failed = match attempt(cluster, backend, up, (request, fresh), held).await? {
+        let held = (next.budget.take(), waiting.take());
+        let attempted = attempt(cluster, backend, up, (next.request, next.fresh), held);
+        let mut failed = match attempted.await? {
             Ok(answered) => return Ok(answer(answered)),
             Err(failed) => failed,
         };
+        waiting = failed.waiting.take();
+        next = match tries.after(failed, (next.slot, next.fresh), backend).await {
+            Ok(next) => next,
+            Err(outcome) => return outcome.map(answer),
+        };
+    }
+}
+
+fn no_backend(cluster: &Cluster) -> ProxyError {
+    ProxyError::NoBackend {
+        cluster: cluster.name.to_string(),
+    }
+}
+
+impl Tries<'_> {
+    /// What follows `failed` on backend `slot` (tried on a fresh connection when
+    /// `fresh`): the next attempt, or the client's answer when nothing else is tried.
+    async fn after(
+        &mut self,
+        failed: Failed,
+        (slot, fresh): (usize, bool),
+        backend: &Backend,
+    ) -> Result<Try, Result<Answered, ProxyError>> {
         let Failed {
             outcome,
             reason,
             unsent,
-            waiting: between,
             stale,
+            ..
         } = failed;
-        waiting = between;
         // An idle close met by a reused connection: once, on a fresh connection to the
         // same backend, as nginx and HAProxy do. Not a retry: no budget, no pause.
         if stale
             && !fresh
-            && let (Some(copy), Some(again)) = (copy.as_ref(), body.take())
+            && let Some(request) = self.again()
         {
             backend.series.stale_retry();
-            (request, fresh) = (copy.request(again), true);
-            continue;
+            return Ok(Try {
+                slot,
+                request,
+                fresh: true,
+                budget: None,
+            });
         }
-        fresh = false;
-        tried.push(slot);
-        if let Some(unsent) = unsent {
-            // Never sent: it loads no backend, so it needs neither budget nor pause.
-            let next = policy
-                .is_none_or(|p| p.connect_failure)
-                .then(|| cluster.pick_untried(&key, &tried))
-                .flatten();
-            let Some((next, _)) = next else {
-                return outcome.map(answer);
-            };
-            cluster.retry_series.retried(reason);
-            (slot, request) = (next, unsent);
-            continue;
+        self.tried.push(slot);
+        match unsent {
+            Some(unsent) => self.elsewhere(unsent, reason).ok_or(outcome),
+            None => self.resend(reason, outcome).await,
         }
+    }
+
+    /// A copy of the request to send again, if it may be.
+    fn again(&mut self) -> Option<Request<RequestBody>> {
+        let copy = self.copy.as_ref()?;
+        Some(copy.request(self.body.take()?))
+    }
+
+    /// A request that was never sent, to the next untried backend: it loads no
+    /// backend, so it needs neither budget nor pause.
+    fn elsewhere(&self, unsent: Request<RequestBody>, reason: RetryReason) -> Option<Try> {
+        let cluster = self.cluster;
+        let policy = cluster.health.retry.as_ref();
+        let next = policy
+            .is_none_or(|p| p.connect_failure)
+            .then(|| cluster.pick_untried(&self.key, &self.tried))
+            .flatten();
+        let (slot, _) = next?;
+        cluster.retry_series.retried(reason);
+        Some(Try {
+            slot,
+            request: unsent,
+            fresh: false,
+            budget: None,
+        })
+    }
+
+    /// A request that was sent, once more if the policy, the budget and the body allow,
+    /// after the backoff; `outcome` is the client's answer otherwise.
+    async fn resend(
+        &mut self,
+        reason: RetryReason,
+        outcome: Result<Answered, ProxyError>,
+    ) -> Result<Try, Result<Answered, ProxyError>> {
+        let cluster = self.cluster;
+        let resends = self.resends;
+        let policy = cluster.health.retry.as_ref();
         let Some(policy) = policy.filter(|p| resends < p.attempts && p.retries(reason)) else {
-            return outcome.map(answer);
+            return Err(outcome);
         };
-        let (Some(copy), Some(again)) = (copy.as_ref(), body.take()) else {
-            return outcome.map(answer);
+        let Some(request) = self.again() else {
+            return Err(outcome);
         };
         // Refused now: answer at once rather than after the pause.
         if cluster.try_retry().is_none() {
             tracing::debug!(cluster = %cluster.name, "retry budget spent: not retrying");
-            return outcome.map(answer);
+            return Err(outcome);
         }
-        resends += 1;
-        tokio::time::sleep(backoff(policy, resends as usize)).await;
+        self.resends += 1;
+        tokio::time::sleep(backoff(policy, self.resends as usize)).await;
         // Picked after the pause, so a backend taken out meanwhile is avoided.
-        let (Some(taken), Some((next, _))) =
-            (cluster.try_retry(), cluster.pick_avoiding(&key, &tried))
-        else {
-            return outcome.map(answer);
+        let (Some(taken), Some((slot, _))) = (
+            cluster.try_retry(),
+            cluster.pick_avoiding(&self.key, &self.tried),
+        ) else {
+            return Err(outcome);
         };
         drop(outcome);
         cluster.retry_series.retried(reason);
-        (slot, request, budget_slot) = (next, copy.request(again), Some(taken));
+        Ok(Try {
+            slot,
+            request,
+            fresh: false,
+            budget: Some(taken),
+        })
     }
 }
 
@@ -209,7 +300,7 @@ pub(crate) async fn forward(
 async fn attempt(
     cluster: &Cluster,
     backend: &Backend,
-    up: &BackendUpstream,
+    up: &BackendUpstream<RequestBody>,
     (request, fresh): (Request<RequestBody>, bool),
     (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
 ) -> Result<Result<Answered, Failed>, ProxyError> {

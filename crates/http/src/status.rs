@@ -7,7 +7,7 @@
 use http::{Response, StatusCode, header};
 use sluicegate_metrics::ErrorKind;
 
-use crate::ProxyBody;
+use crate::body::ProxyBody;
 
 /// A request the proxy answers itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

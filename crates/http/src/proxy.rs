@@ -1,62 +1,25 @@
 //! The per-request path: route, pick, forward, answer, count.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
 
-use crate::ProxyBody;
 use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
-use crate::attempts::{Exchange, forward, is_idempotent};
+use crate::body::ProxyBody;
 use crate::client_body::ClientBody;
-use crate::forward::{check_request, upstream_head};
-use crate::identity::{Identity, Peer, X_REQUEST_ID};
-use crate::refusal::Refusals;
+use crate::conn::ClientConn;
+use crate::forward::{Exchange, forward, is_idempotent};
+use crate::identity::{Identity, X_REQUEST_ID};
+use crate::live::Live;
 use crate::replay::Prepared;
+use crate::request_check::check_request;
 use crate::status::ProxyError;
 use crate::target::normalize_target;
-use crate::upstream::Upstreams;
-
-/// What one request reads: a snapshot and its matching upstream clients.
-#[derive(Debug)]
-pub(crate) struct Live {
-    pub(crate) snapshot: Arc<Snapshot>,
-    pub(crate) upstreams: Upstreams,
-}
-
-/// The client connection a request came on.
-#[derive(Debug)]
-pub(crate) struct ClientConn {
-    /// The listener's name.
-    pub(crate) listener: Arc<str>,
-    /// The client's address.
-    pub(crate) peer: Peer,
-    /// The address it connected to, as a `Host` value: the `Host` of a request that
-    /// came without one (HTTP/1.0), so a backend learns the name the client used
-    /// rather than its own address.
-    pub(crate) host: HeaderValue,
-    /// Heads its guard refused, for the service to answer.
-    pub(crate) refusals: Arc<Refusals>,
-}
-
-impl ClientConn {
-    /// The connection from `peer` to `local` on `listener`.
-    pub(crate) fn new(listener: Arc<str>, peer: SocketAddr, local: Option<SocketAddr>) -> Self {
-        let host = local
-            .and_then(|a| HeaderValue::from_str(&a.to_string()).ok())
-            .unwrap_or(HeaderValue::from_static("localhost"));
-        Self {
-            listener,
-            peer: Peer::new(peer),
-            host,
-            refusals: Arc::default(),
-        }
-    }
-}
+use crate::upstream_head::upstream_head;
 
 /// How far a request got: the cluster it was routed to, the backend picked last and
 /// the number of backends tried.

@@ -1,0 +1,39 @@
+//! [`ClientConn`]: the client connection a request came on, as its service sees it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::HeaderValue;
+
+use crate::identity::Peer;
+use crate::refusals::Refusals;
+
+/// The client connection a request came on.
+#[derive(Debug)]
+pub(crate) struct ClientConn {
+    /// The listener's name.
+    pub(crate) listener: Arc<str>,
+    /// The client's address.
+    pub(crate) peer: Peer,
+    /// The address it connected to, as a `Host` value: the `Host` of a request that
+    /// came without one (HTTP/1.0), so a backend learns the name the client used
+    /// rather than its own address.
+    pub(crate) host: HeaderValue,
+    /// Heads its guard refused, for the service to answer.
+    pub(crate) refusals: Arc<Refusals>,
+}
+
+impl ClientConn {
+    /// The connection from `peer` to `local` on `listener`.
+    pub(crate) fn new(listener: Arc<str>, peer: SocketAddr, local: Option<SocketAddr>) -> Self {
+        let host = local
+            .and_then(|a| HeaderValue::from_str(&a.to_string()).ok())
+            .unwrap_or(HeaderValue::from_static("localhost"));
+        Self {
+            listener,
+            peer: Peer::new(peer),
+            host,
+            refusals: Arc::default(),
+        }
+    }
+}

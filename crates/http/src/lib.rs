@@ -1,0 +1,45 @@
+//! sluicegate's layer 7: HTTP/1.1 serving of one accepted connection (hyper 1, behind
+//! the head guard that checks every request head before hyper sees it), and for each
+//! request route → pick → send, with retries within the cluster's policy and budget,
+//! the header rules (hop-by-hop, `X-Forwarded-*`, `Via`, `X-Request-Id`), affinity
+//! keys, the access log, and the one module that maps failures to statuses
+//! ([`status`]).
+//!
+//! Its place in the graph: above `upstream` (pools, [`Live`]) and `runtime`
+//! (snapshots), below `listener`, which accepts connections and hands them to
+//! [`serve()`]. It must not import `sluicegate-listener` (nor, later, `sluicegate-tcp`)
+//! and must not depend on the config crate (checked by `.ci/crate-rules.sh`). It
+//! reads the live snapshot once per request and keeps that `Arc` until the request
+//! ends, must not panic on anything a client or backend sends, and must not buffer
+//! whole bodies (a request body of up to 64 KiB is held for replay when retries are
+//! on).
+
+mod access;
+mod affinity;
+mod body;
+mod chunk_scan;
+mod client_body;
+mod conn;
+mod forward;
+mod head_check;
+mod head_guard;
+mod headers;
+mod identity;
+mod live;
+mod proxy;
+mod refusal;
+mod refusals;
+mod rejected;
+mod replay;
+mod request_check;
+mod send;
+mod serve;
+pub mod status;
+mod target;
+mod upstream_head;
+mod via;
+
+pub use body::ProxyBody;
+pub use live::Live;
+pub use replay::RequestBody;
+pub use serve::{Accepted, Source, serve};

@@ -1,0 +1,67 @@
+//! What a request must satisfy before it is routed (RFC 9112 §3.2): no `CONNECT`,
+//! one `Host`, an absolute-form target that can become `Host`, no transfer coding
+//! but `chunked`, and no loop through this proxy.
+
+use http::request::Parts;
+use http::uri::Scheme;
+use http::{Method, Version, header};
+
+use crate::status::ProxyError;
+use crate::via::{MAX_OWN_HOPS, own_hops};
+
+/// Checks what must hold before a request is routed (RFC 9112 §3.2).
+pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
+    if head.method == Method::CONNECT {
+        return Err(ProxyError::MethodNotAllowed(head.method.to_string()));
+    }
+    let hosts = head.headers.get_all(header::HOST).iter().count();
+    if hosts > 1 {
+        return Err(ProxyError::BadRequest("more than one Host header"));
+    }
+    if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
+        return Err(ProxyError::BadRequest("missing Host header"));
+    }
+    check_absolute_form(head)?;
+    check_codings(head)?;
+    match own_hops(&head.headers) {
+        hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
+        _ => Ok(()),
+    }
+}
+
+/// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
+/// be one: no userinfo, and only the `http` scheme.
+fn check_absolute_form(head: &Parts) -> Result<(), ProxyError> {
+    if let Some(scheme) = head.uri.scheme()
+        && *scheme != Scheme::HTTP
+    {
+        return Err(ProxyError::BadRequest(
+            "the request target's scheme is not http",
+        ));
+    }
+    if head
+        .uri
+        .authority()
+        .is_some_and(|a| a.as_str().contains('@'))
+    {
+        return Err(ProxyError::BadRequest("userinfo in the request target"));
+    }
+    Ok(())
+}
+
+/// hyper decodes `chunked` and the body goes upstream re-framed: any other coding
+/// (`gzip, chunked`) would be lost on the way, so it is refused (as nginx does).
+fn check_codings(head: &Parts) -> Result<(), ProxyError> {
+    let other = head
+        .headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    if other {
+        return Err(ProxyError::NotImplemented(
+            "transfer coding other than chunked is not supported",
+        ));
+    }
+    Ok(())
+}

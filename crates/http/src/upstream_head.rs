@@ -1,0 +1,60 @@
+//! Rewriting heads on their way through: the client's request head into the one the
+//! backend gets, and the backend's response head into the one the client gets.
+
+use http::request::Parts;
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Response, Uri, Version, header};
+use hyper::body::Incoming;
+
+use crate::headers::{remove_hop_by_hop, set_forwarded};
+use crate::identity::Identity;
+use crate::via::add_via;
+
+/// Turns the client's request head into the upstream one: target in origin form,
+/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set,
+/// `Host` kept (or, from an HTTP/1.0 client that sent none, set to `default_host`:
+/// the address the client connected to).
+pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identity: &Identity) {
+    if let Some(target) = head.uri.authority() {
+        // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
+        if let Ok(host) = HeaderValue::from_str(target.as_str()) {
+            head.headers.insert(header::HOST, host);
+        }
+    }
+    if !head.headers.contains_key(header::HOST) {
+        head.headers.insert(header::HOST, default_host.clone());
+    }
+    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
+        let path = head
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        head.uri = Uri::from(path);
+    }
+    head.version = Version::HTTP_11;
+    canonical_content_length(&mut head.headers);
+    remove_hop_by_hop(&mut head.headers);
+    set_forwarded(&mut head.headers, identity, "http");
+    add_via(&mut head.headers);
+}
+
+/// Writes `Content-Length` as the number hyper read, never the client's bytes: a
+/// zero-padded `010` is 10 to hyper and 8 to a backend that reads octal, and the
+/// connection would desynchronise. (hyper has already refused values that differ.)
+fn canonical_content_length(headers: &mut HeaderMap) {
+    let parsed = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match parsed {
+        Some(length) => headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length)),
+        None => headers.remove(header::CONTENT_LENGTH),
+    };
+}
+
+/// Removes hop-by-hop fields from a backend's response head.
+pub(crate) fn downstream_head(response: &mut Response<Incoming>) {
+    remove_hop_by_hop(response.headers_mut());
+}

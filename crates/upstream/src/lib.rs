@@ -1,0 +1,19 @@
+//! sluicegate's upstream side: per-backend keep-alive pools and their connectors
+//! ([`pool`]), one pool per backend aligned with a snapshot's clusters
+//! ([`upstreams`]), and [`Live`]: the data plane's view of a snapshot together with
+//! its pools, read once per request.
+//!
+//! Its place in the graph: below `http` (and, later, `tcp`), above `runtime` and
+//! `core`. It must not import `sluicegate-http` or `sluicegate-listener` (checked by
+//! `.ci/crate-rules.sh`): the pools are generic over the request body ([`SendBody`]),
+//! so the retry buffer and the response body of the layer above stay up there. It
+//! does no routing, no retries and no header rewriting, and must not panic on
+//! anything a backend sends.
+
+pub mod live;
+pub mod pool;
+pub mod upstreams;
+
+pub use live::Live;
+pub use pool::{Lease, Pool, SendBody, SendError};
+pub use upstreams::{BackendUpstream, ClusterUpstream, Upstreams};
