@@ -16,7 +16,7 @@ use sluicegate_metrics::RetryReason;
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
-use sluicegate_upstream::{BackendUpstream, ClusterUpstream, Lease};
+use sluicegate_upstream::{BackendUpstream, Lease, LiveCluster};
 
 use crate::body::ProxyBody;
 use crate::replay::{Prepared, RequestBody};
@@ -63,8 +63,8 @@ impl HeadCopy {
 
 /// One request on its way to a cluster.
 pub(crate) struct Exchange<'a> {
-    pub(crate) cluster: &'a Cluster,
-    pub(crate) upstream: &'a ClusterUpstream<RequestBody>,
+    /// The cluster routed to, with its pools.
+    pub(crate) target: LiveCluster<'a, RequestBody>,
     pub(crate) key: PickKey,
     pub(crate) head: Parts,
     pub(crate) body: Prepared,
@@ -133,8 +133,7 @@ pub(crate) async fn forward(
     mut on_pick: impl FnMut(usize),
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let Exchange {
-        cluster,
-        upstream,
+        target,
         key,
         head,
         mut body,
@@ -142,6 +141,7 @@ pub(crate) async fn forward(
     } = exchange;
     // Kept for a resend within the policy, or once on a fresh connection after an
     // idle close (any idempotent request, with or without a policy).
+    let cluster = target.cluster;
     let resendable = resend || is_idempotent(&head.method);
     let copy = (resendable && body.is_replayable()).then(|| HeadCopy::of(&head));
     let first = body.take().ok_or_else(|| no_backend(cluster))?;
@@ -164,10 +164,7 @@ pub(crate) async fn forward(
     let mut waiting: Option<BetweenAttempts> = None;
     loop {
         on_pick(next.slot);
-        let (Some(backend), Some(up)) = (
-            cluster.backends.get(next.slot),
-            upstream.backends.get(next.slot),
-        ) else {
+        let Some((backend, up)) = target.backend(next.slot) else {
             return Err(no_backend(cluster));
         };
         let held = (next.budget.take(), waiting.take());

@@ -154,12 +154,8 @@ async fn proxy(
         .ok_or(ProxyError::NoRoute)?;
     normalize_target(&mut head.uri, entry.path_rules)?;
     let index = entry.routes.route(&head).ok_or(ProxyError::NoRoute)?;
-    let (Some(cluster), Some(upstream)) = (
-        snapshot.clusters.get(index),
-        live.upstreams.clusters.get(index),
-    ) else {
-        return Err(ProxyError::NoRoute);
-    };
+    let target = live.cluster(index).ok_or(ProxyError::NoRoute)?;
+    let cluster = target.cluster;
     reached.cluster = Some(index);
     let no_backend = || ProxyError::NoBackend {
         cluster: cluster.name.to_string(),
@@ -172,8 +168,7 @@ async fn proxy(
     let limit = retry.filter(|_| resend).map(|p| p.buffer);
     let body = Prepared::of(body, limit).await?;
     let exchange = Exchange {
-        cluster,
-        upstream,
+        target,
         key,
         head,
         body,

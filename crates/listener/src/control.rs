@@ -108,8 +108,7 @@ impl Control {
         }
         let mut retired = Vec::with_capacity(removed);
         if removed > 0 {
-            // The snapshot in `live` must be the one holding the retired listeners.
-            shared.refresh();
+            // `live` still holds the snapshot with the retired listeners.
             let last = shared.live.load_full();
             let (gone, kept) = std::mem::take(&mut registry.listeners)
                 .into_iter()
@@ -121,8 +120,7 @@ impl Control {
                 retired.push(listener);
             }
         }
-        shared.handle.publish(next);
-        shared.refresh();
+        shared.publish(next);
         for listener in &bound {
             tracing::info!(listener = %listener.name, address = %listener.local, "listener added");
         }

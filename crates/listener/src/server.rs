@@ -85,7 +85,6 @@ impl Server {
         let shared = self.shared;
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-        let refresher = tokio::spawn(refresh(shared.clone()));
         // Health checks run until the drain ends, so in-flight retries still see them.
         let checks = AbortOnDrop(tokio::spawn(supervise(shared.handle.clone())));
         let mut loops: Vec<JoinHandle<()>> = Vec::new();
@@ -115,7 +114,6 @@ impl Server {
         for accept in loops {
             let _ = accept.await;
         }
-        refresher.abort();
         let outcome = match tokio::time::timeout(drain_timeout, done_rx.recv()).await {
             Ok(_) => DrainOutcome::Drained,
             Err(_) => {
@@ -126,15 +124,6 @@ impl Server {
         drop(checks);
         tracing::info!(?outcome, "drain finished");
         outcome
-    }
-}
-
-/// Rebuilds the upstream clients whenever a new snapshot is published (a snapshot
-/// published through [`Control::apply`] is already live by then: nothing to do).
-async fn refresh(shared: Arc<Shared>) {
-    let mut generations = shared.handle.subscribe();
-    while generations.changed().await.is_ok() {
-        shared.refresh();
     }
 }
 

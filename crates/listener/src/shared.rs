@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
 use sluicegate_http::Live;
-use sluicegate_runtime::SnapshotHandle;
+use sluicegate_runtime::{Snapshot, SnapshotHandle};
 use tokio::sync::Notify;
 
 use crate::bound::{Accepting, Bound};
@@ -19,15 +19,15 @@ pub(crate) struct Registry {
     pub(crate) stopped: bool,
 }
 
-/// Shared between the run loop, the refresh task and every `Control`.
+/// Shared between the run loop and every `Control`.
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// Where snapshots are published.
     pub(crate) handle: Arc<SnapshotHandle>,
-    /// The published snapshot with its upstream pools, read once per request.
+    /// The published snapshot with its upstream pools, read once per request: the
+    /// one value the data plane reads. It always holds the handle's snapshot: both
+    /// change only in [`Shared::publish`].
     pub(crate) live: Arc<ArcSwap<Live>>,
-    /// Serialises rebuilds of `live`, so one generation's pools are built once.
-    refreshing: Mutex<()>,
     registry: Mutex<Registry>,
     /// Tells the run loop that `registry` holds sockets without an accept loop.
     pub(crate) wake: Notify,
@@ -42,7 +42,6 @@ impl Shared {
         Self {
             handle,
             live: Arc::new(ArcSwap::from_pointee(Live::build(snapshot, None))),
-            refreshing: Mutex::new(()),
             registry: Mutex::new(Registry {
                 listeners,
                 stopped: false,
@@ -52,20 +51,15 @@ impl Shared {
         }
     }
 
-    /// Makes `live` serve the handle's current snapshot, rebuilding the upstream pools
-    /// (keeping those of unchanged backends) unless it already does.
-    pub(crate) fn refresh(&self) {
-        let _one = self
-            .refreshing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let snapshot = self.handle.load();
+    /// Publishes `next`: to the handle (the control plane's view: admin, health
+    /// supervisor) and, with its pools (those of unchanged backends kept), to `live`.
+    /// Only `Control::apply` calls it, under the registry's lock, so one snapshot's
+    /// pools are built once and the two never disagree for longer than this call.
+    pub(crate) fn publish(&self, next: Snapshot) {
+        self.handle.publish(next);
         let previous = self.live.load_full();
-        if Arc::ptr_eq(&previous.snapshot, &snapshot) {
-            return;
-        }
-        self.live
-            .store(Arc::new(Live::build(snapshot, Some(&previous))));
+        let live = Live::build(self.handle.load(), Some(&previous));
+        self.live.store(Arc::new(live));
     }
 
     /// The registry, locked. Never held across an `.await`.

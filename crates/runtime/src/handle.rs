@@ -30,7 +30,10 @@ impl SnapshotHandle {
         self.current.load_full()
     }
 
-    /// Publishes a new snapshot, then announces its generation.
+    /// Publishes a new snapshot, then announces its generation. The data plane serves
+    /// a snapshot once the listener crate's `Control::apply` publishes it (with its
+    /// upstream pools); publishing here directly changes only what the control plane
+    /// (admin API, health supervisor) sees.
     pub fn publish(&self, next: Snapshot) {
         let generation = next.generation;
         self.current.store(Arc::new(next));

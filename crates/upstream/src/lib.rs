@@ -14,6 +14,6 @@ pub mod live;
 pub mod pool;
 pub mod upstreams;
 
-pub use live::Live;
+pub use live::{Live, LiveCluster};
 pub use pool::{Lease, Pool, SendBody, SendError};
 pub use upstreams::{BackendUpstream, ClusterUpstream, Upstreams};
