@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{BackendSpec, ClusterSpec, Config, ListenerSpec};
+use crate::spec::{BackendSpec, ClusterSpec, Config, ListenerSpec};
 
 /// The changes from `old` to `new`, in a stable order; empty when nothing changed.
 pub fn diff(old: &Config, new: &Config) -> Vec<String> {

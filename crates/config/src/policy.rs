@@ -2,10 +2,10 @@
 //! `maglev`, `hash_balance_factor`): each key is checked on its own and against the
 //! policy it belongs to, and every error is collected.
 
+use crate::errors::Errors;
+use crate::policy_spec::{HashOn, PolicySpec};
 use crate::raw::{RawCluster, RawHashOn};
 use crate::spec::defaults;
-use crate::validate::Errors;
-use crate::{HashOn, PolicySpec};
 
 /// The cluster's policy, or `None` after pushing its errors. `at` is `clusters.NAME`.
 pub(crate) fn policy(

@@ -6,63 +6,13 @@ use std::time::Duration;
 
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
+use crate::error::ConfigErrors;
+use crate::errors::Errors;
 use crate::raw::{RawAdmin, RawCluster, RawConfig, RawListener};
 use crate::resolve::{Lookups, Resolver};
 use crate::route_match::match_spec;
 use crate::spec::{AdminSpec, ClusterSpec, Config, ListenerSpec, MatchSpec, RouteSpec, defaults};
-use crate::{ConfigError, ConfigErrors, locate, parse_duration, path_rules, trusted};
-
-/// Collects errors and finds their place in the source text.
-pub(crate) struct Errors<'a> {
-    text: &'a str,
-    list: Vec<ConfigError>,
-}
-
-impl Errors<'_> {
-    /// How many errors were collected so far.
-    pub(crate) fn count(&self) -> usize {
-        self.list.len()
-    }
-
-    pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.add(path.into(), message.into(), false);
-    }
-
-    /// Pushes an error that may clear without a change to the text (a failed lookup).
-    pub(crate) fn push_transient(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.add(path.into(), message.into(), true);
-    }
-
-    fn add(&mut self, path: String, message: String, transient: bool) {
-        let location = locate::locate(self.text, &path);
-        self.list.push(ConfigError {
-            path,
-            message,
-            location,
-            transient,
-        });
-    }
-
-    pub(crate) fn duration(
-        &mut self,
-        path: String,
-        raw: Option<&str>,
-        default: Duration,
-    ) -> Duration {
-        match raw.map(parse_duration) {
-            None => default,
-            Some(Ok(d)) if d.is_zero() => {
-                self.push(path, "must be greater than zero");
-                default
-            }
-            Some(Ok(d)) => d,
-            Some(Err(message)) => {
-                self.push(path, message);
-                default
-            }
-        }
-    }
-}
+use crate::{path_rules, trusted};
 
 /// Validates raw config; `text` is the source, used only to locate errors. Backend
 /// host names are looked up with `resolver`, each distinct one once.
@@ -71,10 +21,7 @@ pub(crate) fn validate(
     text: &str,
     resolver: Resolver<'_>,
 ) -> Result<Config, ConfigErrors> {
-    let mut errors = Errors {
-        text,
-        list: Vec::new(),
-    };
+    let mut errors = Errors::new(text);
     if raw.listeners.is_empty() {
         errors.push("listeners", "at least one listener is required");
     }
@@ -96,11 +43,7 @@ pub(crate) fn validate(
         defaults::RELOAD_DEBOUNCE,
     );
     let admin = admin(&mut errors, raw.admin.as_ref());
-    if !errors.list.is_empty() {
-        let mut list = errors.list;
-        list.sort_by_key(|e| e.location.unwrap_or((usize::MAX, usize::MAX)));
-        return Err(ConfigErrors(list));
-    }
+    errors.finish()?;
     Ok(Config {
         listeners,
         clusters,
