@@ -9,7 +9,9 @@
 //! hands in ([`parse`] hands in the process environment and [`system_resolver`]). It
 //! must not depend on tokio, hyper or rustls.
 
+mod admin;
 mod backends;
+mod cluster;
 mod diff;
 mod dupes;
 mod duration;
@@ -18,7 +20,9 @@ mod error;
 mod errors;
 mod health;
 mod health_spec;
+mod listeners;
 mod locate;
+mod names;
 mod path_rules;
 mod policy;
 mod policy_spec;
