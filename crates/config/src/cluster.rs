@@ -24,32 +24,14 @@ pub(crate) fn cluster(
     // A name stands for all its addresses; an entry in error still counts as one.
     let count = backends.len().max(c.backends.len());
     let policy = crate::policy::policy(errors, &at, c, count);
-    let connect_timeout = errors.duration(
-        format!("{at}.connect_timeout"),
-        c.connect_timeout.as_deref(),
-        defaults::CONNECT_TIMEOUT,
-    );
-    let response_timeout = errors.duration(
-        format!("{at}.response_timeout"),
-        c.response_timeout.as_deref(),
-        defaults::RESPONSE_TIMEOUT,
-    );
-    let idle_timeout = errors.duration(
-        format!("{at}.idle_timeout"),
-        c.idle_timeout.as_deref(),
-        defaults::IDLE_TIMEOUT,
-    );
-    let slow_start = c
-        .slow_start
-        .as_deref()
-        .map(|raw| errors.duration(format!("{at}.slow_start"), Some(raw), Duration::ZERO));
+    let timeouts = timeouts(errors, &at, c);
     Some(ClusterSpec {
         name: ClusterName::new(name),
         policy: policy?,
-        connect_timeout,
-        response_timeout,
-        idle_timeout,
-        slow_start: slow_start.filter(|d| !d.is_zero()),
+        connect_timeout: timeouts.connect,
+        response_timeout: timeouts.response,
+        idle_timeout: timeouts.idle,
+        slow_start: timeouts.slow_start,
         backends,
         health_check: c
             .health_check
@@ -70,4 +52,41 @@ pub(crate) fn cluster(
             .as_ref()
             .map(|r| crate::health::retries(errors, &format!("{at}.retries"), r)),
     })
+}
+
+/// A cluster's timeouts and slow start, defaulted.
+struct Timeouts {
+    connect: Duration,
+    response: Duration,
+    idle: Duration,
+    /// `None` when not given or zero.
+    slow_start: Option<Duration>,
+}
+
+fn timeouts(errors: &mut Errors<'_>, at: &str, c: &RawCluster) -> Timeouts {
+    let connect = errors.duration(
+        format!("{at}.connect_timeout"),
+        c.connect_timeout.as_deref(),
+        defaults::CONNECT_TIMEOUT,
+    );
+    let response = errors.duration(
+        format!("{at}.response_timeout"),
+        c.response_timeout.as_deref(),
+        defaults::RESPONSE_TIMEOUT,
+    );
+    let idle = errors.duration(
+        format!("{at}.idle_timeout"),
+        c.idle_timeout.as_deref(),
+        defaults::IDLE_TIMEOUT,
+    );
+    let slow_start = c
+        .slow_start
+        .as_deref()
+        .map(|raw| errors.duration(format!("{at}.slow_start"), Some(raw), Duration::ZERO));
+    Timeouts {
+        connect,
+        response,
+        idle,
+        slow_start: slow_start.filter(|d| !d.is_zero()),
+    }
 }

@@ -37,6 +37,7 @@ pub(crate) fn listeners(
     out
 }
 
+/// Listener `name`, or `None` when its address or protocol is unusable.
 fn listener(
     errors: &mut Errors<'_>,
     name: &str,
@@ -46,7 +47,35 @@ fn listener(
     let at = format!("listeners.{name}");
     check_name(errors, &at, name);
     let address = socket_addr(errors, format!("{at}.address"), &l.address);
-    let protocol = match l.protocol.as_deref() {
+    let protocol = protocol(errors, &at, l.protocol.as_deref());
+    if l.routes.is_empty() {
+        errors.push(
+            format!("{at}.routes"),
+            "an http listener needs at least one route",
+        );
+    }
+    let routes = routes(errors, &at, l, clusters);
+    let trusted_proxies =
+        trusted::trusted_proxies(errors, &format!("{at}.trusted_proxies"), &l.trusted_proxies);
+    let escaped_slashes = path_rules::escaped_slashes(
+        errors,
+        &format!("{at}.escaped_slashes"),
+        l.escaped_slashes.as_deref(),
+    );
+    Some(ListenerSpec {
+        name: ListenerName::new(name),
+        address: address?,
+        protocol: protocol?,
+        routes,
+        trusted_proxies,
+        merge_slashes: l.merge_slashes.unwrap_or(true),
+        escaped_slashes,
+    })
+}
+
+/// `protocol:`; only `http` is served today.
+fn protocol(errors: &mut Errors<'_>, at: &str, protocol: Option<&str>) -> Option<Protocol> {
+    match protocol {
         None | Some("http") => Some(Protocol::Http),
         Some(other @ ("tcp" | "tls" | "https")) => {
             let msg = format!("protocol \"{other}\" is not supported yet (supported: http)");
@@ -58,13 +87,16 @@ fn listener(
             errors.push(format!("{at}.protocol"), msg);
             None
         }
-    };
-    if l.routes.is_empty() {
-        errors.push(
-            format!("{at}.routes"),
-            "an http listener needs at least one route",
-        );
     }
+}
+
+/// The listener's routes that have a valid match; each route's cluster must be defined.
+fn routes(
+    errors: &mut Errors<'_>,
+    at: &str,
+    l: &RawListener,
+    clusters: &BTreeMap<String, RawCluster>,
+) -> Vec<RouteSpec> {
     let mut routes = Vec::new();
     for (i, r) in l.routes.iter().enumerate() {
         let path = format!("{at}.routes[{i}]");
@@ -87,22 +119,7 @@ fn listener(
             });
         }
     }
-    let trusted_proxies =
-        trusted::trusted_proxies(errors, &format!("{at}.trusted_proxies"), &l.trusted_proxies);
-    let escaped_slashes = path_rules::escaped_slashes(
-        errors,
-        &format!("{at}.escaped_slashes"),
-        l.escaped_slashes.as_deref(),
-    );
-    Some(ListenerSpec {
-        name: ListenerName::new(name),
-        address: address?,
-        protocol: protocol?,
-        routes,
-        trusted_proxies,
-        merge_slashes: l.merge_slashes.unwrap_or(true),
-        escaped_slashes,
-    })
+    routes
 }
 
 /// " (did you mean \"api\"?)" when a defined cluster is one edit away.
