@@ -1,6 +1,14 @@
 //! End-to-end tests of sluicegate over real sockets on `127.0.0.1`, one concept per
 //! file, each listed as a `[[test]]` in `Cargo.toml` (the package root is `tests/`, so
-//! cargo's autodiscovery does not apply): `balancing`, `policies`, `routing`,
-//! `errors`, `headers`, `identity`, `hop_rules`, `framing`, `loops`, `path_rules`, `bodies`, `keep_alive`, `drain`, `reload_listeners`, `reload_state`, `health`. The fake
-//! backends and the in-process proxy come from `sluicegate-testkit`. This library is
-//! empty on purpose.
+//! cargo's autodiscovery does not apply; `.ci/tests-listed.sh` fails CI on a file left
+//! out): `balancing`, `policies`, `routing`, `errors`, `headers`, `identity`,
+//! `hop_rules`, `framing`, `refused`, `loops`, `path_rules`, `bodies`, `keep_alive`,
+//! `drain`, `reload_listeners`, `reload_state`, `health_checks`, `outlier`,
+//! `panic_mode`, `retries`, `failover`. The fake backends and the in-process proxy come
+//! from `sluicegate-testkit`; this library holds only helpers that several test files
+//! share.
+
+/// Helpers shared by test files, one module per group of files.
+pub mod support {
+    pub mod health;
+}

@@ -78,45 +78,9 @@ impl RingHash {
             .zip(&counts)
             .map(|(id, &count)| (stable_hash(id.as_bytes()), count))
             .collect();
-
-        // Count the points of each bucket and sum the counts up: `index[b]` is then
-        // where bucket `b` ends (the last entry, an empty bucket, ends with the ring).
-        let mut index = vec![0u32; (1 << (64 - shift)) + 1];
-        for (id_hash, count) in backends.iter().copied() {
-            for j in 0..count {
-                index[bucket(point_hash(id_hash, j), shift)] += 1;
-            }
-        }
-        let mut sum = 0u32;
-        for slot in &mut index {
-            sum += *slot;
-            *slot = sum;
-        }
-        // Hash again (cheaper than keeping the points) and fill each bucket from its
-        // end; afterwards `index[b]` is where bucket `b` starts.
-        let mut hashes = vec![0u64; total];
-        let mut owners = vec![0u32; total];
-        for (i, (id_hash, count)) in backends.iter().copied().enumerate() {
-            for j in 0..count {
-                let hash = point_hash(id_hash, j);
-                let slot = &mut index[bucket(hash, shift)];
-                *slot -= 1;
-                hashes[*slot as usize] = hash;
-                owners[*slot as usize] = index_u32(i);
-            }
-        }
-        let mut scratch = Vec::new();
-        for bounds in index.windows(2) {
-            let range = bounds[0] as usize..bounds[1] as usize;
-            if range.len() > 1 {
-                sort_bucket(
-                    &mut hashes[range.clone()],
-                    &mut owners[range],
-                    ids,
-                    &mut scratch,
-                );
-            }
-        }
+        let mut index = bucket_ends(&backends, shift);
+        let (mut hashes, mut owners) = fill_buckets(&backends, shift, total, &mut index);
+        sort_buckets(&index, &mut hashes, &mut owners, ids);
         Self {
             hashes: hashes.into_boxed_slice(),
             owners: owners.into_boxed_slice(),
@@ -203,6 +167,63 @@ fn ring_order(ids: &[&str], a: (u64, u32), b: (u64, u32)) -> Ordering {
     a.0.cmp(&b.0)
         .then_with(|| ids[a.1 as usize].cmp(ids[b.1 as usize]))
         .then(a.1.cmp(&b.1))
+}
+
+/// Counts the points of each bucket and sums the counts up: `index[b]` is where bucket
+/// `b` ends (the last entry, an empty bucket, ends with the ring). `backends` holds each
+/// backend's identity hash and point count.
+fn bucket_ends(backends: &[(u64, u64)], shift: u32) -> Vec<u32> {
+    let mut index = vec![0u32; (1 << (64 - shift)) + 1];
+    for (id_hash, count) in backends.iter().copied() {
+        for j in 0..count {
+            index[bucket(point_hash(id_hash, j), shift)] += 1;
+        }
+    }
+    let mut sum = 0u32;
+    for slot in &mut index {
+        sum += *slot;
+        *slot = sum;
+    }
+    index
+}
+
+/// Hashes the points again (cheaper than keeping them) and fills each bucket from its
+/// end: returns the point hashes and owners, and leaves `index[b]` where bucket `b`
+/// starts.
+fn fill_buckets(
+    backends: &[(u64, u64)],
+    shift: u32,
+    total: usize,
+    index: &mut [u32],
+) -> (Vec<u64>, Vec<u32>) {
+    let mut hashes = vec![0u64; total];
+    let mut owners = vec![0u32; total];
+    for (i, (id_hash, count)) in backends.iter().copied().enumerate() {
+        for j in 0..count {
+            let hash = point_hash(id_hash, j);
+            let slot = &mut index[bucket(hash, shift)];
+            *slot -= 1;
+            hashes[*slot as usize] = hash;
+            owners[*slot as usize] = index_u32(i);
+        }
+    }
+    (hashes, owners)
+}
+
+/// Sorts each bucket of more than one point (see [`sort_bucket`]).
+fn sort_buckets(index: &[u32], hashes: &mut [u64], owners: &mut [u32], ids: &[&str]) {
+    let mut scratch = Vec::new();
+    for bounds in index.windows(2) {
+        let range = bounds[0] as usize..bounds[1] as usize;
+        if range.len() > 1 {
+            sort_bucket(
+                &mut hashes[range.clone()],
+                &mut owners[range],
+                ids,
+                &mut scratch,
+            );
+        }
+    }
 }
 
 /// Buckets up to this size are sorted in place by insertion; larger ones (rings scaled

@@ -75,7 +75,7 @@ impl Sampler {
     }
 
     /// A weighted draw among eligible backends, scaled by their slow-start ramp:
-    /// redraws up to [`MAX_DRAWS`] times, then takes the first eligible backend after
+    /// redraws up to `MAX_DRAWS` (8) times, then takes the first eligible backend after
     /// the last draw. `None` only when no backend is eligible.
     #[inline]
     pub fn draw(&self, set: &impl EndpointSet) -> Option<usize> {

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
+use crate::errors::Errors;
 use crate::raw::{RawBackend, RawConfig};
 use crate::resolve::{Lookups, Target};
 use crate::spec::{BackendSpec, defaults};
-use crate::validate::Errors;
 
 /// Every `(host, port)` the backends of `raw` name, to be looked up before validation.
 pub(crate) fn names(raw: &RawConfig) -> impl Iterator<Item = (String, u16)> + '_ {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{BackendSpec, ClusterSpec, Config, ListenerSpec};
+use crate::spec::{BackendSpec, ClusterSpec, Config, ListenerSpec};
 
 /// The changes from `old` to `new`, in a stable order; empty when nothing changed.
 pub fn diff(old: &Config, new: &Config) -> Vec<String> {
@@ -30,6 +30,13 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
         &old.admin.metrics,
         &new.admin.metrics,
     );
+    listeners(&mut out, old, new);
+    clusters(&mut out, old, new);
+    out
+}
+
+/// Listeners added, removed or changed, by name.
+fn listeners(out: &mut Vec<String>, old: &Config, new: &Config) {
     let listeners = |c: &Config| -> BTreeMap<String, ListenerSpec> {
         c.listeners
             .iter()
@@ -40,41 +47,47 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
         match pair {
             (None, Some(l)) => out.push(format!("listener {name} added ({})", l.address)),
             (Some(_), None) => out.push(format!("listener {name} removed")),
-            (Some(a), Some(b)) => {
-                let at = format!("listener {name}");
-                changed(&mut out, &format!("{at} address"), &a.address, &b.address);
-                if a.routes != b.routes {
-                    out.push(format!(
-                        "{at} routes changed ({} → {})",
-                        a.routes.len(),
-                        b.routes.len()
-                    ));
-                }
-                changed(
-                    &mut out,
-                    &format!("{at} merge_slashes"),
-                    &a.merge_slashes,
-                    &b.merge_slashes,
-                );
-                if a.escaped_slashes != b.escaped_slashes {
-                    out.push(format!(
-                        "{at} escaped_slashes {} → {}",
-                        a.escaped_slashes.name(),
-                        b.escaped_slashes.name()
-                    ));
-                }
-                if a.trusted_proxies != b.trusted_proxies {
-                    let list = |l: &ListenerSpec| {
-                        let nets: Vec<String> =
-                            l.trusted_proxies.iter().map(ToString::to_string).collect();
-                        format!("[{}]", nets.join(", "))
-                    };
-                    out.push(format!("{at} trusted_proxies {} → {}", list(&a), list(&b)));
-                }
-            }
+            (Some(a), Some(b)) => listener(out, &name, &a, &b),
             (None, None) => {}
         }
     }
+}
+
+/// What changed in listener `name`.
+fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpec) {
+    let at = format!("listener {name}");
+    changed(out, &format!("{at} address"), &a.address, &b.address);
+    if a.routes != b.routes {
+        out.push(format!(
+            "{at} routes changed ({} → {})",
+            a.routes.len(),
+            b.routes.len()
+        ));
+    }
+    changed(
+        out,
+        &format!("{at} merge_slashes"),
+        &a.merge_slashes,
+        &b.merge_slashes,
+    );
+    if a.escaped_slashes != b.escaped_slashes {
+        out.push(format!(
+            "{at} escaped_slashes {} → {}",
+            a.escaped_slashes.name(),
+            b.escaped_slashes.name()
+        ));
+    }
+    if a.trusted_proxies != b.trusted_proxies {
+        let list = |l: &ListenerSpec| {
+            let nets: Vec<String> = l.trusted_proxies.iter().map(ToString::to_string).collect();
+            format!("[{}]", nets.join(", "))
+        };
+        out.push(format!("{at} trusted_proxies {} → {}", list(a), list(b)));
+    }
+}
+
+/// Clusters added, removed or changed, by name.
+fn clusters(out: &mut Vec<String>, old: &Config, new: &Config) {
     let clusters = |c: &Config| -> BTreeMap<String, ClusterSpec> {
         c.clusters
             .iter()
@@ -89,15 +102,47 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
                 c.policy.name()
             )),
             (Some(_), None) => out.push(format!("cluster {name} removed")),
-            (Some(a), Some(b)) => cluster(&mut out, &name, &a, &b),
+            (Some(a), Some(b)) => cluster(out, &name, &a, &b),
             (None, None) => {}
         }
     }
-    out
 }
 
+/// What changed in cluster `name`: backends, policy, timeouts, then health checking
+/// and retries.
 fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) {
     let at = format!("cluster {name}");
+    backends(out, &at, a, b);
+    if a.policy.name() != b.policy.name() {
+        out.push(format!(
+            "{at} policy {} → {}",
+            a.policy.name(),
+            b.policy.name()
+        ));
+    } else if a.policy != b.policy {
+        out.push(format!("{at} {} parameters changed", b.policy.name()));
+    }
+    timeouts(out, &at, a, b);
+    for (key, differs) in [
+        ("health_check", a.health_check != b.health_check),
+        ("outlier", a.outlier != b.outlier),
+        ("unreachable", a.unreachable != b.unreachable),
+        ("retries", a.retries != b.retries),
+    ] {
+        if differs {
+            out.push(format!("{at} {key} changed"));
+        }
+    }
+    changed(
+        out,
+        &format!("{at} panic_threshold"),
+        &a.panic_threshold,
+        &b.panic_threshold,
+    );
+}
+
+/// Backends added and removed (counted), and changes to the ones kept, by address.
+fn backends(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
     let backends = |c: &ClusterSpec| -> BTreeMap<String, BackendSpec> {
         c.backends
             .iter()
@@ -125,15 +170,10 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
     if removed > 0 {
         out.push(format!("{at} -{}", count(removed, "backend")));
     }
-    if a.policy.name() != b.policy.name() {
-        out.push(format!(
-            "{at} policy {} → {}",
-            a.policy.name(),
-            b.policy.name()
-        ));
-    } else if a.policy != b.policy {
-        out.push(format!("{at} {} parameters changed", b.policy.name()));
-    }
+}
+
+/// The cluster's connect, response and idle timeouts and its slow start.
+fn timeouts(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
     changed(
         out,
         &format!("{at} connect_timeout"),
@@ -157,22 +197,6 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
         &format!("{at} slow_start"),
         &a.slow_start,
         &b.slow_start,
-    );
-    for (key, differs) in [
-        ("health_check", a.health_check != b.health_check),
-        ("outlier", a.outlier != b.outlier),
-        ("unreachable", a.unreachable != b.unreachable),
-        ("retries", a.retries != b.retries),
-    ] {
-        if differs {
-            out.push(format!("{at} {key} changed"));
-        }
-    }
-    changed(
-        out,
-        &format!("{at} panic_threshold"),
-        &a.panic_threshold,
-        &b.panic_threshold,
     );
 }
 

@@ -6,7 +6,7 @@
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// Every duplicate key in `text`, in document order. A document the event parser
 /// cannot read gives none: the syntax error is serde_yaml's to report.

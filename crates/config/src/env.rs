@@ -4,7 +4,7 @@
 
 use serde_yaml::Value;
 
-use crate::yaml::{join, key_text};
+use crate::yaml_path::{join, key_text};
 
 /// Looks up an environment variable; injectable so tests need not touch the process
 /// environment.

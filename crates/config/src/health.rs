@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use crate::errors::Errors;
 use crate::health_spec::health_defaults as d;
 use crate::health_spec::{
     CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
 };
 use crate::raw::{RawHealthCheck, RawOutlier, RawPercent, RawRetries, RawStatus, RawUnreachable};
-use crate::validate::Errors;
 
 /// The validated `health_check:` (`at` is `clusters.NAME.health_check`).
 pub(crate) fn health_check(
@@ -251,7 +251,7 @@ pub(crate) fn retries(errors: &mut Errors<'_>, at: &str, raw: &RawRetries) -> Re
             0,
             100_000,
         ),
-        backoff: match raw.backoff.as_deref().map(crate::parse_duration) {
+        backoff: match raw.backoff.as_deref().map(crate::duration::parse_duration) {
             None => d::RETRY_BACKOFF,
             Some(Ok(backoff)) if backoff <= d::MAX_RETRY_BACKOFF => backoff,
             Some(Ok(backoff)) => {

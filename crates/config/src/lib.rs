@@ -2,22 +2,27 @@
 //! typed `*Spec` values (`Config`), with every error collected and named by its YAML
 //! path and, where known, line and column.
 //!
-//! This is the only crate that sees serde_yaml (behind [`raw::from_yaml`]) and the
+//! This is the only crate that sees serde_yaml (behind [`from_yaml`]) and the
 //! yaml-rust2 event parser (for the lines serde_yaml does not keep). It does no
 //! I/O of its own (reading the file is the binary's job): environment variables and
 //! backend host names are looked up through an [`Env`] and a [`Resolver`] the caller
 //! hands in ([`parse`] hands in the process environment and [`system_resolver`]). It
 //! must not depend on tokio, hyper or rustls.
 
+mod admin;
 mod backends;
+mod cluster;
 mod diff;
 mod dupes;
 mod duration;
 mod env;
 mod error;
+mod errors;
 mod health;
 mod health_spec;
+mod listeners;
 mod locate;
+mod names;
 mod path_rules;
 mod policy;
 mod policy_spec;
@@ -30,6 +35,7 @@ mod trusted;
 mod validate;
 mod wording;
 mod yaml;
+mod yaml_path;
 
 pub use diff::diff;
 pub use duration::parse_duration;
@@ -47,6 +53,7 @@ pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
     MatchSpec, PathMatch, RouteSpec, defaults,
 };
+pub use yaml::{from_yaml, from_yaml_with_env};
 
 /// Parses and validates a YAML document into a [`Config`].
 ///
@@ -71,6 +78,6 @@ pub fn parse_with(
     env: Env<'_>,
     resolver: Resolver<'_>,
 ) -> Result<Config, ConfigErrors> {
-    let raw = raw::from_yaml_with_env(yaml, env)?;
+    let raw = yaml::from_yaml_with_env(yaml, env)?;
     validate::validate(&raw, yaml, resolver)
 }

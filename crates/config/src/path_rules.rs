@@ -1,8 +1,8 @@
 //! `listeners.*.merge_slashes` and `listeners.*.escaped_slashes`: how a listener
 //! normalises request paths before routing.
 
+use crate::errors::Errors;
 use crate::spec::EscapedSlashesSpec;
-use crate::validate::Errors;
 
 /// `escaped_slashes`: `keep` (the default), `reject` or `decode`.
 pub(crate) fn escaped_slashes(

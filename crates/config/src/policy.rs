@@ -2,10 +2,10 @@
 //! `maglev`, `hash_balance_factor`): each key is checked on its own and against the
 //! policy it belongs to, and every error is collected.
 
+use crate::errors::Errors;
+use crate::policy_spec::{HashOn, PolicySpec};
 use crate::raw::{RawCluster, RawHashOn};
 use crate::spec::defaults;
-use crate::validate::Errors;
-use crate::{HashOn, PolicySpec};
 
 /// The cluster's policy, or `None` after pushing its errors. `at` is `clusters.NAME`.
 pub(crate) fn policy(
@@ -22,6 +22,38 @@ pub(crate) fn policy(
             format!("unknown policy \"{name}\" (expected one of: {known})"),
         );
     }
+    keys_apply(errors, at, c, name);
+    let hash_on = c
+        .hash_on
+        .as_ref()
+        .map_or(Some(HashOn::default()), |h| hash_on(errors, at, h));
+    let balance_factor = balance_factor(errors, at, c.hash_balance_factor);
+    let points_per_weight = points_per_weight(errors, at, c);
+    let size = c.maglev.as_ref().and_then(|m| m.table_size);
+    let table_size = table_size(errors, at, size, backends);
+    Some(match name {
+        "random" => PolicySpec::Random,
+        "p2c" => PolicySpec::PowerOfTwo,
+        "round_robin" => PolicySpec::RoundRobin,
+        "least_connections" => PolicySpec::LeastConnections,
+        "ip_hash" => PolicySpec::IpHash { hash_on: hash_on? },
+        "ring_hash" => PolicySpec::RingHash {
+            hash_on: hash_on?,
+            points_per_weight: points_per_weight?,
+            balance_factor: balance_factor?,
+        },
+        "maglev" => PolicySpec::Maglev {
+            hash_on: hash_on?,
+            table_size: table_size?,
+            balance_factor: balance_factor?,
+        },
+        _ => return None,
+    })
+}
+
+/// Pushes an error for each of `hash_on`, `ring`, `maglev` and `hash_balance_factor`
+/// given with a policy it does not apply to.
+fn keys_apply(errors: &mut Errors<'_>, at: &str, c: &RawCluster, name: &str) {
     let hashing = matches!(name, "ip_hash" | "ring_hash" | "maglev");
     let bounded = matches!(name, "ring_hash" | "maglev");
     only_with(
@@ -56,39 +88,18 @@ pub(crate) fn policy(
         bounded,
         "ring_hash or maglev",
     );
-    let hash_on = c
-        .hash_on
-        .as_ref()
-        .map_or(Some(HashOn::default()), |h| hash_on(errors, at, h));
-    let balance_factor = balance_factor(errors, at, c.hash_balance_factor);
+}
+
+/// `ring.points_per_weight`, defaulted, or `None` after pushing an error.
+fn points_per_weight(errors: &mut Errors<'_>, at: &str, c: &RawCluster) -> Option<u32> {
     let points = c.ring.as_ref().and_then(|r| r.points_per_weight);
-    let points_per_weight = in_range(
+    in_range(
         errors,
         format!("{at}.ring.points_per_weight"),
         points.unwrap_or(i64::from(defaults::RING_POINTS_PER_WEIGHT)),
         1,
         defaults::MAX_RING_POINTS_PER_WEIGHT,
-    );
-    let size = c.maglev.as_ref().and_then(|m| m.table_size);
-    let table_size = table_size(errors, at, size, backends);
-    Some(match name {
-        "random" => PolicySpec::Random,
-        "p2c" => PolicySpec::PowerOfTwo,
-        "round_robin" => PolicySpec::RoundRobin,
-        "least_connections" => PolicySpec::LeastConnections,
-        "ip_hash" => PolicySpec::IpHash { hash_on: hash_on? },
-        "ring_hash" => PolicySpec::RingHash {
-            hash_on: hash_on?,
-            points_per_weight: points_per_weight?,
-            balance_factor: balance_factor?,
-        },
-        "maglev" => PolicySpec::Maglev {
-            hash_on: hash_on?,
-            table_size: table_size?,
-            balance_factor: balance_factor?,
-        },
-        _ => return None,
-    })
+    )
 }
 
 /// Pushes an error when `key` is given for a policy it does not apply to.

@@ -12,11 +12,11 @@ use std::time::Duration;
 use serde_yaml::{Mapping, Value};
 
 use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, RetrySpec, UnreachableSpec};
+use crate::policy_spec::{HashOn, PolicySpec};
 use crate::spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
     RouteSpec,
 };
-use crate::{HashOn, PolicySpec};
 
 /// The config could not be written as YAML (serde_yaml refused the document).
 #[derive(Debug, thiserror::Error)]
@@ -363,7 +363,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::parse_duration;
+    use crate::duration::parse_duration;
 
     #[test]
     fn durations_are_written_in_the_compound_form_the_parser_reads() {

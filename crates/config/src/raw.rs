@@ -1,13 +1,10 @@
 //! The YAML as written: every field optional where the user may omit it, unknown keys
-//! rejected. [`from_yaml`] is the entry point; serde_yaml is called only behind it (here,
-//! in `yaml.rs` and `env.rs`), so a maintained fork can replace it in those files.
+//! rejected. [`crate::from_yaml`] is the entry point; serde_yaml is called only behind it
+//! (in `yaml.rs` and `env.rs`), so a maintained fork can replace it in those files.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-
-use crate::env::Env;
-use crate::{ConfigError, ConfigErrors};
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -260,32 +257,4 @@ pub struct RawBackend {
     /// Marked down by the operator: kept in the config, never picked.
     #[serde(default)]
     pub down: bool,
-}
-
-/// Parses YAML text into the raw types, expanding `${VAR}` from the process
-/// environment. See [`from_yaml_with_env`].
-pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
-    from_yaml_with_env(text, &|name| std::env::var(name).ok())
-}
-
-/// Parses YAML text into the raw types, looking `${VAR}` references up with `env`.
-///
-/// Every key given twice in one mapping is an error (all are reported). Merge keys
-/// (`<<: *defaults`) are applied, then `${VAR}`, `${VAR:-default}` and `$$` expanded in
-/// string values; every unset variable is reported. Otherwise this stops at the first
-/// syntax or shape error, which carries its path and location.
-pub fn from_yaml_with_env(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> {
-    let blank = text
-        .lines()
-        .map(str::trim)
-        .all(|l| l.is_empty() || l.starts_with('#') || l == "---");
-    if blank {
-        return Err(ConfigErrors(vec![ConfigError {
-            path: String::new(),
-            message: "the config file is empty".into(),
-            location: None,
-            transient: false,
-        }]));
-    }
-    crate::yaml::load(text, env)
 }

@@ -1,9 +1,9 @@
 //! `listeners.*.routes[*].match`: a route's conditions (host, path, methods, headers)
 //! validated into a [`MatchSpec`].
 
+use crate::errors::Errors;
 use crate::raw::RawMatch;
 use crate::spec::{HostMatch, MatchSpec, PathMatch};
-use crate::validate::Errors;
 
 /// The conditions of one route, or `None` (with errors pushed) if any is invalid.
 pub(crate) fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSpec> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
-use crate::PolicySpec;
 use crate::health_spec::{HealthCheckSpec, OutlierSpec, RetrySpec, UnreachableSpec};
+use crate::policy_spec::PolicySpec;
 
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {

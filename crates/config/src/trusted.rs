@@ -3,7 +3,7 @@
 
 use ipnet::IpNet;
 
-use crate::validate::Errors;
+use crate::errors::Errors;
 
 /// Parses each entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address
 /// (`127.0.0.1`, `::1`). Host bits after the prefix are cleared (`10.1.2.3/8` is

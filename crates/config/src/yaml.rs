@@ -6,14 +6,44 @@
 use serde_yaml::{Mapping, Value};
 
 use crate::env::{self, Env};
+use crate::error::{ConfigError, ConfigErrors};
+use crate::locate;
 use crate::raw::RawConfig;
-use crate::{ConfigError, ConfigErrors, locate};
+use crate::yaml_path::{join, key_text};
 
 /// The merge key of YAML 1.1, which serde_yaml 0.9 reads as a plain key.
 const MERGE: &str = "<<";
 
-/// See [`crate::raw::from_yaml_with_env`].
-pub(crate) fn load(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> {
+/// Parses YAML text into the raw types, expanding `${VAR}` from the process
+/// environment. See [`from_yaml_with_env`].
+pub fn from_yaml(text: &str) -> Result<RawConfig, ConfigErrors> {
+    from_yaml_with_env(text, &|name| std::env::var(name).ok())
+}
+
+/// Parses YAML text into the raw types, looking `${VAR}` references up with `env`.
+///
+/// Every key given twice in one mapping is an error (all are reported). Merge keys
+/// (`<<: *defaults`) are applied, then `${VAR}`, `${VAR:-default}` and `$$` expanded in
+/// string values; every unset variable is reported. Otherwise this stops at the first
+/// syntax or shape error, which carries its path and location.
+pub fn from_yaml_with_env(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> {
+    let blank = text
+        .lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---");
+    if blank {
+        return Err(ConfigErrors(vec![ConfigError {
+            path: String::new(),
+            message: "the config file is empty".into(),
+            location: None,
+            transient: false,
+        }]));
+    }
+    load(text, env)
+}
+
+/// [`from_yaml_with_env`] past its check for an empty document.
+fn load(text: &str, env: Env<'_>) -> Result<RawConfig, ConfigErrors> {
     let duplicates = crate::dupes::duplicate_keys(text);
     if !duplicates.is_empty() {
         return Err(ConfigErrors(duplicates));
@@ -116,24 +146,6 @@ fn merge_into(map: &mut Mapping, sources: Value, path: &str, errors: &mut Vec<(S
         for (key, value) in source {
             map.entry(key).or_insert(value);
         }
-    }
-}
-
-/// How a mapping key appears in a YAML path.
-pub(crate) fn key_text(key: &Value) -> String {
-    match key {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => "?".into(),
-    }
-}
-
-pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
     }
 }
 

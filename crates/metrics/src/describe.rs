@@ -7,6 +7,8 @@ use crate::names::*;
 /// Registers the description of every metric with the installed recorder. Call it
 /// once, after installing the recorder.
 pub fn describe() {
+    // Over 40 lines on purpose: one flat list of descriptions, one per metric, reads
+    // and diffs best whole; split, a metric's HELP text would be harder to find.
     describe_counter!(
         REQUESTS_TOTAL,
         "Requests answered, by listener, cluster, backend and status class (code=\"2xx\"…). \

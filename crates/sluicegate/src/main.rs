@@ -9,8 +9,11 @@ mod demo;
 mod demo_backend;
 mod logging;
 mod reload;
+mod reload_log;
+mod reload_outcome;
 mod run;
 mod state;
+mod trigger;
 mod watch;
 
 use std::process::ExitCode;

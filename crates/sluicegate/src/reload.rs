@@ -22,93 +22,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sluicegate_config::Config;
 use sluicegate_listener::ServeError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use crate::reload_log::ReloadAttempt;
+use crate::reload_outcome::{ReloadError, ReloadOutcome};
 use crate::state::State;
+use crate::trigger::Trigger;
 use crate::watch::FileWatch;
-
-/// Why a reload was asked for.
-#[derive(Debug)]
-pub enum Trigger {
-    /// The config file's directory changed: reload if the file's content did.
-    File,
-    /// SIGHUP: reload now, even if the file looks unchanged.
-    Signal,
-    /// `POST /reload`: reload now and answer with the outcome.
-    Admin(oneshot::Sender<ReloadOutcome>),
-    /// The retry timer after a listener failed to bind or a name did not resolve:
-    /// reload the same bytes again.
-    Retry,
-}
-
-impl Trigger {
-    fn name(&self) -> &'static str {
-        match self {
-            Trigger::File => "file",
-            Trigger::Signal => "signal",
-            Trigger::Admin(_) => "admin",
-            Trigger::Retry => "retry",
-        }
-    }
-}
-
-/// What a reload did.
-#[derive(Clone, Debug)]
-pub enum ReloadOutcome {
-    /// The new config serves.
-    Applied {
-        /// Its generation.
-        generation: u64,
-        /// What changed (`diff`), empty if nothing did.
-        changes: Vec<String>,
-    },
-    /// The running config keeps serving.
-    Rejected(Vec<ReloadError>),
-}
-
-/// One reason a reload was rejected.
-#[derive(Clone, Debug)]
-pub struct ReloadError {
-    /// YAML path; empty for the file as a whole.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-    /// 1-based line, where known.
-    pub line: Option<usize>,
-}
-
-/// One reload attempt, for `/status`.
-#[derive(Clone, Debug)]
-pub struct ReloadAttempt {
-    /// When it ran.
-    pub at: SystemTime,
-    /// `file`, `signal`, `admin` or `retry`.
-    pub trigger: &'static str,
-    /// What it did.
-    pub outcome: ReloadOutcome,
-}
-
-/// The reload history `/status` shows.
-#[derive(Debug)]
-pub struct ReloadLog {
-    /// When the process started serving.
-    pub started: Instant,
-    /// When the config being served was loaded (start or last applied reload).
-    pub loaded_at: SystemTime,
-    /// The last attempt since start.
-    pub last: Option<ReloadAttempt>,
-}
-
-impl ReloadLog {
-    /// The log of a process that loaded its config now.
-    pub fn new() -> Self {
-        Self {
-            started: Instant::now(),
-            loaded_at: SystemTime::now(),
-            last: None,
-        }
-    }
-}
 
 /// The wait before retrying a reload whose listener could not bind, or whose host
 /// name did not resolve …

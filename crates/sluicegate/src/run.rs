@@ -93,9 +93,9 @@ pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::R
         }
         tracing::info!("admin API on http://{addr}/ (metrics on /metrics)");
     }
-    let state = Arc::new(State::new(server.control(), exporter));
+    let state = Arc::new(State::new(server.control()));
     let triggers = crate::reload::spawn(path, config.clone(), state.clone())?;
-    admin.spawn(state.clone(), triggers);
+    admin.spawn(state.clone(), exporter, triggers);
     Ok(Running {
         server,
         state,

@@ -6,8 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use sluicegate_listener::Control;
 use sluicegate_metrics::ProcessSeries;
 
-use crate::admin::Exporter;
-use crate::reload::ReloadLog;
+use crate::reload_log::ReloadLog;
 
 /// The running process, as the admin API and the reload task see it.
 #[derive(Debug)]
@@ -16,15 +15,13 @@ pub struct State {
     pub control: Control,
     /// Reload counters, generation, build info.
     pub process: ProcessSeries,
-    /// The Prometheus exporter; `None` with `admin.metrics: false`.
-    pub exporter: Option<Exporter>,
     reloads: Mutex<ReloadLog>,
     draining: AtomicBool,
 }
 
 impl State {
     /// The state of a process that just loaded its config and bound its listeners.
-    pub fn new(control: Control, exporter: Option<Exporter>) -> Self {
+    pub fn new(control: Control) -> Self {
         Self {
             control,
             process: ProcessSeries::register(
@@ -32,7 +29,6 @@ impl State {
                 env!("SLUICEGATE_COMMIT"),
                 env!("SLUICEGATE_RUSTC"),
             ),
-            exporter,
             reloads: Mutex::new(ReloadLog::new()),
             draining: AtomicBool::new(false),
         }

@@ -26,7 +26,7 @@ use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::reload::Trigger;
+use crate::trigger::Trigger;
 
 /// A burst of events that never pauses for `debounce` is reloaded at the latest this
 /// many `debounce`s after its first event.

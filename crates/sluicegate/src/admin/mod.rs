@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 
 pub use exporter::Exporter;
 
-use crate::reload::Trigger;
 use crate::state::State;
+use crate::trigger::Trigger;
 
 /// The bound admin socket.
 #[derive(Debug)]
@@ -43,9 +43,19 @@ impl Admin {
         self.listener.local_addr().ok()
     }
 
-    /// Serves the admin API until the process exits.
-    pub fn spawn(self, state: Arc<State>, triggers: mpsc::Sender<Trigger>) {
-        let routes = Arc::new(routes::Routes { state, triggers });
+    /// Serves the admin API until the process exits; `/metrics` renders with
+    /// `exporter` (`None` with `admin.metrics: false`).
+    pub fn spawn(
+        self,
+        state: Arc<State>,
+        exporter: Option<Exporter>,
+        triggers: mpsc::Sender<Trigger>,
+    ) {
+        let routes = Arc::new(routes::Routes {
+            state,
+            exporter,
+            triggers,
+        });
         tokio::spawn(async move {
             loop {
                 let (stream, peer) = match self.listener.accept().await {

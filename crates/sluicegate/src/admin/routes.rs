@@ -12,10 +12,12 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admin::exporter::Exporter;
 use crate::admin::page;
 use crate::admin::status::Status;
-use crate::reload::{ReloadOutcome, Trigger};
+use crate::reload_outcome::ReloadOutcome;
 use crate::state::State;
+use crate::trigger::Trigger;
 
 /// Longest a `POST /reload` waits for the reload task.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
@@ -25,6 +27,8 @@ type Reply = Response<Full<Bytes>>;
 /// What every endpoint needs.
 pub(crate) struct Routes {
     pub(crate) state: Arc<State>,
+    /// The Prometheus exporter; `None` with `admin.metrics: false`.
+    pub(crate) exporter: Option<Exporter>,
     pub(crate) triggers: mpsc::Sender<Trigger>,
 }
 
@@ -162,7 +166,7 @@ impl Routes {
     }
 
     fn metrics(&self) -> Reply {
-        match &self.state.exporter {
+        match &self.exporter {
             Some(exporter) => reply(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",

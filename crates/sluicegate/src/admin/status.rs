@@ -8,7 +8,8 @@ use serde::Serialize;
 use sluicegate_health::{Check, Probe};
 use sluicegate_runtime::{Backend, Snapshot};
 
-use crate::reload::{ReloadLog, ReloadOutcome};
+use crate::reload_log::{ReloadAttempt, ReloadLog};
+use crate::reload_outcome::ReloadOutcome;
 
 /// Everything `/status` reports.
 #[derive(Clone, Debug, Serialize)]
@@ -217,7 +218,7 @@ fn describe_check(check: &Check) -> String {
 }
 
 impl ReloadReport {
-    fn of(attempt: &crate::reload::ReloadAttempt) -> Self {
+    fn of(attempt: &ReloadAttempt) -> Self {
         let (result, generation, changes, errors) = match &attempt.outcome {
             ReloadOutcome::Applied {
                 generation,

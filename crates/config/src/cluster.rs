@@ -1,0 +1,92 @@
+//! One entry of `clusters:`: its backends, policy, timeouts, health checking and
+//! retries.
+
+use std::time::Duration;
+
+use sluicegate_core::ClusterName;
+
+use crate::errors::Errors;
+use crate::names::check_name;
+use crate::raw::RawCluster;
+use crate::resolve::Lookups;
+use crate::spec::{ClusterSpec, defaults};
+
+/// The cluster `name`, or `None` when an error leaves no usable policy.
+pub(crate) fn cluster(
+    errors: &mut Errors<'_>,
+    name: &str,
+    c: &RawCluster,
+    lookups: &Lookups,
+) -> Option<ClusterSpec> {
+    let at = format!("clusters.{name}");
+    check_name(errors, &at, name);
+    let backends = crate::backends::backends(errors, &at, &c.backends, lookups);
+    // A name stands for all its addresses; an entry in error still counts as one.
+    let count = backends.len().max(c.backends.len());
+    let policy = crate::policy::policy(errors, &at, c, count);
+    let timeouts = timeouts(errors, &at, c);
+    Some(ClusterSpec {
+        name: ClusterName::new(name),
+        policy: policy?,
+        connect_timeout: timeouts.connect,
+        response_timeout: timeouts.response,
+        idle_timeout: timeouts.idle,
+        slow_start: timeouts.slow_start,
+        backends,
+        health_check: c
+            .health_check
+            .as_ref()
+            .map(|h| crate::health::health_check(errors, &format!("{at}.health_check"), h)),
+        outlier: c
+            .outlier
+            .as_ref()
+            .map(|o| crate::health::outlier(errors, &format!("{at}.outlier"), o)),
+        unreachable: crate::health::unreachable(
+            errors,
+            &format!("{at}.unreachable"),
+            c.unreachable.as_ref(),
+        ),
+        panic_threshold: crate::health::panic_threshold(errors, &at, c.panic_threshold.as_ref()),
+        retries: c
+            .retries
+            .as_ref()
+            .map(|r| crate::health::retries(errors, &format!("{at}.retries"), r)),
+    })
+}
+
+/// A cluster's timeouts and slow start, defaulted.
+struct Timeouts {
+    connect: Duration,
+    response: Duration,
+    idle: Duration,
+    /// `None` when not given or zero.
+    slow_start: Option<Duration>,
+}
+
+fn timeouts(errors: &mut Errors<'_>, at: &str, c: &RawCluster) -> Timeouts {
+    let connect = errors.duration(
+        format!("{at}.connect_timeout"),
+        c.connect_timeout.as_deref(),
+        defaults::CONNECT_TIMEOUT,
+    );
+    let response = errors.duration(
+        format!("{at}.response_timeout"),
+        c.response_timeout.as_deref(),
+        defaults::RESPONSE_TIMEOUT,
+    );
+    let idle = errors.duration(
+        format!("{at}.idle_timeout"),
+        c.idle_timeout.as_deref(),
+        defaults::IDLE_TIMEOUT,
+    );
+    let slow_start = c
+        .slow_start
+        .as_deref()
+        .map(|raw| errors.duration(format!("{at}.slow_start"), Some(raw), Duration::ZERO));
+    Timeouts {
+        connect,
+        response,
+        idle,
+        slow_start: slow_start.filter(|d| !d.is_zero()),
+    }
+}

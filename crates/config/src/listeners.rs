@@ -1,0 +1,160 @@
+//! `listeners:`: addresses, protocols and routes, each route's cluster checked against
+//! the defined ones.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use sluicegate_core::{ClusterName, ListenerName, Protocol};
+
+use crate::errors::Errors;
+use crate::names::check_name;
+use crate::raw::{RawCluster, RawConfig, RawListener};
+use crate::route_match::match_spec;
+use crate::spec::{ListenerSpec, MatchSpec, RouteSpec};
+use crate::{path_rules, trusted};
+
+/// Every valid listener; two listeners on one address (other than port 0) are an
+/// error.
+pub(crate) fn listeners(
+    errors: &mut Errors<'_>,
+    raw: &RawConfig,
+    clusters: &BTreeMap<String, RawCluster>,
+) -> Vec<ListenerSpec> {
+    let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (name, l) in &raw.listeners {
+        if let Ok(address) = l.address.trim().parse::<SocketAddr>()
+            && address.port() != 0
+            && let Some(other) = seen.insert(address, name)
+        {
+            errors.push(
+                format!("listeners.{name}.address"),
+                format!("address {address} is also used by listener \"{other}\""),
+            );
+        }
+        out.extend(listener(errors, name, l, clusters));
+    }
+    out
+}
+
+/// Listener `name`, or `None` when its address or protocol is unusable.
+fn listener(
+    errors: &mut Errors<'_>,
+    name: &str,
+    l: &RawListener,
+    clusters: &BTreeMap<String, RawCluster>,
+) -> Option<ListenerSpec> {
+    let at = format!("listeners.{name}");
+    check_name(errors, &at, name);
+    let address = socket_addr(errors, format!("{at}.address"), &l.address);
+    let protocol = protocol(errors, &at, l.protocol.as_deref());
+    if l.routes.is_empty() {
+        errors.push(
+            format!("{at}.routes"),
+            "an http listener needs at least one route",
+        );
+    }
+    let routes = routes(errors, &at, l, clusters);
+    let trusted_proxies =
+        trusted::trusted_proxies(errors, &format!("{at}.trusted_proxies"), &l.trusted_proxies);
+    let escaped_slashes = path_rules::escaped_slashes(
+        errors,
+        &format!("{at}.escaped_slashes"),
+        l.escaped_slashes.as_deref(),
+    );
+    Some(ListenerSpec {
+        name: ListenerName::new(name),
+        address: address?,
+        protocol: protocol?,
+        routes,
+        trusted_proxies,
+        merge_slashes: l.merge_slashes.unwrap_or(true),
+        escaped_slashes,
+    })
+}
+
+/// `protocol:`; only `http` is served today.
+fn protocol(errors: &mut Errors<'_>, at: &str, protocol: Option<&str>) -> Option<Protocol> {
+    match protocol {
+        None | Some("http") => Some(Protocol::Http),
+        Some(other @ ("tcp" | "tls" | "https")) => {
+            let msg = format!("protocol \"{other}\" is not supported yet (supported: http)");
+            errors.push(format!("{at}.protocol"), msg);
+            None
+        }
+        Some(other) => {
+            let msg = format!("unknown protocol \"{other}\" (expected http)");
+            errors.push(format!("{at}.protocol"), msg);
+            None
+        }
+    }
+}
+
+/// The listener's routes that have a valid match; each route's cluster must be defined.
+fn routes(
+    errors: &mut Errors<'_>,
+    at: &str,
+    l: &RawListener,
+    clusters: &BTreeMap<String, RawCluster>,
+) -> Vec<RouteSpec> {
+    let mut routes = Vec::new();
+    for (i, r) in l.routes.iter().enumerate() {
+        let path = format!("{at}.routes[{i}]");
+        let matcher = match &r.matcher {
+            Some(m) => match_spec(errors, &format!("{path}.match"), m),
+            None => Some(MatchSpec::default()),
+        };
+        if !clusters.contains_key(&r.cluster) {
+            let msg = format!(
+                "unknown cluster \"{}\"{}",
+                r.cluster,
+                suggest(&r.cluster, clusters)
+            );
+            errors.push(format!("{path}.cluster"), msg);
+        }
+        if let Some(matcher) = matcher {
+            routes.push(RouteSpec {
+                matcher,
+                cluster: ClusterName::new(&r.cluster),
+            });
+        }
+    }
+    routes
+}
+
+/// " (did you mean \"api\"?)" when a defined cluster is one edit away.
+fn suggest(name: &str, clusters: &BTreeMap<String, RawCluster>) -> String {
+    clusters
+        .keys()
+        .find(|k| edit_distance(k, name) <= 2)
+        .map(|k| format!(" (did you mean \"{k}\"?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn socket_addr(errors: &mut Errors<'_>, at: String, text: &str) -> Option<SocketAddr> {
+    match text.trim().parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.push(
+                at,
+                format!("invalid socket address \"{text}\" (expected IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)"),
+            );
+            None
+        }
+    }
+}
