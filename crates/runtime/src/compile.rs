@@ -51,7 +51,7 @@ pub enum CompileError {
 }
 
 /// Compiles `config`. A cluster of `previous` whose spec and routing listeners are
-/// unchanged is reused as it is (the same `Arc`: see [`crate::origin`]). Of the others,
+/// unchanged is reused as it is (the same `Arc`: see `origin.rs`). Of the others,
 /// state of backends with the same key in `previous` (in-flight counters, slow-start
 /// ramps, health) and of clusters with the same name (in-flight totals) is carried
 /// over, so a reload keeps it.
