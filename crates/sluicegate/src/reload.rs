@@ -235,6 +235,16 @@ impl Reloader {
         let shown = self.path.display().to_string();
         let config = parse(text, &shown).await?;
         let current = self.state.control.current();
+        if config == self.config {
+            // Nothing to apply: no listener, pool, checker or series is rebuilt, and
+            // the generation stays (Envoy Gateway drops WebSockets on such updates).
+            let generation = current.generation;
+            tracing::info!("reload: no changes, generation {generation} keeps serving");
+            return Ok(ReloadOutcome::Applied {
+                generation,
+                changes: Vec::new(),
+            });
+        }
         let snapshot = sluicegate_runtime::compile(&config, Some(&current)).map_err(|e| {
             tracing::error!("reload rejected: {shown}: {e}; the running config keeps serving");
             Rejection::other(vec![error("", e.to_string())])

@@ -223,10 +223,24 @@ fn a_failed_reload_is_counted_and_shown_with_its_path() {
     assert_eq!(status["generation"], 1);
     assert_eq!(proxy.get(), "a", "the running config keeps serving");
 
-    std::fs::write(&path, &good).unwrap();
+    // The running config again: a success that changes nothing, generation kept.
+    std::fs::write(&path, format!("# the same config\n{good}")).unwrap();
     let (status, body) = proxy.admin_request("POST", "/reload");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(json(&body)["result"], "success");
+    let answer = json(&body);
+    assert_eq!(answer["result"], "success");
+    assert_eq!(answer["generation"], 1, "{body}");
+    assert_eq!(answer["changes"], serde_json::json!([]), "{body}");
+    assert!(proxy.logged("reload: no changes, generation 1 keeps serving"));
+    // A real change applies as generation 2.
+    std::fs::write(
+        &path,
+        good.replace("connect_timeout: 2s", "connect_timeout: 3s"),
+    )
+    .unwrap();
+    let (status, body) = proxy.admin_request("POST", "/reload");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["generation"], 2, "{body}");
     let text = scrape(&proxy);
     assert!(
         metric(
