@@ -28,6 +28,7 @@ mod policy;
 mod policy_spec;
 mod print;
 pub mod raw;
+mod resolutions;
 mod resolve;
 mod route_match;
 mod spec;

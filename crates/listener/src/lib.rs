@@ -8,6 +8,7 @@
 //! must not parse HTTP itself, and must not panic on anything a client sends.
 //! `http` and `upstream` never import it (checked by `.ci/crate-rules.sh`).
 
+mod apply;
 mod bound;
 mod control;
 mod counted;

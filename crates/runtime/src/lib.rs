@@ -2,6 +2,10 @@
 //! [`Snapshot`] (route tables, one policy per cluster, per-backend state), and
 //! [`SnapshotHandle`] publishes the live one (arc-swap plus a watch channel).
 //!
+//! [`Reload`] is the reload core every input goes through (parse → compile against
+//! the running snapshot → diff → apply through [`Apply`], which the listener crate's
+//! `Control` implements).
+//!
 //! The health supervisor ([`supervise`]) keeps one checker task per checked backend in
 //! step with the live snapshot.
 //!
@@ -9,6 +13,7 @@
 //! Must not depend on hyper: serving and forwarding belong to the http crate, pools to
 //! the upstream crate.
 
+mod apply;
 mod backend;
 mod cluster;
 mod cluster_health;
@@ -18,18 +23,23 @@ mod hash_key;
 mod origin;
 mod previous;
 mod ramp;
+mod reload;
+mod reload_outcome;
 mod retry;
 mod self_target;
 mod snapshot;
 mod supervisor;
 mod trusted;
 
+pub use apply::{Apply, ApplyError};
 pub use backend::{Backend, BackendState, Carried, InFlightGuard};
 pub use cluster::{Cluster, ClusterHealth};
 pub use compile::{CompileError, compile};
 pub use handle::SnapshotHandle;
 pub use hash_key::{HashKey, hash_ip, stable_hash};
 pub use ramp::Ramp;
+pub use reload::{Reload, log_resolutions};
+pub use reload_outcome::{Rejection, ReloadError, ReloadOutcome, Transient};
 pub use retry::{BetweenAttempts, RetryGuard, RetryPolicy};
 pub use snapshot::{Listener, Snapshot};
 pub use supervisor::{HealthSupervisor, supervise};

@@ -45,44 +45,6 @@ pub fn summary(config: &Config) -> String {
     )
 }
 
-/// What each backend host name resolved to, a line per name and cluster:
-/// `cluster app: localhost:9001 → 127.0.0.1:9001, [::1]:9001`.
-pub fn resolutions(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    for cluster in &config.clusters {
-        // A name's addresses are next to each other, and a name appears once per cluster.
-        let mut lines: Vec<(&str, Vec<String>)> = Vec::new();
-        for b in &cluster.backends {
-            let Some(name) = b.name.as_deref() else {
-                continue;
-            };
-            match lines.last_mut() {
-                Some((last, addresses)) if *last == name => addresses.push(b.address.to_string()),
-                _ => lines.push((name, vec![b.address.to_string()])),
-            }
-        }
-        for (name, addresses) in lines {
-            out.push(format!(
-                "cluster {}: {name} → {}",
-                cluster.name,
-                addresses.join(", ")
-            ));
-        }
-    }
-    out
-}
-
-/// Logs what each backend host name of `config` resolved to; after a reload from
-/// `before`, only the lines that changed.
-pub fn log_resolutions(before: Option<&Config>, config: &Config) {
-    let old = before.map(resolutions).unwrap_or_default();
-    for line in resolutions(config) {
-        if !old.contains(&line) {
-            tracing::info!("{line}");
-        }
-    }
-}
-
 /// Prints a load error for `path` to stderr and returns the exit status it calls for:
 /// 2 unreadable, 1 invalid.
 pub fn report(path: &Path, error: &LoadError) -> ExitCode {
@@ -118,7 +80,7 @@ pub fn check(path: &Path, against: Option<&Path>, print: bool) -> ExitCode {
         return print_effective(path, &config);
     }
     println!("{}: ok: {}", path.display(), summary(&config));
-    for line in resolutions(&config) {
+    for line in config.resolutions() {
         println!("  {line}");
     }
     match against {

@@ -10,7 +10,6 @@ mod demo_backend;
 mod logging;
 mod reload;
 mod reload_log;
-mod reload_outcome;
 mod run;
 mod state;
 mod trigger;

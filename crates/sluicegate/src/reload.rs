@@ -1,12 +1,9 @@
 //! The reload task: every trigger (file watcher, SIGHUP, `POST /reload`, the retry
-//! timer) lands on one task, which reads → parses → validates → compiles against the
-//! running snapshot and applies the result in one atomic swap. On any error every
-//! error is logged with its YAML path, counted, kept for `/status`, and the running
-//! config keeps serving; the next good save applies.
-//!
-//! Parsing looks backend host names up (blocking `getaddrinfo`, each lookup bounded by
-//! `sluicegate_config::LOOKUP_TIMEOUT`), so it runs on tokio's blocking pool, never
-//! on a worker thread that serves traffic.
+//! timer) lands on one task, which reads the file and hands its text to the reload
+//! core (`sluicegate_runtime::Reload`: parse → compile against the running snapshot →
+//! diff → apply in one atomic swap). On any error every error is logged with its YAML
+//! path, counted, kept for `/status`, and the running config keeps serving; the next
+//! good save applies.
 //!
 //! The bytes of every attempt are remembered: a file event whose bytes are the ones
 //! last applied or rejected does nothing, so a rejected file is tried again only when
@@ -18,14 +15,14 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use sluicegate_config::Config;
-use sluicegate_listener::ServeError;
+use sluicegate_listener::Control;
+use sluicegate_runtime::{Rejection, Reload, ReloadError, ReloadOutcome, Transient};
 use tokio::sync::mpsc;
 
 use crate::reload_log::ReloadAttempt;
-use crate::reload_outcome::{ReloadError, ReloadOutcome};
 use crate::state::State;
 use crate::trigger::Trigger;
 use crate::watch::FileWatch;
@@ -49,7 +46,7 @@ pub fn spawn(
     let text = std::fs::read_to_string(path).ok();
     let reloader = Reloader {
         path: path.to_path_buf(),
-        config,
+        core: Reload::new(state.control.clone(), config),
         state,
         last_text: text,
         missing_warned: false,
@@ -74,8 +71,8 @@ async fn forward_sighup(triggers: mpsc::Sender<Trigger>) {
 
 struct Reloader {
     path: PathBuf,
-    /// The config being served.
-    config: Config,
+    /// The config being served, and where its snapshots go.
+    core: Reload<Control>,
     state: Arc<State>,
     /// The file content last seen (applied or rejected), to skip unchanged saves.
     last_text: Option<String>,
@@ -85,37 +82,8 @@ struct Reloader {
     retry: Option<(tokio::time::Instant, Duration)>,
 }
 
-/// A rejected attempt.
-struct Rejection {
-    errors: Vec<ReloadError>,
-    /// Why the same bytes may apply later, if they may: they are retried on the timer.
-    transient: Option<Transient>,
-}
-
-/// A failure that can clear without a change to the file.
-#[derive(Clone, Copy, Debug)]
-enum Transient {
-    /// A listener could not bind (its port still taken); logged with its retry.
-    Bind,
-    /// A backend's host name did not resolve; each error is logged already.
-    Lookup,
-}
-
-impl Rejection {
-    fn other(errors: Vec<ReloadError>) -> Self {
-        Self {
-            errors,
-            transient: None,
-        }
-    }
-}
-
-fn error(path: impl Into<String>, message: impl Into<String>) -> ReloadError {
-    ReloadError {
-        path: path.into(),
-        message: message.into(),
-        line: None,
-    }
+fn error(message: impl Into<String>) -> ReloadError {
+    ReloadError::new("", message)
 }
 
 impl Reloader {
@@ -223,88 +191,16 @@ impl Reloader {
             Err(e) => {
                 tracing::error!("{shown}: cannot read: {e}; the running config keeps serving");
                 let message = format!("cannot read {shown}: {e}");
-                Some(Err(Rejection::other(vec![error("", message)])))
+                Some(Err(Rejection::permanent(vec![error(message)])))
             }
         }
     }
 
-    /// Parses, validates, compiles and applies `text`. Every rejection but a bind
-    /// failure is logged here; the caller logs that one with its retry.
+    /// Hands `text` to the reload core.
     async fn apply(&mut self, text: &str) -> Result<ReloadOutcome, Rejection> {
-        let started = Instant::now();
         let shown = self.path.display().to_string();
-        let config = parse(text, &shown).await?;
-        let current = self.state.control.current();
-        if config == self.config {
-            // Nothing to apply: no listener, pool, checker or series is rebuilt, and
-            // the generation stays (Envoy Gateway drops WebSockets on such updates).
-            let generation = current.generation;
-            tracing::info!("reload: no changes, generation {generation} keeps serving");
-            return Ok(ReloadOutcome::Applied {
-                generation,
-                changes: Vec::new(),
-            });
-        }
-        let snapshot = sluicegate_runtime::compile(&config, Some(&current)).map_err(|e| {
-            tracing::error!("reload rejected: {shown}: {e}; the running config keeps serving");
-            Rejection::other(vec![error("", e.to_string())])
-        })?;
-        let generation = snapshot.generation;
-        let changes = sluicegate_config::diff(&self.config, &config);
-        self.state
-            .control
-            .apply(snapshot)
-            .await
-            .map_err(serve_error)?;
-        if config.admin != self.config.admin {
-            tracing::warn!("admin settings changed: they take effect at the next restart");
-        }
-        let summary = if changes.is_empty() {
-            "no changes".to_owned()
-        } else {
-            changes.join(", ")
-        };
-        let ms = started.elapsed().as_millis();
-        tracing::info!("reload {generation} applied in {ms} ms: {summary}");
-        crate::check::log_resolutions(Some(&self.config), &config);
-        self.config = config;
-        Ok(ReloadOutcome::Applied {
-            generation,
-            changes,
-        })
+        self.core.text(text, &shown).await
     }
-}
-
-/// Parses and validates `text` (`shown` is the file's name) on the blocking pool: the
-/// backend name lookups block. Every error is logged here.
-async fn parse(text: &str, shown: &str) -> Result<Config, Rejection> {
-    let owned = text.to_owned();
-    let parsed = tokio::task::spawn_blocking(move || sluicegate_config::parse(&owned))
-        .await
-        .map_err(|e| {
-            tracing::error!(
-                "reload rejected: {shown}: the parse failed: {e}; the running config keeps serving"
-            );
-            Rejection::other(vec![error("", format!("the parse failed: {e}"))])
-        })?;
-    parsed.map_err(|errors| {
-        for line in errors.lines() {
-            tracing::error!("reload rejected: {shown}: {line}");
-        }
-        let transient = errors.transient().then_some(Transient::Lookup);
-        if transient.is_none() {
-            tracing::error!("the running config keeps serving");
-        }
-        let errors = errors.0.into_iter().map(|e| ReloadError {
-            path: e.path,
-            message: e.message,
-            line: e.location.map(|(line, _)| line),
-        });
-        Rejection {
-            errors: errors.collect(),
-            transient,
-        }
-    })
 }
 
 /// Logs the retry armed after a transient failure.
@@ -319,20 +215,5 @@ fn log_retry(why: Transient, errors: &[ReloadError], wait: Duration) {
         (Transient::Lookup, _) => tracing::error!(
             "a backend host name did not resolve: the running config keeps serving; retrying in {wait} s"
         ),
-    }
-}
-
-/// A failed apply: a bind failure (retried), or a server shutting down (logged).
-fn serve_error(e: ServeError) -> Rejection {
-    let message = e.to_string();
-    match &e {
-        ServeError::Bind { listener, .. } => Rejection {
-            errors: vec![error(format!("listeners.{listener}.address"), message)],
-            transient: Some(Transient::Bind),
-        },
-        ServeError::Stopped => {
-            tracing::error!("reload rejected: {message}; the running config keeps serving");
-            Rejection::other(vec![error("", message)])
-        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::reload_outcome::ReloadOutcome;
+use sluicegate_runtime::ReloadOutcome;
 
 /// One reload attempt, for `/status`.
 #[derive(Clone, Debug)]

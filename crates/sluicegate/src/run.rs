@@ -80,7 +80,7 @@ pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::R
     let server = Server::bind(handle).await.map_err(|e| anyhow!(e))?;
     let admin = Admin::bind(config.admin.address).await?;
     tracing::info!("loaded {}: {}", path.display(), summary(config));
-    crate::check::log_resolutions(None, config);
+    sluicegate_runtime::log_resolutions(None, config);
     for (name, addr) in server.local_addrs() {
         tracing::info!(listener = %name, "listening on http://{addr}");
     }

@@ -3,7 +3,7 @@
 
 use tokio::sync::oneshot;
 
-use crate::reload_outcome::ReloadOutcome;
+use sluicegate_runtime::ReloadOutcome;
 
 /// Why a reload was asked for.
 #[derive(Debug)]

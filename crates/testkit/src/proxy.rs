@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluicegate_listener::{Control, DrainOutcome, Server};
-use sluicegate_runtime::{BackendState, SnapshotHandle};
-use tokio::sync::oneshot;
+use sluicegate_runtime::{BackendState, Reload, SnapshotHandle, Transient};
+use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::{Backend, WAIT, within};
@@ -18,6 +18,8 @@ use crate::{Backend, WAIT, within};
 #[derive(Debug)]
 pub struct Proxy {
     control: Control,
+    /// The reload core the binary uses, with the config being served.
+    core: Mutex<Reload<Control>>,
     addrs: Vec<(String, SocketAddr)>,
     drain_timeout: Duration,
     trigger: Option<oneshot::Sender<()>>,
@@ -57,6 +59,7 @@ pub async fn start_proxy(yaml: &str) -> Proxy {
         let _ = stop.await;
     }));
     Proxy {
+        core: Mutex::new(Reload::new(control.clone(), config.clone())),
         control,
         addrs,
         drain_timeout: config.drain_timeout,
@@ -91,9 +94,10 @@ impl Proxy {
             .unwrap_or_else(|| panic!("the proxy has no listener named {name:?} now"))
     }
 
-    /// Compiles `yaml` against the running snapshot (so backend state carries over)
-    /// and applies it as a reload does, listener changes included. Panics if the
-    /// config is invalid or cannot be applied (e.g. an address cannot be bound).
+    /// Applies `yaml` through the reload core the binary uses: compiled against the
+    /// running snapshot (so backend state carries over), listener changes included,
+    /// nothing touched if it equals the running config. Panics if the config is
+    /// invalid or cannot be applied (e.g. an address cannot be bound).
     pub async fn apply(&self, yaml: &str) {
         self.try_apply(yaml)
             .await
@@ -104,14 +108,26 @@ impl Proxy {
     /// cannot be bound) is an `Err` with the reason; the running config stays. Still
     /// panics if the config is invalid or after [`WAIT`].
     pub async fn try_apply(&self, yaml: &str) -> Result<(), String> {
-        let config = sluicegate_config::parse(yaml)
-            .unwrap_or_else(|errors| panic!("invalid test config:\n{}", errors.lines().join("\n")));
-        let current = self.control.current();
-        let snapshot = sluicegate_runtime::compile(&config, Some(&current))
-            .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
-        within(WAIT, "applying a config", self.control.apply(snapshot))
-            .await
-            .map_err(|e| e.to_string())
+        let mut core = self.core.lock().await;
+        let applied = within(
+            WAIT,
+            "applying a config",
+            core.text(yaml, "the test config"),
+        );
+        match applied.await {
+            Ok(_) => Ok(()),
+            Err(rejection) => {
+                let errors = rejection.errors.iter().map(|e| match e.path.as_str() {
+                    "" => e.message.clone(),
+                    path => format!("{path}: {}", e.message),
+                });
+                let errors = errors.collect::<Vec<_>>().join("\n");
+                match rejection.transient {
+                    Some(Transient::Bind) => Err(errors),
+                    _ => panic!("invalid test config:\n{errors}\n--- config ---\n{yaml}"),
+                }
+            }
+        }
     }
 
     /// The published snapshot (backends' in-flight counts, policies …).

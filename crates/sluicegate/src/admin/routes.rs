@@ -15,9 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admin::exporter::Exporter;
 use crate::admin::page;
 use crate::admin::status::Status;
-use crate::reload_outcome::ReloadOutcome;
 use crate::state::State;
 use crate::trigger::Trigger;
+use sluicegate_runtime::ReloadOutcome;
 
 /// Longest a `POST /reload` waits for the reload task.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);

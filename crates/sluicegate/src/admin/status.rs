@@ -9,7 +9,7 @@ use sluicegate_health::{Check, Probe};
 use sluicegate_runtime::{Backend, Snapshot};
 
 use crate::reload_log::{ReloadAttempt, ReloadLog};
-use crate::reload_outcome::ReloadOutcome;
+use sluicegate_runtime::ReloadOutcome;
 
 /// Everything `/status` reports.
 #[derive(Clone, Debug, Serialize)]
