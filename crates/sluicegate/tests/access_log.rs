@@ -6,8 +6,10 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-mod common;
-use common::{Proxy, WAIT, free_port, poll};
+use sluicegate_testkit::{PROCESS_WAIT, ProcessProxy, free_port, poll, process_config};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
 
 /// The body every answer of [`reading_backend`] carries.
 const ANSWER: &str = "twelve bytes";
@@ -20,7 +22,7 @@ fn reading_backend() -> SocketAddr {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { break };
-            let _ = stream.set_read_timeout(Some(WAIT));
+            let _ = stream.set_read_timeout(Some(PROCESS_WAIT));
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = stream.read(&mut buf) {
@@ -61,22 +63,18 @@ fn one_logged_request(args: &[&str]) -> (String, String, SocketAddr) {
     let listen = free_port();
     std::fs::write(
         &path,
-        format!("access_log: true\n{}", common::config(listen, backend)),
+        format!("access_log: true\n{}", process_config(listen, backend)),
     )
     .unwrap();
-    let proxy = Proxy::start_with(&path, listen, args);
-    let mut stream = TcpStream::connect_timeout(&listen, WAIT).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let proxy = ProcessProxy::start_with(BIN, &path, listen, args);
+    let mut stream = TcpStream::connect_timeout(&listen, PROCESS_WAIT).unwrap();
+    stream.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
     stream.write_all(REQUEST).unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    let logged = poll(WAIT, || !proxy.lines("POST").is_empty());
+    let logged = poll(PROCESS_WAIT, || !proxy.lines("POST").is_empty());
     let lines = proxy.lines("POST");
-    assert!(
-        logged && lines.len() == 1,
-        "{:?}",
-        proxy.log.lock().unwrap()
-    );
+    assert!(logged && lines.len() == 1, "{:?}", proxy.log());
     (response, lines[0].clone(), backend)
 }
 

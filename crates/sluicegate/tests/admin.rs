@@ -3,14 +3,16 @@
 //! series vanish, `/ready` flips during shutdown. Every wait is a poll with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use sluicegate_testkit::{
+    APPLIED, Detached, PROCESS_WAIT, ProcessProxy, blocking, free_port, poll,
+};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
 
 /// Time for series of removed objects to expire (the exporter's idle time is 10 s).
 const EXPIRY: Duration = Duration::from_secs(40);
@@ -29,7 +31,10 @@ fn config_with(listen: SocketAddr, backends: &[SocketAddr], extra: &str) -> Stri
     yaml
 }
 
-fn start(backends: &[SocketAddr], extra: &str) -> (tempfile::TempDir, std::path::PathBuf, Proxy) {
+fn start(
+    backends: &[SocketAddr],
+    extra: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, ProcessProxy) {
     start_with(backends, extra, "")
 }
 
@@ -38,7 +43,7 @@ fn start_with(
     backends: &[SocketAddr],
     extra: &str,
     cluster_keys: &str,
-) -> (tempfile::TempDir, std::path::PathBuf, Proxy) {
+) -> (tempfile::TempDir, std::path::PathBuf, ProcessProxy) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
@@ -47,7 +52,7 @@ fn start_with(
         &format!("    connect_timeout: 2s\n{cluster_keys}"),
     );
     std::fs::write(&path, yaml).unwrap();
-    let proxy = Proxy::start(&path, listen);
+    let proxy = ProcessProxy::start(BIN, &path, listen);
     (dir, path, proxy)
 }
 
@@ -64,7 +69,7 @@ fn metric(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
-fn scrape(proxy: &Proxy) -> String {
+fn scrape(proxy: &ProcessProxy) -> String {
     let (status, body) = proxy.admin_request("GET", "/metrics");
     assert_eq!(status, 200, "{body}");
     body
@@ -76,7 +81,8 @@ fn json(body: &str) -> serde_json::Value {
 
 #[test]
 fn counters_move_per_backend_and_code_class() {
-    let a = backend("a");
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
     let dead = free_port(); // Bound, then closed: nothing listens there.
     // No failover, no quick ejection: every second request meets the dead backend.
     let no_failover = "    unreachable: { ejection: 0s }\n    retries: { on: [reset] }\n";
@@ -193,7 +199,8 @@ fn counters_move_per_backend_and_code_class() {
 
 #[test]
 fn a_failed_reload_is_counted_and_shown_with_its_path() {
-    let a = backend("a");
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
     let (_dir, path, proxy) = start(&[a], "");
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, good.replace(&a.to_string(), "127.0.0.1:99999")).unwrap();
@@ -256,7 +263,8 @@ fn a_failed_reload_is_counted_and_shown_with_its_path() {
 
 #[test]
 fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
-    let (a, b, c) = (backend("a"), backend("b"), backend("c"));
+    let mut fakes = Detached::start();
+    let (a, b, c) = (fakes.named("a"), fakes.named("b"), fakes.named("c"));
     let (_dir, path, proxy) = start(&[a, b], "");
     let (status, body) = proxy.admin_request("POST", &format!("/backends/app/{a}/drain"));
     assert_eq!(status, 200, "{body}");
@@ -271,7 +279,7 @@ fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
     );
 
     // A reload that keeps `a` keeps it drained.
-    let listen = proxy.addr;
+    let listen = proxy.addr();
     std::fs::write(&path, config_with(listen, &[a, b, c], "")).unwrap();
     let (status, body) = proxy.admin_request("POST", "/reload");
     assert_eq!(status, 200, "{body}");
@@ -287,7 +295,7 @@ fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
     assert!(
         proxy.logged("backend enabled through the admin API: now up"),
         "{:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
 
     // Unknown cluster or backend, bad address.
@@ -313,14 +321,15 @@ fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
 
 #[test]
 fn series_of_a_removed_backend_vanish() {
-    let (a, b) = (backend("a"), backend("b"));
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
     let (_dir, path, proxy) = start(&[a, b], "");
     for _ in 0..4 {
         proxy.get();
     }
     let b_label = format!("backend=\"{b}\"");
     assert!(scrape(&proxy).contains(&b_label));
-    std::fs::write(&path, config_with(proxy.addr, &[a], "")).unwrap();
+    std::fs::write(&path, config_with(proxy.addr(), &[a], "")).unwrap();
     assert_eq!(proxy.admin_request("POST", "/reload").0, 200);
     assert!(
         poll(EXPIRY, || !scrape(&proxy).contains(&b_label)),
@@ -382,19 +391,15 @@ fn ready_answers_503_while_draining() {
     let (_dir, _path, proxy) = start(&[slow], "drain_timeout: 20s\n");
     assert_eq!(proxy.admin_request("GET", "/ready").0, 200);
     assert_eq!(proxy.admin_request("GET", "/healthz").0, 200);
-    let addr = proxy.addr;
-    let in_flight = std::thread::spawn(move || request(addr, "GET", "/", ""));
-    assert!(poll(WAIT, || {
+    let addr = proxy.addr();
+    let in_flight = std::thread::spawn(move || blocking::request(addr, "GET", "/", ""));
+    assert!(poll(PROCESS_WAIT, || {
         metric(&scrape(&proxy), "sluicegate_backend_in_flight", &[]) == Some(1.0)
     }));
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(proxy.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    proxy.signal("TERM");
     assert!(
-        poll(WAIT, || proxy.admin_request("GET", "/ready").0 == 503),
+        poll(PROCESS_WAIT, || proxy.admin_request("GET", "/ready").0
+            == 503),
         "/ready did not flip to 503"
     );
     assert_eq!(proxy.admin_request("GET", "/healthz").0, 200);
@@ -408,7 +413,8 @@ fn ready_answers_503_while_draining() {
 
 #[test]
 fn endpoints_answer_with_the_right_status() {
-    let a = backend("a");
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
     let (_dir, _path, proxy) = start(&[a], "");
     let (status, page) = proxy.admin_request("GET", "/");
     assert_eq!(status, 200);
@@ -416,7 +422,7 @@ fn endpoints_answer_with_the_right_status() {
     assert_eq!(proxy.admin_request("GET", "/nope").0, 404);
     assert_eq!(proxy.admin_request("GET", "/reload").0, 405);
     assert_eq!(proxy.admin_request("DELETE", "/metrics").0, 405);
-    let cross = request(
+    let cross = blocking::request(
         proxy.admin(),
         "POST",
         "/reload",
@@ -425,12 +431,13 @@ fn endpoints_answer_with_the_right_status() {
     assert_eq!(cross.0, 403, "a cross-site POST must be refused");
     let status = json(&proxy.admin_request("GET", "/status").1);
     assert_eq!(status["clusters"][0]["policy"], "round_robin");
-    assert_eq!(status["listeners"][0]["address"], proxy.addr.to_string());
+    assert_eq!(status["listeners"][0]["address"], proxy.addr().to_string());
 }
 
 #[test]
 fn metrics_can_be_switched_off() {
-    let a = backend("a");
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
     let (_dir, _path, proxy) = start(&[a], "  metrics: false\n");
     assert_eq!(proxy.get(), "a");
     let (status, body) = proxy.admin_request("GET", "/metrics");

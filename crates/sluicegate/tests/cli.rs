@@ -6,12 +6,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-mod common;
-use common::{lines_of, signal, wait_exit};
-
-const WAIT: Duration = Duration::from_secs(20);
+use sluicegate_testkit::{PROCESS_WAIT, lines_of, signal, wait_exit};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sluicegate"))
@@ -144,7 +141,7 @@ fn run_names_the_listener_whose_port_is_taken() {
 
 /// Waits for a line containing `listening on http://` and returns the address after it.
 fn listening_addr(lines: &mpsc::Receiver<String>) -> SocketAddr {
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + PROCESS_WAIT;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         let line = lines
             .recv_timeout(left)
@@ -157,12 +154,12 @@ fn listening_addr(lines: &mpsc::Receiver<String>) -> SocketAddr {
             return addr.parse().unwrap();
         }
     }
-    panic!("no listening line within {WAIT:?}");
+    panic!("no listening line within {PROCESS_WAIT:?}");
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, PROCESS_WAIT).unwrap();
+    stream.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n"

@@ -9,8 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-mod common;
-use common::{WAIT, lines_of};
+use sluicegate_testkit::{PROCESS_WAIT, lines_of};
 
 /// `sluicegate demo --port 0` plus `args`, stderr piped, `NO_COLOR` unset.
 fn demo(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
@@ -29,7 +28,7 @@ fn demo(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
 
 /// Lines up to and including the first one containing `text`.
 fn lines_until(lines: &mpsc::Receiver<String>, text: &str) -> Vec<String> {
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + PROCESS_WAIT;
     let mut seen = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         let Ok(line) = lines.recv_timeout(left) else {
@@ -41,7 +40,7 @@ fn lines_until(lines: &mpsc::Receiver<String>, text: &str) -> Vec<String> {
             return seen;
         }
     }
-    panic!("no line with {text:?} within {WAIT:?}: {seen:?}");
+    panic!("no line with {text:?} within {PROCESS_WAIT:?}: {seen:?}");
 }
 
 fn stop(mut child: Child) {
@@ -85,8 +84,8 @@ fn demo_admin_port_moves_the_admin_api() {
     let (child, lines) = demo(&["--admin-port", &port.to_string()]);
     let seen = lines_until(&lines, "admin API on");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, PROCESS_WAIT).unwrap();
+    stream.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
     write!(
         stream,
         "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"

@@ -6,13 +6,15 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-mod common;
-use common::{Proxy, WAIT, backend, config, free_port, poll};
+use sluicegate_testkit::{Detached, PROCESS_WAIT, ProcessProxy, free_port, poll, process_config};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
 
 /// Writes `bytes` and reads the answer until the proxy closes.
 fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
-    let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, PROCESS_WAIT).unwrap();
+    stream.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
     let _ = stream.write_all(bytes);
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
@@ -20,7 +22,7 @@ fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
 }
 
 /// The value of series `series` (name and labels, exactly) on `/metrics`; 0 if absent.
-fn metric(proxy: &Proxy, series: &str) -> f64 {
+fn metric(proxy: &ProcessProxy, series: &str) -> f64 {
     let (_, text) = proxy.admin_request("GET", "/metrics");
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
@@ -29,11 +31,12 @@ fn metric(proxy: &Proxy, series: &str) -> f64 {
 
 #[test]
 fn refused_requests_are_counted_by_reason_and_logged() {
+    let mut fakes = Detached::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
-    std::fs::write(&path, config(listen, backend("a"))).unwrap();
-    let proxy = Proxy::start(&path, listen);
+    std::fs::write(&path, process_config(listen, fakes.named("a"))).unwrap();
+    let proxy = ProcessProxy::start(BIN, &path, listen);
     let framing = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx";
     let answer = exchange(listen, framing);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
@@ -58,7 +61,8 @@ fn refused_requests_are_counted_by_reason_and_logged() {
         format!("sluicegate_rejected_requests_total{{listener=\"web\",reason=\"{reason}\"}} ")
     };
     assert!(
-        poll(WAIT, || metric(&proxy, &series("head_too_large")) == 1.0),
+        poll(PROCESS_WAIT, || metric(&proxy, &series("head_too_large"))
+            == 1.0),
         "{:?}",
         proxy.admin_request("GET", "/metrics").1
     );

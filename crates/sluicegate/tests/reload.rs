@@ -2,40 +2,44 @@
 //! watcher, real sockets. Every wait is a poll with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-mod common;
 mod reload {
     pub mod failures;
     pub mod names;
     pub mod saves;
 }
 
-use common::*;
+use sluicegate_testkit::{
+    APPLIED, Detached, PROCESS_WAIT, ProcessProxy, free_port, poll, process_config,
+};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[test]
 fn every_save_style_is_applied() {
-    let (a, b) = (backend("a"), backend("b"));
-    let (dir, path, listen, proxy) = serving(a);
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
+    let (dir, path, listen, proxy) = ProcessProxy::serving(BIN, a);
 
     // In place (truncate and write).
-    std::fs::write(&path, config(listen, b)).unwrap();
+    std::fs::write(&path, process_config(listen, b)).unwrap();
     assert!(proxy.serves("b", APPLIED), "in-place write not applied");
 
     // Write a temporary file, rename it over the config (vim, VS Code, sed -i).
     let temp = dir.path().join(".sluicegate.yaml.swp");
-    std::fs::write(&temp, config(listen, a)).unwrap();
+    std::fs::write(&temp, process_config(listen, a)).unwrap();
     std::fs::rename(&temp, &path).unwrap();
     assert!(proxy.serves("a", APPLIED), "rename not applied");
 
     // Delete, then create.
     std::fs::remove_file(&path).unwrap();
-    std::fs::write(&path, config(listen, b)).unwrap();
+    std::fs::write(&path, process_config(listen, b)).unwrap();
     assert!(proxy.serves("b", APPLIED), "delete + create not applied");
     assert!(proxy.logged("reload "), "no reload line in the log");
 }
@@ -43,22 +47,23 @@ fn every_save_style_is_applied() {
 #[test]
 fn a_kubernetes_configmap_swap_and_a_symlinked_path_are_applied() {
     // ConfigMap layout: dir/config.yaml -> ..data/config.yaml, ..data -> ..v1 (a dir).
-    let (a, b) = (backend("a"), backend("b"));
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
     let dir = tempfile::tempdir().unwrap();
     let listen = free_port();
     let v1 = dir.path().join("..v1");
     std::fs::create_dir(&v1).unwrap();
-    std::fs::write(v1.join("config.yaml"), config(listen, a)).unwrap();
+    std::fs::write(v1.join("config.yaml"), process_config(listen, a)).unwrap();
     std::os::unix::fs::symlink("..v1", dir.path().join("..data")).unwrap();
     let path = dir.path().join("config.yaml");
     std::os::unix::fs::symlink("..data/config.yaml", &path).unwrap();
-    let proxy = Proxy::start(&path, listen);
-    assert!(proxy.serves("a", WAIT));
+    let proxy = ProcessProxy::start(BIN, &path, listen);
+    assert!(proxy.serves("a", PROCESS_WAIT));
 
     // The kubelet writes ..v2, points a temporary link at it, renames it over ..data.
     let v2 = dir.path().join("..v2");
     std::fs::create_dir(&v2).unwrap();
-    std::fs::write(v2.join("config.yaml"), config(listen, b)).unwrap();
+    std::fs::write(v2.join("config.yaml"), process_config(listen, b)).unwrap();
     let tmp_link = dir.path().join("..data_tmp");
     std::os::unix::fs::symlink("..v2", &tmp_link).unwrap();
     std::fs::rename(&tmp_link, dir.path().join("..data")).unwrap();
@@ -66,7 +71,7 @@ fn a_kubernetes_configmap_swap_and_a_symlinked_path_are_applied() {
     assert!(proxy.serves("b", APPLIED), "..data swap not applied");
 
     // Editing the file the link points to is seen too.
-    std::fs::write(v2.join("config.yaml"), config(listen, a)).unwrap();
+    std::fs::write(v2.join("config.yaml"), process_config(listen, a)).unwrap();
     assert!(
         proxy.serves("a", APPLIED),
         "write through the symlink not applied"
@@ -75,8 +80,9 @@ fn a_kubernetes_configmap_swap_and_a_symlinked_path_are_applied() {
 
 #[test]
 fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
-    let (a, b) = (backend("a"), backend("b"));
-    let (_dir, path, listen, proxy) = serving(a);
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
+    let (_dir, path, listen, proxy) = ProcessProxy::serving(BIN, a);
 
     std::fs::write(&path, "listeners: [unclosed\n").unwrap();
     assert!(
@@ -85,13 +91,13 @@ fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
     );
     assert_eq!(proxy.get(), "a");
 
-    let invalid = config(listen, b).replace(&b.to_string(), "127.0.0.1:99999");
+    let invalid = process_config(listen, b).replace(&b.to_string(), "127.0.0.1:99999");
     std::fs::write(&path, invalid).unwrap();
     assert!(
         poll(APPLIED, || proxy
             .logged("invalid socket address \"127.0.0.1:99999\"")),
         "validation error not reported with its path: {:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
     assert!(proxy.logged("clusters.app.backends[0].address"));
     assert_eq!(proxy.get(), "a");
@@ -100,7 +106,7 @@ fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
     assert!(poll(APPLIED, || proxy.logged("is missing")));
     assert_eq!(proxy.get(), "a");
 
-    std::fs::write(&path, config(listen, b)).unwrap();
+    std::fs::write(&path, process_config(listen, b)).unwrap();
     assert!(
         proxy.serves("b", APPLIED),
         "the good save after bad ones was not applied"
@@ -109,19 +115,15 @@ fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
 
 #[test]
 fn sighup_reloads_at_once() {
-    let a = backend("a");
-    let (_dir, _path, _listen, proxy) = serving(a);
-    let status = Command::new("kill")
-        .arg("-HUP")
-        .arg(proxy.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
+    let (_dir, _path, _listen, proxy) = ProcessProxy::serving(BIN, a);
+    proxy.hup();
     assert!(
         // The file did not change: the reload runs and applies nothing.
         poll(APPLIED, || proxy.logged("reload: no changes")),
         "SIGHUP did not reload: {:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
     assert_eq!(proxy.get(), "a");
 }
@@ -156,7 +158,11 @@ fn exchange(stream: &mut BufReader<TcpStream>) -> Option<(String, String)> {
 
 #[test]
 fn no_request_fails_while_the_file_is_rewritten_every_200ms() {
-    let sets = [[backend("a"), backend("b")], [backend("c"), backend("d")]];
+    let mut fakes = Detached::start();
+    let sets = [
+        [fakes.named("a"), fakes.named("b")],
+        [fakes.named("c"), fakes.named("d")],
+    ];
     let write = |path: &Path, listen: SocketAddr, set: usize, policy: &str| {
         let [x, y] = sets[set];
         let yaml = format!(
@@ -172,16 +178,16 @@ fn no_request_fails_while_the_file_is_rewritten_every_200ms() {
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
     write(&path, listen, 0, "round_robin");
-    let proxy = Proxy::start(&path, listen);
-    assert!(poll(WAIT, || proxy.get() == "a" || proxy.get() == "b"));
+    let proxy = ProcessProxy::start(BIN, &path, listen);
+    assert!(poll(PROCESS_WAIT, || proxy.get() == "a" || proxy.get() == "b"));
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..32)
         .map(|_| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let stream = TcpStream::connect_timeout(&listen, WAIT).unwrap();
-                stream.set_read_timeout(Some(WAIT)).unwrap();
+                let stream = TcpStream::connect_timeout(&listen, PROCESS_WAIT).unwrap();
+                stream.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
                 let mut stream = BufReader::new(stream);
                 let mut served = 0usize;
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {

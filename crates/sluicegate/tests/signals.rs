@@ -9,8 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-mod common;
-use common::{WAIT, lines_of, signal, wait_exit};
+use sluicegate_testkit::{PROCESS_WAIT, lines_of, signal, wait_exit};
 
 /// A backend that accepts and reads but never answers; the receiver hears of each
 /// read, so a test knows a request reached it.
@@ -68,16 +67,16 @@ fn with_request_in_flight(drain_timeout: &str) -> InFlight {
         .unwrap();
     let lines = lines_of(child.stderr.take().unwrap());
     wait_for(&lines, "listening on");
-    let mut client = TcpStream::connect_timeout(&listen, WAIT).unwrap();
+    let mut client = TcpStream::connect_timeout(&listen, PROCESS_WAIT).unwrap();
     write!(client, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     reached
-        .recv_timeout(WAIT)
+        .recv_timeout(PROCESS_WAIT)
         .expect("the request did not reach the backend");
     (child, lines, client, file)
 }
 
 fn wait_for(lines: &mpsc::Receiver<String>, text: &str) {
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + PROCESS_WAIT;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match lines.recv_timeout(left) {
             Ok(line) if line.contains(text) => return,
@@ -85,7 +84,7 @@ fn wait_for(lines: &mpsc::Receiver<String>, text: &str) {
             Err(_) => break,
         }
     }
-    panic!("no log line with {text:?} within {WAIT:?}");
+    panic!("no log line with {text:?} within {PROCESS_WAIT:?}");
 }
 
 #[test]

@@ -67,7 +67,8 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// The address the backend listens on (`127.0.0.1:<port>`).
+    /// The address the backend listens on: `127.0.0.1:<port>`, or `[::1]:<port>` for
+    /// one of [`Backend::named_localhost`].
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -131,14 +132,8 @@ impl Backend {
 
     /// A handle for an address nothing listens on: connecting to it is refused.
     pub fn refusing() -> Backend {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("no local address: {e}"));
-        drop(listener);
         Backend {
-            addr,
+            addr: crate::free_port(),
             counters: Arc::default(),
             task: None,
         }
@@ -207,8 +202,11 @@ pub(crate) async fn bind_on(addr: SocketAddr) -> TcpListener {
 }
 
 fn bind() -> TcpListener {
-    let std = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
+    tokio_listener(crate::ports::bind_v4())
+}
+
+/// `std` as a tokio listener. Must be called inside a tokio runtime.
+pub(crate) fn tokio_listener(std: std::net::TcpListener) -> TcpListener {
     std.set_nonblocking(true)
         .unwrap_or_else(|e| panic!("cannot make the listener non-blocking: {e}"));
     TcpListener::from_std(std)

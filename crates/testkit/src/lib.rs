@@ -3,19 +3,35 @@
 //! client whose every call is bounded by [`WAIT`] ([`client`]), the pattern bodies used
 //! to check large transfers byte for byte ([`pattern`]), and the proxy started in
 //! process from a YAML string ([`start_proxy`]). Backends can be killed and restarted
-//! on the same address ([`Backend::kill`], [`Backend::named_on`]) or have their health
+//! on the same address ([`Backend::kill`], [`Backend::named_on`]), serve `localhost` on
+//! both loopback addresses ([`Backend::named_localhost`]) or have their health
 //! switched at run time ([`Backend::switchable`]), for health-check tests.
 //!
+//! The process-level tests of the binary run on std threads, without a tokio runtime,
+//! against a real `sluicegate run` child ([`ProcessProxy`], whose binary path the test
+//! passes in): the same [`Backend`]s run for them on a thread of their own
+//! ([`Detached`]); they talk to the process with a blocking client ([`blocking`]),
+//! write its config files ([`process_config`], [`save`], [`Scribbler`]), signal and
+//! wait for child processes ([`signal`], [`wait_exit`], [`lines_of`]) and poll with a
+//! deadline on their own thread ([`poll`], bounded by [`PROCESS_WAIT`] or
+//! [`APPLIED`]).
+//!
 //! This crate must only ever be a dev-dependency: its helpers panic on failure (that is
-//! what a test wants) and it is not published. Every backend and proxy stops when its
-//! handle is dropped, so a failing test leaves nothing running.
+//! what a test wants) and it is not published. Every backend, proxy and process stops
+//! when its handle is dropped, so a failing test leaves nothing running.
 
 mod backend;
+pub mod blocking;
+mod child;
 pub mod client;
+mod detached;
 mod echo;
+mod files;
 mod load;
 mod named;
 pub mod pattern;
+mod ports;
+mod process;
 mod proxy;
 mod raw;
 mod sink;
@@ -23,12 +39,19 @@ mod switch;
 mod wait;
 
 pub use backend::Backend;
+pub use child::{lines_of, signal, wait_exit};
 pub use client::{Conn, get, get_from, try_get};
+pub use detached::Detached;
 pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed};
+pub use files::{Scribbler, process_config, save};
 pub use load::Load;
 pub use pattern::{PatternBody, pattern_digest};
+pub use ports::free_port;
+pub use process::{ProcessProxy, Serving, log_seconds};
 pub use proxy::{Proxy, single_cluster, start_proxy};
 pub use sluicegate_listener::DrainOutcome;
 pub use sluicegate_runtime::BackendState;
 pub use switch::{HEALTH_PATH, Switch};
-pub use wait::{WAIT, eventually, eventually_async, init_tracing, within};
+pub use wait::{
+    APPLIED, PROCESS_WAIT, WAIT, eventually, eventually_async, init_tracing, poll, within,
+};

@@ -1,5 +1,5 @@
 //! Backends that answer with their name: [`Backend::named`], [`Backend::named_on`],
-//! [`Backend::slow`] and [`Backend::short_keep_alive`].
+//! [`Backend::named_localhost`], [`Backend::slow`] and [`Backend::short_keep_alive`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 
 use crate::Backend;
-use crate::backend::{Reply, bind_on, spawn_http, spawn_http_on, text};
+use crate::backend::{Reply, bind_on, spawn_http, spawn_http_on, text, tokio_listener};
+use crate::ports::localhost_listeners;
 
 impl Backend {
     /// Answers `200` with body `name` for every path, plus:
@@ -30,6 +31,23 @@ impl Backend {
         spawn_http_on(bind_on(addr).await, None, move |request| {
             answer(name.clone(), Duration::ZERO, request)
         })
+    }
+
+    /// Like [`Backend::named`], for a backend addressed as `localhost:PORT`: one
+    /// backend on `127.0.0.1` and, where the host has IPv6, one on `[::1]` with the
+    /// same port, so every address `localhost` may resolve to answers `name`. The port
+    /// is that of any of them. Must be called inside a tokio runtime.
+    pub fn named_localhost(name: &str) -> Vec<Backend> {
+        let name: Arc<str> = Arc::from(name);
+        localhost_listeners()
+            .into_iter()
+            .map(|listener| {
+                let name = name.clone();
+                spawn_http_on(tokio_listener(listener), None, move |request| {
+                    answer(name.clone(), Duration::ZERO, request)
+                })
+            })
+            .collect()
     }
 
     /// Like [`Backend::named`] (name `"slow"`), but every answer waits `delay` first.

@@ -1,14 +1,18 @@
 //! Failed reloads: a rejected file is remembered and not retried until it changes or
 //! an explicit reload asks; a listener that cannot bind is retried on a backoff timer.
 
-use crate::common::*;
+use sluicegate_testkit::{
+    APPLIED, Detached, ProcessProxy, Scribbler, blocking, log_seconds, poll, process_config, save,
+};
+
+use crate::BIN;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 /// `config` plus a second listener `side` on `side_addr`.
 fn with_side_listener(listen: SocketAddr, side_addr: SocketAddr, backend: SocketAddr) -> String {
-    config(listen, backend).replace(
+    process_config(listen, backend).replace(
         "clusters:\n",
         &format!(
             "  side:\n    address: {side_addr}\n    routes:\n      - cluster: app\nclusters:\n"
@@ -18,8 +22,9 @@ fn with_side_listener(listen: SocketAddr, side_addr: SocketAddr, backend: Socket
 
 #[test]
 fn a_failed_bind_is_not_retried_by_writes_to_other_files_in_the_directory() {
-    let a = backend("a");
-    let (_dir, path, listen, proxy) = serving(a);
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
+    let (_dir, path, listen, proxy) = ProcessProxy::serving(BIN, a);
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap();
     // The process's log file next to the config, written all the time (issue 13).
@@ -28,7 +33,7 @@ fn a_failed_bind_is_not_retried_by_writes_to_other_files_in_the_directory() {
     assert!(
         poll(APPLIED, || proxy.reloads("error") >= 1),
         "the bind failure was not reported: {:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
     // Retries come 1 s and 3 s after the failure: at most 3 attempts in 2.5 s, where
     // a reload per directory event makes dozens.
@@ -53,8 +58,9 @@ fn a_failed_bind_is_not_retried_by_writes_to_other_files_in_the_directory() {
 
 #[test]
 fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload() {
-    let (a, b) = (backend("a"), backend("b"));
-    let (_dir, path, listen, proxy) = serving(a);
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
+    let (_dir, path, listen, proxy) = ProcessProxy::serving(BIN, a);
     let scribbler = Scribbler::start(&path, true);
 
     // A syntax error, then saves of the same bytes over it: rejected once.
@@ -85,7 +91,7 @@ fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload()
     assert!(
         poll(APPLIED, || proxy.reloads("error") >= 4),
         "the unreadable path was not reported: {:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
     assert!(
         !poll(Duration::from_millis(1500), || proxy.reloads("error") > 4),
@@ -100,15 +106,16 @@ fn a_rejected_file_is_retried_only_when_it_changes_or_on_sighup_or_post_reload()
     scribbler.stop();
 
     std::fs::remove_dir(&path).unwrap();
-    save(&path, &config(listen, b));
+    save(&path, &process_config(listen, b));
     assert!(proxy.serves("b", APPLIED), "the good save was not applied");
     assert_eq!(proxy.reloads("error"), 5);
 }
 
 #[test]
 fn a_failed_bind_is_retried_with_backoff_and_applies_once_the_port_is_free() {
-    let a = backend("a");
-    let (_dir, path, listen, proxy) = serving(a);
+    let mut fakes = Detached::start();
+    let a = fakes.named("a");
+    let (_dir, path, listen, proxy) = ProcessProxy::serving(BIN, a);
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap();
     save(&path, &with_side_listener(listen, busy, a));
@@ -131,7 +138,7 @@ fn a_failed_bind_is_retried_with_backoff_and_applies_once_the_port_is_free() {
     // The port frees: the next retry applies the file, which nobody touched.
     drop(held);
     assert!(
-        poll(Duration::from_secs(10), || get(busy) == "a"),
+        poll(Duration::from_secs(10), || blocking::get(busy) == "a"),
         "the retry did not bind the freed port: {:?}",
         proxy.lines("reload")
     );

@@ -3,24 +3,29 @@
 //! path, the running config keeps serving, and the same bytes are tried again (on the
 //! retry timer, SIGHUP and `POST /reload`), since a lookup can fail for a while.
 
-use crate::common::*;
+use sluicegate_testkit::{
+    APPLIED, Detached, PROCESS_WAIT, ProcessProxy, free_port, poll, process_config, save,
+};
+
+use crate::BIN;
 
 #[test]
 fn a_named_backend_serves_and_a_name_that_does_not_resolve_keeps_the_running_config() {
-    let port = localhost_backend("a");
-    let b = backend("b");
+    let mut fakes = Detached::start();
+    let port = fakes.localhost("a");
+    let b = fakes.named("b");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
     let named = format!("localhost:{port}");
-    std::fs::write(&path, config_for(listen, &named)).unwrap();
-    let proxy = Proxy::start(&path, listen);
-    assert!(proxy.serves("a", WAIT), "{:?}", proxy.log.lock().unwrap());
+    std::fs::write(&path, process_config(listen, &named)).unwrap();
+    let proxy = ProcessProxy::start(BIN, &path, listen);
+    assert!(proxy.serves("a", PROCESS_WAIT), "{:?}", proxy.log());
     assert!(
         proxy.logged(&format!("cluster app: {named} → 127.0.0.1:{port}"))
             || proxy.logged(&format!("cluster app: {named} → [::1]:{port}")),
         "the resolution is not logged: {:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
     let status = proxy.status();
     let backends = status["clusters"][0]["backends"]
@@ -39,16 +44,16 @@ fn a_named_backend_serves_and_a_name_that_does_not_resolve_keeps_the_running_con
     // A label over 63 bytes: the resolver refuses the name without a query on the network.
     save(
         &path,
-        &config_for(
+        &process_config(
             listen,
             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.invalid:80",
         ),
     );
     let error = "clusters.app.backends[0].address: cannot resolve \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.invalid:80\": ";
     assert!(
-        poll(WAIT, || proxy.reloads("error") >= 1),
+        poll(PROCESS_WAIT, || proxy.reloads("error") >= 1),
         "the failed lookup was not reported: {:?}",
-        proxy.log.lock().unwrap()
+        proxy.log()
     );
     assert!(proxy.logged(error), "{:?}", proxy.lines("reload rejected"));
     assert_eq!(proxy.get(), "a", "the running config keeps serving");
@@ -61,7 +66,7 @@ fn a_named_backend_serves_and_a_name_that_does_not_resolve_keeps_the_running_con
 
     // Unchanged bytes are tried again: by the retry timer, by SIGHUP and by POST /reload.
     assert!(
-        poll(WAIT, || proxy.reloads("error") >= 2),
+        poll(PROCESS_WAIT, || proxy.reloads("error") >= 2),
         "the failed lookup was not retried: {:?}",
         proxy.lines("reload rejected")
     );
@@ -73,7 +78,7 @@ fn a_named_backend_serves_and_a_name_that_does_not_resolve_keeps_the_running_con
     let before = proxy.reloads("error");
     proxy.hup();
     assert!(
-        poll(WAIT, || proxy.reloads("error") > before),
+        poll(PROCESS_WAIT, || proxy.reloads("error") > before),
         "SIGHUP did not retry"
     );
     let (status, body) = proxy.admin_request("POST", "/reload");
@@ -86,6 +91,6 @@ fn a_named_backend_serves_and_a_name_that_does_not_resolve_keeps_the_running_con
     );
     assert_eq!(proxy.get(), "a");
 
-    save(&path, &config(listen, b));
+    save(&path, &process_config(listen, b));
     assert!(proxy.serves("b", APPLIED), "the good save was not applied");
 }

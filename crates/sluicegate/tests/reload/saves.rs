@@ -1,7 +1,11 @@
 //! What the watcher reads: a save only after `reload.debounce` of quiet following its
 //! last write, and nothing at all while the file is left alone.
 
-use crate::common::*;
+use sluicegate_testkit::{
+    APPLIED, Detached, PROCESS_WAIT, ProcessProxy, Scribbler, free_port, poll, process_config,
+};
+
+use crate::BIN;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,7 +27,7 @@ fn slow_config(listen: SocketAddr, backends: &[SocketAddr], policy: &str) -> Vec
 }
 
 /// The policy and the backend count of cluster `app` on `/status`.
-fn app(proxy: &Proxy) -> (String, usize) {
+fn app(proxy: &ProcessProxy) -> (String, usize) {
     let status = proxy.status();
     let clusters = status["clusters"].as_array().cloned().unwrap_or_default();
     let app = clusters.iter().find(|c| c["name"] == "app");
@@ -34,7 +38,8 @@ fn app(proxy: &Proxy) -> (String, usize) {
 
 #[test]
 fn a_save_written_in_pieces_is_applied_whole_once() {
-    let backends = ["a", "b", "c", "d", "e", "f", "g"].map(backend);
+    let mut fakes = Detached::start();
+    let backends = ["a", "b", "c", "d", "e", "f", "g"].map(|name| fakes.named(name));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let listen = free_port();
@@ -43,8 +48,8 @@ fn a_save_written_in_pieces_is_applied_whole_once() {
         slow_config(listen, &backends, "round_robin").concat(),
     )
     .unwrap();
-    let proxy = Proxy::start(&path, listen);
-    assert!(poll(WAIT, || !proxy.get().is_empty()));
+    let proxy = ProcessProxy::start(BIN, &path, listen);
+    assert!(poll(PROCESS_WAIT, || !proxy.get().is_empty()));
 
     let saves = 4;
     for save in 0..saves {
@@ -78,8 +83,9 @@ fn a_save_written_in_pieces_is_applied_whole_once() {
 
 #[test]
 fn an_idle_process_never_opens_its_config_file() {
-    let (a, b) = (backend("a"), backend("b"));
-    let (_dir, path, listen, proxy) = serving(a);
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
+    let (_dir, path, listen, proxy) = ProcessProxy::serving(BIN, a);
     let opens = Arc::new(AtomicUsize::new(0));
     let counted = opens.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -111,7 +117,7 @@ fn an_idle_process_never_opens_its_config_file() {
     );
 
     // A save is read (the counter works), and after it the file is left alone again.
-    std::fs::write(&path, config(listen, b)).unwrap();
+    std::fs::write(&path, process_config(listen, b)).unwrap();
     assert!(proxy.serves("b", APPLIED));
     assert!(poll(APPLIED, || opens.load(Ordering::SeqCst) >= 2));
     let after = opens.load(Ordering::SeqCst);
