@@ -50,7 +50,7 @@ pub(crate) fn cluster(
         retries: c
             .retries
             .as_ref()
-            .map(|r| crate::health::retries(errors, &format!("{at}.retries"), r)),
+            .map(|r| crate::retries::retries(errors, &format!("{at}.retries"), r)),
     })
 }
 

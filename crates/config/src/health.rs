@@ -1,14 +1,13 @@
-//! Validation of a cluster's health keys: `health_check`, `outlier`, `panic_threshold`
-//! and `retries`. Every error is collected with its YAML path.
+//! Validation of a cluster's health keys: `health_check`, `outlier` and
+//! `panic_threshold`. Every error is collected with its YAML path.
 
 use std::time::Duration;
 
 use crate::errors::Errors;
 use crate::health_spec::health_defaults as d;
-use crate::health_spec::{
-    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
-};
-use crate::raw::{RawHealthCheck, RawOutlier, RawPercent, RawRetries, RawStatus, RawUnreachable};
+use crate::health_spec::{CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, UnreachableSpec};
+use crate::numbers::{count, percent};
+use crate::raw::{RawHealthCheck, RawOutlier, RawPercent, RawStatus, RawUnreachable};
 
 /// The validated `health_check:` (`at` is `clusters.NAME.health_check`).
 pub(crate) fn health_check(
@@ -217,127 +216,4 @@ pub(crate) fn panic_threshold(errors: &mut Errors<'_>, at: &str, raw: Option<&Ra
     raw.map_or(0, |p| {
         percent(errors, format!("{at}.panic_threshold"), p, 0, 100)
     })
-}
-
-/// The validated `retries:` (`at` is `clusters.NAME.retries`).
-pub(crate) fn retries(errors: &mut Errors<'_>, at: &str, raw: &RawRetries) -> RetrySpec {
-    let on = match &raw.on {
-        None => RetryOn {
-            connect_failure: true,
-            reset: true,
-            timeout: false,
-            statuses: vec![502, 503, 504],
-        },
-        Some(list) => retry_on(errors, &format!("{at}.on"), list),
-    };
-    RetrySpec {
-        attempts: count(
-            errors,
-            format!("{at}.attempts"),
-            raw.attempts,
-            d::RETRY_ATTEMPTS,
-            0,
-            10,
-        ),
-        on,
-        budget_percent: raw.budget.as_ref().map_or(d::RETRY_BUDGET_PERCENT, |p| {
-            percent(errors, format!("{at}.budget"), p, 0, 100)
-        }),
-        min_concurrent: count(
-            errors,
-            format!("{at}.min_concurrent"),
-            raw.min_concurrent,
-            d::RETRY_MIN_CONCURRENT,
-            0,
-            100_000,
-        ),
-        backoff: match raw.backoff.as_deref().map(crate::duration::parse_duration) {
-            None => d::RETRY_BACKOFF,
-            Some(Ok(backoff)) if backoff <= d::MAX_RETRY_BACKOFF => backoff,
-            Some(Ok(backoff)) => {
-                errors.push(
-                    format!("{at}.backoff"),
-                    format!("{backoff:?} is longer than {:?}", d::MAX_RETRY_BACKOFF),
-                );
-                d::RETRY_BACKOFF
-            }
-            Some(Err(message)) => {
-                errors.push(format!("{at}.backoff"), message);
-                d::RETRY_BACKOFF
-            }
-        },
-    }
-}
-
-fn retry_on(errors: &mut Errors<'_>, at: &str, list: &[RawStatus]) -> RetryOn {
-    let mut on = RetryOn::default();
-    for (i, item) in list.iter().enumerate() {
-        let at = format!("{at}[{i}]");
-        match item {
-            RawStatus::Range(name) if name == "connect_failure" => on.connect_failure = true,
-            RawStatus::Range(name) if name == "reset" => on.reset = true,
-            RawStatus::Range(name) if name == "timeout" => on.timeout = true,
-            RawStatus::Code(code) if (500..=599).contains(code) => {
-                on.statuses.extend(u16::try_from(*code).ok());
-            }
-            other => {
-                let shown = match other {
-                    RawStatus::Code(c) => c.to_string(),
-                    RawStatus::Range(t) => t.clone(),
-                };
-                errors.push(
-                    at,
-                    format!(
-                        "unknown retry condition \"{shown}\" (expected {}, or a status 500 to 599)",
-                        RetryOn::NAMES.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    on
-}
-
-/// A whole number within `lo..=hi`, or `default` when absent.
-fn count(
-    errors: &mut Errors<'_>,
-    at: String,
-    raw: Option<i64>,
-    default: u32,
-    lo: u32,
-    hi: u32,
-) -> u32 {
-    let Some(raw) = raw else { return default };
-    match u32::try_from(raw).ok().filter(|n| (lo..=hi).contains(n)) {
-        Some(n) => n,
-        None => {
-            errors.push(at, format!("{raw} is out of range ({lo} to {hi})"));
-            default
-        }
-    }
-}
-
-/// `20%` or `20`, a whole percentage within `lo..=hi`.
-fn percent(errors: &mut Errors<'_>, at: String, raw: &RawPercent, lo: u8, hi: u8) -> u8 {
-    let value = match raw {
-        RawPercent::Number(n) => Some(*n),
-        RawPercent::Text(t) => t.trim().trim_end_matches('%').trim().parse::<f64>().ok(),
-    };
-    let shown = match raw {
-        RawPercent::Number(n) => n.to_string(),
-        RawPercent::Text(t) => t.clone(),
-    };
-    match value {
-        Some(v) if v.fract() == 0.0 && v >= f64::from(lo) && v <= f64::from(hi) => {
-            // In range 0..=100 and whole, so the cast is exact.
-            v as u8
-        }
-        _ => {
-            errors.push(
-                at,
-                format!("invalid percentage \"{shown}\" (expected a whole number {lo}% to {hi}%)"),
-            );
-            lo
-        }
-    }
 }

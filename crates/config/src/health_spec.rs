@@ -1,5 +1,6 @@
-//! Validated health keys of a cluster: active checks, outlier ejection, panic mode and
-//! retries. Plain data; the `health` and `listener` crates act on them.
+//! Validated health keys of a cluster: active checks, outlier ejection and panic mode.
+//! Plain data; the `health` and `runtime` crates act on them. Retries are in
+//! `retry_spec.rs`.
 
 use std::time::Duration;
 
@@ -33,23 +34,6 @@ pub mod health_defaults {
     pub const UNREACHABLE_EJECTION: Duration = Duration::from_secs(1);
     /// `unreachable.max_ejection`: a backend that stays down is tried twice a minute.
     pub const UNREACHABLE_MAX_EJECTION: Duration = Duration::from_secs(30);
-    /// `retries.attempts`: retries after the first try (Envoy's `num_retries` is 1; two
-    /// ride out one dead backend of three with room to spare).
-    pub const RETRY_ATTEMPTS: u32 = 2;
-    /// `retries.budget`: Envoy's budget is 20%, but one dead backend of three turns a
-    /// third of the requests in flight into resends at the same moment (every request
-    /// on it is reset), and 20% would refuse some of them. Half covers one dead backend
-    /// in three or two in five, and still caps a cluster that fails everything at 1.5×
-    /// its load (3× with the two attempts and no budget).
-    pub const RETRY_BUDGET_PERCENT: u8 = 50;
-    /// `retries.min_concurrent`: Envoy's `min_retry_concurrency`.
-    pub const RETRY_MIN_CONCURRENT: u32 = 3;
-    /// `retries.backoff`: Envoy's base retry interval.
-    pub const RETRY_BACKOFF: Duration = Duration::from_millis(25);
-    /// Longest `retries.backoff`: it doubles per retry, and a client waits through it.
-    pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
-    /// Largest request body buffered so that it can be sent again: 64 KiB.
-    pub const RETRY_BUFFER: usize = 64 * 1024;
 }
 
 /// Active checks of a cluster (`health_check:`).
@@ -133,37 +117,4 @@ impl Default for UnreachableSpec {
             max_ejection: health_defaults::UNREACHABLE_MAX_EJECTION,
         }
     }
-}
-
-/// Retries (`retries:`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetrySpec {
-    /// Retries after the first try.
-    pub attempts: u32,
-    /// Which failures are retried.
-    pub on: RetryOn,
-    /// Retries in flight may be this share of the cluster's active requests …
-    pub budget_percent: u8,
-    /// … or this many, whichever is larger.
-    pub min_concurrent: u32,
-    /// Pause before each retry.
-    pub backoff: Duration,
-}
-
-/// Failures that may be retried.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RetryOn {
-    /// The connection to the backend could not be opened (always safe: nothing was sent).
-    pub connect_failure: bool,
-    /// The connection failed after the request was sent, before a response head.
-    pub reset: bool,
-    /// No response head within the response timeout.
-    pub timeout: bool,
-    /// Backend statuses (5xx) that are retried.
-    pub statuses: Vec<u16>,
-}
-
-impl RetryOn {
-    /// The condition names `on:` accepts besides status codes.
-    pub const NAMES: [&'static str; 3] = ["connect_failure", "reset", "timeout"];
 }

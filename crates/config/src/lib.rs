@@ -23,6 +23,7 @@ mod health_spec;
 mod listeners;
 mod locate;
 mod names;
+mod numbers;
 mod path_rules;
 mod policy;
 mod policy_spec;
@@ -30,6 +31,8 @@ mod print;
 pub mod raw;
 mod resolutions;
 mod resolve;
+mod retries;
+mod retry_spec;
 mod route_match;
 mod spec;
 mod trusted;
@@ -43,13 +46,13 @@ pub use duration::parse_duration;
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};
 pub use health_spec::{
-    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, RetryOn, RetrySpec, UnreachableSpec,
-    health_defaults,
+    CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, UnreachableSpec, health_defaults,
 };
 pub use ipnet::IpNet;
 pub use policy_spec::{HashOn, PolicySpec};
 pub use print::{PrintError, to_yaml};
 pub use resolve::{LOOKUP_TIMEOUT, Resolver, system_resolver};
+pub use retry_spec::{RetryOn, RetrySpec, retry_defaults};
 pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
     MatchSpec, PathMatch, RouteSpec, defaults,

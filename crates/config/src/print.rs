@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde_yaml::{Mapping, Value};
 
-use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, RetrySpec, UnreachableSpec};
+use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::policy_spec::{HashOn, PolicySpec};
+use crate::retry_spec::RetrySpec;
 use crate::spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
     RouteSpec,

@@ -8,8 +8,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
-use crate::health_spec::{HealthCheckSpec, OutlierSpec, RetrySpec, UnreachableSpec};
+use crate::health_spec::{HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::policy_spec::PolicySpec;
+use crate::retry_spec::RetrySpec;
 
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {

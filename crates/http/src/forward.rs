@@ -11,16 +11,16 @@ use std::time::Duration;
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use sluicegate_core::PickKey;
-use sluicegate_metrics::RetryReason;
+use sluicegate_core::{AfterSend, FailedAt, PickKey};
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
 use sluicegate_upstream::{BackendUpstream, Lease, LiveCluster};
 
 use crate::body::ProxyBody;
+use crate::failure::Failure;
 use crate::replay::{Prepared, RequestBody};
-use crate::send::{Failure, send};
+use crate::send::send;
 use crate::status::ProxyError;
 use crate::upstream_head::downstream_head;
 
@@ -85,7 +85,8 @@ type Answered = (
 struct Failed {
     /// What the client gets if nothing else is tried.
     outcome: Result<Answered, ProxyError>,
-    reason: RetryReason,
+    /// Where it failed (a retried status: after sending).
+    at: FailedAt,
     /// The request, when none of it was sent.
     unsent: Option<Request<RequestBody>>,
     /// Keeps a failed request counted in the cluster's in-flight total until its next
@@ -198,7 +199,7 @@ impl Tries<'_> {
     ) -> Result<Try, Result<Answered, ProxyError>> {
         let Failed {
             outcome,
-            reason,
+            at,
             unsent,
             stale,
             ..
@@ -219,8 +220,8 @@ impl Tries<'_> {
         }
         self.tried.push(slot);
         match unsent {
-            Some(unsent) => self.elsewhere(unsent, reason).ok_or(outcome),
-            None => self.resend(reason, outcome).await,
+            Some(unsent) => self.elsewhere(unsent, at).ok_or(outcome),
+            None => self.resend(at, outcome).await,
         }
     }
 
@@ -232,15 +233,14 @@ impl Tries<'_> {
 
     /// A request that was never sent, to the next untried backend: it loads no
     /// backend, so it needs neither budget nor pause.
-    fn elsewhere(&self, unsent: Request<RequestBody>, reason: RetryReason) -> Option<Try> {
+    fn elsewhere(&self, unsent: Request<RequestBody>, at: FailedAt) -> Option<Try> {
         let cluster = self.cluster;
-        let policy = cluster.health.retry.as_ref();
-        let next = policy
-            .is_none_or(|p| p.connect_failure)
+        let policy = cluster.retry.as_ref();
+        let next = (at.resend_safe(false) && policy.is_none_or(|p| p.retries(at)))
             .then(|| cluster.pick_untried(&self.key, &self.tried))
             .flatten();
         let (slot, _) = next?;
-        cluster.retry_series.retried(reason);
+        cluster.retried(at);
         Some(Try {
             slot,
             request: unsent,
@@ -253,13 +253,18 @@ impl Tries<'_> {
     /// after the backoff; `outcome` is the client's answer otherwise.
     async fn resend(
         &mut self,
-        reason: RetryReason,
+        at: FailedAt,
         outcome: Result<Answered, ProxyError>,
     ) -> Result<Try, Result<Answered, ProxyError>> {
         let cluster = self.cluster;
         let resends = self.resends;
-        let policy = cluster.health.retry.as_ref();
-        let Some(policy) = policy.filter(|p| resends < p.attempts && p.retries(reason)) else {
+        // A copy is kept exactly of the requests that may be sent twice (idempotent,
+        // body held whole).
+        if !at.resend_safe(self.copy.is_some()) {
+            return Err(outcome);
+        }
+        let policy = cluster.retry.as_ref();
+        let Some(policy) = policy.filter(|p| resends < p.attempts && p.retries(at)) else {
             return Err(outcome);
         };
         let Some(request) = self.again() else {
@@ -280,7 +285,7 @@ impl Tries<'_> {
             return Err(outcome);
         };
         drop(outcome);
-        cluster.retry_series.retried(reason);
+        cluster.retried(at);
         Ok(Try {
             slot,
             request,
@@ -307,7 +312,7 @@ async fn attempt(
         Ok((response, lease)) => {
             let status = response.status();
             cluster.record_outcome(backend, status.is_server_error());
-            let policy = cluster.health.retry.as_ref();
+            let policy = cluster.retry.as_ref();
             if !policy.is_some_and(|p| p.retries_status(status.as_u16())) {
                 return Ok(Ok((response, (guard, budget_slot), lease)));
             }
@@ -315,23 +320,22 @@ async fn attempt(
             drop(budget_slot);
             Ok(Err(Failed {
                 outcome: Ok((response, (guard, None), lease)),
-                reason: RetryReason::Status,
+                at: FailedAt::AfterSend(AfterSend::Status),
                 unsent: None,
                 waiting: None,
                 stale: false,
             }))
         }
         Err(Failure {
-            client_fault: true,
+            at: FailedAt::Downstream,
             error,
             ..
         }) => Err(error),
         Err(Failure {
             error,
-            reason,
+            at,
             unsent,
             stale,
-            ..
         }) => {
             // The attempt is over: it no longer counts against this backend, but the
             // request still counts in the cluster's total (the budget's base).
@@ -341,12 +345,12 @@ async fn attempt(
             if !stale {
                 cluster.record_outcome(backend, true);
             }
-            if matches!(reason, RetryReason::ConnectFailure | RetryReason::Timeout) {
+            if at.unreachable() {
                 cluster.record_unreachable(backend, &error.to_string());
             }
             Ok(Err(Failed {
                 outcome: Err(error),
-                reason,
+                at,
                 unsent,
                 waiting: Some(waiting),
                 stale,

@@ -20,6 +20,7 @@ mod body;
 mod chunk_scan;
 mod client_body;
 mod conn;
+mod failure;
 mod forward;
 mod head_check;
 mod head_guard;

@@ -163,7 +163,7 @@ async fn proxy(
     let key = pick_key(cluster, &head, identity.client);
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
     upstream_head(&mut head, &conn.host, identity);
-    let retry = cluster.health.retry.as_ref();
+    let retry = cluster.retry.as_ref();
     let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
     let limit = retry.filter(|_| resend).map(|p| p.buffer);
     let body = Prepared::of(body, limit).await?;

@@ -1,48 +1,21 @@
 //! Sending one request to one backend, bounded by the cluster's response timeout,
-//! and classifying what went wrong: the status the client would get, the retry
-//! reason, and whether the request can still go elsewhere.
+//! and turning what went wrong into a [`Failure`]: where it failed (as the upstream
+//! pool classified it, or a timeout here), the error the client would get, and the
+//! request when it can still go elsewhere.
 
-use std::error::Error as StdError;
 use std::io;
 use std::time::Instant;
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use sluicegate_metrics::{ConnectReason, RetryReason};
+use sluicegate_core::AfterSend;
+use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
-use sluicegate_upstream::{BackendUpstream, Lease, SendError};
+use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure};
 
+use crate::failure::Failure;
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
-
-/// A failed attempt: what the client would get, what kind of failure it was, and the
-/// request itself if none of it was sent (it may then go to another backend).
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) error: ProxyError,
-    pub(crate) reason: RetryReason,
-    pub(crate) unsent: Option<Request<RequestBody>>,
-    /// The client's request body failed (it went away mid-upload): not the backend's
-    /// fault, so neither counted against it nor retried.
-    pub(crate) client_fault: bool,
-    /// A reused connection closed under the request before any answer (see
-    /// [`SendError::Stale`]): not counted against the backend, and an idempotent
-    /// request is sent once more on a fresh connection.
-    pub(crate) stale: bool,
-}
-
-impl Failure {
-    /// A failure of a request that was sent, through no fault of the client.
-    fn sent(error: ProxyError, reason: RetryReason) -> Self {
-        Failure {
-            error,
-            reason,
-            unsent: None,
-            client_fault: false,
-            stale: false,
-        }
-    }
-}
 
 /// Sends the request to `backend` (on a new connection when `fresh`) and waits,
 /// bounded by the cluster's response timeout, for the response head.
@@ -61,7 +34,7 @@ pub(crate) async fn send(
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
             Err(Failure::sent(
                 ProxyError::ResponseTimeout { cluster: name() },
-                RetryReason::Timeout,
+                AfterSend::Timeout,
             ))
         }
         Ok(Ok((response, _))) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -70,53 +43,48 @@ pub(crate) async fn send(
             tracing::warn!(backend = %backend.key, "backend switched protocols unasked: 502");
             Err(Failure::sent(
                 ProxyError::BadResponse { cluster: name() },
-                RetryReason::Reset,
+                AfterSend::Reset,
             ))
         }
         Ok(Ok(exchange)) => {
             backend.series.response_seconds().record(started.elapsed());
             Ok(exchange)
         }
-        Ok(Err((SendError::Exchange(error), _))) if error.is_user() => {
-            tracing::debug!(backend = %backend.key, "request body from the client failed: {}", chain(&error));
-            let error =
-                ProxyError::BadRequest("the request body could not be read from the client");
-            Err(Failure {
-                client_fault: true,
-                ..Failure::sent(error, RetryReason::Reset)
-            })
+        Ok(Err(SendFailure {
+            error: SendError::Exchange(error),
+            ..
+        })) if error.is_user() => {
+            tracing::debug!(backend = %backend.key, "request body from the client failed: {}", SendError::Exchange(error));
+            Err(Failure::downstream(ProxyError::BadRequest(
+                "the request body could not be read from the client",
+            )))
         }
-        Ok(Err((error, unsent))) => Err(failed(&error, unsent, backend, name())),
+        Ok(Err(failure)) => Err(failed(failure, backend, name())),
     }
 }
 
 /// The failure of an exchange that did not get a response head: counted (a connect
 /// error) and logged (an idle close only at debug level: it is resent).
 fn failed(
-    error: &SendError,
-    unsent: Option<Request<RequestBody>>,
+    failure: SendFailure<Request<RequestBody>>,
     backend: &Backend,
     cluster: String,
 ) -> Failure {
+    let error = &failure.error;
     if let Some(reason) = connect_reason(error) {
         backend.series.connect_error(reason);
     }
     let classified = classify(error, cluster);
-    let stale = matches!(error, SendError::Stale(_));
+    let stale = failure.is_stale();
     if stale {
-        tracing::debug!(backend = %backend.key, "reused connection closed under a request: {}", describe(error));
+        tracing::debug!(backend = %backend.key, "reused connection closed under a request: {error}");
     } else {
-        tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {}", describe(error));
+        tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {error}");
     }
-    let reason = match error {
-        SendError::Exchange(_) | SendError::Stale(_) if unsent.is_none() => RetryReason::Reset,
-        _ => RetryReason::ConnectFailure,
-    };
     Failure {
         error: classified,
-        reason,
-        unsent,
-        client_fault: false,
+        at: failure.failed_at(),
+        unsent: failure.unsent,
         stale,
     }
 }
@@ -137,24 +105,12 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
 
 /// The `reason` label of a failed connection attempt; `None` if it connected.
 fn connect_reason(error: &SendError) -> Option<ConnectReason> {
-    match error {
-        SendError::ConnectTimeout => Some(ConnectReason::Timeout),
-        SendError::Connect(io) => Some(match io.kind() {
-            io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
-            io::ErrorKind::ConnectionReset => ConnectReason::Reset,
-            io::ErrorKind::TimedOut => ConnectReason::Timeout,
-            _ => ConnectReason::Other,
-        }),
-        SendError::Exchange(_) | SendError::Stale(_) => None,
-    }
-}
-
-fn describe(error: &SendError) -> String {
-    match error {
-        SendError::ConnectTimeout => "connect timed out".into(),
-        SendError::Connect(io) => format!("connect: {io}"),
-        SendError::Exchange(e) | SendError::Stale(e) => chain(e),
-    }
+    error.connect_error().map(|kind| match kind {
+        io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
+        io::ErrorKind::ConnectionReset => ConnectReason::Reset,
+        io::ErrorKind::TimedOut => ConnectReason::Timeout,
+        _ => ConnectReason::Other,
+    })
 }
 
 fn reason(kind: io::ErrorKind) -> String {
@@ -163,17 +119,4 @@ fn reason(kind: io::ErrorKind) -> String {
         io::ErrorKind::ConnectionReset => "connection reset".into(),
         other => other.to_string(),
     }
-}
-
-fn sources<'a>(
-    error: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(error), |e| (*e).source())
-}
-
-fn chain(error: &(dyn StdError + 'static)) -> String {
-    sources(error)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
 }

@@ -11,7 +11,7 @@ use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_
 use sluicegate_metrics::RetrySeries;
 
 use crate::origin::Origin;
-use crate::retry::{BetweenAttempts, RetryBudget, RetryGuard, RetryPolicy};
+use crate::retry::{RetryBudget, RetryPolicy};
 use crate::{Backend, HashKey};
 
 /// A cluster's health parameters.
@@ -25,8 +25,6 @@ pub struct ClusterHealth {
     pub unreachable: Option<Unreachable>,
     /// Healthy percentage below which every candidate is picked, healthy or not (0 = off).
     pub panic_threshold: u8,
-    /// Retries, if configured.
-    pub retry: Option<RetryPolicy>,
 }
 
 /// A cluster as the data plane sees it.
@@ -48,8 +46,10 @@ pub struct Cluster {
     pub response_timeout: Duration,
     /// Idle time of pooled upstream connections.
     pub idle_timeout: Duration,
-    /// Health checks, outlier ejection, panic mode and retries.
+    /// Health checks, outlier ejection and panic mode.
     pub health: ClusterHealth,
+    /// Retries, if configured.
+    pub retry: Option<RetryPolicy>,
     /// Its retry series (no-ops without retries).
     pub retry_series: RetrySeries,
     /// Requests in flight over all backends (carried across reloads by cluster name).
@@ -260,32 +260,6 @@ impl Cluster {
                 backend.health_series.clone(),
             );
         }
-    }
-
-    /// Takes a retry slot if the cluster has retries and its budget allows one;
-    /// counts a refusal.
-    pub fn try_retry(&self) -> Option<RetryGuard> {
-        let policy = self.health.retry.as_ref()?;
-        let guard = self.retries.try_start(policy, self.in_flight());
-        if guard.is_none() {
-            self.retry_series.budget_exhausted();
-        }
-        guard
-    }
-
-    /// Keeps a request counted in the cluster's requests in flight while it is
-    /// between two attempts.
-    pub fn between_attempts(&self) -> BetweenAttempts {
-        BetweenAttempts::new(&self.in_flight)
-    }
-
-    /// Retries in flight now.
-    pub fn retries_in_flight(&self) -> u64 {
-        self.retries.in_flight()
-    }
-
-    pub(crate) fn retry_counter(&self) -> &Arc<AtomicU64> {
-        self.retries.counter()
     }
 }
 

@@ -1,12 +1,11 @@
-//! Config → health parameters of one cluster (checks, outlier, panic, retries).
+//! Config → health parameters of one cluster (checks, outlier, panic threshold).
 
 use std::sync::Arc;
 
-use sluicegate_config::{CheckKind, ClusterSpec, HealthCheckSpec, health_defaults};
+use sluicegate_config::{CheckKind, ClusterSpec, HealthCheckSpec};
 use sluicegate_health::{Check, HttpProbe, Outlier, Probe, Unreachable};
 
 use crate::cluster::ClusterHealth;
-use crate::retry::RetryPolicy;
 
 /// The health parameters of `spec`.
 pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
@@ -24,17 +23,6 @@ pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
             until_check_passes: spec.health_check.is_some(),
         }),
         panic_threshold: spec.panic_threshold,
-        retry: spec.retries.as_ref().map(|r| RetryPolicy {
-            attempts: r.attempts,
-            connect_failure: r.on.connect_failure,
-            reset: r.on.reset,
-            timeout: r.on.timeout,
-            statuses: r.on.statuses.clone(),
-            budget_percent: r.budget_percent,
-            min_concurrent: r.min_concurrent,
-            backoff: r.backoff,
-            buffer: health_defaults::RETRY_BUFFER,
-        }),
     }
 }
 

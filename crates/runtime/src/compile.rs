@@ -21,7 +21,7 @@ use crate::cluster::HealthCache;
 use crate::cluster_health::cluster_health;
 use crate::origin::Origin;
 use crate::previous::Previous;
-use crate::retry::RetryBudget;
+use crate::retry::{RetryBudget, RetryPolicy};
 use crate::self_target;
 use crate::{Backend, Cluster, HashKey, Listener, Snapshot, TrustedProxies};
 
@@ -218,7 +218,8 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
             )
         })
         .collect();
-    let retry_series = if health.retry.is_some() {
+    let retry = spec.retries.as_ref().map(RetryPolicy::of);
+    let retry_series = if retry.is_some() {
         RetrySeries::register(spec.name.as_str())
     } else {
         RetrySeries::noop()
@@ -233,6 +234,7 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         response_timeout: spec.response_timeout,
         idle_timeout: spec.idle_timeout,
         health,
+        retry,
         retry_series,
         in_flight,
         retries: RetryBudget::new(retries),

@@ -1,4 +1,5 @@
-//! A cluster's retry policy and its budget: retries in flight may be at most
+//! A cluster's retries: its policy (which failures, as [`FailedAt`], are sent again,
+//! how often, after which pause) and its budget: retries in flight may be at most
 //! `budget_percent` of the cluster's active requests, or `min_concurrent`, whichever is
 //! larger (Envoy's retry budget), so a failing cluster cannot multiply its own load.
 
@@ -6,7 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sluicegate_config::{RetrySpec, retry_defaults};
+use sluicegate_core::{AfterSend, FailedAt};
 use sluicegate_metrics::RetryReason;
+
+use crate::Cluster;
 
 /// When and how often a cluster's requests are sent again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,13 +37,30 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Whether a failure of this kind is retried by the policy (safety aside).
-    pub fn retries(&self, reason: RetryReason) -> bool {
-        match reason {
-            RetryReason::ConnectFailure => self.connect_failure,
-            RetryReason::Reset => self.reset,
-            RetryReason::Timeout => self.timeout,
-            RetryReason::Status => true,
+    /// The policy `retries:` describes.
+    pub(crate) fn of(spec: &RetrySpec) -> Self {
+        Self {
+            attempts: spec.attempts,
+            connect_failure: spec.on.connect_failure,
+            reset: spec.on.reset,
+            timeout: spec.on.timeout,
+            statuses: spec.on.statuses.clone(),
+            budget_percent: spec.budget_percent,
+            min_concurrent: spec.min_concurrent,
+            backoff: spec.backoff,
+            buffer: retry_defaults::BUFFER,
+        }
+    }
+
+    /// Whether a failure where `at` says is retried by the policy (whether a resend
+    /// is safe is [`FailedAt::resend_safe`]'s to say).
+    pub fn retries(&self, at: FailedAt) -> bool {
+        match at {
+            FailedAt::BeforeSend => self.connect_failure,
+            FailedAt::AfterSend(AfterSend::Reset) => self.reset,
+            FailedAt::AfterSend(AfterSend::Timeout) => self.timeout,
+            FailedAt::AfterSend(AfterSend::Status) => true,
+            FailedAt::Downstream | FailedAt::Internal => false,
         }
     }
 
@@ -51,6 +73,54 @@ impl RetryPolicy {
     /// Whether a backend answer with `status` is retried.
     pub fn retries_status(&self, status: u16) -> bool {
         self.statuses.contains(&status)
+    }
+}
+
+/// The `reason` label a retry after a failure at `at` is counted under; `None` for a
+/// failure that is never retried.
+pub(crate) fn retry_reason(at: FailedAt) -> Option<RetryReason> {
+    match at {
+        FailedAt::BeforeSend => Some(RetryReason::ConnectFailure),
+        FailedAt::AfterSend(AfterSend::Reset) => Some(RetryReason::Reset),
+        FailedAt::AfterSend(AfterSend::Timeout) => Some(RetryReason::Timeout),
+        FailedAt::AfterSend(AfterSend::Status) => Some(RetryReason::Status),
+        FailedAt::Downstream | FailedAt::Internal => None,
+    }
+}
+
+/// A cluster's retries: its budget, and the count of requests between attempts.
+impl Cluster {
+    /// Takes a retry slot if the cluster has retries and its budget allows one;
+    /// counts a refusal.
+    pub fn try_retry(&self) -> Option<RetryGuard> {
+        let policy = self.retry.as_ref()?;
+        let guard = self.retries.try_start(policy, self.in_flight());
+        if guard.is_none() {
+            self.retry_series.budget_exhausted();
+        }
+        guard
+    }
+
+    /// Keeps a request counted in the cluster's requests in flight while it is
+    /// between two attempts.
+    pub fn between_attempts(&self) -> BetweenAttempts {
+        BetweenAttempts::new(&self.in_flight)
+    }
+
+    /// Retries in flight now.
+    pub fn retries_in_flight(&self) -> u64 {
+        self.retries.in_flight()
+    }
+
+    pub(crate) fn retry_counter(&self) -> &Arc<AtomicU64> {
+        self.retries.counter()
+    }
+
+    /// Counts a retry after a failure where `at` says.
+    pub fn retried(&self, at: FailedAt) {
+        if let Some(reason) = retry_reason(at) {
+            self.retry_series.retried(reason);
+        }
     }
 }
 

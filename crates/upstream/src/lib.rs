@@ -12,8 +12,10 @@
 
 pub mod live;
 pub mod pool;
+pub mod send_error;
 pub mod upstreams;
 
 pub use live::{Live, LiveCluster};
-pub use pool::{Lease, Pool, SendBody, SendError};
+pub use pool::{Lease, Pool, SendBody};
+pub use send_error::{SendError, SendFailure};
 pub use upstreams::{BackendUpstream, ClusterUpstream, Upstreams};

@@ -26,6 +26,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::send_error::{SendError, SendFailure};
+
 /// What a pool can send as a request body: anything hyper's HTTP/1 client takes and
 /// a spawned connection task can own.
 pub trait SendBody:
@@ -40,22 +42,6 @@ impl<B> SendBody for B where
 
 /// Most idle connections kept per backend; more are closed when they come back.
 const MAX_IDLE: usize = 1024;
-
-/// Why a request could not be sent or answered.
-#[derive(Debug)]
-pub enum SendError {
-    /// Connecting failed (refused, reset, unreachable …).
-    Connect(io::Error),
-    /// Connecting took longer than the connect timeout.
-    ConnectTimeout,
-    /// The HTTP exchange failed: closed, reset or an invalid response.
-    Exchange(hyper::Error),
-    /// A reused connection closed or reset after the request was written and before
-    /// any response: most likely the backend's keep-alive timeout firing at that
-    /// moment, not a failure of the request. Safe to send again on a fresh connection
-    /// if the request may be sent twice.
-    Stale(hyper::Error),
-}
 
 /// Whether a failed exchange on a reused connection is the idle-close race: the
 /// connection ended (closed or reset) with nothing of a response read. A parse error
@@ -125,19 +111,20 @@ impl<B: SendBody> Pool<B> {
     /// Sends `request` and waits for the response head, on a new connection when
     /// `fresh`. The returned lease gives the connection back once the response body
     /// has been read to its end. A request that was not sent at all (connect failure)
-    /// comes back with the error, so it can go to another backend.
+    /// comes back with the error ([`SendFailure::unsent`]), so it can go to another
+    /// backend.
     pub async fn send(
         &self,
         mut request: Request<B>,
         fresh: bool,
-    ) -> Result<(Response<Incoming>, Lease<B>), (SendError, Option<Request<B>>)> {
+    ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
         loop {
             let idle = if fresh { None } else { self.inner.checkout() };
             let (mut sender, reused) = match idle {
                 Some(sender) => (sender, true),
                 None => match self.inner.connect().await {
                     Ok(sender) => (sender, false),
-                    Err(error) => return Err((error, Some(request))),
+                    Err(error) => return Err(SendFailure::unsent(error, request)),
                 },
             };
             if reused && sender.ready().await.is_err() {
@@ -155,9 +142,12 @@ impl<B: SendBody> Pool<B> {
                     // Not written: safe to send on another connection.
                     Some(unsent) if reused => request = unsent,
                     None if reused && is_stale(error.error()) => {
-                        return Err((SendError::Stale(error.into_error()), None));
+                        return Err(SendFailure::sent(SendError::Stale(error.into_error())));
                     }
-                    unsent => return Err((SendError::Exchange(error.into_error()), unsent)),
+                    unsent => {
+                        let error = SendError::Exchange(error.into_error());
+                        return Err(SendFailure { error, unsent });
+                    }
                 },
             }
         }

@@ -1,0 +1,94 @@
+//! Why a request could not be sent or answered ([`SendError`]), and where that leaves
+//! the request ([`SendFailure`]): handed back unsent, so it may go to another backend,
+//! or sent. The classification ([`SendFailure::failed_at`]) is made here, where the
+//! failure happens; what a client gets for it is the http crate's status module's.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+use sluicegate_core::{AfterSend, FailedAt};
+
+/// Why a request could not be sent or answered.
+#[derive(Debug)]
+pub enum SendError {
+    /// Connecting failed (refused, reset, unreachable …).
+    Connect(io::Error),
+    /// Connecting took longer than the connect timeout.
+    ConnectTimeout,
+    /// The HTTP exchange failed: closed, reset or an invalid response.
+    Exchange(hyper::Error),
+    /// A reused connection closed or reset after the request was written and before
+    /// any response: most likely the backend's keep-alive timeout firing at that
+    /// moment, not a failure of the request. Safe to send again on a fresh connection
+    /// if the request may be sent twice.
+    Stale(hyper::Error),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::ConnectTimeout => f.write_str("connect timed out"),
+            SendError::Connect(io) => write!(f, "connect: {io}"),
+            // hyper's message names only the outer error: the cause is the useful part.
+            SendError::Exchange(e) | SendError::Stale(e) => {
+                let first: &(dyn StdError + 'static) = e;
+                let chain = std::iter::successors(Some(first), |e| (*e).source());
+                let parts: Vec<String> = chain.map(ToString::to_string).collect();
+                f.write_str(&parts.join(": "))
+            }
+        }
+    }
+}
+
+impl SendError {
+    /// The OS's reason for a failed connection attempt; `None` if it connected.
+    pub fn connect_error(&self) -> Option<io::ErrorKind> {
+        match self {
+            SendError::ConnectTimeout => Some(io::ErrorKind::TimedOut),
+            SendError::Connect(io) => Some(io.kind()),
+            SendError::Exchange(_) | SendError::Stale(_) => None,
+        }
+    }
+}
+
+/// A failed send: why, and the request when none of it was sent.
+#[derive(Debug)]
+pub struct SendFailure<R> {
+    /// Why.
+    pub error: SendError,
+    /// The request, handed back when none of it went out.
+    pub unsent: Option<R>,
+}
+
+impl<R> SendFailure<R> {
+    /// A failure before any of `request` went out.
+    pub fn unsent(error: SendError, request: R) -> Self {
+        Self {
+            error,
+            unsent: Some(request),
+        }
+    }
+
+    /// A failure after the request went out.
+    pub fn sent(error: SendError) -> Self {
+        Self {
+            error,
+            unsent: None,
+        }
+    }
+
+    /// Where it failed: before sending when the request came back, otherwise after
+    /// sending, before any response head (a reset, a close, an invalid answer).
+    pub fn failed_at(&self) -> FailedAt {
+        match self.unsent {
+            Some(_) => FailedAt::BeforeSend,
+            None => FailedAt::AfterSend(AfterSend::Reset),
+        }
+    }
+
+    /// Whether it is the idle-close race of a reused connection ([`SendError::Stale`]).
+    pub fn is_stale(&self) -> bool {
+        matches!(self.error, SendError::Stale(_))
+    }
+}
