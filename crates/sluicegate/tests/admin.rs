@@ -3,12 +3,11 @@
 //! series vanish, `/ready` flips during shutdown. Every wait is a poll with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use sluicegate_testkit::{
-    APPLIED, Detached, PROCESS_WAIT, ProcessProxy, blocking, free_port, poll,
+    APPLIED, Backend, Detached, PROCESS_WAIT, ProcessProxy, blocking, free_port, poll,
 };
 
 /// The binary under test.
@@ -365,29 +364,10 @@ fn series_of_a_removed_backend_vanish() {
     );
 }
 
-/// A backend that answers after `delay`.
-fn slow_backend(delay: Duration) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                std::thread::sleep(delay);
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nslow",
-                );
-            });
-        }
-    });
-    addr
-}
-
 #[test]
 fn ready_answers_503_while_draining() {
-    let slow = slow_backend(Duration::from_secs(4));
+    let mut fakes = Detached::start();
+    let slow = fakes.host(|| Backend::slow(Duration::from_secs(4)));
     let (_dir, _path, proxy) = start(&[slow], "drain_timeout: 20s\n");
     assert_eq!(proxy.admin_request("GET", "/ready").0, 200);
     assert_eq!(proxy.admin_request("GET", "/healthz").0, 200);
