@@ -8,7 +8,8 @@ use sluicegate_balance::{
     RoundRobin,
 };
 use sluicegate_config::{
-    ClusterSpec, Config, EscapedSlashesSpec, HashOn, HostMatch, MatchSpec, PathMatch, PolicySpec,
+    ClusterSpec, Config, EscapedSlashesSpec, HashOn, HostMatch, ListenerSpec, MatchSpec, PathMatch,
+    PolicySpec,
 };
 use sluicegate_core::BackendKey;
 use sluicegate_routing::{
@@ -76,51 +77,60 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
                 .unwrap_or_else(|| Arc::new(cluster(spec, &carried, &listeners)))
         })
         .collect();
-    let mut listeners = Vec::with_capacity(config.listeners.len());
-    for spec in &config.listeners {
-        let mut routes = Vec::with_capacity(spec.routes.len());
-        for (i, route) in spec.routes.iter().enumerate() {
-            let cluster =
-                *index
-                    .get(route.cluster.as_str())
-                    .ok_or_else(|| CompileError::UnknownCluster {
-                        listener: spec.name.to_string(),
-                        route: i,
-                        cluster: route.cluster.to_string(),
-                    })?;
-            let matcher =
-                matcher(&route.matcher).map_err(|message| CompileError::InvalidMatch {
-                    listener: spec.name.to_string(),
-                    route: i,
-                    message,
-                })?;
-            routes.push(Route { matcher, cluster });
-        }
-        let series =
-            ListenerSeries::register(spec.name.as_str(), &routed_clusters(config, &routes));
-        listeners.push(Listener {
-            name: spec.name.clone(),
-            address: spec.address,
-            protocol: spec.protocol,
-            routes: RouteTable::new(routes),
-            series,
-            trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),
-            path_rules: PathRules {
-                merge_slashes: spec.merge_slashes,
-                escaped_slashes: match spec.escaped_slashes {
-                    EscapedSlashesSpec::Keep => EscapedSlashes::Keep,
-                    EscapedSlashesSpec::Reject => EscapedSlashes::Reject,
-                    EscapedSlashesSpec::Decode => EscapedSlashes::Decode,
-                },
-            },
-        });
-    }
+    let listeners = config
+        .listeners
+        .iter()
+        .map(|spec| listener(config, spec, &index))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Snapshot {
         generation: previous.map_or(1, |p| p.generation + 1),
         listeners,
         clusters,
         drain_timeout: config.drain_timeout,
         access_log: config.access_log,
+    })
+}
+
+/// The compiled listener `spec`: its route table (cluster names resolved through
+/// `index`), series, trusted proxies and path rules.
+fn listener(
+    config: &Config,
+    spec: &ListenerSpec,
+    index: &HashMap<&str, usize>,
+) -> Result<Listener, CompileError> {
+    let mut routes = Vec::with_capacity(spec.routes.len());
+    for (i, route) in spec.routes.iter().enumerate() {
+        let cluster =
+            *index
+                .get(route.cluster.as_str())
+                .ok_or_else(|| CompileError::UnknownCluster {
+                    listener: spec.name.to_string(),
+                    route: i,
+                    cluster: route.cluster.to_string(),
+                })?;
+        let matcher = matcher(&route.matcher).map_err(|message| CompileError::InvalidMatch {
+            listener: spec.name.to_string(),
+            route: i,
+            message,
+        })?;
+        routes.push(Route { matcher, cluster });
+    }
+    let series = ListenerSeries::register(spec.name.as_str(), &routed_clusters(config, &routes));
+    Ok(Listener {
+        name: spec.name.clone(),
+        address: spec.address,
+        protocol: spec.protocol,
+        routes: RouteTable::new(routes),
+        series,
+        trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),
+        path_rules: PathRules {
+            merge_slashes: spec.merge_slashes,
+            escaped_slashes: match spec.escaped_slashes {
+                EscapedSlashesSpec::Keep => EscapedSlashes::Keep,
+                EscapedSlashesSpec::Reject => EscapedSlashes::Reject,
+                EscapedSlashesSpec::Decode => EscapedSlashes::Decode,
+            },
+        },
     })
 }
 
