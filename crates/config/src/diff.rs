@@ -84,6 +84,12 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
         };
         out.push(format!("{at} trusted_proxies {} → {}", list(a), list(b)));
     }
+    match (&a.tls, &b.tls) {
+        (None, Some(_)) => out.push(format!("{at} tls added")),
+        (Some(_), None) => out.push(format!("{at} tls removed")),
+        (Some(x), Some(y)) if x != y => out.push(format!("{at} tls changed")),
+        _ => {}
+    }
 }
 
 /// Clusters added, removed or changed, by name.

@@ -20,11 +20,13 @@ mod error;
 mod errors;
 mod health;
 mod health_spec;
+mod listener_tls;
 mod listeners;
 mod locate;
 mod names;
 mod numbers;
 mod path_rules;
+mod paths;
 mod policy;
 mod policy_spec;
 mod print;
@@ -35,6 +37,7 @@ mod retries;
 mod retry_spec;
 mod route_match;
 mod spec;
+mod tls_spec;
 mod trusted;
 mod validate;
 mod wording;
@@ -57,6 +60,7 @@ pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
     MatchSpec, PathMatch, RouteSpec, defaults,
 };
+pub use tls_spec::{Alpn, CertificateSpec, ListenerTlsSpec, TlsVersion, tls_defaults};
 pub use yaml::{from_yaml, from_yaml_with_env};
 
 /// Parses and validates a YAML document into a [`Config`].

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use sluicegate_core::{ClusterName, ListenerName, Protocol};
 
 use crate::errors::Errors;
+use crate::listener_tls::listener_tls;
 use crate::names::check_name;
 use crate::raw::{RawCluster, RawConfig, RawListener};
 use crate::route_match::match_spec;
@@ -62,6 +63,15 @@ fn listener(
         &format!("{at}.escaped_slashes"),
         l.escaped_slashes.as_deref(),
     );
+    // `None`: cleartext; `Some(None)`: a `tls:` block with errors (already reported).
+    let tls = l
+        .tls
+        .as_ref()
+        .map(|raw| listener_tls(errors, &format!("{at}.tls"), raw));
+    let tls = match tls {
+        None => None,
+        Some(spec) => Some(spec?),
+    };
     Some(ListenerSpec {
         name: ListenerName::new(name),
         address: address?,
@@ -70,6 +80,7 @@ fn listener(
         trusted_proxies,
         merge_slashes: l.merge_slashes.unwrap_or(true),
         escaped_slashes,
+        tls,
     })
 }
 
@@ -77,7 +88,12 @@ fn listener(
 fn protocol(errors: &mut Errors<'_>, at: &str, protocol: Option<&str>) -> Option<Protocol> {
     match protocol {
         None | Some("http") => Some(Protocol::Http),
-        Some(other @ ("tcp" | "tls" | "https")) => {
+        Some("https") => {
+            let msg = "use protocol: http with a tls: block to terminate TLS";
+            errors.push(format!("{at}.protocol"), msg);
+            None
+        }
+        Some(other @ ("tcp" | "tls")) => {
             let msg = format!("protocol \"{other}\" is not supported yet (supported: http)");
             errors.push(format!("{at}.protocol"), msg);
             None

@@ -18,6 +18,7 @@ use crate::spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
     RouteSpec,
 };
+use crate::tls_spec::ListenerTlsSpec;
 
 /// The config could not be written as YAML (serde_yaml refused the document).
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +73,7 @@ fn admin(a: &AdminSpec) -> Value {
 }
 
 fn listener(l: &ListenerSpec) -> Value {
-    Value::Mapping(map([
+    let mut out = map([
         ("address", Value::from(l.address.to_string())),
         ("protocol", Value::from(l.protocol.to_string())),
         (
@@ -85,6 +86,32 @@ fn listener(l: &ListenerSpec) -> Value {
         ("merge_slashes", Value::from(l.merge_slashes)),
         ("escaped_slashes", Value::from(l.escaped_slashes.name())),
         ("routes", l.routes.iter().map(route).collect()),
+    ]);
+    if let Some(t) = &l.tls {
+        out.insert("tls".into(), tls(t));
+    }
+    Value::Mapping(out)
+}
+
+fn tls(t: &ListenerTlsSpec) -> Value {
+    let path = |p: &std::path::Path| Value::from(p.to_string_lossy().into_owned());
+    let certificates = t
+        .certificates
+        .iter()
+        .map(|c| Value::Mapping(map([("cert", path(&c.cert)), ("key", path(&c.key))])));
+    let default = t
+        .certificates
+        .get(t.default_certificate)
+        .map(|c| path(&c.cert));
+    Value::Mapping(map([
+        ("certificates", certificates.collect()),
+        ("default_certificate", default.unwrap_or(Value::Null)),
+        ("min_version", Value::from(t.min_version.name())),
+        (
+            "alpn",
+            t.alpn.iter().map(|a| Value::from(a.name())).collect(),
+        ),
+        ("handshake_timeout", duration(t.handshake_timeout)),
     ]))
 }
 

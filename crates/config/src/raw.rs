@@ -64,6 +64,55 @@ pub struct RawListener {
     pub merge_slashes: Option<bool>,
     /// `keep`, `reject` or `decode` encoded slashes in request paths.
     pub escaped_slashes: Option<String>,
+    /// TLS termination.
+    pub tls: Option<RawTls>,
+}
+
+/// `tls:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Certificate chains with their keys.
+    #[serde(default)]
+    pub certificates: Vec<RawCertificate>,
+    /// The `cert` file of the certificate for clients without (known) SNI.
+    pub default_certificate: Option<String>,
+    /// `"1.2"` or `"1.3"`.
+    pub min_version: Option<RawScalar>,
+    /// ALPN protocols offered, preferred first.
+    pub alpn: Option<Vec<String>>,
+    /// Time a client gets for its handshake.
+    pub handshake_timeout: Option<String>,
+}
+
+/// One `{ cert, key }` of `tls.certificates`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertificate {
+    /// PEM chain file.
+    pub cert: String,
+    /// PEM private key file.
+    pub key: String,
+}
+
+/// A scalar written as text or as a number (`min_version: 1.2` is a YAML float).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawScalar {
+    /// `"1.2"`.
+    Text(String),
+    /// `1.2`.
+    Number(f64),
+}
+
+impl RawScalar {
+    /// As written (a number in its shortest form).
+    pub fn text(&self) -> String {
+        match self {
+            RawScalar::Text(text) => text.clone(),
+            RawScalar::Number(n) => n.to_string(),
+        }
+    }
 }
 
 /// One route of a listener.

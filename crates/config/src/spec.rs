@@ -11,6 +11,7 @@ use sluicegate_core::{ClusterName, ListenerName, Protocol};
 use crate::health_spec::{HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::policy_spec::PolicySpec;
 use crate::retry_spec::RetrySpec;
+use crate::tls_spec::ListenerTlsSpec;
 
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {
@@ -112,6 +113,8 @@ pub struct ListenerSpec {
     pub merge_slashes: bool,
     /// What becomes of `%2F` and `%5C` in request paths.
     pub escaped_slashes: EscapedSlashesSpec,
+    /// TLS termination; `None`: cleartext.
+    pub tls: Option<ListenerTlsSpec>,
 }
 
 impl EscapedSlashesSpec {

@@ -355,3 +355,30 @@ fn only_a_failed_lookup_is_transient() {
     assert_eq!(errors.0.len(), 2, "{errors}");
     assert!(!errors.transient(), "the same text cannot pass: {errors}");
 }
+
+#[test]
+fn tls_blocks_are_read_with_their_defaults() {
+    use sluicegate_config::{Alpn, TlsVersion, tls_defaults};
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/tls.yaml"),
+    )
+    .unwrap();
+    let config = parse(&text).unwrap();
+    let https = config.listeners.iter().find(|l| l.name.as_str() == "https");
+    let tls = https.unwrap().tls.as_ref().unwrap();
+    assert_eq!(tls.certificates.len(), 2);
+    assert_eq!(tls.certificates[1].key, Path::new("certs/wild.key"));
+    assert_eq!(tls.default_certificate, 1);
+    assert_eq!(tls.min_version, TlsVersion::V1_3);
+    assert_eq!(tls.alpn, vec![Alpn::Http1]);
+    assert_eq!(tls.handshake_timeout, Duration::from_secs(5));
+    let minimal = config
+        .listeners
+        .iter()
+        .find(|l| l.name.as_str() == "minimal");
+    let tls = minimal.unwrap().tls.as_ref().unwrap();
+    assert_eq!(tls.default_certificate, 0);
+    assert_eq!(tls.min_version, TlsVersion::V1_2);
+    assert_eq!(tls.alpn, vec![Alpn::H2, Alpn::Http1]);
+    assert_eq!(tls.handshake_timeout, tls_defaults::HANDSHAKE_TIMEOUT);
+}
