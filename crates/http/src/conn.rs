@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::HeaderValue;
+use http::uri::Scheme;
 
 use crate::identity::Peer;
 use crate::refusals::Refusals;
@@ -19,13 +20,22 @@ pub(crate) struct ClientConn {
     /// came without one (HTTP/1.0), so a backend learns the name the client used
     /// rather than its own address.
     pub(crate) host: HeaderValue,
+    /// `https` when the listener terminated TLS for it, else `http`: the scheme an
+    /// absolute-form target or an HTTP/2 `:scheme` must name, and the
+    /// `X-Forwarded-Proto` a backend is told.
+    pub(crate) scheme: Scheme,
     /// Heads its guard refused, for the service to answer.
     pub(crate) refusals: Arc<Refusals>,
 }
 
 impl ClientConn {
-    /// The connection from `peer` to `local` on `listener`.
-    pub(crate) fn new(listener: Arc<str>, peer: SocketAddr, local: Option<SocketAddr>) -> Self {
+    /// The connection from `peer` to `local` on `listener`, over TLS when `secure`.
+    pub(crate) fn new(
+        listener: Arc<str>,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+        secure: bool,
+    ) -> Self {
         let host = local
             .and_then(|a| HeaderValue::from_str(&a.to_string()).ok())
             .unwrap_or(HeaderValue::from_static("localhost"));
@@ -33,6 +43,7 @@ impl ClientConn {
             listener,
             peer: Peer::new(peer),
             host,
+            scheme: if secure { Scheme::HTTPS } else { Scheme::HTTP },
             refusals: Arc::default(),
         }
     }

@@ -86,7 +86,7 @@ pub(crate) fn append_to_list(headers: &mut HeaderMap, name: &HeaderName, entry: 
 /// `X-Forwarded-Host` the request's `Host`. From a trusted peer, `X-Forwarded-For` is
 /// appended to and the other two are kept when present. `X-Real-IP` is always the
 /// client of [`Identity`], and `X-Request-Id` its request id.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &'static str) {
+pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &str) {
     let peer = &identity.peer;
     if identity.trusted {
         append_to_list(headers, &X_FORWARDED_FOR, &peer.ip.to_string());
@@ -94,7 +94,12 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto:
         headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
     }
     if !(identity.trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+        // The two values there are: no allocation per request.
+        let proto = match proto {
+            "https" => HeaderValue::from_static("https"),
+            _ => HeaderValue::from_static("http"),
+        };
+        headers.insert(X_FORWARDED_PROTO.clone(), proto);
     }
     if !(identity.trusted && headers.contains_key(&X_FORWARDED_HOST)) {
         match headers.get(header::HOST).cloned() {

@@ -43,4 +43,4 @@ mod via;
 pub use body::ProxyBody;
 pub use live::Live;
 pub use replay::RequestBody;
-pub use serve::{Accepted, Source, serve};
+pub use serve::{Accepted, HttpVersion, Source, serve};

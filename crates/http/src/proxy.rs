@@ -146,7 +146,7 @@ async fn proxy(
     reached: &mut Reached,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut head, body) = request.into_parts();
-    check_request(&head)?;
+    check_request(&head, &conn.scheme)?;
     let snapshot = &live.snapshot;
     let entry = snapshot
         .listeners
@@ -162,7 +162,7 @@ async fn proxy(
     };
     let key = pick_key(cluster, &head, identity.client);
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
-    upstream_head(&mut head, &conn.host, identity);
+    upstream_head(&mut head, conn, identity);
     let retry = cluster.retry.as_ref();
     let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
     let limit = retry.filter(|_| resend).map(|p| p.buffer);

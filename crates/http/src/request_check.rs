@@ -1,6 +1,7 @@
 //! What a request must satisfy before it is routed (RFC 9112 §3.2): no `CONNECT`,
-//! one `Host`, an absolute-form target that can become `Host`, no transfer coding
-//! but `chunked`, and no loop through this proxy.
+//! one `Host`, an absolute-form target (or HTTP/2 `:authority`) that can become
+//! `Host` and names the connection's own scheme, no transfer coding but `chunked`, and
+//! no loop through this proxy.
 
 use http::request::Parts;
 use http::uri::Scheme;
@@ -9,8 +10,9 @@ use http::{Method, Version, header};
 use crate::status::ProxyError;
 use crate::via::{MAX_OWN_HOPS, own_hops};
 
-/// Checks what must hold before a request is routed (RFC 9112 §3.2).
-pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
+/// Checks what must hold before a request that came over `scheme` (`http`, or `https`
+/// on a TLS listener) is routed (RFC 9112 §3.2).
+pub(crate) fn check_request(head: &Parts, scheme: &Scheme) -> Result<(), ProxyError> {
     if head.method == Method::CONNECT {
         return Err(ProxyError::MethodNotAllowed(head.method.to_string()));
     }
@@ -21,7 +23,7 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
     if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
         return Err(ProxyError::BadRequest("missing Host header"));
     }
-    check_absolute_form(head)?;
+    check_absolute_form(head, scheme)?;
     check_codings(head)?;
     match own_hops(&head.headers) {
         hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
@@ -30,14 +32,18 @@ pub(crate) fn check_request(head: &Parts) -> Result<(), ProxyError> {
 }
 
 /// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
-/// be one: no userinfo, and only the `http` scheme.
-fn check_absolute_form(head: &Parts) -> Result<(), ProxyError> {
+/// be one: no userinfo, and only the connection's scheme (`https://` on cleartext
+/// would claim a security the hop did not have; RFC 9113 §8.3.1 says the same of
+/// `:scheme`).
+fn check_absolute_form(head: &Parts, connection: &Scheme) -> Result<(), ProxyError> {
     if let Some(scheme) = head.uri.scheme()
-        && *scheme != Scheme::HTTP
+        && scheme != connection
     {
-        return Err(ProxyError::BadRequest(
-            "the request target's scheme is not http",
-        ));
+        return Err(ProxyError::BadRequest(if *connection == Scheme::HTTPS {
+            "the request target's scheme is not https"
+        } else {
+            "the request target's scheme is not http"
+        }));
     }
     if head
         .uri

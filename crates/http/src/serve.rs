@@ -1,7 +1,9 @@
-//! Serving HTTP/1.1 on one accepted connection: the head guard in front of hyper's
-//! HTTP/1 server, a service that answers refused heads and hands every other request
-//! to [`crate::proxy::handle`], and the connection's graceful end when its listener
-//! drains.
+//! Serving HTTP on one accepted connection: HTTP/1.1 through the head guard in front
+//! of hyper's HTTP/1 server, or HTTP/2 on hyper's HTTP/2 server (the listener decides
+//! which, by ALPN or the client's preface); one service for both that answers refused
+//! heads and hands every other request to [`crate::proxy::handle`]; and the
+//! connection's graceful end when its listener drains (HTTP/1: finish the request in
+//! flight and close; HTTP/2: GOAWAY, finish the open streams).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,11 +12,15 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper::server::conn::http1;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::body::ProxyBody;
 use crate::conn::ClientConn;
 use crate::head_guard::HeadGuard;
 use crate::live::Live;
@@ -25,6 +31,19 @@ use crate::{refusal, rejected};
 /// hyper enforces it only when a timer is set). Slowloris protection.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Streams one HTTP/2 client may have open at once: the RFC 9113 §6.5.2 recommended
+/// minimum, as nginx (`http2_max_concurrent_streams` 128) and Envoy (100) bound it.
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+
+/// The HTTP version a connection speaks, as the listener found out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// HTTP/1.0 or 1.1.
+    Http1,
+    /// HTTP/2 (by ALPN `h2`, or cleartext with prior knowledge).
+    Http2,
+}
+
 /// What the listener knows of a connection it accepted.
 #[derive(Clone, Debug)]
 pub struct Accepted {
@@ -34,6 +53,10 @@ pub struct Accepted {
     pub peer: SocketAddr,
     /// The address the client connected to, when the socket knows it.
     pub local: Option<SocketAddr>,
+    /// Whether the listener terminated TLS for it.
+    pub secure: bool,
+    /// What it speaks.
+    pub version: HttpVersion,
 }
 
 /// Where a connection's requests read the config they are served with.
@@ -46,10 +69,10 @@ pub struct Source {
     pub retired: Arc<OnceLock<Arc<Live>>>,
 }
 
-/// Serves HTTP/1.1 on `stream` until the client closes it. Once `draining`
-/// resolves, the connection finishes the request in flight and closes; once
-/// `closing` resolves after that, it is dropped at once. A connection that ends
-/// with hyper refusing a request head is counted and logged as a rejected request.
+/// Serves HTTP on `stream` until the client closes it. Once `draining` resolves, the
+/// connection finishes what is in flight and closes; once `closing` resolves after
+/// that, it is dropped at once. A connection that ends with hyper refusing a request
+/// (head or frame) is counted and logged as a rejected request.
 pub async fn serve<S>(
     stream: S,
     accepted: Accepted,
@@ -63,44 +86,76 @@ pub async fn serve<S>(
         listener,
         peer,
         local,
+        secure,
+        version,
     } = accepted;
-    let conn = Arc::new(ClientConn::new(listener.clone(), peer, local));
-    let stream = HeadGuard::new(stream, conn.refusals.clone());
+    let conn = Arc::new(ClientConn::new(listener.clone(), peer, local, secure));
     let closing_live = source.live.clone();
-    let Source { live, retired } = source;
-    let service = service_fn(move |request| {
-        // Load the live config first: `Control::apply` pins `retired` before it
-        // publishes, so a request that sees the snapshot without this listener also
-        // sees the pinned one.
-        let current = live.load_full();
-        let live = retired.get().cloned().unwrap_or(current);
-        let conn = conn.clone();
-        async move {
-            if let Some(refusal) = conn.refusals.next() {
-                return Ok::<_, Infallible>(refusal::answer(&live, &conn, peer, refusal));
-            }
-            Ok(handle(live, &conn, request).await)
+    let result = match version {
+        HttpVersion::Http1 => {
+            let stream = HeadGuard::new(stream, conn.refusals.clone());
+            let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            drive(conn, draining, closing).await
         }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn, draining, closing);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = &mut draining => {
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = conn.as_mut() => result,
-                () = &mut closing => return,
-            }
+        HttpVersion::Http2 => {
+            let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
+            let conn = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+                .serve_connection(TokioIo::new(stream), service);
+            drive(conn, draining, closing).await
         }
     };
-    if let Err(error) = result {
+    if let Some(Err(error)) = result {
         tracing::debug!(%peer, "client connection ended with an error: {error}");
         let live = closing_live.load_full();
         let series = live.snapshot.listener(&listener).map(|l| &l.series);
         rejected::record_hyper(series, &listener, peer, &error);
     }
+}
+
+/// Runs `conn` to its end; once `draining` resolves, shuts it down gracefully, and
+/// once `closing` resolves after that, drops it (`None`).
+async fn drive<C>(
+    conn: C,
+    draining: impl Future<Output = ()>,
+    closing: impl Future<Output = ()>,
+) -> Option<Result<(), C::Error>>
+where
+    C: GracefulConnection,
+{
+    tokio::pin!(conn, draining, closing);
+    tokio::select! {
+        result = conn.as_mut() => Some(result),
+        () = &mut draining => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = conn.as_mut() => Some(result),
+                () = &mut closing => None,
+            }
+        }
+    }
+}
+
+/// The service's answer to one request on `conn`: its refusal when the head guard
+/// refused it, else the proxied response.
+async fn respond(
+    conn: Arc<ClientConn>,
+    source: Source,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    // Load the live config first: `Control::apply` pins `retired` before it
+    // publishes, so a request that sees the snapshot without this listener also
+    // sees the pinned one.
+    let current = source.live.load_full();
+    let live = source.retired.get().cloned().unwrap_or(current);
+    if let Some(refusal) = conn.refusals.next() {
+        return Ok(refusal::answer(&live, &conn, peer, refusal));
+    }
+    Ok(handle(live, &conn, request).await)
 }

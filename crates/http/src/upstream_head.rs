@@ -6,15 +6,17 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Response, Uri, Version, header};
 use hyper::body::Incoming;
 
+use crate::conn::ClientConn;
 use crate::headers::{remove_hop_by_hop, set_forwarded};
 use crate::identity::Identity;
 use crate::via::add_via;
 
 /// Turns the client's request head into the upstream one: target in origin form,
-/// hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` set,
-/// `Host` kept (or, from an HTTP/1.0 client that sent none, set to `default_host`:
-/// the address the client connected to).
-pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identity: &Identity) {
+/// hop-by-hop fields removed, `X-Forwarded-*` (the proto from the connection's
+/// scheme), `X-Real-IP` and `X-Request-Id` set, `Host` kept (or, from an HTTP/1.0
+/// client that sent none, set to the address the client connected to). An HTTP/2
+/// request's `:authority` becomes `Host`.
+pub(crate) fn upstream_head(head: &mut Parts, conn: &ClientConn, identity: &Identity) {
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
@@ -22,7 +24,7 @@ pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identi
         }
     }
     if !head.headers.contains_key(header::HOST) {
-        head.headers.insert(header::HOST, default_host.clone());
+        head.headers.insert(header::HOST, conn.host.clone());
     }
     if head.uri.scheme().is_some() || head.uri.authority().is_some() {
         let path = head
@@ -35,7 +37,7 @@ pub(crate) fn upstream_head(head: &mut Parts, default_host: &HeaderValue, identi
     head.version = Version::HTTP_11;
     canonical_content_length(&mut head.headers);
     remove_hop_by_hop(&mut head.headers);
-    set_forwarded(&mut head.headers, identity, "http");
+    set_forwarded(&mut head.headers, identity, conn.scheme.as_str());
     add_via(&mut head.headers);
 }
 

@@ -17,6 +17,7 @@ mod phase;
 mod pipeline;
 mod server;
 mod shared;
+mod sniff;
 
 pub use control::Control;
 pub use error::ServeError;

@@ -1,45 +1,46 @@
 //! The per-connection pipeline: what happens to an accepted connection between
-//! `accept` and the protocol that serves it. **This is the seam** where the coming
+//! `accept` and the protocol that serves it. **This is the seam** where the
 //! connection-level features go, in this order (each one wraps or inspects the
 //! stream the step before produced):
 //!
-//! 1. socket options (`TCP_NODELAY`) and byte counting ([`Counted`]) — today;
+//! 1. socket options (`TCP_NODELAY`) and byte counting ([`Counted`]);
 //! 2. PROXY protocol v1/v2 in: read and strip the header, replace `peer` with the
 //!    client it names (only from trusted senders) — next, from `transport`;
 //! 3. TLS: peek the ClientHello's SNI; passthrough by SNI hands the raw stream to
 //!    `tcp`, termination wraps it in a rustls stream (ALPN decides h1 or h2) — next,
 //!    from `tls`;
-//! 4. protocol dispatch ([`Protocol`]): HTTP/1 (today the only one) to
-//!    [`sluicegate_http::serve`]; HTTP/2 by ALPN or the client preface, and plain L4
-//!    forwarding for `tcp` listeners, later.
+//! 4. protocol dispatch ([`Protocol`]): HTTP/2 by ALPN or, without ALPN, by the
+//!    client's preface (prior knowledge, `sniff.rs`), else HTTP/1, both served by
+//!    [`sluicegate_http::serve`]; plain L4 forwarding for `tcp` listeners, later.
+//!
+//! Steps that read from the client before a protocol serves it are bounded by
+//! [`PREFACE_TIMEOUT`] and end at once when the listener drains: a connection that
+//! sent nothing yet holds no request.
 //!
 //! Nothing here parses HTTP: that is the `http` crate's job.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use metrics::{Counter, Gauge};
-use sluicegate_http::{Accepted, Source};
-use sluicegate_runtime::Listener;
+use sluicegate_http::{Accepted, HttpVersion, Source};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
+use crate::sniff::sniff_h2;
+
+/// Time a client gets to send the first bytes that say which protocol it speaks:
+/// the head timeout HTTP/1 gets for a whole request head.
+const PREFACE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The protocol an accepted connection is served with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Protocol {
-    /// HTTP/1.x, served by the `http` crate.
-    Http1,
-}
-
-impl Protocol {
-    /// The protocol of a connection accepted on `listener`. Every listener speaks
-    /// HTTP/1 today; a listener's configured protocol, TLS ALPN and preface
-    /// detection will decide here.
-    pub(crate) fn of(_listener: Option<&Listener>) -> Self {
-        Protocol::Http1
-    }
+    /// HTTP/1.x or HTTP/2, served by the `http` crate.
+    Http(HttpVersion),
 }
 
 /// Runs one accepted connection from `peer` on `listener` through the pipeline and
@@ -50,31 +51,61 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     listener: Arc<str>,
     source: Source,
-    phases: Phases,
+    mut phases: Phases,
 ) {
     let _ = stream.set_nodelay(true);
-    let accepted = Accepted {
-        listener: listener.clone(),
-        peer,
-        local: stream.local_addr().ok(),
-    };
+    let local = stream.local_addr().ok();
     // The config is read here and let go at the end of the block: a connection holds
     // no snapshot between its requests.
-    let (stream, protocol) = {
+    let stream = {
         let pinned = source.retired.get().cloned();
         let live = pinned.unwrap_or_else(|| source.live.load_full());
-        let config = live.snapshot.listener(&listener);
-        let stream = match config {
+        match live.snapshot.listener(&listener) {
             Some(l) => Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
             None => Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
-        };
-        (stream, Protocol::of(config))
+        }
     };
+    let accepted = Accepted {
+        listener,
+        peer,
+        local,
+        secure: false,
+        version: HttpVersion::Http1,
+    };
+    let sniffed = tokio::select! {
+        sniffed = tokio::time::timeout(PREFACE_TIMEOUT, sniff_h2(stream)) => sniffed,
+        () = phases.reached(Phase::Draining) => return,
+    };
+    let Ok(Ok((stream, h2))) = sniffed else {
+        return;
+    };
+    let version = if h2 {
+        HttpVersion::Http2
+    } else {
+        HttpVersion::Http1
+    };
+    dispatch(stream, Protocol::Http(version), accepted, source, phases).await;
+}
+
+/// Serves `stream` with `protocol` until it ends or `phases` says to stop.
+async fn dispatch<S>(
+    stream: S,
+    protocol: Protocol,
+    accepted: Accepted,
+    source: Source,
+    phases: Phases,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     match protocol {
-        Protocol::Http1 => {
+        Protocol::Http(version) => {
             let (mut draining, mut closing) = (phases.clone(), phases);
             let draining = async move { draining.reached(Phase::Draining).await };
             let closing = async move { closing.reached(Phase::Closing).await };
+            let accepted = Accepted {
+                version,
+                ..accepted
+            };
             sluicegate_http::serve(stream, accepted, source, draining, closing).await;
         }
     }

@@ -237,7 +237,8 @@ fn a_failed_reload_is_counted_and_shown_with_its_path() {
     assert_eq!(answer["result"], "success");
     assert_eq!(answer["generation"], 1, "{body}");
     assert_eq!(answer["changes"], serde_json::json!([]), "{body}");
-    assert!(proxy.logged("reload: no changes, generation 1 keeps serving"));
+    assert!(poll(APPLIED, || proxy
+        .logged("reload: no changes, generation 1 keeps serving")));
     // A real change applies as generation 2.
     std::fs::write(
         &path,

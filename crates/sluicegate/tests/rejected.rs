@@ -72,5 +72,6 @@ fn refused_requests_are_counted_by_reason_and_logged() {
     assert_eq!(metric(&proxy, errors), 3.0);
     let fours = "sluicegate_requests_total{listener=\"web\",code=\"4xx\"} ";
     assert_eq!(metric(&proxy, fours), 3.0);
-    assert!(proxy.logged("request refused: conflicting Content-Length headers"));
+    assert!(poll(PROCESS_WAIT, || proxy
+        .logged("request refused: conflicting Content-Length headers")));
 }

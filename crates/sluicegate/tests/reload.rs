@@ -41,7 +41,10 @@ fn every_save_style_is_applied() {
     std::fs::remove_file(&path).unwrap();
     std::fs::write(&path, process_config(listen, b)).unwrap();
     assert!(proxy.serves("b", APPLIED), "delete + create not applied");
-    assert!(proxy.logged("reload "), "no reload line in the log");
+    assert!(
+        poll(APPLIED, || proxy.logged("reload ")),
+        "no reload line in the log"
+    );
 }
 
 #[test]
@@ -99,7 +102,7 @@ fn bad_saves_keep_the_running_config_and_the_next_good_one_applies() {
         "validation error not reported with its path: {:?}",
         proxy.log()
     );
-    assert!(proxy.logged("clusters.app.backends[0].address"));
+    assert!(poll(APPLIED, || proxy.logged("clusters.app.backends[0].address")));
     assert_eq!(proxy.get(), "a");
 
     std::fs::remove_file(&path).unwrap();

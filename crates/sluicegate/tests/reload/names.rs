@@ -55,7 +55,11 @@ fn a_named_backend_serves_and_a_name_that_does_not_resolve_keeps_the_running_con
         "the failed lookup was not reported: {:?}",
         proxy.log()
     );
-    assert!(proxy.logged(error), "{:?}", proxy.lines("reload rejected"));
+    assert!(
+        poll(APPLIED, || proxy.logged(error)),
+        "{:?}",
+        proxy.lines("reload rejected")
+    );
     assert_eq!(proxy.get(), "a", "the running config keeps serving");
     let last = &proxy.status()["last_reload"];
     assert_eq!(

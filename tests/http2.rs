@@ -1,0 +1,70 @@
+//! HTTP/2 from clients: cleartext with prior knowledge (h2c) to HTTP/1 backends, many
+//! streams on one connection, HTTP/1 on the same listener unaffected, and the
+//! `:authority` and `:scheme` rules.
+
+use http::Method;
+use sluicegate_testkit::client::empty;
+use sluicegate_testkit::{
+    Backend, Echoed, H2Conn, WAIT, get, init_tracing, single_cluster, start_proxy, within,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_with_prior_knowledge_reaches_an_http1_backend_as_http1() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    let h2 = H2Conn::open(proxy.addr()).await.unwrap();
+    let (status, _, text) = h2.get("/over/h2?q=1").await;
+    assert_eq!(status, 200, "{text}");
+    let echoed = Echoed::parse(&text);
+    assert_eq!(echoed.request_line, "GET /over/h2?q=1 HTTP/1.1");
+    assert_eq!(
+        echoed.one("host"),
+        proxy.addr().to_string(),
+        "{:?}",
+        echoed.headers
+    );
+    assert_eq!(echoed.one("x-forwarded-proto"), "http");
+    // HTTP/1 clients on the same listener are served as before.
+    let (status, _, text) = get(proxy.addr(), "/over/h1", &[]).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(Echoed::parse(&text).request_line, "GET /over/h1 HTTP/1.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_streams_share_one_client_connection() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    let h2 = H2Conn::open(proxy.addr()).await.unwrap();
+    let mut streams = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let h2 = h2.clone();
+        streams.spawn(async move {
+            let (status, _, text) = h2.get(&format!("/stream/{i}")).await;
+            (i, status, text)
+        });
+    }
+    let answers = within(WAIT, "200 streams", streams.join_all()).await;
+    assert_eq!(answers.len(), 200);
+    for (i, status, text) in answers {
+        assert_eq!(status, 200, "stream {i}: {text}");
+        let line = Echoed::parse(&text).request_line;
+        assert_eq!(line, format!("GET /stream/{i} HTTP/1.1"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_scheme_on_cleartext_is_refused() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    let addr = proxy.addr();
+    let h2 = H2Conn::open_as(addr, "https").await.unwrap();
+    let response = h2
+        .send(h2.request(Method::GET, "/", empty()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(echo.requests(), 0);
+}
