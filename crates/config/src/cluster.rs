@@ -25,12 +25,16 @@ pub(crate) fn cluster(
     let count = backends.len().max(c.backends.len());
     let policy = crate::policy::policy(errors, &at, c, count);
     let timeouts = timeouts(errors, &at, c);
+    let upstream = crate::upstream_protocol::upstream(errors, &at, c);
     Some(ClusterSpec {
         name: ClusterName::new(name),
         policy: policy?,
         connect_timeout: timeouts.connect,
         response_timeout: timeouts.response,
         idle_timeout: timeouts.idle,
+        upstream_protocol: upstream.protocol,
+        h2_keepalive: upstream.h2_keepalive,
+        tls: upstream.tls,
         slow_start: timeouts.slow_start,
         backends,
         health_check: c

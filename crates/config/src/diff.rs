@@ -129,11 +129,17 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
         out.push(format!("{at} {} parameters changed", b.policy.name()));
     }
     timeouts(out, &at, a, b);
+    if a.upstream_protocol != b.upstream_protocol {
+        let (x, y) = (a.upstream_protocol.name(), b.upstream_protocol.name());
+        out.push(format!("{at} upstream_protocol {x} → {y}"));
+    }
     for (key, differs) in [
         ("health_check", a.health_check != b.health_check),
         ("outlier", a.outlier != b.outlier),
         ("unreachable", a.unreachable != b.unreachable),
         ("retries", a.retries != b.retries),
+        ("tls", a.tls != b.tls),
+        ("h2_keepalive", a.h2_keepalive != b.h2_keepalive),
     ] {
         if differs {
             out.push(format!("{at} {key} changed"));

@@ -39,6 +39,7 @@ mod route_match;
 mod spec;
 mod tls_spec;
 mod trusted;
+mod upstream_protocol;
 mod validate;
 mod wording;
 mod yaml;
@@ -60,7 +61,9 @@ pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
     MatchSpec, PathMatch, RouteSpec, defaults,
 };
-pub use tls_spec::{Alpn, CertificateSpec, ListenerTlsSpec, TlsVersion, tls_defaults};
+pub use tls_spec::{
+    Alpn, CertificateSpec, ListenerTlsSpec, TlsVersion, UpstreamTlsSpec, tls_defaults,
+};
 pub use yaml::{from_yaml, from_yaml_with_env};
 
 /// Parses and validates a YAML document into a [`Config`].

@@ -1,4 +1,4 @@
-//! Relative file paths in a config (certificate and key files) are relative to the
+//! Relative file paths in a config (certificate, key and CA files) are relative to the
 //! directory of the config file, as nginx's are to its configuration prefix: a config
 //! moved with its `certs/` directory keeps working whatever the working directory.
 
@@ -21,6 +21,11 @@ impl Config {
                     join(&mut pair.cert);
                     join(&mut pair.key);
                 }
+            }
+        }
+        for cluster in &mut self.clusters {
+            if let Some(ca) = cluster.tls.as_mut().and_then(|t| t.ca.as_mut()) {
+                join(ca);
             }
         }
     }

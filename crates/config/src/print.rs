@@ -161,7 +161,21 @@ fn cluster(c: &ClusterSpec) -> Value {
         ("connect_timeout", duration(c.connect_timeout)),
         ("response_timeout", duration(c.response_timeout)),
         ("idle_timeout", duration(c.idle_timeout)),
+        ("upstream_protocol", Value::from(c.upstream_protocol.name())),
     ]));
+    if let Some(keepalive) = c.h2_keepalive {
+        out.insert("h2_keepalive".into(), duration(keepalive));
+    }
+    if let Some(t) = &c.tls {
+        let mut tls = map([("verify", Value::from(t.verify))]);
+        if let Some(sni) = &t.sni {
+            tls.insert("sni".into(), Value::from(sni.as_str()));
+        }
+        if let Some(ca) = &t.ca {
+            tls.insert("ca".into(), Value::from(ca.to_string_lossy().into_owned()));
+        }
+        out.insert("tls".into(), Value::Mapping(tls));
+    }
     if let Some(slow_start) = c.slow_start {
         out.insert("slow_start".into(), duration(slow_start));
     }

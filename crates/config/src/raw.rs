@@ -68,6 +68,18 @@ pub struct RawListener {
     pub tls: Option<RawTls>,
 }
 
+/// `tls:` of a cluster: TLS to its backends.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamTls {
+    /// Server name sent and verified.
+    pub sni: Option<String>,
+    /// Whether the backend's certificate is verified.
+    pub verify: Option<bool>,
+    /// PEM file of the CAs trusted instead of the system's.
+    pub ca: Option<String>,
+}
+
 /// `tls:` of a listener.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +166,12 @@ pub struct RawCluster {
     pub response_timeout: Option<String>,
     /// How long an unused upstream connection stays in the pool.
     pub idle_timeout: Option<String>,
+    /// `http1`, `h2` or `h2c`.
+    pub upstream_protocol: Option<String>,
+    /// PING interval on idle HTTP/2 upstream connections.
+    pub h2_keepalive: Option<String>,
+    /// TLS to the backends.
+    pub tls: Option<RawUpstreamTls>,
     /// Hash key of `ip_hash`, `ring_hash` and `maglev`.
     pub hash_on: Option<RawHashOn>,
     /// `ring_hash` parameters.

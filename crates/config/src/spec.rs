@@ -6,12 +6,12 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use sluicegate_core::{ClusterName, ListenerName, Protocol};
+use sluicegate_core::{ClusterName, ListenerName, Protocol, UpstreamProtocol};
 
 use crate::health_spec::{HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::policy_spec::PolicySpec;
 use crate::retry_spec::RetrySpec;
-use crate::tls_spec::ListenerTlsSpec;
+use crate::tls_spec::{ListenerTlsSpec, UpstreamTlsSpec};
 
 /// Default values of every optional key, in one place (documented in the README).
 pub mod defaults {
@@ -193,6 +193,12 @@ pub struct ClusterSpec {
     pub response_timeout: Duration,
     /// Idle time after which a pooled upstream connection is closed.
     pub idle_timeout: Duration,
+    /// What the backends speak.
+    pub upstream_protocol: UpstreamProtocol,
+    /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.
+    pub h2_keepalive: Option<Duration>,
+    /// TLS to the backends; `None`: cleartext.
+    pub tls: Option<UpstreamTlsSpec>,
     /// Window over which a backend that joins ramps from 10% to its full weight.
     pub slow_start: Option<Duration>,
     /// Backends, in file order.

@@ -77,3 +77,15 @@ impl Alpn {
         }
     }
 }
+
+/// `clusters.*.tls`: the cluster's backends are reached over TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamTlsSpec {
+    /// The server name sent (SNI) and verified; `None`: the backend's host name when
+    /// it was given by name, else no SNI and the certificate checked against the IP.
+    pub sni: Option<String>,
+    /// Whether the backend's certificate is verified (default on).
+    pub verify: bool,
+    /// PEM file of the CAs trusted instead of the system's.
+    pub ca: Option<PathBuf>,
+}

@@ -98,6 +98,7 @@ clusters:
     connect_timeout: 5s
     response_timeout: 30s
     idle_timeout: 1m
+    upstream_protocol: http1
     unreachable:
       ejection: 1s
       max_ejection: 30s

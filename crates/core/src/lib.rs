@@ -11,4 +11,4 @@ mod names;
 
 pub use endpoints::{EndpointSet, FULL_RAMP, PickKey};
 pub use failure::{AfterSend, FailedAt};
-pub use names::{BackendKey, ClusterName, ListenerName, Protocol};
+pub use names::{BackendKey, ClusterName, ListenerName, Protocol, UpstreamProtocol};

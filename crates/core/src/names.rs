@@ -56,6 +56,34 @@ impl fmt::Display for BackendKey {
     }
 }
 
+/// What a cluster speaks to its backends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1, a stack of keep-alive connections per backend (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 over TLS (ALPN `h2`): streams multiplexed on few connections.
+    H2,
+    /// HTTP/2 over cleartext, with prior knowledge.
+    H2c,
+}
+
+impl UpstreamProtocol {
+    /// As the YAML writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpstreamProtocol::Http1 => "http1",
+            UpstreamProtocol::H2 => "h2",
+            UpstreamProtocol::H2c => "h2c",
+        }
+    }
+
+    /// Whether it is HTTP/2.
+    pub fn is_h2(self) -> bool {
+        !matches!(self, UpstreamProtocol::Http1)
+    }
+}
+
 /// What a listener speaks to its clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
