@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
-use sluicegate_core::{ClusterName, EndpointSet, PickKey};
+use sluicegate_core::{ClusterName, EndpointSet, PickKey, UpstreamProtocol};
 use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_readmission};
 use sluicegate_metrics::RetrySeries;
 
@@ -46,6 +46,10 @@ pub struct Cluster {
     pub response_timeout: Duration,
     /// Idle time of pooled upstream connections.
     pub idle_timeout: Duration,
+    /// What the backends speak.
+    pub upstream_protocol: UpstreamProtocol,
+    /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.
+    pub h2_keepalive: Option<Duration>,
     /// Health checks, outlier ejection and panic mode.
     pub health: ClusterHealth,
     /// Retries, if configured.

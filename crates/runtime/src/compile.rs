@@ -243,6 +243,8 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         connect_timeout: spec.connect_timeout,
         response_timeout: spec.response_timeout,
         idle_timeout: spec.idle_timeout,
+        upstream_protocol: spec.upstream_protocol,
+        h2_keepalive: spec.h2_keepalive,
         health,
         retry,
         retry_series,

@@ -201,7 +201,7 @@ pub(crate) async fn bind_on(addr: SocketAddr) -> TcpListener {
     }
 }
 
-fn bind() -> TcpListener {
+pub(crate) fn bind() -> TcpListener {
     tokio_listener(crate::ports::bind_v4())
 }
 

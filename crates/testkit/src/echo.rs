@@ -36,7 +36,7 @@ impl Backend {
     }
 }
 
-fn answer(request: Request<Incoming>) -> Reply {
+pub(crate) fn answer(request: Request<Incoming>) -> Reply {
     let (head, body) = request.into_parts();
     let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut text = format!("{} {} {:?}\n", head.method, target, head.version);

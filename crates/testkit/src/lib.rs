@@ -27,6 +27,7 @@ pub mod client;
 mod detached;
 mod echo;
 mod files;
+mod h2_backend;
 mod h2_client;
 mod load;
 mod named;

@@ -10,11 +10,16 @@
 //! does no routing, no retries and no header rewriting, and must not panic on
 //! anything a backend sends.
 
+mod backend_pool;
+mod h2_pool;
+mod h2_request;
 pub mod live;
 pub mod pool;
 pub mod send_error;
 pub mod upstreams;
 
+pub use backend_pool::BackendPool;
+pub use h2_pool::{H2Pool, StreamSlot};
 pub use live::{Live, LiveCluster};
 pub use pool::{Lease, Pool, SendBody};
 pub use send_error::{SendError, SendFailure};

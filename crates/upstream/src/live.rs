@@ -19,7 +19,7 @@ pub struct Live<B> {
     pub upstreams: Upstreams<B>,
 }
 
-impl<B: SendBody> Live<B> {
+impl<B: SendBody + Unpin> Live<B> {
     /// `snapshot` with pools built for it, reusing those of `previous` for every
     /// backend that stayed with the same timeouts. Needs a tokio runtime (pools run
     /// reaper tasks).

@@ -26,6 +26,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::h2_pool::StreamSlot;
 use crate::send_error::{SendError, SendFailure};
 
 /// What a pool can send as a request body: anything hyper's HTTP/1 client takes and
@@ -133,8 +134,10 @@ impl<B: SendBody> Pool<B> {
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     let lease = Lease {
-                        sender: Some(sender),
-                        pool: Arc::downgrade(&self.inner),
+                        held: Held::Connection {
+                            sender: Some(sender),
+                            pool: Arc::downgrade(&self.inner),
+                        },
                     };
                     return Ok((response, lease));
                 }
@@ -226,19 +229,42 @@ async fn reap<B: SendBody>(pool: Weak<Inner<B>>, idle_timeout: Duration) {
     }
 }
 
-/// A connection in use by one exchange. [`Lease::release`] returns it to its pool
-/// once the response has been read to its end; dropping it closes the connection.
+/// What one exchange holds until its response has been read: an HTTP/1 connection
+/// (which [`Lease::release`] returns to its pool once the response was read to its
+/// end; dropping it closes the connection), or an HTTP/2 stream slot (given up on
+/// release or drop).
 #[derive(Debug)]
 pub struct Lease<B> {
-    sender: Option<SendRequest<B>>,
-    pool: Weak<Inner<B>>,
+    held: Held<B>,
+}
+
+#[derive(Debug)]
+enum Held<B> {
+    Connection {
+        sender: Option<SendRequest<B>>,
+        pool: Weak<Inner<B>>,
+    },
+    Stream(Option<StreamSlot>),
 }
 
 impl<B: SendBody> Lease<B> {
-    /// The response body has ended: the connection may carry the next request.
+    /// A stream slot on an HTTP/2 connection.
+    pub(crate) fn stream(slot: StreamSlot) -> Self {
+        Self {
+            held: Held::Stream(Some(slot)),
+        }
+    }
+
+    /// The response body has ended: the connection (or stream slot) may carry the
+    /// next request.
     pub fn release(&mut self) {
-        if let (Some(sender), Some(pool)) = (self.sender.take(), self.pool.upgrade()) {
-            pool.give_back(sender);
+        match &mut self.held {
+            Held::Connection { sender, pool } => {
+                if let (Some(sender), Some(pool)) = (sender.take(), pool.upgrade()) {
+                    pool.give_back(sender);
+                }
+            }
+            Held::Stream(slot) => drop(slot.take()),
         }
     }
 }

@@ -1,20 +1,21 @@
 //! Upstream connection pools, one per backend, aligned with a snapshot's clusters.
 //!
 //! A backend that stays in the config across a reload (same cluster and address, same
-//! timeouts) keeps its pool, and so its warm keep-alive connections.
+//! protocol and timeouts) keeps its pool, and so its warm connections.
 
 use std::collections::HashMap;
 
 use sluicegate_core::BackendKey;
 use sluicegate_runtime::{Cluster, Snapshot};
 
-use crate::pool::{Pool, SendBody};
+use crate::backend_pool::BackendPool;
+use crate::pool::SendBody;
 
 /// One backend's pool.
 #[derive(Debug)]
 pub struct BackendUpstream<B> {
-    /// Its keep-alive connections.
-    pub pool: Pool<B>,
+    /// Its connections.
+    pub pool: BackendPool<B>,
 }
 
 // By hand: a derived `Clone` would require `B: Clone`.
@@ -40,11 +41,11 @@ pub struct Upstreams<B> {
     pub clusters: Vec<ClusterUpstream<B>>,
 }
 
-impl<B: SendBody> Upstreams<B> {
+impl<B: SendBody + Unpin> Upstreams<B> {
     /// Builds pools for `snapshot`, reusing the previous pool of every backend that
     /// stayed with the same timeouts. Needs a tokio runtime (pools run reaper tasks).
     pub fn build(snapshot: &Snapshot, previous: Option<(&Snapshot, &Upstreams<B>)>) -> Self {
-        let mut old: HashMap<&BackendKey, &Pool<B>> = HashMap::new();
+        let mut old: HashMap<&BackendKey, &BackendPool<B>> = HashMap::new();
         if let Some((snap, ups)) = previous {
             for (cluster, upstream) in snap.clusters.iter().zip(&ups.clusters) {
                 for (backend, up) in cluster.backends.iter().zip(&upstream.backends) {
@@ -63,27 +64,16 @@ impl<B: SendBody> Upstreams<B> {
     }
 }
 
-fn backends<B: SendBody>(
+fn backends<B: SendBody + Unpin>(
     cluster: &Cluster,
-    old: &HashMap<&BackendKey, &Pool<B>>,
+    old: &HashMap<&BackendKey, &BackendPool<B>>,
 ) -> Vec<BackendUpstream<B>> {
     cluster
         .backends
         .iter()
         .map(|backend| {
-            let kept = old
-                .get(&backend.key)
-                .filter(|p| p.has_timeouts(cluster.connect_timeout, cluster.idle_timeout));
-            let pool = kept.map_or_else(
-                || {
-                    Pool::new(
-                        backend.address(),
-                        cluster.connect_timeout,
-                        cluster.idle_timeout,
-                    )
-                },
-                |p| (*p).clone(),
-            );
+            let kept = old.get(&backend.key).filter(|p| p.fits(cluster));
+            let pool = kept.map_or_else(|| BackendPool::new(backend, cluster), |p| (*p).clone());
             BackendUpstream { pool }
         })
         .collect()

@@ -1,0 +1,78 @@
+//! One backend's pool, in the protocol its cluster speaks to it: a stack of HTTP/1.1
+//! keep-alive connections ([`Pool`]) or multiplexed HTTP/2 connections ([`H2Pool`]).
+//! Both hand out a [`Lease`] that the response body holds until it ends.
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use sluicegate_core::UpstreamProtocol;
+use sluicegate_runtime::{Backend, Cluster};
+
+use crate::h2_pool::H2Pool;
+use crate::pool::{Lease, Pool, SendBody};
+use crate::send_error::SendFailure;
+
+/// One backend's connections.
+#[derive(Debug)]
+pub enum BackendPool<B> {
+    /// HTTP/1.1 keep-alive connections.
+    Http1(Pool<B>),
+    /// HTTP/2 connections (cleartext with prior knowledge).
+    Http2(H2Pool<B>),
+}
+
+// By hand: a derived `Clone` would require `B: Clone`.
+impl<B> Clone for BackendPool<B> {
+    fn clone(&self) -> Self {
+        match self {
+            BackendPool::Http1(p) => BackendPool::Http1(p.clone()),
+            BackendPool::Http2(p) => BackendPool::Http2(p.clone()),
+        }
+    }
+}
+
+impl<B: SendBody + Unpin> BackendPool<B> {
+    /// A new pool for `backend` of `cluster` (needs a tokio runtime: pools run reaper
+    /// tasks).
+    pub fn new(backend: &Backend, cluster: &Cluster) -> Self {
+        let (address, connect, idle) = (
+            backend.address(),
+            cluster.connect_timeout,
+            cluster.idle_timeout,
+        );
+        match cluster.upstream_protocol {
+            UpstreamProtocol::Http1 => BackendPool::Http1(Pool::new(address, connect, idle)),
+            UpstreamProtocol::H2 | UpstreamProtocol::H2c => {
+                BackendPool::Http2(H2Pool::new(address, connect, idle, cluster.h2_keepalive))
+            }
+        }
+    }
+
+    /// Whether this pool can serve `cluster` as it is now (same protocol and
+    /// settings): then a reload keeps it, with its warm connections.
+    pub fn fits(&self, cluster: &Cluster) -> bool {
+        let (connect, idle) = (cluster.connect_timeout, cluster.idle_timeout);
+        match (self, cluster.upstream_protocol) {
+            (BackendPool::Http1(p), UpstreamProtocol::Http1) => p.has_timeouts(connect, idle),
+            (BackendPool::Http2(p), UpstreamProtocol::H2 | UpstreamProtocol::H2c) => {
+                p.has_settings(connect, idle, cluster.h2_keepalive)
+            }
+            _ => false,
+        }
+    }
+
+    /// Sends `request` and waits for the response head (on a new connection when
+    /// `fresh`); see [`Pool::send`] and [`H2Pool::send`].
+    pub async fn send(
+        &self,
+        request: Request<B>,
+        fresh: bool,
+    ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
+        match self {
+            BackendPool::Http1(pool) => pool.send(request, fresh).await,
+            BackendPool::Http2(pool) => {
+                let (response, slot) = pool.send(request, fresh).await?;
+                Ok((response, Lease::stream(slot)))
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! HTTP/2 connections to one backend (`upstream_protocol: h2c`, and `h2` over TLS):
+//! streams multiplexed on as few connections as the backend allows.
+//!
+//! A request takes a stream slot on the first open connection that has one, within
+//! the backend's `SETTINGS_MAX_CONCURRENT_STREAMS` as the connection currently knows
+//! it (read from hyper's connection after every poll, [`Tracked`]); when every
+//! connection is full, another is opened (Pingora #401: it was not, and streams past
+//! the limit were refused). Opening is serialised per backend, so a burst opens one
+//! connection, not one per waiting request. The slot is held by the exchange's lease
+//! until the response body ends or is dropped.
+//!
+//! A connection that the backend closed or sent GOAWAY on is taken out of use; a
+//! request it did not take (hyper hands it back unsent) goes to another connection,
+//! and a stream the backend refused (`REFUSED_STREAM`: not processed, RFC 9113 §8.7)
+//! fails as an idle close does, so the layer above resends it when it can. A
+//! connection without open streams for the cluster's idle timeout is closed by the
+//! reaper. PING keep-alive runs when `h2_keepalive` is set.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http2::{self, SendRequest};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+use crate::h2_request::to_h2;
+use crate::pool::SendBody;
+use crate::send_error::{SendError, SendFailure};
+
+/// PING answers wait this long before the connection is closed (hyper's default).
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The HTTP/2 connections of one backend.
+#[derive(Debug)]
+pub struct H2Pool<B> {
+    inner: Arc<Inner<B>>,
+}
+
+// By hand: a derived `Clone` would require `B: Clone`.
+impl<B> Clone for H2Pool<B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner<B> {
+    address: SocketAddr,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    keepalive: Option<Duration>,
+    conns: Mutex<Vec<Arc<Conn<B>>>>,
+}
+
+/// One connection and its streams.
+#[derive(Debug)]
+struct Conn<B> {
+    sender: SendRequest<B>,
+    /// Streams open on it (slots held by leases).
+    open: Arc<AtomicUsize>,
+    /// The backend's current stream limit.
+    limit: Arc<AtomicUsize>,
+    /// When a stream was last reserved on it (or it opened).
+    idle_since: std::sync::Mutex<Instant>,
+}
+
+/// A stream slot on one connection, held by an exchange until its response ends.
+#[derive(Debug)]
+pub struct StreamSlot {
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<B: SendBody + Unpin> H2Pool<B> {
+    /// An empty pool for `address`, with its reaper task (needs a tokio runtime).
+    pub fn new(
+        address: SocketAddr,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        keepalive: Option<Duration>,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            address,
+            connect_timeout,
+            idle_timeout,
+            keepalive,
+            conns: Mutex::new(Vec::new()),
+        });
+        tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
+        Self { inner }
+    }
+
+    /// Whether this pool was built with these settings (then it can be kept on reload).
+    pub fn has_settings(
+        &self,
+        connect: Duration,
+        idle: Duration,
+        keepalive: Option<Duration>,
+    ) -> bool {
+        let i = &self.inner;
+        i.connect_timeout == connect && i.idle_timeout == idle && i.keepalive == keepalive
+    }
+
+    /// Connections open now (for tests and status).
+    pub async fn connections(&self) -> usize {
+        self.inner.conns.lock().await.len()
+    }
+
+    /// Sends `request` as a stream and waits for the response head, on a new
+    /// connection when `fresh`. The slot is held until the returned one is dropped.
+    pub async fn send(
+        &self,
+        request: Request<B>,
+        fresh: bool,
+    ) -> Result<(Response<Incoming>, StreamSlot), SendFailure<Request<B>>> {
+        let mut request = to_h2(request, "http");
+        let mut fresh = fresh;
+        loop {
+            let (mut sender, slot) = match self.inner.slot(fresh).await {
+                Ok(taken) => taken,
+                Err(error) => return Err(SendFailure::unsent(error, request)),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, slot)),
+                Err(mut error) => match error.take_message() {
+                    // Not taken by this connection (closed, GOAWAY): another one.
+                    Some(unsent) => {
+                        request = unsent;
+                        fresh = true;
+                    }
+                    None if is_refused(error.error()) => {
+                        return Err(SendFailure::sent(SendError::Stale(error.into_error())));
+                    }
+                    None => {
+                        let error = SendError::Exchange(error.into_error());
+                        return Err(SendFailure {
+                            error,
+                            unsent: None,
+                        });
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Whether the backend refused the stream unprocessed (`REFUSED_STREAM`, or a GOAWAY
+/// whose last stream id is below it): safe to send again (RFC 9113 §8.7).
+fn is_refused(error: &hyper::Error) -> bool {
+    let h2 = std::error::Error::source(error).and_then(|e| e.downcast_ref::<h2::Error>());
+    h2.is_some_and(|e| e.reason() == Some(h2::Reason::REFUSED_STREAM))
+}
+
+impl<B: SendBody + Unpin> Inner<B> {
+    /// A sender and a stream slot: on the first usable connection with room, else
+    /// (or when `fresh`) on a new one. Serialised, so one burst opens one connection.
+    async fn slot(&self, fresh: bool) -> Result<(SendRequest<B>, StreamSlot), SendError> {
+        let mut conns = self.conns.lock().await;
+        conns.retain(|c| !c.sender.is_closed());
+        if !fresh && let Some(taken) = conns.iter().find_map(|c| c.reserve()) {
+            return Ok(taken);
+        }
+        let conn = Arc::new(self.connect().await?);
+        let taken = conn.reserve().ok_or_else(|| {
+            SendError::Connect(std::io::Error::other("the backend allows no HTTP/2 stream"))
+        })?;
+        conns.push(conn);
+        Ok(taken)
+    }
+
+    async fn connect(&self) -> Result<Conn<B>, SendError> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
+            .await
+            .map_err(|_| SendError::ConnectTimeout)?
+            .map_err(SendError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        if let Some(interval) = self.keepalive {
+            builder
+                .keep_alive_interval(interval)
+                .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+                .keep_alive_while_idle(true);
+        }
+        let (sender, connection) = builder
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(SendError::Exchange)?;
+        let limit = Arc::new(AtomicUsize::new(connection.current_max_send_streams()));
+        let address = self.address;
+        let tracked = Tracked {
+            connection,
+            limit: limit.clone(),
+        };
+        tokio::spawn(async move {
+            if let Err(error) = tracked.await {
+                tracing::debug!(%address, "upstream HTTP/2 connection ended: {error}");
+            }
+        });
+        Ok(Conn {
+            sender,
+            open: Arc::new(AtomicUsize::new(0)),
+            limit,
+            idle_since: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Closes connections without streams for the idle timeout.
+    async fn evict_idle(&self) {
+        let mut conns = self.conns.lock().await;
+        conns.retain(|c| !c.sender.is_closed() && !c.idle_for(self.idle_timeout));
+    }
+}
+
+impl<B> Conn<B> {
+    /// A slot on this connection when it is open and has room.
+    fn reserve(&self) -> Option<(SendRequest<B>, StreamSlot)> {
+        if !self.sender.is_ready() {
+            return None;
+        }
+        let limit = self.limit.load(Ordering::Acquire).max(1);
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()?;
+        if let Ok(mut since) = self.idle_since.lock() {
+            *since = Instant::now();
+        }
+        let slot = StreamSlot {
+            open: self.open.clone(),
+        };
+        Some((self.sender.clone(), slot))
+    }
+
+    /// Whether it has had no stream for `idle` (measured from its last reservation).
+    fn idle_for(&self, idle: Duration) -> bool {
+        self.open.load(Ordering::Acquire) == 0
+            && self
+                .idle_since
+                .lock()
+                .is_ok_and(|since| since.elapsed() >= idle)
+    }
+}
+
+/// hyper's connection future, publishing the backend's stream limit after each poll
+/// (hyper keeps it on the connection, which the spawned task owns).
+struct Tracked<T, B>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: SendBody + Unpin,
+{
+    connection: http2::Connection<T, B, TokioExecutor>,
+    limit: Arc<AtomicUsize>,
+}
+
+impl<T, B> Future for Tracked<T, B>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: SendBody + Unpin,
+{
+    type Output = hyper::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polled = Pin::new(&mut self.connection).poll(cx);
+        let limit = self.connection.current_max_send_streams();
+        self.limit.store(limit, Ordering::Release);
+        polled
+    }
+}
+
+/// Runs while the pool exists, closing idle connections.
+async fn reap<B: SendBody + Unpin>(pool: Weak<Inner<B>>, idle_timeout: Duration) {
+    let period = (idle_timeout / 2).max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match pool.upgrade() {
+            Some(pool) => pool.evict_idle().await,
+            None => return,
+        }
+    }
+}
