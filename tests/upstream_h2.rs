@@ -54,9 +54,12 @@ async fn a_full_connection_opens_another_and_no_stream_is_refused() {
         assert_eq!(status, 200, "request {i}: {text}");
     }
     assert_eq!(backend.requests(), 101);
+    // At least ten connections (the limit was honoured); far fewer than one per
+    // request (they were shared). A connection opened during the burst carries one
+    // stream until the backend's SETTINGS arrive, so a busy machine opens some more.
     let accepts = backend.accepts();
     assert!(
-        (10..=20).contains(&accepts),
+        (10..=50).contains(&accepts),
         "100 concurrent streams at 10 per connection took {accepts} connections"
     );
 }

@@ -3,7 +3,8 @@
 //!
 //! A request takes a stream slot on the first open connection that has one, within
 //! the backend's `SETTINGS_MAX_CONCURRENT_STREAMS` as the connection currently knows
-//! it (read from hyper's connection after every poll, [`Tracked`]); when every
+//! it (read live from hyper's connection, which its driver task polls through a
+//! mutex: hyper keeps the value there and nowhere else); when every
 //! connection is full, another is opened (Pingora #401: it was not, and streams past
 //! the limit were refused). Opening is serialised per backend, so a burst opens one
 //! connection, not one per waiting request. The slot is held by the exchange's lease
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
@@ -37,6 +38,16 @@ use crate::send_error::{SendError, SendFailure};
 
 /// PING answers wait this long before the connection is closed (hyper's default).
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Streams a new connection carries before the backend's first SETTINGS arrive: one,
+/// so that a burst does not pile onto a connection whose limit is not known yet (the
+/// backend would refuse the streams past it). h2 replaces it with the backend's value.
+const STREAMS_BEFORE_SETTINGS: usize = 1;
+
+/// Most streams on one connection, for a backend that sets no limit (h2 then reports
+/// `usize::MAX`): Envoy's and nginx's own server defaults are 100 and 128; beyond a
+/// thousand, one connection's flow-control window is the bottleneck anyway.
+const MAX_STREAMS_PER_CONNECTION: usize = 1000;
 
 /// The HTTP/2 connections of one backend.
 #[derive(Debug)]
@@ -69,7 +80,7 @@ struct Conn<B> {
     /// Streams open on it (slots held by leases).
     open: Arc<AtomicUsize>,
     /// The backend's current stream limit.
-    limit: Arc<AtomicUsize>,
+    limit: Arc<dyn StreamLimit>,
     /// When a stream was last reserved on it (or it opened).
     idle_since: std::sync::Mutex<Instant>,
 }
@@ -121,15 +132,17 @@ impl<B: SendBody + Unpin> H2Pool<B> {
         self.inner.conns.lock().await.len()
     }
 
-    /// Sends `request` as a stream and waits for the response head, on a new
-    /// connection when `fresh`. The slot is held until the returned one is dropped.
+    /// Sends `request` as a stream and waits for the response head. The slot is held
+    /// until the returned one is dropped. `fresh` (the layer above resending after an
+    /// idle close or a refused stream) asks for nothing more here: a closed or
+    /// refusing connection is out of use already, and any other one with room will do.
     pub async fn send(
         &self,
         request: Request<B>,
-        fresh: bool,
+        _fresh: bool,
     ) -> Result<(Response<Incoming>, StreamSlot), SendFailure<Request<B>>> {
         let mut request = to_h2(request, "http");
-        let mut fresh = fresh;
+        let mut fresh = false;
         loop {
             let (mut sender, slot) = match self.inner.slot(fresh).await {
                 Ok(taken) => taken,
@@ -190,7 +203,9 @@ impl<B: SendBody + Unpin> Inner<B> {
             .map_err(SendError::Connect)?;
         let _ = stream.set_nodelay(true);
         let mut builder = http2::Builder::new(TokioExecutor::new());
-        builder.timer(TokioTimer::new());
+        builder
+            .timer(TokioTimer::new())
+            .initial_max_send_streams(STREAMS_BEFORE_SETTINGS);
         if let Some(interval) = self.keepalive {
             builder
                 .keep_alive_interval(interval)
@@ -201,14 +216,15 @@ impl<B: SendBody + Unpin> Inner<B> {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(SendError::Exchange)?;
-        let limit = Arc::new(AtomicUsize::new(connection.current_max_send_streams()));
+        let connection = Arc::new(std::sync::Mutex::new(connection));
+        let limit: Arc<dyn StreamLimit> = connection.clone();
         let address = self.address;
-        let tracked = Tracked {
-            connection,
-            limit: limit.clone(),
-        };
         tokio::spawn(async move {
-            if let Err(error) = tracked.await {
+            let driven = std::future::poll_fn(|cx| match connection.lock() {
+                Ok(mut connection) => Pin::new(&mut *connection).poll(cx),
+                Err(_) => Poll::Ready(Ok(())),
+            });
+            if let Err(error) = driven.await {
                 tracing::debug!(%address, "upstream HTTP/2 connection ended: {error}");
             }
         });
@@ -233,7 +249,10 @@ impl<B> Conn<B> {
         if !self.sender.is_ready() {
             return None;
         }
-        let limit = self.limit.load(Ordering::Acquire).max(1);
+        let limit = self
+            .limit
+            .max_send_streams()
+            .clamp(1, MAX_STREAMS_PER_CONNECTION);
         self.open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < limit).then_some(n + 1)
@@ -258,29 +277,20 @@ impl<B> Conn<B> {
     }
 }
 
-/// hyper's connection future, publishing the backend's stream limit after each poll
-/// (hyper keeps it on the connection, which the spawned task owns).
-struct Tracked<T, B>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    B: SendBody + Unpin,
-{
-    connection: http2::Connection<T, B, TokioExecutor>,
-    limit: Arc<AtomicUsize>,
+/// The backend's current stream limit, read live from hyper's connection (the h2
+/// state behind it changes when the backend's SETTINGS arrive, on hyper's own task).
+trait StreamLimit: Send + Sync + std::fmt::Debug {
+    fn max_send_streams(&self) -> usize;
 }
 
-impl<T, B> Future for Tracked<T, B>
+impl<T, B> StreamLimit for std::sync::Mutex<http2::Connection<T, B, TokioExecutor>>
 where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + std::fmt::Debug + 'static,
     B: SendBody + Unpin,
 {
-    type Output = hyper::Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = Pin::new(&mut self.connection).poll(cx);
-        let limit = self.connection.current_max_send_streams();
-        self.limit.store(limit, Ordering::Release);
-        polled
+    fn max_send_streams(&self) -> usize {
+        self.lock()
+            .map_or(STREAMS_BEFORE_SETTINGS, |c| c.current_max_send_streams())
     }
 }
 
