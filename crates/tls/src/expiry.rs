@@ -35,3 +35,16 @@ pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
         Err(before) => -before.duration().as_secs_f64(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_seconds_counts_from_1970_both_ways() {
+        let after = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(unix_seconds(after), 1_700_000_000.0);
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(86_400);
+        assert_eq!(unix_seconds(before), -86_400.0);
+    }
+}

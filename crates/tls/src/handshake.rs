@@ -64,3 +64,17 @@ impl ServerTls {
         Ok(Handshake { stream, alpn, sni })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_names_map_to_protocols() {
+        assert_eq!(Alpn::of(Some(b"h2")), Alpn::H2);
+        assert_eq!(Alpn::of(Some(b"http/1.1")), Alpn::Http1);
+        assert_eq!(Alpn::of(Some(b"http/1.0")), Alpn::Http1);
+        assert_eq!(Alpn::of(Some(b"acme-tls/1")), Alpn::None);
+        assert_eq!(Alpn::of(None), Alpn::None);
+    }
+}

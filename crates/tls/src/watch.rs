@@ -200,3 +200,91 @@ fn notify_error(what: &str, error: notify::Error) -> io::Error {
     };
     io::Error::new(kind, format!("{what}: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, DataChange, MetadataKind, RenameMode};
+
+    use super::*;
+
+    fn event(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    fn watched() -> BTreeSet<PathBuf> {
+        ["/certs", "/keys"].into_iter().map(PathBuf::from).collect()
+    }
+
+    fn dirs(list: &[&str]) -> BTreeSet<PathBuf> {
+        list.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn changes_in_a_watched_directory_mark_it_dirty() {
+        let kinds = [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Remove(notify::event::RemoveKind::File),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        ];
+        for kind in kinds {
+            assert_eq!(
+                dirty(&event(kind, "/certs/a.pem"), &watched()),
+                dirs(&["/certs"]),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_and_metadata_changes_are_ignored() {
+        let kinds = [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Read),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+            EventKind::Other,
+        ];
+        for kind in kinds {
+            assert!(
+                dirty(&event(kind, "/certs/a.pem"), &watched()).is_empty(),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rename_across_directories_marks_both() {
+        let rename = Event::new(EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
+            .add_path(PathBuf::from("/keys/a.key.tmp"))
+            .add_path(PathBuf::from("/certs/a.key"));
+        assert_eq!(dirty(&rename, &watched()), dirs(&["/certs", "/keys"]));
+    }
+
+    #[test]
+    fn unwatched_directories_are_ignored_and_a_rescan_reads_all() {
+        let kind = EventKind::Create(CreateKind::File);
+        assert!(dirty(&event(kind, "/elsewhere/a.pem"), &watched()).is_empty());
+        let rescan = Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        assert_eq!(dirty(&rescan, &watched()), watched());
+    }
+
+    #[test]
+    fn a_burst_is_read_once_after_it_goes_quiet() {
+        let (wake, woken) = mpsc::channel();
+        for dir in ["/certs", "/keys", "/certs"] {
+            wake.send(Wake::Changed(dirs(&[dir]))).expect("send");
+        }
+        assert_eq!(next_burst(&woken), Some(dirs(&["/certs", "/keys"])));
+        wake.send(Wake::Changed(dirs(&["/certs"]))).expect("send");
+        wake.send(Wake::Stop).expect("send");
+        assert_eq!(
+            next_burst(&woken),
+            None,
+            "a stop ends the burst and the watch"
+        );
+        drop(wake);
+        assert_eq!(next_burst(&woken), None, "so does the end of the channel");
+    }
+}
