@@ -2,6 +2,7 @@
 //! system, or no verification at all when asked), and the client handshake with
 //! errors that say why it failed.
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 
@@ -17,10 +18,18 @@ use crate::params::ClientParams;
 pub type ClientStream<S> = tokio_rustls::client::TlsStream<S>;
 
 /// A loaded client TLS config for one upstream cluster. Shared as `Arc<ClientTls>`.
-#[derive(Debug)]
 pub struct ClientTls {
     params: ClientParams,
     config: Arc<ClientConfig>,
+}
+
+/// The params; not the rustls config (long, and nothing a log needs).
+impl fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientTls {

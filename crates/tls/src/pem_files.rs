@@ -2,6 +2,7 @@
 //! and a key. The bytes are kept by the loaded pair, so a re-read can tell whether
 //! anything changed.
 
+use std::fmt;
 use std::path::Path;
 
 use rustls_pki_types::pem::{self, PemObject};
@@ -11,12 +12,22 @@ use crate::error::{Field, TlsError};
 use crate::params::PairSource;
 
 /// The two files of a pair, as read.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub(crate) struct PairBytes {
     /// The certificate file's bytes.
     pub cert: Vec<u8>,
     /// The key file's bytes.
     pub key: Vec<u8>,
+}
+
+/// Sizes only: the key file is a secret and must never reach a log through `{:?}`.
+impl fmt::Debug for PairBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PairBytes")
+            .field("cert_len", &self.cert.len())
+            .field("key_len", &self.key.len())
+            .finish()
+    }
 }
 
 /// Reads both files of pair `index`; an error for each one that cannot be read.

@@ -1,6 +1,7 @@
 //! A terminating listener's TLS: its certificate pairs loaded and checked, the rustls
 //! server config around the SNI resolver, and its metrics.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -20,7 +21,6 @@ use crate::resolver::SniResolver;
 /// A loaded terminating TLS config: the rustls server config with an SNI resolver whose
 /// pairs can be swapped while connections are open ([`ServerTls::refresh`],
 /// [`ServerTls::watch`]). Shared as `Arc<ServerTls>`.
-#[derive(Debug)]
 pub struct ServerTls {
     pub(crate) params: ServerParams,
     pub(crate) config: Arc<ServerConfig>,
@@ -31,6 +31,17 @@ pub struct ServerTls {
     /// cannot both start from the same set and lose one's swap. Never taken by a
     /// handshake.
     pub(crate) rereading: Mutex<()>,
+}
+
+/// The params and the certificates served; not the rustls config (long, and nothing a
+/// log needs).
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("params", &self.params)
+            .field("certificates", &self.certificates())
+            .finish_non_exhaustive()
+    }
 }
 
 /// One served certificate, for `/status`.
@@ -65,6 +76,8 @@ impl ServerTls {
             series.expires(index, expiry::unix_seconds(pair.facts.not_after));
         }
         let resolver = Arc::new(SniResolver::new(CertSet::new(pairs, params.default)));
+        // Cannot fail with ring and TLS 1.2/1.3; if it did, it is the listener's error,
+        // reported on its default pair.
         let config = server_config(&params, resolver.clone(), provider.clone()).map_err(|e| {
             let message = format!("cannot build the TLS server config: {e}");
             vec![TlsError::new(params.default, Field::Cert, message)]

@@ -5,59 +5,71 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sluicegate_tls::{HandshakeError, ServerTls};
 use support::{Client, STEP, cert_for, params, temp_dir, write_pair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 /// Short, so the test is quick; a normal handshake on loopback needs milliseconds.
 const HANDSHAKE: Duration = Duration::from_millis(800);
 
-#[tokio::test]
-async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
-    let (_guard, dir) = temp_dir();
-    let tls = ServerTls::load(params(
-        "stall",
-        vec![write_pair(&dir, "s", &cert_for(&["s.test"]))],
-        0,
-    ))
-    .expect("load");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+async fn site(listener: &str) -> (tempfile::TempDir, Arc<ServerTls>, TcpListener) {
+    let (guard, dir) = temp_dir();
+    let pairs = vec![write_pair(&dir, "s", &cert_for(&["s.test"]))];
+    let tls = ServerTls::load(params(listener, pairs, 0)).expect("load");
+    let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    (guard, tls, socket)
+}
 
-    // The stalling client: one byte of a TLS record header, then nothing.
-    let mut stalled = TcpStream::connect(addr).await.expect("connect");
-    stalled.write_all(&[0x16]).await.expect("one byte");
-    let (stalled_side, _) = listener.accept().await.expect("accept");
-    let stalled_tls = tls.clone();
-    let stalled_handshake = tokio::spawn(async move {
-        stalled_tls
-            .accept(stalled_side, HANDSHAKE)
-            .await
-            .map(|_| ())
-    });
+/// A client that sends one byte of a TLS record header and then nothing, and the
+/// server's handshake with it (timeout [`HANDSHAKE`]) on a task.
+async fn stalled(
+    tls: &Arc<ServerTls>,
+    socket: &TcpListener,
+) -> (TcpStream, JoinHandle<Result<(), HandshakeError>>) {
+    let mut client = TcpStream::connect(socket.local_addr().expect("addr"))
+        .await
+        .expect("connect");
+    client.write_all(&[0x16]).await.expect("one byte");
+    let (server_side, _) = socket.accept().await.expect("accept");
+    let tls = tls.clone();
+    let handshake =
+        tokio::spawn(async move { tls.accept(server_side, HANDSHAKE).await.map(|_| ()) });
+    (client, handshake)
+}
 
-    // A normal client while that one stalls, on the same ServerTls.
+/// A normal client's handshake with `tls`, both sides; the SNI the server saw.
+async fn normal(tls: &ServerTls, socket: &TcpListener) -> Option<String> {
+    let addr = socket.local_addr().expect("addr");
     let client =
         tokio::spawn(async move { Client::sni(Some("s.test")).connect(addr).await.map(|_| ()) });
-    let (normal_side, _) = tokio::time::timeout(STEP, listener.accept())
+    let (server_side, _) = tokio::time::timeout(STEP, socket.accept())
         .await
         .expect("in time")
         .expect("accept");
-    let normal = tls
-        .accept(normal_side, STEP)
+    let done = tls
+        .accept(server_side, STEP)
         .await
         .expect("a normal handshake completes");
-    assert_eq!(normal.sni.as_deref(), Some("s.test"));
-    tokio::time::timeout(STEP, client)
+    let client = tokio::time::timeout(STEP, client)
         .await
         .expect("in time")
-        .expect("task")
-        .expect("client");
+        .expect("task");
+    client.expect("the client's side completes");
+    done.sni
+}
 
-    let outcome = tokio::time::timeout(STEP, stalled_handshake)
+#[tokio::test]
+async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
+    let (_guard, tls, socket) = site("stall").await;
+    let (mut client, handshake) = stalled(&tls, &socket).await;
+    assert_eq!(normal(&tls, &socket).await.as_deref(), Some("s.test"));
+
+    let outcome = tokio::time::timeout(STEP, handshake)
         .await
         .expect("bounded")
         .expect("task");
@@ -65,13 +77,11 @@ async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
         matches!(outcome, Err(HandshakeError::Timeout)),
         "{outcome:?}"
     );
-    assert_eq!(
-        outcome.err().map(|e| e.to_string()).as_deref(),
-        Some("TLS handshake timed out")
-    );
+    let message = outcome.err().map(|e| e.to_string());
+    assert_eq!(message.as_deref(), Some("TLS handshake timed out"));
     // The server dropped the stalled connection.
     let mut rest = Vec::new();
-    let read = tokio::time::timeout(STEP, stalled.read_to_end(&mut rest))
+    let read = tokio::time::timeout(STEP, client.read_to_end(&mut rest))
         .await
         .expect("closed in time");
     assert!(read.is_err() || rest.is_empty(), "{read:?} {rest:?}");
@@ -79,22 +89,15 @@ async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
 
 #[tokio::test]
 async fn a_client_not_speaking_tls_fails_with_an_io_error() {
-    let (_guard, dir) = temp_dir();
-    let tls = ServerTls::load(params(
-        "plain",
-        vec![write_pair(&dir, "s", &cert_for(&["s.test"]))],
-        0,
-    ))
-    .expect("load");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let mut plain = TcpStream::connect(listener.local_addr().expect("addr"))
+    let (_guard, tls, socket) = site("plain").await;
+    let mut plain = TcpStream::connect(socket.local_addr().expect("addr"))
         .await
         .expect("connect");
     plain
         .write_all(b"GET / HTTP/1.1\r\nHost: s.test\r\n\r\n")
         .await
         .expect("write");
-    let (server_side, _) = listener.accept().await.expect("accept");
+    let (server_side, _) = socket.accept().await.expect("accept");
     let outcome = tls.accept(server_side, STEP).await.map(|_| ());
     assert!(matches!(outcome, Err(HandshakeError::Io(_))), "{outcome:?}");
 }

@@ -154,3 +154,19 @@ fn certificates_reports_paths_names_and_expiry() {
     assert_eq!(certs[1].not_after, jan_2001);
     assert_eq!(tls.params().listener, "status");
 }
+
+#[test]
+fn debug_output_names_the_files_and_never_holds_the_key() {
+    let (_guard, dir) = temp_dir();
+    let pem = cert_for(&["a.test"]);
+    let pair = write_pair(&dir, "a", &pem);
+    let tls = ServerTls::load(params("debug", vec![pair.clone()], 0)).expect("load");
+    let text = format!("{tls:?}");
+    assert!(text.contains(&format!("{:?}", pair.key)), "{text}");
+    assert!(text.contains("a.test"), "{text}");
+    let key_body = pem.key.lines().nth(1).expect("a base64 line");
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains(key_body),
+        "{text}"
+    );
+}
