@@ -22,8 +22,8 @@ impl ServerTls {
         self.reread(|_| true)
     }
 
-    /// [`refresh`](ServerTls::refresh) for the pairs `wanted` selects.
-    pub(crate) fn reread(&self, wanted: impl Fn(&PairSource) -> bool) -> usize {
+    /// [`refresh`](ServerTls::refresh) for the pairs whose index `wanted` selects.
+    pub(crate) fn reread(&self, wanted: impl Fn(usize) -> bool) -> usize {
         let _one = self
             .rereading
             .lock()
@@ -32,7 +32,7 @@ impl ServerTls {
         let mut pairs = current.pairs.clone();
         let mut swapped = 0;
         for (index, (source, slot)) in self.params.pairs.iter().zip(&mut pairs).enumerate() {
-            if !wanted(source) {
+            if !wanted(index) {
                 continue;
             }
             if let Some(pair) = self.reread_pair(index, source, slot) {

@@ -76,7 +76,8 @@ impl ServerTls {
     /// the `watch` module). The watch holds only a `Weak` to `self`; it stops when the
     /// returned [`CertWatch`] is dropped.
     pub fn watch(self: &Arc<Self>) -> Result<CertWatch, io::Error> {
-        let dirs = watched_dirs(self)?;
+        let pair_dirs = pair_dirs(self)?;
+        let dirs: BTreeSet<PathBuf> = pair_dirs.iter().flatten().cloned().collect();
         let (wake, woken) = mpsc::channel();
         let mut watcher = notify_watcher(dirs.clone(), wake.clone())?;
         for dir in &dirs {
@@ -87,7 +88,7 @@ impl ServerTls {
         let tls = Arc::downgrade(self);
         let thread = std::thread::Builder::new()
             .name("sluicegate-tls-watch".to_owned())
-            .spawn(move || run(&tls, &woken))?;
+            .spawn(move || run(&tls, &pair_dirs, &woken))?;
         Ok(CertWatch {
             watcher: Some(watcher),
             wake,
@@ -108,11 +109,14 @@ impl Drop for CertWatch {
     }
 }
 
-/// The directory of every pair's certificate and key, absolute (symlinks kept as
-/// they are: the kubelet's `..data` swap happens in the directory named).
-fn watched_dirs(tls: &ServerTls) -> io::Result<BTreeSet<PathBuf>> {
-    let files = tls.params.pairs.iter().flat_map(|p| [&p.cert, &p.key]);
-    files.map(|file| dir_of(file)).collect()
+/// The directories of each pair's certificate and key, in the pairs' order, absolute
+/// (symlinks kept as they are: the kubelet's `..data` swap happens in the directory
+/// named).
+fn pair_dirs(tls: &ServerTls) -> io::Result<Vec<[PathBuf; 2]>> {
+    let pairs = tls.params.pairs.iter();
+    pairs
+        .map(|p| Ok([dir_of(&p.cert)?, dir_of(&p.key)?]))
+        .collect()
 }
 
 /// The absolute directory holding `file`.
@@ -164,13 +168,16 @@ fn dirty(event: &Event, dirs: &BTreeSet<PathBuf>) -> BTreeSet<PathBuf> {
 
 /// The watcher's thread: debounce, then re-read the dirty directories' pairs; until
 /// stopped or the `ServerTls` is gone.
-fn run(tls: &Weak<ServerTls>, woken: &Receiver<Wake>) {
+fn run(tls: &Weak<ServerTls>, pair_dirs: &[[PathBuf; 2]], woken: &Receiver<Wake>) {
     while let Some(dirty) = next_burst(woken) {
         let Some(tls) = tls.upgrade() else {
             return;
         };
-        let touched = |file: &Path| dir_of(file).is_ok_and(|dir| dirty.contains(&dir));
-        tls.reread(|pair| touched(&pair.cert) || touched(&pair.key));
+        let touched = |index: usize| {
+            let mut dirs = pair_dirs.get(index).into_iter().flatten();
+            dirs.any(|dir| dirty.contains(dir))
+        };
+        tls.reread(touched);
     }
 }
 

@@ -106,6 +106,24 @@ async fn a_pair_renamed_over_the_old_one_is_served() {
     site.swapped_to(&new).await;
 }
 
+#[tokio::test]
+async fn a_pair_split_across_two_directories_is_served() {
+    let (_certs_guard, certs) = temp_dir();
+    let (_keys_guard, keys) = temp_dir();
+    let old = cert_for(&["site.test"]);
+    let pair = PairSource {
+        cert: certs.join("site.pem"),
+        key: keys.join("site.key"),
+    };
+    write(&pair.cert, &old.cert);
+    write(&pair.key, &old.key);
+    let (mut site, _watch) = Site::start("split", pair.clone(), &old).await;
+    let new = cert_for(&["site.test"]);
+    write(&pair.key, &new.key);
+    write(&pair.cert, &new.cert);
+    site.swapped_to(&new).await;
+}
+
 /// Writes `pem` as `tls.crt`/`tls.key` into `dir/<stamp>` and points `dir/..data` at
 /// it the way the kubelet does: a new symlink renamed over the old one.
 fn kubelet_publish(dir: &Path, stamp: &str, pem: &Pem) {
