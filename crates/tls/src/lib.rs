@@ -5,12 +5,13 @@
 //! configs for TLS to upstreams ([`ClientTls`]).
 //!
 //! It is the only crate that names rustls: the others hold an `Arc<ServerTls>` or an
-//! `Arc<ClientTls>` and a stream. It depends on core and metrics only and must not see
-//! the config (the runtime maps the `tls:` specs into [`ServerParams`] and
-//! [`ClientParams`]) nor hyper: it hands back a byte stream and what ALPN chose. The
-//! crypto provider is ring; reading certificate files is blocking I/O, done at compile
-//! time or on the watcher's own thread, never on the handshake path, which reads the
-//! loaded pairs lock-free.
+//! `Arc<ClientTls>` and a stream. Of the workspace it depends on metrics only (core is
+//! allowed) and must not see the config (the runtime maps the `tls:` specs into
+//! [`ServerParams`] and [`ClientParams`]) nor hyper: it hands back a byte stream and
+//! what ALPN chose (both checked by `.ci/crate-rules.sh`). The crypto provider is ring.
+//! Reading certificate files is blocking I/O, done at compile time or on the watcher's
+//! own thread (see [`watch`] for its lifecycle), never on the handshake path, which
+//! reads the loaded pairs lock-free.
 
 mod cert_facts;
 mod cert_set;
