@@ -7,7 +7,9 @@
 #   upstream  never depends on http or listener, at any depth;
 #   config, balance, routing: no tokio and no hyper anywhere in their tree;
 #   upstream, http, listener: no direct dependency on config (they read runtime's
-#             compiled snapshot, never the YAML types).
+#             compiled snapshot, never the YAML types);
+#   tls       never depends on config or hyper, at any depth (the runtime maps the
+#             config into its parameter types; it hands back a byte stream).
 # A dependency that closes a cycle (http -> listener while listener -> http) makes
 # cargo itself fail first, which fails this script too.
 set -euo pipefail
@@ -47,6 +49,8 @@ for crate in sluicegate-config sluicegate-balance sluicegate-routing; do
   forbid "$crate" "" "config, balance and routing stay free of tokio and hyper" \
     tokio hyper
 done
+forbid sluicegate-tls "" "tls sees neither the config nor hyper" \
+  sluicegate-config hyper
 for crate in sluicegate-upstream sluicegate-http sluicegate-listener; do
   forbid "$crate" 1 "the data plane reads runtime's snapshot, not config's types" \
     sluicegate-config

@@ -90,6 +90,16 @@ pub fn describe() {
         "Unix time at which the config being served was loaded or reloaded."
     );
     describe_gauge!(
+        TLS_CERTIFICATE_EXPIRY_SECONDS,
+        "Unix time at which a listener's certificate expires (its notAfter), by listener and \
+         certificate (the certificate file's path)."
+    );
+    describe_counter!(
+        TLS_CERTIFICATE_RELOADS_TOTAL,
+        "Certificate pairs re-read after their files changed, by listener and result (ok: the \
+         new pair is served; error: it was refused and the loaded pair kept)."
+    );
+    describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label says which sluicegate build runs."
     );

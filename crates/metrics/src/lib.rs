@@ -2,7 +2,7 @@
 //! HELP text ([`describe`]), the bounded label values ([`CodeClass`], [`ErrorKind`],
 //! [`ConnectReason`]) and the bundles of handles the data plane records into
 //! ([`BackendSeries`], [`ListenerSeries`], [`CodeCounters`], [`ProcessSeries`],
-//! [`HealthSeries`], [`RetrySeries`]).
+//! [`HealthSeries`], [`RetrySeries`], [`TlsSeries`]).
 //!
 //! It talks only to the `metrics` facade: whichever recorder is installed (the
 //! binary installs the Prometheus exporter) receives the data; with none, every handle
@@ -32,6 +32,7 @@ mod labels;
 mod lazy;
 pub mod names;
 mod series;
+mod tls;
 
 pub use backend_gauges::BackendGauges;
 pub use lazy::LazyCounter;
@@ -42,3 +43,4 @@ pub use labels::{CodeClass, ConnectReason, ErrorKind, RejectReason};
 pub use series::{
     BackendSeries, CodeCounters, HistogramCell, ListenerSeries, ProcessSeries, histogram,
 };
+pub use tls::TlsSeries;

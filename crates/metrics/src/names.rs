@@ -49,6 +49,11 @@ pub const RETRIES_TOTAL: &str = "sluicegate_retries_total";
 /// Retries not sent because the cluster's retry budget was spent, by cluster.
 pub const RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "sluicegate_retry_budget_exhausted_total";
 
+/// Unix time of a listener's certificate's notAfter, by listener and certificate file.
+pub const TLS_CERTIFICATE_EXPIRY_SECONDS: &str = "sluicegate_tls_certificate_expiry_seconds";
+/// Certificate pairs re-read after a change on disk, by listener and result (ok, error).
+pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "sluicegate_tls_certificate_reloads_total";
+
 /// Every histogram, for the exporter's bucket configuration.
 pub const HISTOGRAMS: [&str; 2] = [REQUEST_DURATION_SECONDS, BACKEND_RESPONSE_SECONDS];
 

@@ -1,0 +1,104 @@
+//! TLS series of one terminating listener: certificate reloads and each certificate's
+//! expiry. Registered when the listener's certificates are loaded, so a listener
+//! without TLS has none.
+
+use metrics::{Counter, Gauge, counter, gauge};
+
+use crate::names::*;
+
+/// TLS series of one listener.
+#[derive(Debug)]
+pub struct TlsSeries {
+    /// Reloads that succeeded, that failed.
+    reloads: [Counter; 2],
+    /// One expiry gauge per certificate, in the listener's order.
+    expiry: Vec<Gauge>,
+}
+
+impl TlsSeries {
+    /// Registers the series of `listener`, with one expiry gauge per certificate file
+    /// in `certs` (the label is the path as configured). Both reload counters show 0
+    /// from the start.
+    pub fn register(listener: &str, certs: &[String]) -> Self {
+        let l = || listener.to_owned();
+        Self {
+            reloads: ["ok", "error"].map(|result| {
+                counter!(TLS_CERTIFICATE_RELOADS_TOTAL, "listener" => l(), "result" => result)
+            }),
+            expiry: certs
+                .iter()
+                .map(|cert| {
+                    gauge!(TLS_CERTIFICATE_EXPIRY_SECONDS, "listener" => l(), "certificate" => cert.clone())
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts one certificate pair re-read: served (`true`) or refused.
+    pub fn reloaded(&self, ok: bool) {
+        let [done, failed] = &self.reloads;
+        if ok { done } else { failed }.increment(1);
+    }
+
+    /// Sets the expiry of certificate `index` to `unix_seconds` (its notAfter).
+    pub fn expires(&self, index: usize, unix_seconds: f64) {
+        if let Some(g) = self.expiry.get(index) {
+            g.set(unix_seconds);
+        }
+    }
+
+    /// Keeps every series alive through the next scrape.
+    pub fn touch(&self) {
+        for c in &self.reloads {
+            c.increment(0);
+        }
+        for g in &self.expiry {
+            g.increment(0.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    #[test]
+    fn records_reloads_and_expiry_under_the_listener() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let series = TlsSeries::register("web", &["a.pem".to_owned()]);
+            series.reloaded(true);
+            series.reloaded(false);
+            series.reloaded(false);
+            series.expires(0, 1.9e9);
+            series.expires(7, 1.0);
+        });
+        let mut seen: Vec<(String, Vec<String>, DebugValue)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels = key.labels().map(|l| format!("{}={}", l.key(), l.value()));
+                (key.name().to_owned(), labels.collect(), value)
+            })
+            .collect();
+        seen.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let expiry = (
+            TLS_CERTIFICATE_EXPIRY_SECONDS.to_owned(),
+            vec!["listener=web".to_owned(), "certificate=a.pem".to_owned()],
+            DebugValue::Gauge(1.9e9.into()),
+        );
+        let reloads = |result: &str, n| {
+            (
+                TLS_CERTIFICATE_RELOADS_TOTAL.to_owned(),
+                vec!["listener=web".to_owned(), format!("result={result}")],
+                DebugValue::Counter(n),
+            )
+        };
+        assert_eq!(seen, vec![expiry, reloads("error", 2), reloads("ok", 1)]);
+    }
+}
