@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
 use sluicegate_core::{ClusterName, EndpointSet, PickKey, UpstreamProtocol};
+
+use crate::upstream_tls::UpstreamTls;
 use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_readmission};
 use sluicegate_metrics::RetrySeries;
 
@@ -50,6 +52,8 @@ pub struct Cluster {
     pub upstream_protocol: UpstreamProtocol,
     /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.
     pub h2_keepalive: Option<Duration>,
+    /// TLS to the backends; `None`: cleartext.
+    pub tls: Option<UpstreamTls>,
     /// Health checks, outlier ejection and panic mode.
     pub health: ClusterHealth,
     /// Retries, if configured.

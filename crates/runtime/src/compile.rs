@@ -20,10 +20,12 @@ use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySerie
 
 use crate::cluster::HealthCache;
 use crate::cluster_health::cluster_health;
+use crate::listener_tls::{ListenerTls, listener_tls};
 use crate::origin::Origin;
 use crate::previous::Previous;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::self_target;
+use crate::upstream_tls::{UpstreamTls, upstream_tls};
 use crate::{Backend, Cluster, HashKey, Listener, Snapshot, TrustedProxies};
 
 /// A validated config that still cannot be compiled.
@@ -49,6 +51,36 @@ pub enum CompileError {
         /// What is wrong.
         message: String,
     },
+    /// Certificate, key or CA files that cannot be used: `(YAML path, message)` each.
+    #[error("{}", lines(.0))]
+    Files(Vec<(String, String)>),
+}
+
+fn lines(errors: &[(String, String)]) -> String {
+    let lines: Vec<String> = errors.iter().map(|(p, m)| format!("{p}: {m}")).collect();
+    lines.join("; ")
+}
+
+impl CompileError {
+    /// Each error as `(YAML path, message)`.
+    pub fn errors(&self) -> Vec<(String, String)> {
+        match self {
+            CompileError::Files(errors) => errors.clone(),
+            CompileError::UnknownCluster {
+                listener, route, ..
+            }
+            | CompileError::InvalidMatch {
+                listener, route, ..
+            } => {
+                let message = self.to_string();
+                let path = format!("listeners.{listener}.routes[{route}]");
+                let message = message
+                    .split_once(": ")
+                    .map_or(message.clone(), |(_, m)| m.to_owned());
+                vec![(path, message)]
+            }
+        }
+    }
 }
 
 /// Compiles `config`. A cluster of `previous` whose spec and routing listeners are
@@ -66,22 +98,29 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
     let routes = Routes::of(config, &index);
-    let clusters: Vec<Arc<Cluster>> = config
-        .clusters
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let listeners = routes.listeners_of(i);
-            carried
-                .unchanged(spec, &listeners)
-                .unwrap_or_else(|| Arc::new(cluster(spec, &carried, &listeners)))
-        })
-        .collect();
-    let listeners = config
-        .listeners
-        .iter()
-        .map(|spec| listener(config, spec, &index))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut files = Vec::new();
+    let mut clusters: Vec<Arc<Cluster>> = Vec::with_capacity(config.clusters.len());
+    for (i, spec) in config.clusters.iter().enumerate() {
+        let listeners = routes.listeners_of(i);
+        if let Some(kept) = carried.unchanged(spec, &listeners) {
+            clusters.push(kept);
+            continue;
+        }
+        match upstream_tls(spec) {
+            Ok(tls) => clusters.push(Arc::new(cluster(spec, &carried, &listeners, tls))),
+            Err(error) => files.push(error),
+        }
+    }
+    let mut listeners = Vec::with_capacity(config.listeners.len());
+    for spec in &config.listeners {
+        match listener_tls(spec, previous) {
+            Ok(tls) => listeners.push(listener(config, spec, &index, tls)?),
+            Err(errors) => files.extend(errors),
+        }
+    }
+    if !files.is_empty() {
+        return Err(CompileError::Files(files));
+    }
     Ok(Snapshot {
         generation: previous.map_or(1, |p| p.generation + 1),
         listeners,
@@ -97,6 +136,7 @@ fn listener(
     config: &Config,
     spec: &ListenerSpec,
     index: &HashMap<&str, usize>,
+    tls: Option<Arc<ListenerTls>>,
 ) -> Result<Listener, CompileError> {
     let mut routes = Vec::with_capacity(spec.routes.len());
     for (i, route) in spec.routes.iter().enumerate() {
@@ -123,6 +163,7 @@ fn listener(
         routes: RouteTable::new(routes),
         series,
         trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),
+        tls,
         path_rules: PathRules {
             merge_slashes: spec.merge_slashes,
             escaped_slashes: match spec.escaped_slashes {
@@ -190,7 +231,12 @@ fn routed_clusters<'a>(config: &'a Config, routes: &[Route]) -> Vec<Option<&'a s
         .collect()
 }
 
-fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str>]) -> Cluster {
+fn cluster(
+    spec: &ClusterSpec,
+    previous: &Previous<'_>,
+    listeners: &[Option<&str>],
+    tls: Option<UpstreamTls>,
+) -> Cluster {
     let old = previous.clusters.get(spec.name.as_str());
     let in_flight = old.map_or_else(Default::default, |c| Arc::clone(&c.in_flight));
     let retries = old.map_or_else(Default::default, |c| Arc::clone(c.retry_counter()));
@@ -245,6 +291,7 @@ fn cluster(spec: &ClusterSpec, previous: &Previous<'_>, listeners: &[Option<&str
         idle_timeout: spec.idle_timeout,
         upstream_protocol: spec.upstream_protocol,
         h2_keepalive: spec.h2_keepalive,
+        tls,
         health,
         retry,
         retry_series,

@@ -69,8 +69,13 @@ impl<A: Apply> Reload<A> {
             });
         }
         let snapshot = crate::compile(&next, Some(&current)).map_err(|e| {
-            tracing::error!("reload rejected: {shown}: {e}; the running config keeps serving");
-            Rejection::permanent(vec![ReloadError::new("", e.to_string())])
+            let errors = e.errors();
+            for (path, message) in &errors {
+                tracing::error!("reload rejected: {shown}: {path}: {message}");
+            }
+            tracing::error!("the running config keeps serving");
+            let errors = errors.into_iter().map(|(p, m)| ReloadError::new(p, m));
+            Rejection::permanent(errors.collect())
         })?;
         let generation = snapshot.generation;
         let changes = sluicegate_config::diff(&self.running, &next);

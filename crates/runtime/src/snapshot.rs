@@ -8,7 +8,7 @@ use sluicegate_core::{ListenerName, Protocol};
 use sluicegate_metrics::{BackendGauges, ListenerSeries};
 use sluicegate_routing::{PathRules, RouteTable};
 
-use crate::{Cluster, TrustedProxies};
+use crate::{Cluster, ListenerTls, TrustedProxies};
 
 /// One listener's compiled routes.
 #[derive(Debug)]
@@ -25,6 +25,8 @@ pub struct Listener {
     pub series: ListenerSeries,
     /// Peers whose forwarding headers and request id are believed.
     pub trusted_proxies: TrustedProxies,
+    /// TLS termination; `None`: cleartext.
+    pub tls: Option<Arc<ListenerTls>>,
     /// How request paths are normalised before routing.
     pub path_rules: PathRules,
 }
@@ -79,6 +81,9 @@ impl Snapshot {
     pub fn touch_metrics(&self) {
         for listener in &self.listeners {
             listener.series.touch();
+            if let Some(tls) = &listener.tls {
+                tls.server.touch_metrics();
+            }
         }
         for cluster in &self.clusters {
             cluster.retry_series.touch();
