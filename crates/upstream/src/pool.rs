@@ -11,6 +11,10 @@
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
 //! and no keyed map: one small mutex-guarded stack per backend.
 //!
+//! Connections are driven with hyper's upgrade support: a `101 Switching Protocols`
+//! hands the connection to whoever holds the response (`hyper::upgrade::on`), and
+//! such a connection never comes back: the caller drops its [`Lease`] unreleased.
+//!
 //! The pool is generic over the request body `B` ([`SendBody`]): it never names
 //! the body type of the layer above (the retry buffer lives in the `http` crate).
 
@@ -192,7 +196,8 @@ impl<B: SendBody> Inner<B> {
             .map_err(SendError::Exchange)?;
         let address = self.address;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // With upgrades: after a 101 the connection is handed over, not closed.
+            if let Err(error) = connection.with_upgrades().await {
                 tracing::debug!(%address, "upstream connection ended: {error}");
             }
         });
@@ -227,7 +232,9 @@ async fn reap<B: SendBody>(pool: Weak<Inner<B>>, idle_timeout: Duration) {
 }
 
 /// A connection in use by one exchange. [`Lease::release`] returns it to its pool
-/// once the response has been read to its end; dropping it closes the connection.
+/// once the response has been read to its end; dropping it closes the connection
+/// (after a `101`, the connection belongs to the upgrade and dropping the lease
+/// leaves it to its new owner).
 #[derive(Debug)]
 pub struct Lease<B> {
     sender: Option<SendRequest<B>>,
