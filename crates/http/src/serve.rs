@@ -1,7 +1,7 @@
 //! Serving HTTP/1.1 on one accepted connection: the head guard in front of hyper's
 //! HTTP/1 server, a service that answers refused heads and hands every other request
-//! to [`crate::proxy::handle`], and the connection's graceful end when its listener
-//! drains.
+//! to [`crate::proxy::handle`], the tunnel a `101` leaves behind
+//! ([`crate::tunnel`]), and the connection's graceful end when its listener drains.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -50,6 +50,8 @@ pub struct Source {
 /// resolves, the connection finishes the request in flight and closes; once
 /// `closing` resolves after that, it is dropped at once. A connection that ends
 /// with hyper refusing a request head is counted and logged as a rejected request.
+/// A connection switched by a `101` runs its tunnel until the tunnel ends or
+/// `closing` resolves: a tunnel has no request boundary to drain at.
 pub async fn serve<S>(
     stream: S,
     accepted: Accepted,
@@ -65,7 +67,8 @@ pub async fn serve<S>(
         local,
     } = accepted;
     let conn = Arc::new(ClientConn::new(listener.clone(), peer, local));
-    let stream = HeadGuard::new(stream, conn.refusals.clone());
+    let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone());
+    let switched = conn.clone();
     let closing_live = source.live.clone();
     let Source { live, retired } = source;
     let service = service_fn(move |request| {
@@ -85,7 +88,8 @@ pub async fn serve<S>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::pin!(conn, draining, closing);
     let result = tokio::select! {
         result = conn.as_mut() => result,
@@ -102,5 +106,11 @@ pub async fn serve<S>(
         let live = closing_live.load_full();
         let series = live.snapshot.listener(&listener).map(|l| &l.series);
         rejected::record_hyper(series, &listener, peer, &error);
+    }
+    if let Some(tunnel) = switched.take_tunnel() {
+        tokio::select! {
+            () = tunnel.run() => {}
+            () = &mut closing => tracing::debug!(%peer, "tunnel closed by the drain"),
+        }
     }
 }
