@@ -180,22 +180,24 @@ async fn an_idle_tunnel_is_closed_after_the_listeners_tunnel_idle_timeout() {
     // Traffic keeps it open past the timeout …
     let started = Instant::now();
     let mut byte = [0u8; 1];
+    let mut last_echo = Instant::now();
     while started.elapsed() < Duration::from_millis(1200) {
         stream.write_all(b"k").await.expect("write to the tunnel");
         let read = sluicegate_testkit::within(WAIT, "the echo", stream.read_exact(&mut byte));
         read.await.expect("the tunnel closed while in use");
+        last_echo = Instant::now();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // … and silence closes it.
-    let idle = Instant::now();
+    // … and silence closes it, counted from the last byte (the proxy wrote the echo
+    // a moment before the client read it: 100 ms of slack for a busy machine).
     let mut rest = Vec::new();
     let closed = sluicegate_testkit::within(WAIT, "the idle close", stream.read_to_end(&mut rest));
     closed.await.expect("the tunnel ended with an error");
     assert!(rest.is_empty(), "unexpected bytes: {rest:?}");
+    let idle = last_echo.elapsed();
     assert!(
-        idle.elapsed() >= Duration::from_millis(400),
-        "closed after {:?}, before the idle timeout",
-        idle.elapsed()
+        idle >= Duration::from_millis(400),
+        "closed {idle:?} after the last byte, before the idle timeout"
     );
 }
 
@@ -213,4 +215,68 @@ async fn a_websocket_request_to_a_refusing_backend_goes_to_another_one() {
     }
     assert_eq!(live.requests(), 2);
     assert_eq!(dead.requests(), 0);
+}
+
+/// Writes `bytes` to `addr` in pieces of 1 to 7 bytes, half-closes if `half_close`,
+/// and reads until the proxy closes (lossy UTF-8).
+async fn trickle(addr: std::net::SocketAddr, bytes: &[u8], half_close: bool) -> String {
+    sluicegate_testkit::within(WAIT * 2, "trickled exchange", async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (mut rest, mut size) = (bytes, 1);
+        while !rest.is_empty() {
+            let (piece, tail) = rest.split_at(size.min(rest.len()));
+            stream.write_all(piece).await.expect("write a piece");
+            tokio::task::yield_now().await;
+            (rest, size) = (tail, size % 7 + 1);
+        }
+        if half_close {
+            stream
+                .shutdown()
+                .await
+                .expect("shut down the client's side");
+        }
+        let mut received = Vec::new();
+        stream
+            .read_to_end(&mut received)
+            .await
+            .expect("read to the end");
+        String::from_utf8_lossy(&received).into_owned()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_heads_and_what_follows_them_split_anywhere_are_read_the_same() {
+    init_tracing();
+    let (named, upgrading) = (Backend::named("app"), Backend::upgrading());
+    let plain = start_proxy(&single_cluster(&[&named], &[])).await;
+    let ask = |addr, path: &str, protocol: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: upgrade\r\nupgrade: {protocol}\r\n\r\n"
+        )
+    };
+    let declined = ask(plain.addr(), "/status/404", "websocket")
+        + &format!(
+            "GET /after HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            plain.addr()
+        );
+    // Not half-closed: hyper takes a client's FIN while a request is in flight as the
+    // client giving up on it, upgrade or not.
+    let answer = trickle(plain.addr(), declined.as_bytes(), false).await;
+    assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 1, "{answer}");
+    assert_eq!(named.request_lines(), ["GET /status/404", "GET /after"]);
+
+    let tunnel = start_proxy(&single_cluster(&[&upgrading], &[])).await;
+    let data = "GET /not-a-request HTTP/1.1\r\n\r\nand more";
+    let switched = ask(tunnel.addr(), "/", "echo-test") + data;
+    let answer = trickle(tunnel.addr(), switched.as_bytes(), true).await;
+    let (head, echoed) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{answer}");
+    assert_eq!(
+        echoed,
+        format!("{data}{}", String::from_utf8_lossy(ECHO_END))
+    );
+    assert_eq!(upgrading.request_lines(), ["GET /"]);
 }

@@ -136,19 +136,9 @@ impl<S> HeadGuard<S> {
                     Ok(Head::Partial) => return Scan::HeadFrom(at),
                     Ok(Head::Complete { len, body, upgrade }) => {
                         at += len;
-                        if upgrade {
-                            // No body (`asks` says so): what follows waits for the answer.
-                            self.upgrades.hold(self.heads);
-                            self.heads += 1;
-                            self.position = Position::Upgrade;
+                        if !self.passed(body, upgrade) {
                             return Scan::UpgradeAt(at);
                         }
-                        self.heads += 1;
-                        self.position = match body {
-                            BodyFraming::Length(0) => Position::Head,
-                            BodyFraming::Length(n) => Position::Body(n),
-                            BodyFraming::Chunked => Position::Chunked(ChunkScan::new()),
-                        };
                     }
                     Err(refusal) => return Scan::RefusedAt(at, refusal),
                 },
@@ -174,6 +164,25 @@ impl<S> HeadGuard<S> {
             }
         }
         Scan::All
+    }
+
+    /// Counts a head that passed and moves past it, to its body; `false` when it asks
+    /// for an upgrade, whose answer what follows it waits for.
+    fn passed(&mut self, body: BodyFraming, upgrade: bool) -> bool {
+        if upgrade {
+            // No body (`asks` says so).
+            self.upgrades.hold(self.heads);
+            self.heads += 1;
+            self.position = Position::Upgrade;
+            return false;
+        }
+        self.heads += 1;
+        self.position = match body {
+            BodyFraming::Length(0) => Position::Head,
+            BodyFraming::Length(n) => Position::Body(n),
+            BodyFraming::Chunked => Position::Chunked(ChunkScan::new()),
+        };
+        true
     }
 
     /// Files `refusal` for the next request and queues the stand-in after the first
