@@ -1,6 +1,7 @@
 //! HTTP/1.1 upgrades through the proxy: WebSocket both ways, raw upgraded tunnels
 //! (half-close, bytes sent before the `101`, the idle timeout), and the upgrades that
 //! are not honoured: an unasked `101`, a backend that answers plainly, `h2c`.
+#![allow(clippy::expect_used)] // Test code: a panic is a failure report.
 
 use std::time::{Duration, Instant};
 

@@ -23,7 +23,7 @@ use crate::tunnel::BackendSide;
 ///
 /// The empty body of a backend's `101` carries the backend's side of the tunnel
 /// (its connection to be and its in-flight guard) from the forwarding code up to the
-/// service, which takes it ([`ProxyBody::take_switched`]) to open the tunnel.
+/// service, which takes it to open the tunnel.
 #[derive(Debug)]
 pub struct ProxyBody {
     kind: Kind,
