@@ -57,6 +57,12 @@ fn listeners(out: &mut Vec<String>, old: &Config, new: &Config) {
 fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpec) {
     let at = format!("listener {name}");
     changed(out, &format!("{at} address"), &a.address, &b.address);
+    changed(
+        out,
+        &format!("{at} tunnel_idle_timeout"),
+        &a.tunnel_idle_timeout,
+        &b.tunnel_idle_timeout,
+    );
     if a.routes != b.routes {
         out.push(format!(
             "{at} routes changed ({} → {})",

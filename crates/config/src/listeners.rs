@@ -11,7 +11,7 @@ use crate::listener_tls::listener_tls;
 use crate::names::check_name;
 use crate::raw::{RawCluster, RawConfig, RawListener};
 use crate::route_match::match_spec;
-use crate::spec::{ListenerSpec, MatchSpec, RouteSpec};
+use crate::spec::{ListenerSpec, MatchSpec, RouteSpec, defaults};
 use crate::{path_rules, trusted};
 
 /// Every valid listener; two listeners on one address (other than port 0) are an
@@ -49,6 +49,11 @@ fn listener(
     check_name(errors, &at, name);
     let address = socket_addr(errors, format!("{at}.address"), &l.address);
     let protocol = protocol(errors, &at, l.protocol.as_deref());
+    let tunnel_idle_timeout = errors.duration(
+        format!("{at}.tunnel_idle_timeout"),
+        l.tunnel_idle_timeout.as_deref(),
+        defaults::TUNNEL_IDLE_TIMEOUT,
+    );
     if l.routes.is_empty() {
         errors.push(
             format!("{at}.routes"),
@@ -76,6 +81,7 @@ fn listener(
         name: ListenerName::new(name),
         address: address?,
         protocol: protocol?,
+        tunnel_idle_timeout,
         routes,
         trusted_proxies,
         merge_slashes: l.merge_slashes.unwrap_or(true),

@@ -76,6 +76,7 @@ fn listener(l: &ListenerSpec) -> Value {
     let mut out = map([
         ("address", Value::from(l.address.to_string())),
         ("protocol", Value::from(l.protocol.to_string())),
+        ("tunnel_idle_timeout", duration(l.tunnel_idle_timeout)),
         (
             "trusted_proxies",
             l.trusted_proxies

@@ -54,6 +54,8 @@ pub struct RawListener {
     pub address: String,
     /// `http` (the default).
     pub protocol: Option<String>,
+    /// Time an upgraded connection may stay without traffic before it is closed.
+    pub tunnel_idle_timeout: Option<String>,
     /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RawRoute>,

@@ -31,6 +31,10 @@ pub mod defaults {
     pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
     /// `clusters.*.idle_timeout`: nginx's upstream `keepalive_timeout` default.
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `listeners.*.tunnel_idle_timeout`: an upgraded connection (WebSocket) with no
+    /// byte either way for an hour is taken as abandoned; chat and push sockets that
+    /// ping every few minutes stay open.
+    pub const TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
     /// `clusters.*.backends[*].weight`.
     pub const WEIGHT: u32 = 1;
     /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
@@ -104,6 +108,9 @@ pub struct ListenerSpec {
     pub address: SocketAddr,
     /// What it speaks.
     pub protocol: Protocol,
+    /// How long an upgraded connection (a tunnel: WebSocket …) may pass no byte
+    /// either way before it is closed.
+    pub tunnel_idle_timeout: Duration,
     /// Routes, first match wins.
     pub routes: Vec<RouteSpec>,
     /// Peers whose `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` are kept and

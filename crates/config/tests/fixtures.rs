@@ -117,6 +117,18 @@ fn fixture(name: &str) -> sluicegate_config::Config {
 }
 
 #[test]
+fn tunnel_idle_timeout_is_per_listener_with_a_default() {
+    let config = fixture("tunnels.yaml");
+    let timeout = |name: &str| {
+        let listener = config.listeners.iter().find(|l| l.name.as_str() == name);
+        listener.unwrap().tunnel_idle_timeout
+    };
+    assert_eq!(timeout("chat"), Duration::from_secs(90));
+    assert_eq!(timeout("web"), defaults::TUNNEL_IDLE_TIMEOUT);
+    assert_eq!(defaults::TUNNEL_IDLE_TIMEOUT, Duration::from_secs(3600));
+}
+
+#[test]
 fn merge_keys_read_as_their_expanded_form() {
     let merged = fixture("merge.yaml");
     assert_eq!(merged, fixture("merge_expanded.yaml"));

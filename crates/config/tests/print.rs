@@ -87,6 +87,7 @@ listeners:
   web:
     address: 127.0.0.1:8080
     protocol: http
+    tunnel_idle_timeout: 1h
     trusted_proxies: []
     merge_slashes: true
     escaped_slashes: keep

@@ -1,13 +1,15 @@
 //! [`ClientConn`]: the client connection a request came on, as its service sees it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::HeaderValue;
 use http::uri::Scheme;
 
 use crate::identity::Peer;
 use crate::refusals::Refusals;
+use crate::tunnel::Tunnel;
+use crate::upgrades::Upgrades;
 
 /// The client connection a request came on.
 #[derive(Debug)]
@@ -26,6 +28,10 @@ pub(crate) struct ClientConn {
     pub(crate) scheme: Scheme,
     /// Heads its guard refused, for the service to answer.
     pub(crate) refusals: Arc<Refusals>,
+    /// The upgrade request whose head its guard holds, for the service to decide.
+    pub(crate) upgrades: Arc<Upgrades>,
+    /// The tunnel its service opened with a `101`, to run once hyper lets go.
+    tunnel: Mutex<Option<Tunnel>>,
 }
 
 impl ClientConn {
@@ -45,6 +51,21 @@ impl ClientConn {
             host,
             scheme: if secure { Scheme::HTTPS } else { Scheme::HTTP },
             refusals: Arc::default(),
+            upgrades: Arc::default(),
+            tunnel: Mutex::default(),
         }
+    }
+
+    /// Files the tunnel of the `101` being answered.
+    pub(crate) fn open_tunnel(&self, tunnel: Tunnel) {
+        *self.tunnel.lock().unwrap_or_else(PoisonError::into_inner) = Some(tunnel);
+    }
+
+    /// The tunnel filed, if the service answered a `101`.
+    pub(crate) fn take_tunnel(&self) -> Option<Tunnel> {
+        self.tunnel
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }

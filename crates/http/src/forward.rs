@@ -4,12 +4,14 @@
 //! Safe means: nothing was sent (connect failure: any method), or the method is
 //! idempotent and its body was held whole (≤ 64 KiB). A response is only retried
 //! before any of it went to the client, which is always the case here: the head is
-//! still in hand.
+//! still in hand. An upgrade request is never sent twice: it goes on a new
+//! connection (the upgrade takes it for good), and only a connect failure sends it to
+//! another backend.
 
 use std::time::Duration;
 
 use http::request::Parts;
-use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use sluicegate_core::{AfterSend, FailedAt, PickKey};
 use sluicegate_runtime::{
@@ -22,6 +24,7 @@ use crate::failure::Failure;
 use crate::replay::{Prepared, RequestBody};
 use crate::send::send;
 use crate::status::ProxyError;
+use crate::tunnel::BackendSide;
 use crate::upstream_head::downstream_head;
 
 /// Methods that may be sent twice (RFC 9110 §9.2.2), as nginx's `proxy_next_upstream`.
@@ -71,6 +74,8 @@ pub(crate) struct Exchange<'a> {
     /// Whether the request may be sent again after it was sent (the policy resends
     /// sent requests and the method is idempotent); decided once, in `proxy`.
     pub(crate) resend: bool,
+    /// Whether it asks for an upgrade that is honoured: then it is never sent twice.
+    pub(crate) upgrade: bool,
 }
 
 /// A backend's answer with what its body holds until it ends: the attempt's in-flight
@@ -117,6 +122,8 @@ struct Tries<'a> {
     tried: Vec<usize>,
     /// Resends of a sent request so far, within the policy's attempts.
     resends: u32,
+    /// Whether every attempt takes a new connection (an upgrade's).
+    fresh: bool,
 }
 
 /// Sends the request to backend `slot`, then tries again as the policy allows. `on_pick`
@@ -139,11 +146,12 @@ pub(crate) async fn forward(
         head,
         mut body,
         resend,
+        upgrade,
     } = exchange;
     // Kept for a resend within the policy, or once on a fresh connection after an
     // idle close (any idempotent request, with or without a policy).
     let cluster = target.cluster;
-    let resendable = resend || is_idempotent(&head.method);
+    let resendable = !upgrade && (resend || is_idempotent(&head.method));
     let copy = (resendable && body.is_replayable()).then(|| HeadCopy::of(&head));
     let first = body.take().ok_or_else(|| no_backend(cluster))?;
     let request = Request::from_parts(head, first);
@@ -154,11 +162,12 @@ pub(crate) async fn forward(
         body,
         tried: Vec::new(),
         resends: 0,
+        fresh: upgrade,
     };
     let mut next = Try {
         slot,
         request,
-        fresh: false,
+        fresh: upgrade,
         budget: None,
     };
     // Keeps a failed request counted in the cluster's total until its next attempt.
@@ -244,7 +253,7 @@ impl Tries<'_> {
         Some(Try {
             slot,
             request: unsent,
-            fresh: false,
+            fresh: self.fresh,
             budget: None,
         })
     }
@@ -370,5 +379,12 @@ fn backoff(policy: &RetryPolicy, n: usize) -> Duration {
 
 fn answer((mut response, guards, lease): Answered) -> Response<ProxyBody> {
     downstream_head(&mut response);
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // `send` lets through only the 101 of an upgrade that was asked for. Its
+        // connection is the tunnel's now: the lease is dropped, never released.
+        drop(lease);
+        let upgrade = hyper::upgrade::on(&mut response);
+        return response.map(|_| ProxyBody::switched(BackendSide { upgrade, guards }));
+    }
     response.map(|body| ProxyBody::upstream(body, guards, lease))
 }

@@ -14,6 +14,7 @@ use std::mem::MaybeUninit;
 use sluicegate_metrics::RejectReason;
 
 use crate::status::ProxyError;
+use crate::upgrade::asks;
 
 /// Largest request head: request line and header fields (431 past it). nginx's
 /// `large_client_header_buffers` allows 32 KiB per line, Envoy 60 KiB per head.
@@ -26,8 +27,14 @@ pub(crate) const MAX_HEADERS: usize = 100;
 /// A complete head, as far as the bytes went.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Head {
-    /// The head is `len` bytes long; `body` follows it.
-    Complete { len: usize, body: BodyFraming },
+    /// The head is `len` bytes long; `body` follows it. `upgrade`: it asks for an
+    /// upgrade that is honoured ([`crate::upgrade::asks`]), so what follows it may be
+    /// another protocol's.
+    Complete {
+        len: usize,
+        body: BodyFraming,
+        upgrade: bool,
+    },
     /// The head has not ended yet.
     Partial,
 }
@@ -91,7 +98,9 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Head, Refusal> {
     check_target(target).map_err(|(error, reason)| refused(error, reason, &request))?;
     let body = framing(version == 1, request.headers)
         .map_err(|what| refused(malformed(what), RejectReason::Framing, &request))?;
-    Ok(Head::Complete { len, body })
+    let fields = request.headers.iter().map(|h| (h.name, h.value));
+    let upgrade = asks(version == 1, body == BodyFraming::Length(0), fields);
+    Ok(Head::Complete { len, body, upgrade })
 }
 
 fn too_large_head() -> ProxyError {
@@ -250,7 +259,7 @@ mod tests {
 
     fn complete(head: &[u8]) -> BodyFraming {
         match check(head) {
-            Ok(Head::Complete { len, body }) => {
+            Ok(Head::Complete { len, body, .. }) => {
                 assert_eq!(len, head.len());
                 body
             }
@@ -288,6 +297,27 @@ mod tests {
         let te_first =
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n";
         assert_eq!(complete(te_first), BodyFraming::Chunked);
+    }
+
+    #[test]
+    fn upgrade_requests_are_told_apart() {
+        let upgrade =
+            |head: &[u8]| matches!(check(head), Ok(Head::Complete { upgrade, .. }) if upgrade);
+        let ws =
+            b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        assert!(upgrade(ws));
+        assert!(!upgrade(
+            b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"
+        ));
+        assert!(!upgrade(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"
+        ));
+        assert!(!upgrade(
+            b"GET / HTTP/1.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        ));
+        assert!(!upgrade(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        ));
     }
 
     #[test]

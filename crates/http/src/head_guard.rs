@@ -21,6 +21,19 @@
 //!    destroy the answer before the client reads it.
 //! 4. A chunked body hyper would reject leaves the rest of the connection unchecked
 //!    here: hyper fails that request and closes the connection itself.
+//! 5. A head that asks for an upgrade sluicegate honours ([`crate::upgrade::asks`]:
+//!    HTTP/1.1, `Connection: upgrade`, an `Upgrade` protocol other than `h2c`, no
+//!    body) is handed on, and **nothing after it**: the bytes that follow are held,
+//!    unscanned, and nothing more is read, until the service decides
+//!    ([`Upgrades`]). Answered plainly (no `101`), those bytes are scanned as the next
+//!    head, exactly as if they had arrived after the answer, and the connection goes
+//!    on as HTTP: the guard and hyper still agree on every head, since neither has
+//!    looked past the upgrade head. Answered `101`, hyper gets nothing more at all;
+//!    once hyper has written the `101` and let go, the tunnel reads the held bytes
+//!    and then everything else straight from the socket, never scanned again: that
+//!    is no longer HTTP. So no byte is ever both parsed as a request here and passed
+//!    through as tunnel data, and nothing reaches a tunnel before the backend said
+//!    `101`.
 //!
 //! This must agree with hyper on where every head starts; it follows hyper's framing
 //! rules and is tested on heads and bodies split at every byte.
@@ -38,6 +51,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::chunk_scan::{ChunkScan, Scanned};
 use crate::head_check::{self, BodyFraming, Head, MAX_HEAD, Refusal};
 use crate::refusals::Refusals;
+use crate::upgrades::{Upgrades, Verdict};
 
 /// What hyper reads in place of a refused head: a request that cannot be forwarded by
 /// mistake (its host does not resolve), answered from [`Refusals`].
@@ -60,6 +74,11 @@ enum Position {
     Unchecked,
     /// The stand-in for a refused head is handed on (or being handed on).
     Refused,
+    /// After an upgrade request's head: nothing is scanned or read until the service
+    /// decides.
+    Upgrade,
+    /// Switched: every byte is handed on unscanned.
+    Tunnel,
 }
 
 /// How far a scan of new bytes got.
@@ -70,6 +89,8 @@ enum Scan {
     HeadFrom(usize),
     /// The head at this offset is refused.
     RefusedAt(usize, Refusal),
+    /// The bytes from this offset follow an upgrade request's head: held.
+    UpgradeAt(usize),
 }
 
 /// A client stream whose request heads are checked before hyper reads them.
@@ -84,13 +105,15 @@ pub(crate) struct HeadGuard<S> {
     /// Heads handed on so far (the number of the next request).
     heads: u64,
     refusals: Arc<Refusals>,
+    upgrades: Arc<Upgrades>,
     /// Set once a refused connection half-closed: until when it reads and drops.
     linger: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> HeadGuard<S> {
-    /// Guards `inner`; refusals are filed in `refusals`.
-    pub(crate) fn new(inner: S, refusals: Arc<Refusals>) -> Self {
+    /// Guards `inner`; refusals are filed in `refusals`, held upgrade requests in
+    /// `upgrades`.
+    pub(crate) fn new(inner: S, refusals: Arc<Refusals>, upgrades: Arc<Upgrades>) -> Self {
         Self {
             inner,
             position: Position::Head,
@@ -98,6 +121,7 @@ impl<S> HeadGuard<S> {
             ready: 0,
             heads: 0,
             refusals,
+            upgrades,
             linger: None,
         }
     }
@@ -110,14 +134,11 @@ impl<S> HeadGuard<S> {
             match &mut self.position {
                 Position::Head => match head_check::check(rest) {
                     Ok(Head::Partial) => return Scan::HeadFrom(at),
-                    Ok(Head::Complete { len, body }) => {
+                    Ok(Head::Complete { len, body, upgrade }) => {
                         at += len;
-                        self.heads += 1;
-                        self.position = match body {
-                            BodyFraming::Length(0) => Position::Head,
-                            BodyFraming::Length(n) => Position::Body(n),
-                            BodyFraming::Chunked => Position::Chunked(ChunkScan::new()),
-                        };
+                        if !self.passed(body, upgrade) {
+                            return Scan::UpgradeAt(at);
+                        }
                     }
                     Err(refusal) => return Scan::RefusedAt(at, refusal),
                 },
@@ -137,10 +158,31 @@ impl<S> HeadGuard<S> {
                     }
                     Scanned::Invalid => self.position = Position::Unchecked,
                 },
-                Position::Unchecked | Position::Refused => at = bytes.len(),
+                Position::Unchecked | Position::Refused | Position::Upgrade | Position::Tunnel => {
+                    at = bytes.len()
+                }
             }
         }
         Scan::All
+    }
+
+    /// Counts a head that passed and moves past it, to its body; `false` when it asks
+    /// for an upgrade, whose answer what follows it waits for.
+    fn passed(&mut self, body: BodyFraming, upgrade: bool) -> bool {
+        if upgrade {
+            // No body (`asks` says so).
+            self.upgrades.hold(self.heads);
+            self.heads += 1;
+            self.position = Position::Upgrade;
+            return false;
+        }
+        self.heads += 1;
+        self.position = match body {
+            BodyFraming::Length(0) => Position::Head,
+            BodyFraming::Length(n) => Position::Body(n),
+            BodyFraming::Chunked => Position::Chunked(ChunkScan::new()),
+        };
+        true
     }
 
     /// Files `refusal` for the next request and queues the stand-in after the first
@@ -183,7 +225,7 @@ impl<S: AsyncRead + Unpin> HeadGuard<S> {
         let new = &out.filled()[before..];
         match self.scan(new) {
             Scan::All => {}
-            Scan::HeadFrom(at) => {
+            Scan::HeadFrom(at) | Scan::UpgradeAt(at) => {
                 self.held.extend_from_slice(&new[at..]);
                 out.set_filled(before + at);
             }
@@ -220,18 +262,42 @@ impl<S: AsyncRead + Unpin> HeadGuard<S> {
                 }
                 continue;
             }
-            let held = std::mem::take(&mut self.held);
-            let scan = self.scan(&held);
-            self.held = held;
-            match scan {
-                Scan::All => self.ready = self.held.len(),
-                Scan::HeadFrom(at) => self.ready = at,
-                Scan::RefusedAt(at, refusal) => self.refuse(at, refusal),
-            }
+            self.rescan();
             if self.ready > 0 {
                 return Poll::Ready(Ok(()));
             }
         }
+    }
+
+    /// Scans the held bytes, which start at a head, and marks what may be handed on.
+    fn rescan(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let scan = self.scan(&held);
+        self.held = held;
+        match scan {
+            Scan::All => self.ready = self.held.len(),
+            Scan::HeadFrom(at) | Scan::UpgradeAt(at) => self.ready = at,
+            Scan::RefusedAt(at, refusal) => self.refuse(at, refusal),
+        }
+    }
+
+    /// Waits for the service's decision on the bytes after an upgrade request's
+    /// head: scanned as the next head (a plain answer), or handed on as they are,
+    /// and everything after them (the tunnel has opened).
+    fn poll_switch(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match std::task::ready!(self.upgrades.poll_verdict(cx)) {
+            Verdict::Tunnel => {
+                self.position = Position::Tunnel;
+                self.ready = self.held.len();
+            }
+            Verdict::Plain => {
+                self.position = Position::Head;
+                if !self.held.is_empty() {
+                    self.rescan();
+                }
+            }
+        }
+        Poll::Ready(())
     }
 }
 
@@ -255,9 +321,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadGuard<S> {
                 this.hand_on(out);
                 return Poll::Ready(Ok(()));
             }
-            if matches!(this.position, Position::Refused) {
+            match this.position {
                 // The stand-in is answered and the connection closed; read no more.
-                return Poll::Pending;
+                Position::Refused => return Poll::Pending,
+                Position::Upgrade => {
+                    std::task::ready!(this.poll_switch(cx));
+                    continue;
+                }
+                Position::Tunnel => return Pin::new(&mut this.inner).poll_read(cx, out),
+                Position::Head | Position::Body(_) | Position::Chunked(_) | Position::Unchecked => {
+                }
             }
             if !this.held.is_empty() {
                 std::task::ready!(this.read_held(cx))?;

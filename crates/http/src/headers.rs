@@ -1,13 +1,16 @@
 //! Header rewriting at the proxy hop: hop-by-hop fields out (RFC 9110 §7.6.1), the
-//! `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` fields in.
+//! `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` fields in. (An upgrade that is
+//! honoured gets `Connection: upgrade` and its `Upgrade` back afterwards:
+//! [`crate::upgrade::restore`].)
 
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 
 use crate::identity::{Identity, X_FORWARDED_FOR, X_REQUEST_ID};
 
-/// Fields that describe one connection and never cross a proxy.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// Fields that describe one connection and never cross a proxy. `HTTP2-Settings`
+/// belongs to an `h2c` upgrade (RFC 7540 §3.2.1), which is never honoured.
+const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -15,6 +18,7 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     header::TRAILER,
+    HeaderName::from_static("http2-settings"),
 ];
 
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -134,6 +138,10 @@ mod tests {
         h.insert("te", HeaderValue::from_static("trailers"));
         h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
         h.insert("trailer", HeaderValue::from_static("x"));
+        h.insert(
+            "http2-settings",
+            HeaderValue::from_static("AAMAAABkAAQAAP__"),
+        );
         h.insert("x-kept", HeaderValue::from_static("yes"));
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);

@@ -2,8 +2,9 @@
 //! the head guard that checks every request head before hyper sees it), and for each
 //! request route → pick → send, with retries within the cluster's policy and budget,
 //! the header rules (hop-by-hop, `X-Forwarded-*`, `Via`, `X-Request-Id`), affinity
-//! keys, the access log, and the one module that maps failures to statuses
-//! ([`status`]).
+//! keys, the access log, the one module that maps failures to statuses ([`status`]),
+//! and HTTP/1.1 upgrades (WebSocket …): a connection whose request a backend answers
+//! `101` becomes a byte tunnel between client and backend.
 //!
 //! Its place in the graph: above `upstream` (pools, [`Live`]) and `runtime`
 //! (snapshots), below `listener`, which accepts connections and hands them to
@@ -15,6 +16,7 @@
 //! on).
 
 mod access;
+mod activity;
 mod affinity;
 mod body;
 mod chunk_scan;
@@ -36,7 +38,11 @@ mod request_check;
 mod send;
 mod serve;
 pub mod status;
+mod switching;
 mod target;
+mod tunnel;
+mod upgrade;
+mod upgrades;
 mod upstream_head;
 mod via;
 

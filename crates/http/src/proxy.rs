@@ -3,9 +3,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use http::request::Parts;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
+use sluicegate_upstream::LiveCluster;
 
 use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
@@ -15,9 +17,10 @@ use crate::conn::ClientConn;
 use crate::forward::{Exchange, forward, is_idempotent};
 use crate::identity::{Identity, X_REQUEST_ID};
 use crate::live::Live;
-use crate::replay::Prepared;
+use crate::replay::{Prepared, RequestBody};
 use crate::request_check::check_request;
 use crate::status::ProxyError;
+use crate::switching::Asked;
 use crate::target::normalize_target;
 use crate::upstream_head::upstream_head;
 
@@ -33,11 +36,14 @@ struct Reached {
 /// Serves one request that came on `conn`. Never fails: errors become
 /// responses. Counts the response in the metrics of the backend, cluster or listener
 /// it reached, returns the request id on it, and logs it when the access log is on.
+/// A backend's `101` to an upgrade that is honoured leaves a tunnel on `conn`.
 pub(crate) async fn handle(
     live: Arc<Live>,
     conn: &ClientConn,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    // First: until it is settled, the head guard reads nothing more from the client.
+    let asked = Asked::take(conn, &mut request);
     let started = Instant::now();
     let listener = &*conn.listener;
     let at = live.snapshot.listener_index(listener);
@@ -54,7 +60,10 @@ pub(crate) async fn handle(
         request.map(|body| ClientBody::new(body, log.as_ref().map(|l| l.request_bytes())));
     let mut reached = Reached::default();
     let result = match at {
-        Some((index, _)) => proxy(&live, index, conn, &identity, request, &mut reached).await,
+        Some((index, _)) => {
+            let request = (request, asked);
+            proxy(&live, index, conn, &identity, request, &mut reached).await
+        }
         None => Err(ProxyError::NoRoute),
     };
     let upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
@@ -137,24 +146,18 @@ fn count(
     }
 }
 
+/// Routes, picks and forwards one request; an `asked` upgrade goes with it, and is
+/// settled with the answer.
 async fn proxy(
     live: &Live,
     listener: usize,
     conn: &ClientConn,
     identity: &Identity,
-    request: Request<ClientBody>,
+    (request, asked): (Request<ClientBody>, Option<Asked>),
     reached: &mut Reached,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut head, body) = request.into_parts();
-    check_request(&head, &conn.scheme)?;
-    let snapshot = &live.snapshot;
-    let entry = snapshot
-        .listeners
-        .get(listener)
-        .ok_or(ProxyError::NoRoute)?;
-    normalize_target(&mut head.uri, entry.path_rules)?;
-    let index = entry.routes.route(&head).ok_or(ProxyError::NoRoute)?;
-    let target = live.cluster(index).ok_or(ProxyError::NoRoute)?;
+    let (entry, index, target) = route(live, listener, conn, &mut head)?;
     let cluster = target.cluster;
     reached.cluster = Some(index);
     let no_backend = || ProxyError::NoBackend {
@@ -162,7 +165,12 @@ async fn proxy(
     };
     let key = pick_key(cluster, &head, identity.client);
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
-    upstream_head(&mut head, conn, identity);
+    upstream_head(
+        &mut head,
+        conn,
+        identity,
+        asked.as_ref().map(|a| &a.protocols),
+    );
     let retry = cluster.retry.as_ref();
     let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
     let limit = retry.filter(|_| resend).map(|p| p.buffer);
@@ -173,10 +181,35 @@ async fn proxy(
         head,
         body,
         resend,
+        upgrade: asked.is_some(),
     };
-    forward(exchange, slot, |slot| {
+    let mut response = forward(exchange, slot, |slot| {
         reached.backend = Some(slot);
         reached.attempts += 1;
     })
-    .await
+    .await?;
+    if let Some(asked) = asked {
+        asked.answered(&mut response, conn, entry);
+    }
+    Ok(response)
+}
+
+/// The listener's entry and the cluster `head` is routed to (its index, and with its
+/// pools), after the request checks and the target's normalisation.
+fn route<'a>(
+    live: &'a Live,
+    listener: usize,
+    conn: &ClientConn,
+    head: &mut Parts,
+) -> Result<(&'a Listener, usize, LiveCluster<'a, RequestBody>), ProxyError> {
+    check_request(head, &conn.scheme)?;
+    let entry = live
+        .snapshot
+        .listeners
+        .get(listener)
+        .ok_or(ProxyError::NoRoute)?;
+    normalize_target(&mut head.uri, entry.path_rules)?;
+    let index = entry.routes.route(head).ok_or(ProxyError::NoRoute)?;
+    let target = live.cluster(index).ok_or(ProxyError::NoRoute)?;
+    Ok((entry, index, target))
 }

@@ -20,6 +20,14 @@ impl Refusals {
         let _ = self.refused.set((index, refusal));
     }
 
+    /// The number (from 0) of the request the service serves now: the one [`next`]
+    /// counted last. (hyper's HTTP/1 server serves one request at a time.)
+    ///
+    /// [`next`]: Refusals::next
+    pub(crate) fn serving(&self) -> u64 {
+        self.served.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
     /// Counts a request reaching the service: its refusal, if it is the refused one.
     pub(crate) fn next(&self) -> Option<&Refusal> {
         let index = self.served.fetch_add(1, Ordering::Relaxed);
@@ -46,8 +54,10 @@ mod tests {
         };
         refusals.refuse(2, refusal.clone());
         assert_eq!(refusals.next(), None);
+        assert_eq!(refusals.serving(), 0);
         assert_eq!(refusals.next(), None);
         assert_eq!(refusals.next(), Some(&refusal));
+        assert_eq!(refusals.serving(), 2);
         assert_eq!(refusals.next(), None);
     }
 }

@@ -6,7 +6,7 @@
 use std::io;
 use std::time::Instant;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use sluicegate_core::AfterSend;
 use sluicegate_metrics::ConnectReason;
@@ -16,9 +16,14 @@ use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure};
 use crate::failure::Failure;
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
+use crate::upgrade::accepts;
 
 /// Sends the request to `backend` (on a new connection when `fresh`) and waits,
-/// bounded by the cluster's response timeout, for the response head.
+/// bounded by the cluster's response timeout, for the response head. A `101` is
+/// accepted only as the answer to an upgrade the request asked for (it carries
+/// `Upgrade`, kept only for an upgrade that is honoured) and only when it switches to
+/// a protocol that was offered; any other `101` is a backend speaking another protocol
+/// on this connection: a 502, the connection closed.
 pub(crate) async fn send(
     upstream: &BackendUpstream<RequestBody>,
     cluster: &Cluster,
@@ -27,6 +32,7 @@ pub(crate) async fn send(
     fresh: bool,
 ) -> Result<(Response<Incoming>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();
+    let offered = request.headers().get(header::UPGRADE).cloned();
     let started = Instant::now();
     let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));
     match sent.await {
@@ -37,9 +43,12 @@ pub(crate) async fn send(
                 AfterSend::Timeout,
             ))
         }
-        Ok(Ok((response, _))) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
-            // No upgrade is ever asked for (`Upgrade` is removed), so a 101 is a
-            // backend speaking another protocol on this connection: not forwarded.
+        Ok(Ok((response, _)))
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                && !offered
+                    .as_ref()
+                    .is_some_and(|offered| accepts(offered, response.headers())) =>
+        {
             tracing::warn!(backend = %backend.key, "backend switched protocols unasked: 502");
             Err(Failure::sent(
                 ProxyError::BadResponse { cluster: name() },

@@ -1,13 +1,15 @@
 //! Serving HTTP on one accepted connection: HTTP/1.1 through the head guard in front
 //! of hyper's HTTP/1 server, or HTTP/2 on hyper's HTTP/2 server (the listener decides
 //! which, by ALPN or the client's preface); one service for both that answers refused
-//! heads and hands every other request to [`crate::proxy::handle`]; and the
-//! connection's graceful end when its listener drains (HTTP/1: finish the request in
-//! flight and close; HTTP/2: GOAWAY, finish the open streams).
+//! heads and hands every other request to [`crate::proxy::handle`]; the tunnel an
+//! HTTP/1 `101` leaves behind ([`crate::tunnel`]); and the connection's graceful end
+//! when its listener drains (HTTP/1: finish the request in flight and close; HTTP/2:
+//! GOAWAY, finish the open streams).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -15,9 +17,8 @@ use arc_swap::ArcSwap;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
-use hyper::service::service_fn;
+use hyper::service::{HttpService, service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::body::ProxyBody;
@@ -72,7 +73,9 @@ pub struct Source {
 /// Serves HTTP on `stream` until the client closes it. Once `draining` resolves, the
 /// connection finishes what is in flight and closes; once `closing` resolves after
 /// that, it is dropped at once. A connection that ends with hyper refusing a request
-/// (head or frame) is counted and logged as a rejected request.
+/// (head or frame) is counted and logged as a rejected request. A connection
+/// switched by a `101` runs its tunnel until the tunnel ends or `closing` resolves:
+/// a tunnel has no request boundary to drain at.
 pub async fn serve<S>(
     stream: S,
     accepted: Accepted,
@@ -90,16 +93,19 @@ pub async fn serve<S>(
         version,
     } = accepted;
     let conn = Arc::new(ClientConn::new(listener.clone(), peer, local, secure));
+    let switched = conn.clone();
+    tokio::pin!(closing);
     let closing_live = source.live.clone();
     let result = match version {
         HttpVersion::Http1 => {
-            let stream = HeadGuard::new(stream, conn.refusals.clone());
+            let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone());
             let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            drive(conn, draining, closing).await
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            drive(conn, draining, closing.as_mut()).await
         }
         HttpVersion::Http2 => {
             let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
@@ -107,14 +113,56 @@ pub async fn serve<S>(
                 .timer(TokioTimer::new())
                 .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
                 .serve_connection(TokioIo::new(stream), service);
-            drive(conn, draining, closing).await
+            drive(conn, draining, closing.as_mut()).await
         }
     };
-    if let Some(Err(error)) = result {
+    let Some(result) = result else {
+        return; // Closed by the drain.
+    };
+    if let Err(error) = result {
         tracing::debug!(%peer, "client connection ended with an error: {error}");
         let live = closing_live.load_full();
         let series = live.snapshot.listener(&listener).map(|l| &l.series);
         rejected::record_hyper(series, &listener, peer, &error);
+    }
+    if let Some(tunnel) = switched.take_tunnel() {
+        tokio::select! {
+            () = tunnel.run() => {}
+            () = &mut closing => tracing::debug!(%peer, "tunnel closed by the drain"),
+        }
+    }
+}
+
+/// A hyper server connection that can be asked to end gracefully (hyper-util's
+/// `GracefulConnection` leaves out the upgradeable HTTP/1 connection).
+trait Graceful: Future<Output = hyper::Result<()>> {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Graceful for http1::UpgradeableConnection<I, S>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http1::UpgradeableConnection::graceful_shutdown(self);
+    }
+}
+
+impl<I, S, B, E> Graceful for http2::Connection<I, S, E>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http2::Connection::graceful_shutdown(self);
     }
 }
 
@@ -124,9 +172,9 @@ async fn drive<C>(
     conn: C,
     draining: impl Future<Output = ()>,
     closing: impl Future<Output = ()>,
-) -> Option<Result<(), C::Error>>
+) -> Option<hyper::Result<()>>
 where
-    C: GracefulConnection,
+    C: Graceful,
 {
     tokio::pin!(conn, draining, closing);
     tokio::select! {

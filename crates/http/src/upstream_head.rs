@@ -3,20 +3,27 @@
 
 use http::request::Parts;
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Response, Uri, Version, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, Version, header};
 use hyper::body::Incoming;
 
 use crate::conn::ClientConn;
 use crate::headers::{remove_hop_by_hop, set_forwarded};
 use crate::identity::Identity;
+use crate::upgrade::restore;
 use crate::via::add_via;
 
 /// Turns the client's request head into the upstream one: target in origin form,
 /// hop-by-hop fields removed, `X-Forwarded-*` (the proto from the connection's
 /// scheme), `X-Real-IP` and `X-Request-Id` set, `Host` kept (or, from an HTTP/1.0
 /// client that sent none, set to the address the client connected to). An HTTP/2
-/// request's `:authority` becomes `Host`.
-pub(crate) fn upstream_head(head: &mut Parts, conn: &ClientConn, identity: &Identity) {
+/// request's `:authority` becomes `Host`. An upgrade that is honoured keeps
+/// `Connection: upgrade`, and `Upgrade` becomes `upgrade`: the protocols offered.
+pub(crate) fn upstream_head(
+    head: &mut Parts,
+    conn: &ClientConn,
+    identity: &Identity,
+    upgrade: Option<&HeaderValue>,
+) {
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
@@ -37,6 +44,9 @@ pub(crate) fn upstream_head(head: &mut Parts, conn: &ClientConn, identity: &Iden
     head.version = Version::HTTP_11;
     canonical_content_length(&mut head.headers);
     remove_hop_by_hop(&mut head.headers);
+    if let Some(protocols) = upgrade {
+        restore(&mut head.headers, protocols.clone());
+    }
     set_forwarded(&mut head.headers, identity, conn.scheme.as_str());
     add_via(&mut head.headers);
 }
@@ -56,7 +66,14 @@ fn canonical_content_length(headers: &mut HeaderMap) {
     };
 }
 
-/// Removes hop-by-hop fields from a backend's response head.
+/// Removes hop-by-hop fields from a backend's response head. A `101` keeps
+/// `Connection: upgrade` and its `Upgrade`: they tell the client what it switched to.
 pub(crate) fn downstream_head(response: &mut Response<Incoming>) {
+    let switched = (response.status() == StatusCode::SWITCHING_PROTOCOLS)
+        .then(|| response.headers().get(header::UPGRADE).cloned())
+        .flatten();
     remove_hop_by_hop(response.headers_mut());
+    if let Some(protocols) = switched {
+        restore(response.headers_mut(), protocols);
+    }
 }

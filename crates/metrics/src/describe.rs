@@ -72,6 +72,16 @@ pub fn describe() {
         DOWNSTREAM_CONNECTIONS_TOTAL,
         "Client connections accepted, by listener."
     );
+    describe_gauge!(
+        TUNNELS_ACTIVE,
+        "Upgraded connections (WebSocket and other Upgrade protocols) tunnelled between a client \
+         and a backend now, by listener."
+    );
+    describe_counter!(
+        TUNNELS_TOTAL,
+        "Upgraded connections opened (a backend's 101 Switching Protocols passed to the client), \
+         by listener."
+    );
     describe_counter!(
         BYTES_RECEIVED_TOTAL,
         "Bytes read from clients (heads and bodies), by listener."

@@ -23,6 +23,10 @@ pub const ERRORS_TOTAL: &str = "sluicegate_errors_total";
 pub const DOWNSTREAM_CONNECTIONS_ACTIVE: &str = "sluicegate_downstream_connections_active";
 /// Client connections accepted, by listener.
 pub const DOWNSTREAM_CONNECTIONS_TOTAL: &str = "sluicegate_downstream_connections_total";
+/// Upgraded connections (WebSocket …) tunnelled now, by listener.
+pub const TUNNELS_ACTIVE: &str = "sluicegate_tunnels_active";
+/// Upgraded connections opened (a backend's `101` passed to the client), by listener.
+pub const TUNNELS_TOTAL: &str = "sluicegate_tunnels_total";
 /// Bytes read from clients, by listener.
 pub const BYTES_RECEIVED_TOTAL: &str = "sluicegate_bytes_received_total";
 /// Bytes written to clients, by listener.

@@ -227,6 +227,8 @@ pub struct ListenerSeries {
     rejected: [Counter; 5],
     connections_active: Gauge,
     connections_total: Counter,
+    tunnels_active: Gauge,
+    tunnels_total: Counter,
     bytes_received: Counter,
     bytes_sent: Counter,
 }
@@ -266,6 +268,8 @@ impl ListenerSeries {
             }),
             connections_active: gauge!(DOWNSTREAM_CONNECTIONS_ACTIVE, "listener" => l()),
             connections_total: counter!(DOWNSTREAM_CONNECTIONS_TOTAL, "listener" => l()),
+            tunnels_active: gauge!(TUNNELS_ACTIVE, "listener" => l()),
+            tunnels_total: counter!(TUNNELS_TOTAL, "listener" => l()),
             bytes_received: counter!(BYTES_RECEIVED_TOTAL, "listener" => l()),
             bytes_sent: counter!(BYTES_SENT_TOTAL, "listener" => l()),
         }
@@ -327,6 +331,14 @@ impl ListenerSeries {
         self.connections_active.clone()
     }
 
+    /// Counts a tunnel opened (an upgraded connection); the returned gauge is to be
+    /// decremented when it closes.
+    pub fn tunnel_opened(&self) -> Gauge {
+        self.tunnels_total.increment(1);
+        self.tunnels_active.increment(1.0);
+        self.tunnels_active.clone()
+    }
+
     /// The byte counters (received, sent), for a connection to keep.
     pub fn bytes(&self) -> (Counter, Counter) {
         (self.bytes_received.clone(), self.bytes_sent.clone())
@@ -344,6 +356,8 @@ impl ListenerSeries {
         self.bytes_received.increment(0);
         self.bytes_sent.increment(0);
         self.connections_active.increment(0.0);
+        self.tunnels_total.increment(0);
+        self.tunnels_active.increment(0.0);
     }
 }
 

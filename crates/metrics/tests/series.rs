@@ -107,6 +107,9 @@ fn listener_series_split_by_route_outcome() {
         received.increment(100);
         sent.increment(2000);
         let _still_open = series.connection_opened();
+        let tunnel = series.tunnel_opened();
+        let _tunnel_still_open = series.tunnel_opened();
+        tunnel.decrement(1.0);
         active.decrement(1.0);
         series.touch();
     });
@@ -125,6 +128,8 @@ fn listener_series_split_by_route_outcome() {
     has("sluicegate_request_duration_seconds{cluster=api,listener=web} 1 samples");
     has("sluicegate_downstream_connections_total{listener=web} 2");
     has("sluicegate_downstream_connections_active{listener=web} 1");
+    has("sluicegate_tunnels_total{listener=web} 2");
+    has("sluicegate_tunnels_active{listener=web} 1");
     has("sluicegate_bytes_received_total{listener=web} 100");
     has("sluicegate_bytes_sent_total{listener=web} 2000");
 }

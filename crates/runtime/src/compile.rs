@@ -160,6 +160,7 @@ fn listener(
         name: spec.name.clone(),
         address: spec.address,
         protocol: spec.protocol,
+        tunnel_idle_timeout: spec.tunnel_idle_timeout,
         routes: RouteTable::new(routes),
         series,
         trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),

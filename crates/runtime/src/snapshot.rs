@@ -19,6 +19,10 @@ pub struct Listener {
     pub address: SocketAddr,
     /// What it speaks.
     pub protocol: Protocol,
+    /// How long an upgraded connection (a tunnel) may pass no byte either way
+    /// before it is closed. Read when a tunnel opens: a reload changes it for the
+    /// tunnels opened after it.
+    pub tunnel_idle_timeout: Duration,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].
     pub routes: RouteTable,
     /// Its metric series.

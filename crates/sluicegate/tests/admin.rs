@@ -178,6 +178,8 @@ fn counters_move_per_backend_and_code_class() {
         "sluicegate_config_reloads_total",
         "sluicegate_config_last_reload_success_timestamp_seconds",
         "sluicegate_downstream_connections_active",
+        "sluicegate_tunnels_active",
+        "sluicegate_tunnels_total",
     ] {
         assert!(
             text.contains(&format!("# HELP {name} ")),

@@ -5,7 +5,9 @@
 //! process from a YAML string ([`start_proxy`]). Backends can be killed and restarted
 //! on the same address ([`Backend::kill`], [`Backend::named_on`]), serve `localhost` on
 //! both loopback addresses ([`Backend::named_localhost`]) or have their health
-//! switched at run time ([`Backend::switchable`]), for health-check tests.
+//! switched at run time ([`Backend::switchable`]), for health-check tests. For
+//! upgrades: a WebSocket echo backend ([`Backend::websocket`]) and client
+//! ([`WsClient`]), and raw upgraded tunnels ([`Backend::upgrading`], [`upgrade`]).
 //!
 //! The process-level tests of the binary run on std threads, without a tokio runtime,
 //! against a real `sluicegate run` child ([`ProcessProxy`], whose binary path the test
@@ -38,7 +40,9 @@ mod proxy;
 mod raw;
 mod sink;
 mod switch;
+pub mod upgrading;
 mod wait;
+mod websocket;
 
 pub use backend::Backend;
 pub use child::{lines_of, signal, wait_exit};
@@ -55,6 +59,8 @@ pub use proxy::{Proxy, single_cluster, start_proxy};
 pub use sluicegate_listener::DrainOutcome;
 pub use sluicegate_runtime::BackendState;
 pub use switch::{HEALTH_PATH, Switch};
+pub use upgrading::upgrade;
 pub use wait::{
     APPLIED, PROCESS_WAIT, WAIT, eventually, eventually_async, init_tracing, poll, within,
 };
+pub use websocket::{Message, WsClient};

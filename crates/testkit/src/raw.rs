@@ -118,19 +118,28 @@ impl Backend {
 
 /// Splits a byte stream into request heads (bodies are not expected).
 #[derive(Default)]
-struct Heads {
-    buffer: Vec<u8>,
+pub(crate) struct Heads {
+    /// Bytes read past the last head taken.
+    pub(crate) buffer: Vec<u8>,
 }
 
 impl Heads {
     /// Reads until a whole head (ending in an empty line) has arrived, consumes it and
     /// returns its `METHOD target`. `None` when the peer closed first, on an error, or
     /// when the head is too big.
-    async fn next(&mut self, stream: &mut TcpStream) -> Option<String> {
+    pub(crate) async fn next(&mut self, stream: &mut TcpStream) -> Option<String> {
+        self.head(stream)
+            .await
+            .map(|head| request_line(head.as_bytes()))
+    }
+
+    /// Like [`Heads::next`], returning the whole head (lossy UTF-8, with its empty
+    /// line).
+    pub(crate) async fn head(&mut self, stream: &mut TcpStream) -> Option<String> {
         loop {
             if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head: Vec<u8> = self.buffer.drain(..end + 4).collect();
-                return Some(request_line(&head));
+                return Some(String::from_utf8_lossy(&head).into_owned());
             }
             if self.buffer.len() > MAX_HEAD {
                 return None;
@@ -145,7 +154,7 @@ impl Heads {
 }
 
 /// `METHOD target` of a request head: its first line without the version.
-fn request_line(head: &[u8]) -> String {
+pub(crate) fn request_line(head: &[u8]) -> String {
     let first = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let first = String::from_utf8_lossy(first);
     let mut parts = first.split(' ');

@@ -11,6 +11,10 @@
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
 //! and no keyed map: one small mutex-guarded stack per backend.
 //!
+//! Connections are driven with hyper's upgrade support: a `101 Switching Protocols`
+//! hands the connection to whoever holds the response (`hyper::upgrade::on`), and
+//! such a connection never comes back: the caller drops its [`Lease`] unreleased.
+//!
 //! The pool is generic over the request body `B` ([`SendBody`]): it never names
 //! the body type of the layer above (the retry buffer lives in the `http` crate).
 
@@ -195,7 +199,8 @@ impl<B: SendBody> Inner<B> {
             .map_err(SendError::Exchange)?;
         let address = self.address;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // With upgrades: after a 101 the connection is handed over, not closed.
+            if let Err(error) = connection.with_upgrades().await {
                 tracing::debug!(%address, "upstream connection ended: {error}");
             }
         });
@@ -231,8 +236,9 @@ async fn reap<B: SendBody>(pool: Weak<Inner<B>>, idle_timeout: Duration) {
 
 /// What one exchange holds until its response has been read: an HTTP/1 connection
 /// (which [`Lease::release`] returns to its pool once the response was read to its
-/// end; dropping it closes the connection), or an HTTP/2 stream slot (given up on
-/// release or drop).
+/// end; dropping it closes the connection; after a `101` the connection belongs to
+/// the upgrade and dropping the lease leaves it to its new owner), or an HTTP/2
+/// stream slot (given up on release or drop).
 #[derive(Debug)]
 pub struct Lease<B> {
     held: Held<B>,
