@@ -108,12 +108,20 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             cluster,
             reason: reason(io.kind()),
         },
+        // The handshake's own words: which check failed, never an address.
+        SendError::Tls(io) => ProxyError::ConnectFailed {
+            cluster,
+            reason: format!("TLS: {io}"),
+        },
         SendError::Exchange(_) | SendError::Stale(_) => ProxyError::BadResponse { cluster },
     }
 }
 
 /// The `reason` label of a failed connection attempt; `None` if it connected.
 fn connect_reason(error: &SendError) -> Option<ConnectReason> {
+    if matches!(error, SendError::Tls(_)) {
+        return Some(ConnectReason::Tls);
+    }
     error.connect_error().map(|kind| match kind {
         io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
         io::ErrorKind::ConnectionReset => ConnectReason::Reset,

@@ -6,9 +6,11 @@
 //! 1. socket options (`TCP_NODELAY`) and byte counting ([`Counted`]);
 //! 2. PROXY protocol v1/v2 in: read and strip the header, replace `peer` with the
 //!    client it names (only from trusted senders) — next, from `transport`;
-//! 3. TLS: peek the ClientHello's SNI; passthrough by SNI hands the raw stream to
-//!    `tcp`, termination wraps it in a rustls stream (ALPN decides h1 or h2) — next,
-//!    from `tls`;
+//! 3. TLS termination on a listener with `tls:` (`sluicegate_tls::ServerTls`: the
+//!    certificate chosen by SNI, the handshake bounded by its timeout, here in the
+//!    connection's own task, never in the accept loop); ALPN then decides h2 or
+//!    HTTP/1. Passthrough by SNI (peek the ClientHello, hand the raw stream to `tcp`)
+//!    comes later;
 //! 4. protocol dispatch ([`Protocol`]): HTTP/2 by ALPN or, without ALPN, by the
 //!    client's preface (prior knowledge, `sniff.rs`), else HTTP/1, both served by
 //!    [`sluicegate_http::serve`]; plain L4 forwarding for `tcp` listeners, later.
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge};
 use sluicegate_http::{Accepted, HttpVersion, Source};
+use sluicegate_tls::{Alpn, Handshake};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -57,21 +60,67 @@ pub(crate) async fn serve(
     let local = stream.local_addr().ok();
     // The config is read here and let go at the end of the block: a connection holds
     // no snapshot between its requests.
-    let stream = {
+    let (stream, tls) = {
         let pinned = source.retired.get().cloned();
         let live = pinned.unwrap_or_else(|| source.live.load_full());
         match live.snapshot.listener(&listener) {
-            Some(l) => Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
-            None => Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
+            Some(l) => (
+                Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
+                l.tls.clone(),
+            ),
+            None => (
+                Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
+                None,
+            ),
         }
     };
     let accepted = Accepted {
         listener,
         peer,
         local,
-        secure: false,
+        secure: tls.is_some(),
         version: HttpVersion::Http1,
     };
+    let Some(tls) = tls else {
+        return by_preface(stream, accepted, source, phases).await;
+    };
+    let handshake = tokio::select! {
+        handshake = tls.server.accept(stream, tls.handshake_timeout) => handshake,
+        () = phases.reached(Phase::Draining) => return,
+    };
+    match handshake {
+        Ok(Handshake { stream, alpn, .. }) => match alpn {
+            Alpn::H2 => {
+                dispatch(
+                    stream,
+                    Protocol::Http(HttpVersion::Http2),
+                    accepted,
+                    source,
+                    phases,
+                )
+                .await
+            }
+            Alpn::Http1 => {
+                dispatch(
+                    stream,
+                    Protocol::Http(HttpVersion::Http1),
+                    accepted,
+                    source,
+                    phases,
+                )
+                .await
+            }
+            Alpn::None => by_preface(stream, accepted, source, phases).await,
+        },
+        Err(error) => tracing::debug!(%peer, listener = %accepted.listener, "{error}"),
+    }
+}
+
+/// Serves `stream` as HTTP/2 when it starts with the client preface, else as HTTP/1.
+async fn by_preface<S>(stream: S, accepted: Accepted, source: Source, mut phases: Phases)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let sniffed = tokio::select! {
         sniffed = tokio::time::timeout(PREFACE_TIMEOUT, sniff_h2(stream)) => sniffed,
         () = phases.reached(Phase::Draining) => return,

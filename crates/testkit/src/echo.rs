@@ -11,8 +11,15 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
 use crate::Backend;
-use crate::backend::{Reply, spawn_http};
+use crate::backend::{Counters, Reply, spawn_http};
 
 /// Response headers the echo backend adds that must not cross a proxy: `Connection`
 /// names `x-resp-hop`, and `keep-alive` is hop-by-hop by definition.
@@ -131,5 +138,36 @@ impl Echoed {
                 self.headers
             ),
         }
+    }
+}
+
+/// Serves the echo answer on one accepted connection `stream` (TLS, say), over
+/// HTTP/2 when `h2` (without the HTTP/1 hop-by-hop fields, which HTTP/2 forbids),
+/// else HTTP/1.1; each request is counted in `counters`.
+pub(crate) async fn serve_echo<S>(stream: S, counters: Arc<Counters>, h2: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: Request<Incoming>| {
+        let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        counters.request(format!("{} {target}", request.method()));
+        let mut reply = answer(request);
+        if h2 {
+            for (name, _) in ECHO_HOP_HEADERS {
+                reply.headers_mut().remove(name);
+            }
+        }
+        async move { Ok::<_, Infallible>(reply) }
+    });
+    let io = TokioIo::new(stream);
+    let served = if h2 {
+        http2::Builder::new(TokioExecutor::new())
+            .serve_connection(io, service)
+            .await
+    } else {
+        http1::Builder::new().serve_connection(io, service).await
+    };
+    if let Err(error) = served {
+        tracing::debug!("fake echo connection ended: {error}");
     }
 }

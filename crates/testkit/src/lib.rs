@@ -40,6 +40,7 @@ mod proxy;
 mod raw;
 mod sink;
 mod switch;
+mod tls;
 pub mod upgrading;
 mod wait;
 mod websocket;
@@ -59,6 +60,7 @@ pub use proxy::{Proxy, single_cluster, start_proxy};
 pub use sluicegate_listener::DrainOutcome;
 pub use sluicegate_runtime::BackendState;
 pub use switch::{HEALTH_PATH, Switch};
+pub use tls::{TestCert, TlsServed, tls_connect};
 pub use upgrading::upgrade;
 pub use wait::{
     APPLIED, PROCESS_WAIT, WAIT, eventually, eventually_async, init_tracing, poll, within,

@@ -104,6 +104,25 @@ impl Proxy {
             .unwrap_or_else(|e| panic!("cannot apply the test config: {e}"));
     }
 
+    /// Applies `yaml`, expecting it to be rejected; returns its errors, one
+    /// `path: message` per line, and panics if it applied.
+    pub async fn rejected(&self, yaml: &str) -> String {
+        let mut core = self.core.lock().await;
+        let applied = within(
+            WAIT,
+            "applying a config",
+            core.text(yaml, "the test config"),
+        );
+        match applied.await {
+            Ok(_) => panic!("a config that should be rejected applied:\n{yaml}"),
+            Err(rejection) => {
+                let errors = rejection.errors.iter();
+                let lines = errors.map(|e| format!("{}: {}", e.path, e.message));
+                lines.collect::<Vec<_>>().join("\n")
+            }
+        }
+    }
+
     /// Like [`Proxy::apply`], but a config that cannot be applied (a listener that
     /// cannot be bound) is an `Err` with the reason; the running config stays. Still
     /// panics if the config is invalid or after [`WAIT`].

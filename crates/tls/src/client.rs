@@ -69,8 +69,8 @@ impl ClientTls {
 
     /// Runs the client handshake on `stream`, verifying the certificate against
     /// `server_name` (a DNS name, sent as SNI, or an IP address, not sent). The error
-    /// says why it failed: `certificate verify failed: UnknownIssuer`, in rustls's
-    /// words.
+    /// says why it failed, in rustls's words and without the name:
+    /// `certificate verify failed: UnknownIssuer`.
     pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         server_name: &str,
@@ -84,22 +84,23 @@ impl ClientTls {
         connector
             .connect(name, stream)
             .await
-            .map_err(|error| explain(server_name, &error))
+            .map_err(|error| explain(&error))
     }
 }
 
-/// `error` of a handshake with `server_name`, worded for a log line: the rustls error
-/// inside it (a certificate refused, an alert) named as such.
-fn explain(server_name: &str, error: &io::Error) -> io::Error {
+/// `error` of a handshake, worded for a client's error body and a log line (which
+/// names the backend itself): the rustls error inside it (a certificate refused, an
+/// alert) named as such, and no address.
+fn explain(error: &io::Error) -> io::Error {
     let inner = error
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>());
     let message = match inner {
         Some(rustls::Error::InvalidCertificate(cause)) => {
-            format!("TLS to {server_name}: certificate verify failed: {cause}")
+            format!("certificate verify failed: {cause}")
         }
-        Some(other) => format!("TLS handshake with {server_name} failed: {other}"),
-        None => format!("TLS handshake with {server_name} failed: {error}"),
+        Some(other) => format!("handshake failed: {other}"),
+        None => format!("handshake failed: {error}"),
     };
     io::Error::new(error.kind(), message)
 }

@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 use sluicegate_core::UpstreamProtocol;
 use sluicegate_runtime::{Backend, Cluster};
 
+use crate::connector::Connector;
 use crate::h2_pool::H2Pool;
 use crate::pool::{Lease, Pool, SendBody};
 use crate::send_error::SendFailure;
@@ -34,27 +35,23 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     /// A new pool for `backend` of `cluster` (needs a tokio runtime: pools run reaper
     /// tasks).
     pub fn new(backend: &Backend, cluster: &Cluster) -> Self {
-        let (address, connect, idle) = (
-            backend.address(),
-            cluster.connect_timeout,
-            cluster.idle_timeout,
-        );
+        let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match cluster.upstream_protocol {
-            UpstreamProtocol::Http1 => BackendPool::Http1(Pool::new(address, connect, idle)),
+            UpstreamProtocol::Http1 => BackendPool::Http1(Pool::new(connector, idle)),
             UpstreamProtocol::H2 | UpstreamProtocol::H2c => {
-                BackendPool::Http2(H2Pool::new(address, connect, idle, cluster.h2_keepalive))
+                BackendPool::Http2(H2Pool::new(connector, idle, cluster.h2_keepalive))
             }
         }
     }
 
-    /// Whether this pool can serve `cluster` as it is now (same protocol and
-    /// settings): then a reload keeps it, with its warm connections.
-    pub fn fits(&self, cluster: &Cluster) -> bool {
-        let (connect, idle) = (cluster.connect_timeout, cluster.idle_timeout);
+    /// Whether this pool can serve `backend` of `cluster` as it is now (same protocol,
+    /// connector and settings): then a reload keeps it, with its warm connections.
+    pub fn fits(&self, backend: &Backend, cluster: &Cluster) -> bool {
+        let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match (self, cluster.upstream_protocol) {
-            (BackendPool::Http1(p), UpstreamProtocol::Http1) => p.has_timeouts(connect, idle),
+            (BackendPool::Http1(p), UpstreamProtocol::Http1) => p.fits(&connector, idle),
             (BackendPool::Http2(p), UpstreamProtocol::H2 | UpstreamProtocol::H2c) => {
-                p.has_settings(connect, idle, cluster.h2_keepalive)
+                p.fits(&connector, idle, cluster.h2_keepalive)
             }
             _ => false,
         }
@@ -74,5 +71,20 @@ impl<B: SendBody + Unpin> BackendPool<B> {
                 Ok((response, Lease::stream(slot)))
             }
         }
+    }
+}
+
+/// How `backend` of `cluster` is reached: its address, the cluster's connect timeout
+/// and TLS, verified against the configured name, else its host name, else its IP.
+fn connector(backend: &Backend, cluster: &Cluster) -> Connector {
+    let address = backend.address();
+    let tls = cluster.tls.as_ref().map(|tls| {
+        let name = tls.server_name(backend.name.as_deref(), address.ip());
+        (tls.client.clone(), name)
+    });
+    Connector {
+        address,
+        connect_timeout: cluster.connect_timeout,
+        tls,
     }
 }

@@ -18,7 +18,6 @@
 //! reaper. PING keep-alive runs when `h2_keepalive` is set.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -29,9 +28,9 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
+use crate::connector::Connector;
 use crate::h2_request::to_h2;
 use crate::pool::SendBody;
 use crate::send_error::{SendError, SendFailure};
@@ -66,8 +65,7 @@ impl<B> Clone for H2Pool<B> {
 
 #[derive(Debug)]
 struct Inner<B> {
-    address: SocketAddr,
-    connect_timeout: Duration,
+    connector: Connector,
     idle_timeout: Duration,
     keepalive: Option<Duration>,
     conns: Mutex<Vec<Arc<Conn<B>>>>,
@@ -98,16 +96,11 @@ impl Drop for StreamSlot {
 }
 
 impl<B: SendBody + Unpin> H2Pool<B> {
-    /// An empty pool for `address`, with its reaper task (needs a tokio runtime).
-    pub fn new(
-        address: SocketAddr,
-        connect_timeout: Duration,
-        idle_timeout: Duration,
-        keepalive: Option<Duration>,
-    ) -> Self {
+    /// An empty pool of connections made by `connector` (with TLS, ALPN must say
+    /// `h2`), with its reaper task (needs a tokio runtime).
+    pub fn new(connector: Connector, idle_timeout: Duration, keepalive: Option<Duration>) -> Self {
         let inner = Arc::new(Inner {
-            address,
-            connect_timeout,
+            connector,
             idle_timeout,
             keepalive,
             conns: Mutex::new(Vec::new()),
@@ -117,14 +110,9 @@ impl<B: SendBody + Unpin> H2Pool<B> {
     }
 
     /// Whether this pool was built with these settings (then it can be kept on reload).
-    pub fn has_settings(
-        &self,
-        connect: Duration,
-        idle: Duration,
-        keepalive: Option<Duration>,
-    ) -> bool {
+    pub fn fits(&self, connector: &Connector, idle: Duration, keepalive: Option<Duration>) -> bool {
         let i = &self.inner;
-        i.connect_timeout == connect && i.idle_timeout == idle && i.keepalive == keepalive
+        i.connector.same_as(connector) && i.idle_timeout == idle && i.keepalive == keepalive
     }
 
     /// Connections open now (for tests and status).
@@ -141,7 +129,7 @@ impl<B: SendBody + Unpin> H2Pool<B> {
         request: Request<B>,
         _fresh: bool,
     ) -> Result<(Response<Incoming>, StreamSlot), SendFailure<Request<B>>> {
-        let mut request = to_h2(request, "http");
+        let mut request = to_h2(request, self.inner.connector.scheme());
         let mut fresh = false;
         loop {
             let (mut sender, slot) = match self.inner.slot(fresh).await {
@@ -197,11 +185,7 @@ impl<B: SendBody + Unpin> Inner<B> {
     }
 
     async fn connect(&self) -> Result<Conn<B>, SendError> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
-            .await
-            .map_err(|_| SendError::ConnectTimeout)?
-            .map_err(SendError::Connect)?;
-        let _ = stream.set_nodelay(true);
+        let stream = self.connector.connect(true).await?;
         let mut builder = http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -218,7 +202,7 @@ impl<B: SendBody + Unpin> Inner<B> {
             .map_err(SendError::Exchange)?;
         let connection = Arc::new(std::sync::Mutex::new(connection));
         let limit: Arc<dyn StreamLimit> = connection.clone();
-        let address = self.address;
+        let address = self.connector.address;
         tokio::spawn(async move {
             let driven = std::future::poll_fn(|cx| match connection.lock() {
                 Ok(mut connection) => Pin::new(&mut *connection).poll(cx),

@@ -10,7 +10,7 @@ use http::{Request, Uri, Version, header};
 /// `request` as an HTTP/2 request over `scheme` (`http` for h2c, `https` over TLS).
 /// A `Host` that is not a valid authority leaves the target as it was: hyper then
 /// fails the request, which answers 502 rather than guessing a name.
-pub(crate) fn to_h2<B>(mut request: Request<B>, scheme: &'static str) -> Request<B> {
+pub(crate) fn to_h2<B>(mut request: Request<B>, scheme: &str) -> Request<B> {
     let authority = request
         .headers()
         .get(header::HOST)

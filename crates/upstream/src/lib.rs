@@ -11,6 +11,7 @@
 //! anything a backend sends.
 
 mod backend_pool;
+mod connector;
 mod h2_pool;
 mod h2_request;
 pub mod live;
@@ -19,6 +20,7 @@ pub mod send_error;
 pub mod upstreams;
 
 pub use backend_pool::BackendPool;
+pub use connector::{Connector, UpstreamStream};
 pub use h2_pool::{H2Pool, StreamSlot};
 pub use live::{Live, LiveCluster};
 pub use pool::{Lease, Pool, SendBody};

@@ -20,7 +20,6 @@
 
 use std::error::Error as StdError;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -28,8 +27,8 @@ use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
+use crate::connector::Connector;
 use crate::h2_pool::StreamSlot;
 use crate::send_error::{SendError, SendFailure};
 
@@ -83,8 +82,7 @@ impl<B> Clone for Pool<B> {
 
 #[derive(Debug)]
 struct Inner<B> {
-    address: SocketAddr,
-    connect_timeout: Duration,
+    connector: Connector,
     idle_timeout: Duration,
     idle: Mutex<Vec<Idle<B>>>,
 }
@@ -96,11 +94,11 @@ struct Idle<B> {
 }
 
 impl<B: SendBody> Pool<B> {
-    /// An empty pool for `address`, with its reaper task (needs a tokio runtime).
-    pub fn new(address: SocketAddr, connect_timeout: Duration, idle_timeout: Duration) -> Self {
+    /// An empty pool of connections made by `connector`, with its reaper task (needs
+    /// a tokio runtime).
+    pub fn new(connector: Connector, idle_timeout: Duration) -> Self {
         let inner = Arc::new(Inner {
-            address,
-            connect_timeout,
+            connector,
             idle_timeout,
             idle: Mutex::new(Vec::new()),
         });
@@ -108,9 +106,10 @@ impl<B: SendBody> Pool<B> {
         Self { inner }
     }
 
-    /// Whether this pool was built with these timeouts (then it can be kept on reload).
-    pub fn has_timeouts(&self, connect: Duration, idle: Duration) -> bool {
-        self.inner.connect_timeout == connect && self.inner.idle_timeout == idle
+    /// Whether this pool was built with this connector and idle timeout (then it can
+    /// be kept on reload).
+    pub fn fits(&self, connector: &Connector, idle: Duration) -> bool {
+        self.inner.connector.same_as(connector) && self.inner.idle_timeout == idle
     }
 
     /// Sends `request` and waits for the response head, on a new connection when
@@ -188,16 +187,12 @@ impl<B: SendBody> Inner<B> {
     }
 
     async fn connect(&self) -> Result<SendRequest<B>, SendError> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
-            .await
-            .map_err(|_| SendError::ConnectTimeout)?
-            .map_err(SendError::Connect)?;
-        let _ = stream.set_nodelay(true);
+        let stream = self.connector.connect(false).await?;
         let (sender, connection) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
             .map_err(SendError::Exchange)?;
-        let address = self.address;
+        let address = self.connector.address;
         tokio::spawn(async move {
             // With upgrades: after a 101 the connection is handed over, not closed.
             if let Err(error) = connection.with_upgrades().await {

@@ -16,6 +16,9 @@ pub enum SendError {
     Connect(io::Error),
     /// Connecting took longer than the connect timeout.
     ConnectTimeout,
+    /// The TLS handshake with the backend failed (its certificate refused, an alert,
+    /// no common protocol): nothing was sent.
+    Tls(io::Error),
     /// The HTTP exchange failed: closed, reset or an invalid response.
     Exchange(hyper::Error),
     /// A reused connection closed or reset after the request was written and before
@@ -30,6 +33,7 @@ impl fmt::Display for SendError {
         match self {
             SendError::ConnectTimeout => f.write_str("connect timed out"),
             SendError::Connect(io) => write!(f, "connect: {io}"),
+            SendError::Tls(io) => write!(f, "TLS: {io}"),
             // hyper's message names only the outer error: the cause is the useful part.
             SendError::Exchange(e) | SendError::Stale(e) => {
                 let first: &(dyn StdError + 'static) = e;
@@ -46,7 +50,7 @@ impl SendError {
     pub fn connect_error(&self) -> Option<io::ErrorKind> {
         match self {
             SendError::ConnectTimeout => Some(io::ErrorKind::TimedOut),
-            SendError::Connect(io) => Some(io.kind()),
+            SendError::Connect(io) | SendError::Tls(io) => Some(io.kind()),
             SendError::Exchange(_) | SendError::Stale(_) => None,
         }
     }

@@ -72,7 +72,7 @@ fn backends<B: SendBody + Unpin>(
         .backends
         .iter()
         .map(|backend| {
-            let kept = old.get(&backend.key).filter(|p| p.fits(cluster));
+            let kept = old.get(&backend.key).filter(|p| p.fits(backend, cluster));
             let pool = kept.map_or_else(|| BackendPool::new(backend, cluster), |p| (*p).clone());
             BackendUpstream { pool }
         })
