@@ -24,6 +24,7 @@ mod client_body;
 mod conn;
 mod failure;
 mod forward;
+mod grpc;
 mod head_check;
 mod head_guard;
 mod headers;

@@ -15,6 +15,7 @@ use crate::body::ProxyBody;
 use crate::client_body::ClientBody;
 use crate::conn::ClientConn;
 use crate::forward::{Exchange, forward, is_idempotent};
+use crate::grpc::is_grpc;
 use crate::identity::{Identity, X_REQUEST_ID};
 use crate::live::Live;
 use crate::replay::{Prepared, RequestBody};
@@ -56,6 +57,7 @@ pub(crate) async fn handle(
         .snapshot
         .access_log
         .then(|| AccessRecord::begin(listener, &request, &identity, started));
+    let grpc = is_grpc(request.headers());
     let request =
         request.map(|body| ClientBody::new(body, log.as_ref().map(|l| l.request_bytes())));
     let mut reached = Reached::default();
@@ -67,7 +69,7 @@ pub(crate) async fn handle(
         None => Err(ProxyError::NoRoute),
     };
     let upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
-    let mut response = result.unwrap_or_else(|error| local_answer(error, at, &identity));
+    let mut response = result.unwrap_or_else(|error| local_answer(error, at, &identity, grpc));
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), identity.request_id);
@@ -91,16 +93,22 @@ pub(crate) async fn handle(
 }
 
 /// The proxy's own answer to a request it could not forward, counted on its listener.
+/// A gRPC request (`grpc`) gets it in gRPC form.
 fn local_answer(
     error: ProxyError,
     at: Option<(usize, &Listener)>,
     identity: &Identity,
+    grpc: bool,
 ) -> Response<ProxyBody> {
     tracing::debug!(client = %identity.client, kind = error.kind(), "{error}");
     if let Some((_, l)) = at {
         l.series.error(error.metric_kind());
     }
-    error.to_response()
+    if grpc {
+        error.to_grpc_response()
+    } else {
+        error.to_response()
+    }
 }
 
 /// The backend a request was last sent to.

@@ -1,9 +1,14 @@
-//! Every data-plane failure and the status it maps to: the one place statuses are chosen.
+//! Every data-plane failure and the status it maps to: the one place statuses are chosen,
+//! in both shapes: an HTTP status with a one-line text body, or, for a gRPC request, a
+//! gRPC status (HTTP 200, trailers-only: `grpc-status` and `grpc-message`), since a
+//! gRPC client reads the status from there and treats any other HTTP status as a
+//! transport failure.
 //!
 //! Bodies are short plain text saying what happened. They name the cluster but not the
 //! backend's address (clients should not learn the internal topology); the log line
 //! carries the address.
 
+use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use sluicegate_metrics::ErrorKind;
 
@@ -168,9 +173,91 @@ impl ProxyError {
     }
 }
 
+/// gRPC status codes sluicegate answers with (grpc/doc/statuscodes.md).
+pub mod grpc_code {
+    /// The request was malformed, from gRPC's point of view an internal error.
+    pub const INTERNAL: u32 = 13;
+    /// No route serves the method.
+    pub const UNIMPLEMENTED: u32 = 12;
+    /// No backend could take it: no healthy one, a failed connect or exchange.
+    pub const UNAVAILABLE: u32 = 14;
+    /// The backend did not answer in time.
+    pub const DEADLINE_EXCEEDED: u32 = 4;
+    /// Anything else (a loop through this proxy).
+    pub const UNKNOWN: u32 = 2;
+}
+
+impl ProxyError {
+    /// The gRPC status a gRPC client gets for this error (Envoy's choices).
+    pub fn grpc_code(&self) -> u32 {
+        match self {
+            ProxyError::BadRequest(_)
+            | ProxyError::HeadTooLarge(_)
+            | ProxyError::UriTooLong(_)
+            | ProxyError::VersionNotSupported(_)
+            | ProxyError::MethodNotAllowed(_)
+            | ProxyError::NotImplemented(_) => grpc_code::INTERNAL,
+            ProxyError::NoRoute => grpc_code::UNIMPLEMENTED,
+            ProxyError::NoBackend { .. }
+            | ProxyError::ConnectFailed { .. }
+            | ProxyError::ConnectTimeout { .. }
+            | ProxyError::BadResponse { .. } => grpc_code::UNAVAILABLE,
+            ProxyError::ResponseTimeout { .. } => grpc_code::DEADLINE_EXCEEDED,
+            ProxyError::LoopDetected(_) => grpc_code::UNKNOWN,
+        }
+    }
+
+    /// The response a gRPC client gets: HTTP 200, `content-type: application/grpc`,
+    /// `grpc-status` and `grpc-message` (percent-encoded, as the gRPC spec asks), no
+    /// body.
+    pub fn to_grpc_response(&self) -> Response<ProxyBody> {
+        let mut response = Response::new(ProxyBody::local(Bytes::new()));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", header::HeaderValue::from(self.grpc_code()));
+        let message = grpc_message(&self.to_string());
+        if let Ok(message) = header::HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", message);
+        }
+        response
+    }
+}
+
+/// `text` percent-encoded for `grpc-message`: printable ASCII but `%` as is.
+fn grpc_message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_shapes() {
+        let c = || "api".to_string();
+        let no_backend = ProxyError::NoBackend { cluster: c() }.to_grpc_response();
+        assert_eq!(no_backend.status(), 200);
+        assert_eq!(no_backend.headers()["grpc-status"], "14");
+        assert_eq!(
+            no_backend.headers()["grpc-message"],
+            "no healthy backend in cluster \"api\""
+        );
+        let timeout = ProxyError::ResponseTimeout { cluster: c() };
+        assert_eq!(timeout.grpc_code(), 4);
+        assert_eq!(ProxyError::NoRoute.grpc_code(), 12);
+        assert_eq!(grpc_message("50% é\n"), "50%25 %C3%A9%0A");
+    }
 
     #[test]
     fn statuses() {

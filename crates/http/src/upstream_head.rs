@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, Version, header};
 use hyper::body::Incoming;
 
 use crate::conn::ClientConn;
+use crate::grpc;
 use crate::headers::{remove_hop_by_hop, set_forwarded};
 use crate::identity::Identity;
 use crate::upgrade::restore;
@@ -43,7 +44,11 @@ pub(crate) fn upstream_head(
     }
     head.version = Version::HTTP_11;
     canonical_content_length(&mut head.headers);
+    let te_trailers = grpc::is_grpc(&head.headers) && grpc::wants_trailers(&head.headers);
     remove_hop_by_hop(&mut head.headers);
+    if te_trailers {
+        grpc::restore_te(&mut head.headers);
+    }
     if let Some(protocols) = upgrade {
         restore(&mut head.headers, protocols.clone());
     }
