@@ -17,6 +17,7 @@
 //! `sluicegate_config::LOOKUP_TIMEOUT`), so it runs on tokio's blocking pool, never on
 //! a worker thread that serves traffic.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use sluicegate_config::Config;
@@ -30,12 +31,26 @@ use crate::reload_outcome::{Rejection, ReloadError, ReloadOutcome, Transient};
 pub struct Reload<A> {
     target: A,
     running: Config,
+    /// The directory relative file paths in a text are relative to (the config
+    /// file's); `None`: as written.
+    base_dir: Option<PathBuf>,
 }
 
 impl<A: Apply> Reload<A> {
     /// The core of a server that serves `running` through `target`.
     pub fn new(target: A, running: Config) -> Self {
-        Self { target, running }
+        Self {
+            target,
+            running,
+            base_dir: None,
+        }
+    }
+
+    /// The same core, reading relative file paths (certificates, keys, CAs) of every
+    /// text relative to `dir`: the config file's directory (see `Config::rebase`).
+    pub fn with_base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.base_dir = Some(dir.into());
+        self
     }
 
     /// The config being served.
@@ -51,7 +66,10 @@ impl<A: Apply> Reload<A> {
     /// Parses and validates `text` on the blocking pool, then applies it as
     /// [`Reload::config`] does. `shown` names the text's source in the log lines.
     pub async fn text(&mut self, text: &str, shown: &str) -> Result<ReloadOutcome, Rejection> {
-        let config = parse(text, shown).await?;
+        let mut config = parse(text, shown).await?;
+        if let Some(dir) = &self.base_dir {
+            config.rebase(dir);
+        }
         self.config(config, shown).await
     }
 
@@ -62,6 +80,10 @@ impl<A: Apply> Reload<A> {
         let current = self.target.current();
         if next == self.running {
             let generation = current.generation;
+            let swapped = current.refresh_certificates();
+            if swapped > 0 {
+                tracing::info!("reload: {swapped} certificate(s) re-read from disk");
+            }
             tracing::info!("reload: no changes, generation {generation} keeps serving");
             return Ok(ReloadOutcome::Applied {
                 generation,

@@ -80,6 +80,15 @@ impl Snapshot {
         }
     }
 
+    /// Re-reads every listener's certificate files now (a reload that changes nothing
+    /// else still picks up certificates renewed on disk, as nginx's SIGHUP does);
+    /// pairs that changed and are valid are served to new handshakes, others keep
+    /// the old pair. Returns how many pairs were swapped.
+    pub fn refresh_certificates(&self) -> usize {
+        let terminating = self.listeners.iter().filter_map(|l| l.tls.as_ref());
+        terminating.map(|tls| tls.server.refresh()).sum()
+    }
+
     /// Keeps every series of this config alive through the next scrape; series of
     /// removed objects, untouched, expire.
     pub fn touch_metrics(&self) {

@@ -18,7 +18,7 @@ pub enum LoadError {
 }
 
 /// Reads, parses and validates a config file, looking its backend host names up
-/// (blocking).
+/// (blocking); relative file paths in it are made relative to its directory.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
     let bytes = std::fs::read(path).map_err(LoadError::Read)?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -30,8 +30,17 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     if let Some(at) = text.find('\0') {
         return Err(LoadError::NotText(format!("a NUL byte at byte {at}")));
     }
-    let config = sluicegate_config::parse(&text).map_err(LoadError::Invalid)?;
+    let mut config = sluicegate_config::parse(&text).map_err(LoadError::Invalid)?;
+    config.rebase(&config_dir(path));
     Ok(config)
+}
+
+/// The directory relative file paths in the config at `path` are relative to.
+pub fn config_dir(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// One line: listeners, clusters, backends.

@@ -46,7 +46,8 @@ pub fn spawn(
     let text = std::fs::read_to_string(path).ok();
     let reloader = Reloader {
         path: path.to_path_buf(),
-        core: Reload::new(state.control.clone(), config),
+        core: Reload::new(state.control.clone(), config)
+            .with_base_dir(crate::check::config_dir(path)),
         state,
         last_text: text,
         missing_warned: false,
