@@ -68,3 +68,30 @@ async fn an_https_scheme_on_cleartext_is_refused() {
     assert_eq!(response.status(), 400);
     assert_eq!(echo.requests(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2_connection_without_requests_for_the_keepalive_timeout_is_closed() {
+    init_tracing();
+    let echo = Backend::echo();
+    let yaml = single_cluster(&[&echo], &[]).replace(
+        "    address: 127.0.0.1:0\n",
+        "    address: 127.0.0.1:0\n    keepalive_timeout: 800ms\n",
+    );
+    let proxy = start_proxy(&yaml).await;
+    let busy = H2Conn::open(proxy.addr()).await.unwrap();
+    let idle = H2Conn::open(proxy.addr()).await.unwrap();
+    assert_eq!(idle.get("/once").await.0, 200);
+    // One connection keeps asking, every 100 ms, for longer than the timeout.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(2000) {
+        assert_eq!(
+            busy.get("/again").await.0,
+            200,
+            "the busy connection was closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let closed = sluicegate_testkit::eventually(WAIT, || idle.is_closed()).await;
+    assert!(closed, "the idle connection is still open");
+    assert!(!busy.is_closed());
+}

@@ -63,6 +63,12 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
         &a.tunnel_idle_timeout,
         &b.tunnel_idle_timeout,
     );
+    changed(
+        out,
+        &format!("{at} keepalive_timeout"),
+        &a.keepalive_timeout,
+        &b.keepalive_timeout,
+    );
     if a.routes != b.routes {
         out.push(format!(
             "{at} routes changed ({} → {})",

@@ -54,6 +54,11 @@ fn listener(
         l.tunnel_idle_timeout.as_deref(),
         defaults::TUNNEL_IDLE_TIMEOUT,
     );
+    let keepalive_timeout = errors.duration(
+        format!("{at}.keepalive_timeout"),
+        l.keepalive_timeout.as_deref(),
+        defaults::KEEPALIVE_TIMEOUT,
+    );
     if l.routes.is_empty() {
         errors.push(
             format!("{at}.routes"),
@@ -82,6 +87,7 @@ fn listener(
         address: address?,
         protocol: protocol?,
         tunnel_idle_timeout,
+        keepalive_timeout,
         routes,
         trusted_proxies,
         merge_slashes: l.merge_slashes.unwrap_or(true),

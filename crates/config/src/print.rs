@@ -77,6 +77,7 @@ fn listener(l: &ListenerSpec) -> Value {
         ("address", Value::from(l.address.to_string())),
         ("protocol", Value::from(l.protocol.to_string())),
         ("tunnel_idle_timeout", duration(l.tunnel_idle_timeout)),
+        ("keepalive_timeout", duration(l.keepalive_timeout)),
         (
             "trusted_proxies",
             l.trusted_proxies

@@ -56,6 +56,8 @@ pub struct RawListener {
     pub protocol: Option<String>,
     /// Time an upgraded connection may stay without traffic before it is closed.
     pub tunnel_idle_timeout: Option<String>,
+    /// Time a client connection may go without a new request (HTTP/2).
+    pub keepalive_timeout: Option<String>,
     /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RawRoute>,

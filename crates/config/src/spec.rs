@@ -35,6 +35,10 @@ pub mod defaults {
     /// byte either way for an hour is taken as abandoned; chat and push sockets that
     /// ping every few minutes stay open.
     pub const TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+    /// `listeners.*.keepalive_timeout`: nginx's `keepalive_timeout` is 75 s, Envoy's
+    /// and HAProxy's HTTP/2 idle timeouts are longer; a minute without a request
+    /// frees the connection of a client that went away without closing it.
+    pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
     /// `clusters.*.backends[*].weight`.
     pub const WEIGHT: u32 = 1;
     /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
@@ -111,6 +115,9 @@ pub struct ListenerSpec {
     /// How long an upgraded connection (a tunnel: WebSocket …) may pass no byte
     /// either way before it is closed.
     pub tunnel_idle_timeout: Duration,
+    /// Time an HTTP/2 client connection may go without a new request before it is
+    /// closed gracefully (GOAWAY).
+    pub keepalive_timeout: Duration,
     /// Routes, first match wins.
     pub routes: Vec<RouteSpec>,
     /// Peers whose `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` are kept and

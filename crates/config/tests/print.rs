@@ -88,6 +88,7 @@ listeners:
     address: 127.0.0.1:8080
     protocol: http
     tunnel_idle_timeout: 1h
+    keepalive_timeout: 1m
     trusted_proxies: []
     merge_slashes: true
     escaped_slashes: keep

@@ -33,7 +33,8 @@ impl Activity {
         })
     }
 
-    fn stamp(&self) {
+    /// Notes activity now.
+    pub(crate) fn stamp(&self) {
         let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(now, Ordering::Relaxed);
     }

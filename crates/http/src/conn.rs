@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::HeaderValue;
 use http::uri::Scheme;
 
+use crate::activity::Activity;
 use crate::identity::Peer;
 use crate::refusals::Refusals;
 use crate::tunnel::Tunnel;
@@ -26,6 +27,9 @@ pub(crate) struct ClientConn {
     /// absolute-form target or an HTTP/2 `:scheme` must name, and the
     /// `X-Forwarded-Proto` a backend is told.
     pub(crate) scheme: Scheme,
+    /// HTTP/2: when its last request started, for the keep-alive timeout; `None` on
+    /// HTTP/1 (hyper's head timeout ends an idle HTTP/1 connection).
+    pub(crate) requests: Option<Arc<Activity>>,
     /// Heads its guard refused, for the service to answer.
     pub(crate) refusals: Arc<Refusals>,
     /// The upgrade request whose head its guard holds, for the service to decide.
@@ -50,6 +54,7 @@ impl ClientConn {
             peer: Peer::new(peer),
             host,
             scheme: if secure { Scheme::HTTPS } else { Scheme::HTTP },
+            requests: None,
             refusals: Arc::default(),
             upgrades: Arc::default(),
             tunnel: Mutex::default(),

@@ -21,6 +21,7 @@ use hyper::service::{HttpService, service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::activity::Activity;
 use crate::body::ProxyBody;
 use crate::conn::ClientConn;
 use crate::head_guard::HeadGuard;
@@ -58,6 +59,8 @@ pub struct Accepted {
     pub secure: bool,
     /// What it speaks.
     pub version: HttpVersion,
+    /// HTTP/2: time it may go without a new request before it is closed gracefully.
+    pub keepalive_timeout: Duration,
 }
 
 /// Where a connection's requests read the config they are served with.
@@ -91,8 +94,12 @@ pub async fn serve<S>(
         local,
         secure,
         version,
+        keepalive_timeout,
     } = accepted;
-    let conn = Arc::new(ClientConn::new(listener.clone(), peer, local, secure));
+    let requests = (version == HttpVersion::Http2).then(Activity::new);
+    let mut conn = ClientConn::new(listener.clone(), peer, local, secure);
+    conn.requests = requests.clone();
+    let conn = Arc::new(conn);
     let switched = conn.clone();
     tokio::pin!(closing);
     let closing_live = source.live.clone();
@@ -108,6 +115,14 @@ pub async fn serve<S>(
             drive(conn, draining, closing.as_mut()).await
         }
         HttpVersion::Http2 => {
+            // A connection without a new request for the keep-alive timeout is ended
+            // as a drain ends it: GOAWAY, open streams finish.
+            let draining = async move {
+                tokio::select! {
+                    () = draining => {}
+                    () = idle(requests, keepalive_timeout) => {}
+                }
+            };
             let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
             let conn = http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
@@ -130,6 +145,14 @@ pub async fn serve<S>(
             () = tunnel.run() => {}
             () = &mut closing => tracing::debug!(%peer, "tunnel closed by the drain"),
         }
+    }
+}
+
+/// Resolves once `requests` saw no new request for `limit` (never without a clock).
+async fn idle(requests: Option<Arc<Activity>>, limit: Duration) {
+    match requests {
+        Some(requests) => requests.idle_for(limit).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -200,6 +223,9 @@ async fn respond(
     // Load the live config first: `Control::apply` pins `retired` before it
     // publishes, so a request that sees the snapshot without this listener also
     // sees the pinned one.
+    if let Some(requests) = &conn.requests {
+        requests.stamp();
+    }
     let current = source.live.load_full();
     let live = source.retired.get().cloned().unwrap_or(current);
     if let Some(refusal) = conn.refusals.next() {

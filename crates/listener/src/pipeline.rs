@@ -60,17 +60,19 @@ pub(crate) async fn serve(
     let local = stream.local_addr().ok();
     // The config is read here and let go at the end of the block: a connection holds
     // no snapshot between its requests.
-    let (stream, tls) = {
+    let (stream, tls, keepalive_timeout) = {
         let pinned = source.retired.get().cloned();
         let live = pinned.unwrap_or_else(|| source.live.load_full());
         match live.snapshot.listener(&listener) {
             Some(l) => (
                 Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
                 l.tls.clone(),
+                l.keepalive_timeout,
             ),
             None => (
                 Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
                 None,
+                Duration::from_secs(60),
             ),
         }
     };
@@ -80,6 +82,7 @@ pub(crate) async fn serve(
         local,
         secure: tls.is_some(),
         version: HttpVersion::Http1,
+        keepalive_timeout,
     };
     let Some(tls) = tls else {
         return by_preface(stream, accepted, source, phases).await;

@@ -161,6 +161,7 @@ fn listener(
         address: spec.address,
         protocol: spec.protocol,
         tunnel_idle_timeout: spec.tunnel_idle_timeout,
+        keepalive_timeout: spec.keepalive_timeout,
         routes: RouteTable::new(routes),
         series,
         trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),

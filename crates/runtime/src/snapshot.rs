@@ -23,6 +23,8 @@ pub struct Listener {
     /// before it is closed. Read when a tunnel opens: a reload changes it for the
     /// tunnels opened after it.
     pub tunnel_idle_timeout: Duration,
+    /// Time an HTTP/2 client connection may go without a new request.
+    pub keepalive_timeout: Duration,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].
     pub routes: RouteTable,
     /// Its metric series.

@@ -66,6 +66,11 @@ impl H2Conn {
         })
     }
 
+    /// Whether the connection has closed (or the server sent GOAWAY and it ended).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
     /// A request for `path` on this connection's authority.
     pub fn request(&self, method: Method, path: &str, body: ClientBody) -> Request<ClientBody> {
         let uri = Uri::builder()
