@@ -63,3 +63,29 @@ async fn a_full_connection_opens_another_and_no_stream_is_refused() {
         "100 concurrent streams at 10 per connection took {accepts} connections"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_backend_recycles_with_goaway_fail_no_request() {
+    init_tracing();
+    // Every backend connection takes ten requests, then GOAWAY.
+    let backend = Backend::h2_goaway(10);
+    let proxy = start_proxy(&single_cluster(
+        &[&backend],
+        &[("upstream_protocol", "h2c")],
+    ))
+    .await;
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..4 {
+        let addr = proxy.addr();
+        clients.spawn(async move {
+            for i in 0..50 {
+                let (status, _, text) = get(addr, &format!("/{c}/{i}"), &[]).await;
+                assert_eq!(status, 200, "client {c} request {i}: {text}");
+            }
+        });
+    }
+    within(WAIT, "200 requests", clients.join_all()).await;
+    assert_eq!(backend.requests(), 200);
+    // Ten requests each, a few more when some were in flight at the GOAWAY.
+    assert!(backend.accepts() >= 10, "{} connections", backend.accepts());
+}

@@ -3,6 +3,8 @@
 //! before each answer, so that a test can fill its connections.
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::Request;
@@ -10,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::Notify;
 
 use crate::Backend;
 use crate::backend::{bind, spawn_tcp_on};
@@ -41,6 +44,44 @@ impl Backend {
             }
             let served = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(error) = served.await {
+                tracing::debug!("fake HTTP/2 backend connection ended: {error}");
+            }
+        })
+    }
+}
+
+impl Backend {
+    /// Like [`Backend::h2_echo`] (no delay, hyper's stream limit), but each connection
+    /// is shut down gracefully (GOAWAY, open streams finish) once it has taken `after`
+    /// requests: the way servers recycle their connections.
+    pub fn h2_goaway(after: usize) -> Backend {
+        spawn_tcp_on(bind(), move |stream, counters| async move {
+            let taken = Arc::new(AtomicUsize::new(0));
+            let enough = Arc::new(Notify::new());
+            let (seen, full) = (taken.clone(), enough.clone());
+            let service = service_fn(move |request: Request<Incoming>| {
+                let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+                counters.request(format!("{} {target}", request.method()));
+                if seen.fetch_add(1, Ordering::SeqCst) + 1 == after {
+                    full.notify_one();
+                }
+                let mut reply = answer(request);
+                for (name, _) in ECHO_HOP_HEADERS {
+                    reply.headers_mut().remove(name);
+                }
+                async move { Ok::<_, Infallible>(reply) }
+            });
+            let conn = http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let served = tokio::select! {
+                served = conn.as_mut() => served,
+                () = enough.notified() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(error) = served {
                 tracing::debug!("fake HTTP/2 backend connection ended: {error}");
             }
         })

@@ -160,11 +160,13 @@ impl<B: SendBody + Unpin> H2Pool<B> {
     }
 }
 
-/// Whether the backend refused the stream unprocessed (`REFUSED_STREAM`, or a GOAWAY
-/// whose last stream id is below it): safe to send again (RFC 9113 §8.7).
+/// Whether the backend left the stream unprocessed: it refused it
+/// (`REFUSED_STREAM`), or sent GOAWAY with a last stream id below it (h2 fails only
+/// those streams with the GOAWAY; the ones at or below it go on). Safe to send again
+/// (RFC 9113 §6.8, §8.7).
 fn is_refused(error: &hyper::Error) -> bool {
     let h2 = std::error::Error::source(error).and_then(|e| e.downcast_ref::<h2::Error>());
-    h2.is_some_and(|e| e.reason() == Some(h2::Reason::REFUSED_STREAM))
+    h2.is_some_and(|e| e.is_go_away() || e.reason() == Some(h2::Reason::REFUSED_STREAM))
 }
 
 impl<B: SendBody + Unpin> Inner<B> {
@@ -200,13 +202,25 @@ impl<B: SendBody + Unpin> Inner<B> {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(SendError::Exchange)?;
-        let connection = Arc::new(std::sync::Mutex::new(connection));
+        let connection = Arc::new(std::sync::Mutex::new(Some(connection)));
         let limit: Arc<dyn StreamLimit> = connection.clone();
         let address = self.connector.address;
         tokio::spawn(async move {
-            let driven = std::future::poll_fn(|cx| match connection.lock() {
-                Ok(mut connection) => Pin::new(&mut *connection).poll(cx),
-                Err(_) => Poll::Ready(Ok(())),
+            // Once it ends, hyper's connection is dropped at once (not when the pool
+            // lets go of the limit it reads): only then do its senders see it closed,
+            // and a request handed to it meanwhile would wait forever.
+            let driven = std::future::poll_fn(|cx| {
+                let Ok(mut slot) = connection.lock() else {
+                    return Poll::Ready(Ok(()));
+                };
+                let Some(live) = slot.as_mut() else {
+                    return Poll::Ready(Ok(()));
+                };
+                let polled = Pin::new(live).poll(cx);
+                if polled.is_ready() {
+                    *slot = None;
+                }
+                polled
             });
             if let Err(error) = driven.await {
                 tracing::debug!(%address, "upstream HTTP/2 connection ended: {error}");
@@ -236,7 +250,7 @@ impl<B> Conn<B> {
         let limit = self
             .limit
             .max_send_streams()
-            .clamp(1, MAX_STREAMS_PER_CONNECTION);
+            .min(MAX_STREAMS_PER_CONNECTION);
         self.open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < limit).then_some(n + 1)
@@ -267,14 +281,16 @@ trait StreamLimit: Send + Sync + std::fmt::Debug {
     fn max_send_streams(&self) -> usize;
 }
 
-impl<T, B> StreamLimit for std::sync::Mutex<http2::Connection<T, B, TokioExecutor>>
+impl<T, B> StreamLimit for std::sync::Mutex<Option<http2::Connection<T, B, TokioExecutor>>>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + std::fmt::Debug + 'static,
     B: SendBody + Unpin,
 {
+    /// 0 once the connection has ended (or the backend allows no stream now).
     fn max_send_streams(&self) -> usize {
-        self.lock()
-            .map_or(STREAMS_BEFORE_SETTINGS, |c| c.current_max_send_streams())
+        let slot = self.lock();
+        let live = slot.as_ref().ok().and_then(|c| c.as_ref());
+        live.map_or(0, |c| c.current_max_send_streams())
     }
 }
 
