@@ -19,6 +19,8 @@ pub(crate) struct ClientConn {
     pub(crate) listener: Arc<str>,
     /// The client's address.
     pub(crate) peer: Peer,
+    /// The client's socket address.
+    pub(crate) addr: SocketAddr,
     /// The address it connected to, as a `Host` value: the `Host` of a request that
     /// came without one (HTTP/1.0), so a backend learns the name the client used
     /// rather than its own address.
@@ -39,12 +41,15 @@ pub(crate) struct ClientConn {
 }
 
 impl ClientConn {
-    /// The connection from `peer` to `local` on `listener`, over TLS when `secure`.
+    /// The connection from `peer` to `local` on `listener`, over TLS when `secure`,
+    /// speaking HTTP/2 when `http2` (then its requests are clocked for the keep-alive
+    /// timeout).
     pub(crate) fn new(
         listener: Arc<str>,
         peer: SocketAddr,
         local: Option<SocketAddr>,
         secure: bool,
+        http2: bool,
     ) -> Self {
         let host = local
             .and_then(|a| HeaderValue::from_str(&a.to_string()).ok())
@@ -52,9 +57,10 @@ impl ClientConn {
         Self {
             listener,
             peer: Peer::new(peer),
+            addr: peer,
             host,
             scheme: if secure { Scheme::HTTPS } else { Scheme::HTTP },
-            requests: None,
+            requests: http2.then(Activity::new),
             refusals: Arc::default(),
             upgrades: Arc::default(),
             tunnel: Mutex::default(),

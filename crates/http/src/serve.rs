@@ -88,47 +88,29 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted {
-        listener,
+    let (listener, peer) = (accepted.listener.clone(), accepted.peer);
+    let conn = Arc::new(ClientConn::new(
+        listener.clone(),
         peer,
-        local,
-        secure,
-        version,
-        keepalive_timeout,
-    } = accepted;
-    let requests = (version == HttpVersion::Http2).then(Activity::new);
-    let mut conn = ClientConn::new(listener.clone(), peer, local, secure);
-    conn.requests = requests.clone();
-    let conn = Arc::new(conn);
-    let switched = conn.clone();
-    tokio::pin!(closing);
+        accepted.local,
+        accepted.secure,
+        accepted.version == HttpVersion::Http2,
+    ));
     let closing_live = source.live.clone();
-    let result = match version {
-        HttpVersion::Http1 => {
-            let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone());
-            let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            drive(conn, draining, closing.as_mut()).await
-        }
+    tokio::pin!(closing);
+    let result = match accepted.version {
+        HttpVersion::Http1 => http1(stream, conn.clone(), source, draining, closing.as_mut()).await,
         HttpVersion::Http2 => {
-            // A connection without a new request for the keep-alive timeout is ended
-            // as a drain ends it: GOAWAY, open streams finish.
-            let draining = async move {
-                tokio::select! {
-                    () = draining => {}
-                    () = idle(requests, keepalive_timeout) => {}
-                }
-            };
-            let service = service_fn(move |r| respond(conn.clone(), source.clone(), peer, r));
-            let conn = http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-                .serve_connection(TokioIo::new(stream), service);
-            drive(conn, draining, closing.as_mut()).await
+            let keepalive = accepted.keepalive_timeout;
+            http2(
+                stream,
+                conn.clone(),
+                source,
+                keepalive,
+                draining,
+                closing.as_mut(),
+            )
+            .await
         }
     };
     let Some(result) = result else {
@@ -140,12 +122,62 @@ pub async fn serve<S>(
         let series = live.snapshot.listener(&listener).map(|l| &l.series);
         rejected::record_hyper(series, &listener, peer, &error);
     }
-    if let Some(tunnel) = switched.take_tunnel() {
+    if let Some(tunnel) = conn.take_tunnel() {
         tokio::select! {
             () = tunnel.run() => {}
             () = &mut closing => tracing::debug!(%peer, "tunnel closed by the drain"),
         }
     }
+}
+
+/// HTTP/1 on `stream`, behind the head guard, with upgrades; `None` when `closing`
+/// cut it.
+async fn http1<S>(
+    stream: S,
+    conn: Arc<ClientConn>,
+    source: Source,
+    draining: impl Future<Output = ()>,
+    closing: impl Future<Output = ()>,
+) -> Option<hyper::Result<()>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone());
+    let service = service_fn(move |r| respond(conn.clone(), source.clone(), r));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    drive(conn, draining, closing).await
+}
+
+/// HTTP/2 on `stream`; a connection without a new request for `keepalive` is ended
+/// as a drain ends it (GOAWAY, open streams finish). `None` when `closing` cut it.
+async fn http2<S>(
+    stream: S,
+    conn: Arc<ClientConn>,
+    source: Source,
+    keepalive: Duration,
+    draining: impl Future<Output = ()>,
+    closing: impl Future<Output = ()>,
+) -> Option<hyper::Result<()>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let requests = conn.requests.clone();
+    let draining = async move {
+        tokio::select! {
+            () = draining => {}
+            () = idle(requests, keepalive) => {}
+        }
+    };
+    let service = service_fn(move |r| respond(conn.clone(), source.clone(), r));
+    let conn = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .serve_connection(TokioIo::new(stream), service);
+    drive(conn, draining, closing).await
 }
 
 /// Resolves once `requests` saw no new request for `limit` (never without a clock).
@@ -217,7 +249,6 @@ where
 async fn respond(
     conn: Arc<ClientConn>,
     source: Source,
-    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     // Load the live config first: `Control::apply` pins `retired` before it
@@ -229,7 +260,7 @@ async fn respond(
     let current = source.live.load_full();
     let live = source.retired.get().cloned().unwrap_or(current);
     if let Some(refusal) = conn.refusals.next() {
-        return Ok(refusal::answer(&live, &conn, peer, refusal));
+        return Ok(refusal::answer(&live, &conn, conn.addr, refusal));
     }
     Ok(handle(live, &conn, request).await)
 }

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge};
 use sluicegate_http::{Accepted, HttpVersion, Source};
+use sluicegate_runtime::ListenerTls;
 use sluicegate_tls::{Alpn, Handshake};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -54,28 +55,11 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     listener: Arc<str>,
     source: Source,
-    mut phases: Phases,
+    phases: Phases,
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    // The config is read here and let go at the end of the block: a connection holds
-    // no snapshot between its requests.
-    let (stream, tls, keepalive_timeout) = {
-        let pinned = source.retired.get().cloned();
-        let live = pinned.unwrap_or_else(|| source.live.load_full());
-        match live.snapshot.listener(&listener) {
-            Some(l) => (
-                Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
-                l.tls.clone(),
-                l.keepalive_timeout,
-            ),
-            None => (
-                Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
-                None,
-                Duration::from_secs(60),
-            ),
-        }
-    };
+    let (stream, tls, keepalive_timeout) = opened(stream, &listener, &source);
     let accepted = Accepted {
         listener,
         peer,
@@ -84,39 +68,65 @@ pub(crate) async fn serve(
         version: HttpVersion::Http1,
         keepalive_timeout,
     };
-    let Some(tls) = tls else {
-        return by_preface(stream, accepted, source, phases).await;
-    };
+    match tls {
+        Some(tls) => terminate(stream, &tls, accepted, source, phases).await,
+        None => by_preface(stream, accepted, source, phases).await,
+    }
+}
+
+/// `stream`, counted in its listener's series, with what the connection needs of the
+/// listener's config: its TLS termination and keep-alive timeout. The config is read
+/// here and let go: a connection holds no snapshot between its requests.
+fn opened(
+    stream: TcpStream,
+    listener: &str,
+    source: &Source,
+) -> (Counted<TcpStream>, Option<Arc<ListenerTls>>, Duration) {
+    let pinned = source.retired.get().cloned();
+    let live = pinned.unwrap_or_else(|| source.live.load_full());
+    match live.snapshot.listener(listener) {
+        Some(l) => (
+            Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
+            l.tls.clone(),
+            l.keepalive_timeout,
+        ),
+        None => (
+            Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
+            None,
+            Duration::from_secs(60),
+        ),
+    }
+}
+
+/// Completes the TLS handshake on `stream` (bounded by the listener's handshake
+/// timeout, given up when the listener drains), then serves the protocol ALPN chose.
+async fn terminate<S>(
+    stream: S,
+    tls: &ListenerTls,
+    accepted: Accepted,
+    source: Source,
+    mut phases: Phases,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let handshake = tokio::select! {
         handshake = tls.server.accept(stream, tls.handshake_timeout) => handshake,
         () = phases.reached(Phase::Draining) => return,
     };
-    match handshake {
-        Ok(Handshake { stream, alpn, .. }) => match alpn {
-            Alpn::H2 => {
-                dispatch(
-                    stream,
-                    Protocol::Http(HttpVersion::Http2),
-                    accepted,
-                    source,
-                    phases,
-                )
-                .await
-            }
-            Alpn::Http1 => {
-                dispatch(
-                    stream,
-                    Protocol::Http(HttpVersion::Http1),
-                    accepted,
-                    source,
-                    phases,
-                )
-                .await
-            }
-            Alpn::None => by_preface(stream, accepted, source, phases).await,
-        },
-        Err(error) => tracing::debug!(%peer, listener = %accepted.listener, "{error}"),
-    }
+    let Handshake { stream, alpn, .. } = match handshake {
+        Ok(handshake) => handshake,
+        Err(error) => {
+            let peer = accepted.peer;
+            tracing::debug!(%peer, listener = %accepted.listener, "{error}");
+            return;
+        }
+    };
+    let version = match alpn {
+        Alpn::H2 => HttpVersion::Http2,
+        Alpn::Http1 => HttpVersion::Http1,
+        Alpn::None => return by_preface(stream, accepted, source, phases).await,
+    };
+    dispatch(stream, Protocol::Http(version), accepted, source, phases).await;
 }
 
 /// Serves `stream` as HTTP/2 when it starts with the client preface, else as HTTP/1.

@@ -186,8 +186,8 @@ impl<B: SendBody + Unpin> Inner<B> {
         Ok(taken)
     }
 
-    async fn connect(&self) -> Result<Conn<B>, SendError> {
-        let stream = self.connector.connect(true).await?;
+    /// hyper's HTTP/2 client settings for this backend.
+    fn builder(&self) -> http2::Builder<TokioExecutor> {
         let mut builder = http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -198,7 +198,13 @@ impl<B: SendBody + Unpin> Inner<B> {
                 .keep_alive_timeout(KEEPALIVE_TIMEOUT)
                 .keep_alive_while_idle(true);
         }
-        let (sender, connection) = builder
+        builder
+    }
+
+    async fn connect(&self) -> Result<Conn<B>, SendError> {
+        let stream = self.connector.connect(true).await?;
+        let (sender, connection) = self
+            .builder()
             .handshake(TokioIo::new(stream))
             .await
             .map_err(SendError::Exchange)?;
