@@ -12,16 +12,18 @@
 # asserted (and mean little from a debug build).
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
 # Needs: h2load (Debian package `nghttp2-client`), nginx, openssl, curl, python3.
-# Usage: tests/e2e/h2load.sh [path/to/sluicegate]   (default: target/debug/sluicegate)
+# Usage: tests/e2e/h2load.sh [path/to/sluicegate]   (default: target/debug/sluicegate,
+# under $CARGO_TARGET_DIR when set; built when missing)
 # Load: H2LOAD_N (requests, default 20000), H2LOAD_C (clients, 10), H2LOAD_M (streams
 # per client, 10).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-BIN=${1:-target/debug/sluicegate}
+BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/sluicegate}
 if [[ ! -x $BIN ]]; then
     cargo build -q -p sluicegate
 fi
+[[ -x $BIN ]] || { echo "${0##*/}: no sluicegate binary at $BIN" >&2; exit 1; }
 N=${H2LOAD_N:-20000}
 C=${H2LOAD_C:-10}
 M=${H2LOAD_M:-10}

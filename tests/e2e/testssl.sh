@@ -14,14 +14,16 @@
 #      a known vulnerability graded MEDIUM or worse.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
 # Needs: testssl (Debian package `testssl.sh`), openssl, curl, python3.
-# Usage: tests/e2e/testssl.sh [path/to/sluicegate]   (default: target/debug/sluicegate)
+# Usage: tests/e2e/testssl.sh [path/to/sluicegate]   (default: target/debug/sluicegate,
+# under $CARGO_TARGET_DIR when set; built when missing)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-BIN=${1:-target/debug/sluicegate}
+BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/sluicegate}
 if [[ ! -x $BIN ]]; then
     cargo build -q -p sluicegate
 fi
+[[ -x $BIN ]] || { echo "${0##*/}: no sluicegate binary at $BIN" >&2; exit 1; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 for tool in testssl openssl curl python3 timeout; do
     command -v "$tool" >/dev/null || { echo "testssl.sh: $tool is missing" >&2; exit 1; }
