@@ -51,7 +51,9 @@ const MAX_IDLE: usize = 1024;
 /// connection ended (closed or reset) with nothing of a response read. A parse error
 /// or a timeout is a real answer from the backend and is not.
 fn is_stale(error: &hyper::Error) -> bool {
-    if error.is_incomplete_message() {
+    // Canceled: the connection closed before the request went out ("connection
+    // closed before message completed"), a backend shedding idle connections.
+    if error.is_incomplete_message() || error.is_canceled() {
         return true;
     }
     let io = std::error::Error::source(error).and_then(|e| e.downcast_ref::<io::Error>());
