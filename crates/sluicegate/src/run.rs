@@ -82,7 +82,12 @@ pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::R
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     sluicegate_runtime::log_resolutions(None, config);
     for (name, addr) in server.local_addrs() {
-        tracing::info!(listener = %name, "listening on http://{addr}");
+        let tls = config
+            .listeners
+            .iter()
+            .any(|l| l.name.as_str() == &*name && l.tls.is_some());
+        let scheme = if tls { "https" } else { "http" };
+        tracing::info!(listener = %name, "listening on {scheme}://{addr}");
     }
     let admin_addr = admin.local_addr();
     if let Some(addr) = admin_addr {
