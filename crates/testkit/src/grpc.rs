@@ -109,7 +109,11 @@ impl Body for ChannelBody {
 
 fn trailers(te: bool) -> Frame<Bytes> {
     let mut trailers = HeaderMap::new();
-    let (status, message) = if te { ("0", "ok") } else { ("13", "te: trailers required") };
+    let (status, message) = if te {
+        ("0", "ok")
+    } else {
+        ("13", "te: trailers required")
+    };
     trailers.insert("grpc-status", HeaderValue::from_static(status));
     trailers.insert("grpc-message", HeaderValue::from_static(message));
     Frame::trailers(trailers)
