@@ -1,5 +1,6 @@
 //! What an active check does and how often: the health crate's own parameter types
-//! (the runtime maps the config's `HealthCheckSpec` into them).
+//! (the runtime maps the config's `HealthCheckSpec` and the cluster's protocol into
+//! them).
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub struct Check {
 pub enum Probe {
     /// Connect, then close.
     Tcp,
-    /// One HTTP/1.1 request on a fresh connection.
+    /// One request on a fresh connection.
     Http(HttpProbe),
 }
 
@@ -40,6 +41,9 @@ pub struct HttpProbe {
     pub host: Option<String>,
     /// Inclusive status ranges that pass.
     pub expect: Vec<(u16, u16)>,
+    /// Whether the request goes as HTTP/2 (prior knowledge), as to a cluster whose
+    /// backends speak only that; else HTTP/1.1.
+    pub h2: bool,
 }
 
 impl HttpProbe {

@@ -5,8 +5,9 @@
 //!
 //! Depends on core and metrics only; it must not see the config (the runtime maps
 //! `*Spec` into these parameter types) nor the balancing policies. Checks open their
-//! own connections: they never touch the request pools. Nothing here runs on the
-//! request path except the cell's loads and the passive counters.
+//! own connections: they never touch the request pools. They speak the cluster's
+//! protocol (HTTP/1.1 or HTTP/2, [`HttpProbe::h2`]). Nothing here runs on the request
+//! path except the cell's loads and the passive counters.
 
 mod cell;
 mod check;
