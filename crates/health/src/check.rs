@@ -1,6 +1,7 @@
 //! What an active check does and how often: the health crate's own parameter types
 //! (the runtime maps the config's `HealthCheckSpec` and the cluster's protocol into
-//! them).
+//! them). How the connection is layered (TLS or not) is the backend's
+//! [`Transport`](crate::Transport), given beside the check.
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ pub struct Check {
 /// One check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Probe {
-    /// Connect, then close.
+    /// Connect (and, over TLS, complete the handshake), then close.
     Tcp,
     /// One request on a fresh connection.
     Http(HttpProbe),
@@ -41,8 +42,8 @@ pub struct HttpProbe {
     pub host: Option<String>,
     /// Inclusive status ranges that pass.
     pub expect: Vec<(u16, u16)>,
-    /// Whether the request goes as HTTP/2 (prior knowledge), as to a cluster whose
-    /// backends speak only that; else HTTP/1.1.
+    /// Whether the request goes as HTTP/2 (prior knowledge in cleartext, ALPN `h2`
+    /// over TLS), as to a cluster whose backends speak only that; else HTTP/1.1.
     pub h2: bool,
 }
 

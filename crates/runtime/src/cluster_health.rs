@@ -1,5 +1,6 @@
 //! Config → health parameters of one cluster (checks, outlier, panic threshold). An
-//! HTTP check of a cluster whose `upstream_protocol` is `h2` or `h2c` goes as HTTP/2.
+//! HTTP check of a cluster whose `upstream_protocol` is `h2` or `h2c` goes as HTTP/2;
+//! the TLS it goes over is per backend (`check_transport.rs`).
 
 use std::sync::Arc;
 
