@@ -10,6 +10,9 @@
 #             compiled snapshot, never the YAML types);
 #   tls       never depends on config or hyper, at any depth (the runtime maps the
 #             config into its parameter types; it hands back a byte stream).
+#   health    never depends on config, balance, tls or rustls, at any depth (the
+#             runtime maps the config into its parameter types and injects TLS as a
+#             health::TlsClient).
 # A dependency that closes a cycle (http -> listener while listener -> http) makes
 # cargo itself fail first, which fails this script too.
 set -euo pipefail
@@ -51,6 +54,8 @@ for crate in sluicegate-config sluicegate-balance sluicegate-routing; do
 done
 forbid sluicegate-tls "" "tls sees neither the config nor hyper" \
   sluicegate-config hyper
+forbid sluicegate-health "" "health sees neither the config, the policies nor TLS (injected)" \
+  sluicegate-config sluicegate-balance sluicegate-tls rustls
 for crate in sluicegate-upstream sluicegate-http sluicegate-listener; do
   forbid "$crate" 1 "the data plane reads runtime's snapshot, not config's types" \
     sluicegate-config

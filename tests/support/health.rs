@@ -1,6 +1,6 @@
-//! Helpers of the health test files (`health_checks`, `outlier`, `panic_mode`,
-//! `retries`): the cluster they route to, the fast check they use, the time bounds of a
-//! state change, and waits on a backend's state or on who serves.
+//! Helpers of the health test files (`health_checks`, `health_transport`, `outlier`,
+//! `panic_mode`, `retries`): the cluster they route to, the fast check they use, the
+//! time bounds of a state change, and waits on a backend's state or on who serves.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,5 +1,7 @@
 //! What an active check does and how often: the health crate's own parameter types
-//! (the runtime maps the config's `HealthCheckSpec` into them).
+//! (the runtime maps the config's `HealthCheckSpec` and the cluster's protocol into
+//! them). How the connection is layered (TLS or not) is the backend's
+//! [`Transport`](crate::Transport), given beside the check.
 
 use std::time::Duration;
 
@@ -23,9 +25,9 @@ pub struct Check {
 /// One check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Probe {
-    /// Connect, then close.
+    /// Connect (and, over TLS, complete the handshake), then close.
     Tcp,
-    /// One HTTP/1.1 request on a fresh connection.
+    /// One request on a fresh connection.
     Http(HttpProbe),
 }
 
@@ -40,6 +42,9 @@ pub struct HttpProbe {
     pub host: Option<String>,
     /// Inclusive status ranges that pass.
     pub expect: Vec<(u16, u16)>,
+    /// Whether the request goes as HTTP/2 (prior knowledge in cleartext, ALPN `h2`
+    /// over TLS), as to a cluster whose backends speak only that; else HTTP/1.1.
+    pub h2: bool,
 }
 
 impl HttpProbe {

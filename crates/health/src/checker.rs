@@ -1,6 +1,7 @@
 //! The checker task of one backend: probe, count with [`Hysteresis`], flip the cell,
-//! log each flip once with its reason, count the metrics. It runs until aborted (the
-//! supervisor aborts it when the backend leaves the config or its check changes).
+//! log each flip once with its reason (a failed TLS handshake's among them), count the
+//! metrics. It runs until aborted (the supervisor aborts it when the backend leaves
+//! the config or its check or transport changes).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use sluicegate_metrics::HealthSeries;
 
-use crate::{Check, CheckRecord, HealthCell, Hysteresis, probe};
+use crate::{Check, CheckRecord, HealthCell, Hysteresis, Transport, probe};
 
 /// `interval` spread by `±jitter_percent%`, with `unit` uniform in `[0, 1)`.
 pub fn jittered(interval: Duration, jitter_percent: u8, unit: f64) -> Duration {
@@ -17,19 +18,21 @@ pub fn jittered(interval: Duration, jitter_percent: u8, unit: f64) -> Duration {
     interval.mul_f64((1.0 - spread + 2.0 * spread * unit.clamp(0.0, 1.0)).max(0.0))
 }
 
-/// Checks backend `address` (named `name` in logs) forever. Starts from the cell's
-/// state, so a task restarted by a reload keeps it.
+/// Checks backend `address` (named `name` in logs) over `transport` forever. Starts
+/// from the cell's state, so a task restarted by a reload keeps it.
 pub async fn run_checker(
     address: SocketAddr,
     name: String,
     check: Arc<Check>,
+    transport: Transport,
     cell: Arc<HealthCell>,
     series: HealthSeries,
 ) {
     let probe_check = check.clone();
     check_loop(&name, &check, &cell, &series, move || {
         let check = probe_check.clone();
-        async move { probe(address, &check.probe, check.timeout).await }
+        let transport = transport.clone();
+        async move { probe(address, &transport, &check.probe, check.timeout).await }
     })
     .await;
 }

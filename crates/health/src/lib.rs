@@ -5,8 +5,11 @@
 //!
 //! Depends on core and metrics only; it must not see the config (the runtime maps
 //! `*Spec` into these parameter types) nor the balancing policies. Checks open their
-//! own connections: they never touch the request pools. Nothing here runs on the
-//! request path except the cell's loads and the passive counters.
+//! own connections: they never touch the request pools. They speak the cluster's
+//! protocol (HTTP/1.1 or HTTP/2, [`HttpProbe::h2`]) over the backend's [`Transport`];
+//! TLS comes in as a [`TlsClient`] the runtime builds from the cluster's `tls:`, so
+//! this crate needs neither rustls nor the tls crate. Nothing here runs on the request
+//! path except the cell's loads and the passive counters.
 
 mod cell;
 mod check;
@@ -14,6 +17,7 @@ mod checker;
 mod hysteresis;
 mod outlier;
 mod probe;
+mod transport;
 mod unreachable;
 
 pub use cell::{CheckRecord, HealthCell, epoch};
@@ -22,4 +26,5 @@ pub use checker::{jittered, run_checker};
 pub use hysteresis::Hysteresis;
 pub use outlier::{Outlier, schedule_readmission};
 pub use probe::probe;
+pub use transport::{CheckIo, CheckStream, Handshaking, TlsClient, Transport};
 pub use unreachable::{Unreachable, mark_unreachable};

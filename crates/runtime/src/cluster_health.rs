@@ -1,4 +1,6 @@
-//! Config → health parameters of one cluster (checks, outlier, panic threshold).
+//! Config → health parameters of one cluster (checks, outlier, panic threshold). An
+//! HTTP check of a cluster whose `upstream_protocol` is `h2` or `h2c` goes as HTTP/2;
+//! the TLS it goes over is per backend (`check_transport.rs`).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use crate::cluster::ClusterHealth;
 /// The health parameters of `spec`.
 pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
     ClusterHealth {
-        check: spec.health_check.as_ref().map(|c| Arc::new(check(c))),
+        check: spec.health_check.as_ref().map(|c| Arc::new(check(c, spec))),
         outlier: spec.outlier.as_ref().map(|o| Outlier {
             consecutive_failures: o.consecutive_failures,
             base_ejection: o.base_ejection,
@@ -26,7 +28,7 @@ pub(crate) fn cluster_health(spec: &ClusterSpec) -> ClusterHealth {
     }
 }
 
-fn check(spec: &HealthCheckSpec) -> Check {
+fn check(spec: &HealthCheckSpec, cluster: &ClusterSpec) -> Check {
     let probe = match &spec.kind {
         CheckKind::Tcp => Probe::Tcp,
         CheckKind::Http(http) => Probe::Http(HttpProbe {
@@ -35,6 +37,9 @@ fn check(spec: &HealthCheckSpec) -> Check {
             method: http::Method::from_bytes(http.method.as_bytes()).unwrap_or(http::Method::GET),
             host: http.host.clone(),
             expect: http.expect.clone(),
+            // Checks speak what the requests speak: an h2-only backend (a gRPC
+            // server) answers nothing else.
+            h2: cluster.upstream_protocol.is_h2(),
         }),
     };
     Check {

@@ -7,7 +7,8 @@
 //! `Control` implements).
 //!
 //! The health supervisor ([`supervise`]) keeps one checker task per checked backend in
-//! step with the live snapshot.
+//! step with the live snapshot; checks go over the cluster's TLS (a `ClientTls` put
+//! behind the health crate's `TlsClient`) and speak its protocol.
 //!
 //! The only crate that maps `*Spec` types into balance, routing and health parameters.
 //! Must not depend on hyper: serving and forwarding belong to the http crate, pools to
@@ -15,6 +16,7 @@
 
 mod apply;
 mod backend;
+mod check_transport;
 mod cluster;
 mod cluster_health;
 mod compile;
