@@ -3,8 +3,10 @@
 //! cargo's autodiscovery does not apply; `.ci/tests-listed.sh` fails CI on a file left
 //! out): `balancing`, `policies`, `routing`, `errors`, `headers`, `identity`,
 //! `hop_rules`, `framing`, `refused`, `loops`, `path_rules`, `bodies`, `keep_alive`,
-//! `drain`, `reload_listeners`, `reload_state`, `health_checks`, `health_transport`, `outlier`,
-//! `panic_mode`, `retries`, `failover`, `upgrades`, `tunnel_reload`, `tunnel_memory`. The fake backends and the in-process proxy come
+//! `drain`, `reload_listeners`, `reload_state`, `health_checks`, `health_transport`,
+//! `outlier`, `panic_mode`, `retries`, `failover`, `upgrades`, `tunnel_reload`,
+//! `tunnel_memory`, `http2`, `upstream_h2`, `tls`, `grpc`. The fake backends and the
+//! in-process proxy come
 //! from `sluicegate-testkit`; this library holds only helpers that several test files
 //! share.
 
