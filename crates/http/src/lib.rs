@@ -1,8 +1,10 @@
-//! sluicegate's layer 7: HTTP/1.1 serving of one accepted connection (hyper 1, behind
-//! the head guard that checks every request head before hyper sees it), and for each
+//! sluicegate's layer 7: HTTP serving of one accepted connection (hyper 1: HTTP/1.1
+//! behind the head guard that checks every request head before hyper sees it, or
+//! HTTP/2), and for each
 //! request route → pick → send, with retries within the cluster's policy and budget,
 //! the header rules (hop-by-hop, `X-Forwarded-*`, `Via`, `X-Request-Id`), affinity
-//! keys, the access log, the one module that maps failures to statuses ([`status`]),
+//! keys, the access log, the one module that maps failures to statuses ([`status`],
+//! in HTTP or gRPC form),
 //! and HTTP/1.1 upgrades (WebSocket …): a connection whose request a backend answers
 //! `101` becomes a byte tunnel between client and backend.
 //!

@@ -1,7 +1,8 @@
 //! sluicegate's listeners: binding, accept loops, graceful drain, listener changes
 //! applied live ([`Control`]), and the per-connection pipeline that hands each
-//! accepted connection to a protocol (today HTTP/1, served by `sluicegate-http`).
-//! The pipeline is the seam where TLS, protocol detection and PROXY protocol will sit.
+//! accepted connection to a protocol: TLS termination (`sluicegate-tls`), then
+//! HTTP/1.1 or HTTP/2 by ALPN or the client's preface, served by `sluicegate-http`.
+//! The pipeline is the seam where PROXY protocol and L4 forwarding will sit too.
 //!
 //! Its place in the graph: the top of the data plane, the only crate that will know
 //! both protocols (`http` and, later, `tcp`). It must not depend on the config crate,

@@ -1,5 +1,7 @@
-//! sluicegate's upstream side: per-backend keep-alive pools and their connectors
-//! ([`pool`]), one pool per backend aligned with a snapshot's clusters
+//! sluicegate's upstream side: per-backend pools in the cluster's protocol
+//! ([`BackendPool`]: HTTP/1.1 keep-alive stacks in [`pool`], multiplexed HTTP/2
+//! connections in [`H2Pool`]) over one connector (TCP, then TLS: [`Connector`]), one
+//! pool per backend aligned with a snapshot's clusters
 //! ([`upstreams`]), and [`Live`]: the data plane's view of a snapshot together with
 //! its pools, read once per request.
 //!
