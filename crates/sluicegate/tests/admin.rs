@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sluicegate_testkit::{
-    APPLIED, Backend, Detached, PROCESS_WAIT, ProcessProxy, blocking, free_port, poll,
+    APPLIED, Backend, Detached, PROCESS_WAIT, ProcessProxy, RefusingPort, blocking, free_port, poll,
 };
 
 /// The binary under test.
@@ -82,7 +82,9 @@ fn json(body: &str) -> serde_json::Value {
 fn counters_move_per_backend_and_code_class() {
     let mut fakes = Detached::start();
     let a = fakes.named("a");
-    let dead = free_port(); // Bound, then closed: nothing listens there.
+    // Held, never listening: it refuses, and no other test can take the port.
+    let refusing = RefusingPort::new();
+    let dead = refusing.addr();
     // No failover, no quick ejection: every second request meets the dead backend.
     let no_failover = "    unreachable: { ejection: 0s }\n    retries: { on: [reset] }\n";
     let (_dir, _path, proxy) = start_with(&[a, dead], "", no_failover);

@@ -1,5 +1,6 @@
-//! Local addresses for tests: a port nothing listens on ([`free_port`]), and one port
-//! free on both loopback addresses, for backends addressed as `localhost`.
+//! Local addresses for tests: a port nothing listens on ([`free_port`]), a port held
+//! so that it refuses connections for as long as the test runs ([`RefusingPort`]), and
+//! one port free on both loopback addresses, for backends addressed as `localhost`.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -15,6 +16,44 @@ pub fn free_port() -> SocketAddr {
     listener
         .local_addr()
         .unwrap_or_else(|e| panic!("no local address: {e}"))
+}
+
+/// `127.0.0.1` with a port that refuses every connection while this value lives: a
+/// socket bound to it that never listens, so no other test (or program) can take the
+/// port meanwhile, as it can a [`free_port`]. Works without a tokio runtime.
+#[derive(Debug)]
+pub struct RefusingPort {
+    addr: SocketAddr,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl RefusingPort {
+    /// A fresh one.
+    pub fn new() -> Self {
+        let socket =
+            tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("cannot open a socket: {e}"));
+        socket
+            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
+        let addr = socket
+            .local_addr()
+            .unwrap_or_else(|e| panic!("no local address: {e}"));
+        Self {
+            addr,
+            _socket: socket,
+        }
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Default for RefusingPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Listeners for `localhost:PORT`: one on `127.0.0.1` and, where the host has IPv6,
