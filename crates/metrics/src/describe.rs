@@ -109,6 +109,12 @@ pub fn describe() {
         "Certificate pairs re-read after their files changed, by listener and result (ok: the \
          new pair is served; error: it was refused and the loaded pair kept)."
     );
+    describe_counter!(
+        TLS_HANDSHAKE_ERRORS_TOTAL,
+        "TLS handshakes with clients that did not complete, by listener and reason (timeout: \
+         not done within handshake_timeout; error: refused, e.g. no common version or cipher, \
+         or the client gave up)."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label says which sluicegate build runs."

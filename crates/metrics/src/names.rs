@@ -57,6 +57,9 @@ pub const RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "sluicegate_retry_budget_exhauste
 pub const TLS_CERTIFICATE_EXPIRY_SECONDS: &str = "sluicegate_tls_certificate_expiry_seconds";
 /// Certificate pairs re-read after a change on disk, by listener and result (ok, error).
 pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "sluicegate_tls_certificate_reloads_total";
+/// TLS handshakes with clients that did not complete, by listener and reason
+/// (timeout, error).
+pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "sluicegate_tls_handshake_errors_total";
 
 /// Every histogram, for the exporter's bucket configuration.
 pub const HISTOGRAMS: [&str; 2] = [REQUEST_DURATION_SECONDS, BACKEND_RESPONSE_SECONDS];

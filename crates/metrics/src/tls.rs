@@ -1,5 +1,5 @@
-//! TLS series of one terminating listener: certificate reloads and each certificate's
-//! expiry. Registered when the listener's certificates are loaded, so a listener
+//! TLS series of one terminating listener: certificate reloads, each certificate's
+//! expiry, and client handshakes that did not complete. Registered when the listener's certificates are loaded, so a listener
 //! without TLS has none.
 
 use metrics::{Counter, Gauge, counter, gauge};
@@ -13,6 +13,8 @@ pub struct TlsSeries {
     reloads: [Counter; 2],
     /// One expiry gauge per certificate, in the listener's order.
     expiry: Vec<Gauge>,
+    /// Handshakes that timed out, that failed otherwise.
+    handshake_errors: [Counter; 2],
 }
 
 impl TlsSeries {
@@ -31,7 +33,16 @@ impl TlsSeries {
                     gauge!(TLS_CERTIFICATE_EXPIRY_SECONDS, "listener" => l(), "certificate" => cert.clone())
                 })
                 .collect(),
+            handshake_errors: ["timeout", "error"].map(|reason| {
+                counter!(TLS_HANDSHAKE_ERRORS_TOTAL, "listener" => l(), "reason" => reason)
+            }),
         }
+    }
+
+    /// Counts one client handshake that did not complete: it timed out, or failed.
+    pub fn handshake_failed(&self, timed_out: bool) {
+        let [timeout, error] = &self.handshake_errors;
+        if timed_out { timeout } else { error }.increment(1);
     }
 
     /// Counts one certificate pair re-read: served (`true`) or refused.
@@ -49,7 +60,7 @@ impl TlsSeries {
 
     /// Keeps every series alive through the next scrape.
     pub fn touch(&self) {
-        for c in &self.reloads {
+        for c in self.reloads.iter().chain(&self.handshake_errors) {
             c.increment(0);
         }
         for g in &self.expiry {
@@ -75,6 +86,7 @@ mod tests {
             series.reloaded(false);
             series.expires(0, 1.9e9);
             series.expires(7, 1.0);
+            series.handshake_failed(true);
         });
         let mut seen: Vec<(String, Vec<String>, DebugValue)> = snapshotter
             .snapshot()
@@ -99,6 +111,22 @@ mod tests {
                 DebugValue::Counter(n),
             )
         };
-        assert_eq!(seen, vec![expiry, reloads("error", 2), reloads("ok", 1)]);
+        let handshakes = |reason: &str, n| {
+            (
+                TLS_HANDSHAKE_ERRORS_TOTAL.to_owned(),
+                vec!["listener=web".to_owned(), format!("reason={reason}")],
+                DebugValue::Counter(n),
+            )
+        };
+        assert_eq!(
+            seen,
+            vec![
+                expiry,
+                reloads("error", 2),
+                reloads("ok", 1),
+                handshakes("error", 0),
+                handshakes("timeout", 1)
+            ]
+        );
     }
 }

@@ -47,7 +47,8 @@ impl Alpn {
 
 impl ServerTls {
     /// Runs the server handshake on `stream`, giving up after `timeout` (a client that
-    /// stalls mid-handshake holds nothing longer than that). Spawn it per connection:
+    /// stalls mid-handshake holds nothing longer than that); a handshake that does not
+    /// complete is counted by reason. Spawn it per connection:
     /// it waits for the client.
     pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
@@ -55,9 +56,18 @@ impl ServerTls {
         timeout: Duration,
     ) -> Result<Handshake<S>, HandshakeError> {
         let acceptor = TlsAcceptor::from(self.config.clone());
-        let stream = tokio::time::timeout(timeout, acceptor.accept(stream))
-            .await
-            .map_err(|_| HandshakeError::Timeout)??;
+        let accepted = tokio::time::timeout(timeout, acceptor.accept(stream)).await;
+        let stream = match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                self.series.handshake_failed(false);
+                return Err(HandshakeError::Io(error));
+            }
+            Err(_) => {
+                self.series.handshake_failed(true);
+                return Err(HandshakeError::Timeout);
+            }
+        };
         let (_, connection) = stream.get_ref();
         let alpn = Alpn::of(connection.alpn_protocol());
         let sni = connection.server_name().map(str::to_owned);

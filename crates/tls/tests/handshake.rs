@@ -1,6 +1,7 @@
 //! `ServerTls::accept` under a timeout: a client that stalls mid-handshake is given up
 //! on with `HandshakeError::Timeout` while other handshakes on the same `ServerTls`
-//! complete; a client that is not speaking TLS fails at once with an I/O error.
+//! complete; a client that is not speaking TLS fails at once with an I/O error. Each
+//! failure is counted by reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 mod support;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluicegate_tls::{HandshakeError, ServerTls};
-use support::{Client, STEP, cert_for, params, temp_dir, write_pair};
+use support::{Client, Metrics, STEP, cert_for, params, temp_dir, write_pair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -17,10 +18,13 @@ use tokio::task::JoinHandle;
 /// Short, so the test is quick; a normal handshake on loopback needs milliseconds.
 const HANDSHAKE: Duration = Duration::from_millis(800);
 
-async fn site(listener: &str) -> (tempfile::TempDir, Arc<ServerTls>, TcpListener) {
+async fn site(
+    listener: &str,
+    metrics: &Metrics,
+) -> (tempfile::TempDir, Arc<ServerTls>, TcpListener) {
     let (guard, dir) = temp_dir();
     let pairs = vec![write_pair(&dir, "s", &cert_for(&["s.test"]))];
-    let tls = ServerTls::load(params(listener, pairs, 0)).expect("load");
+    let tls = metrics.load(params(listener, pairs, 0));
     let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     (guard, tls, socket)
 }
@@ -65,7 +69,8 @@ async fn normal(tls: &ServerTls, socket: &TcpListener) -> Option<String> {
 
 #[tokio::test]
 async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
-    let (_guard, tls, socket) = site("stall").await;
+    let metrics = Metrics::new();
+    let (_guard, tls, socket) = site("stall", &metrics).await;
     let (mut client, handshake) = stalled(&tls, &socket).await;
     assert_eq!(normal(&tls, &socket).await.as_deref(), Some("s.test"));
 
@@ -79,6 +84,8 @@ async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
     );
     let message = outcome.err().map(|e| e.to_string());
     assert_eq!(message.as_deref(), Some("TLS handshake timed out"));
+    assert_eq!(metrics.handshake_errors("stall", "timeout"), 1);
+    assert_eq!(metrics.handshake_errors("stall", "error"), 0);
     // The server dropped the stalled connection.
     let mut rest = Vec::new();
     let read = tokio::time::timeout(STEP, client.read_to_end(&mut rest))
@@ -89,7 +96,8 @@ async fn a_stalled_handshake_times_out_while_a_normal_one_completes() {
 
 #[tokio::test]
 async fn a_client_not_speaking_tls_fails_with_an_io_error() {
-    let (_guard, tls, socket) = site("plain").await;
+    let metrics = Metrics::new();
+    let (_guard, tls, socket) = site("plain", &metrics).await;
     let mut plain = TcpStream::connect(socket.local_addr().expect("addr"))
         .await
         .expect("connect");
@@ -100,4 +108,5 @@ async fn a_client_not_speaking_tls_fails_with_an_io_error() {
     let (server_side, _) = socket.accept().await.expect("accept");
     let outcome = tls.accept(server_side, STEP).await.map(|_| ());
     assert!(matches!(outcome, Err(HandshakeError::Io(_))), "{outcome:?}");
+    assert_eq!(metrics.handshake_errors("plain", "error"), 1);
 }

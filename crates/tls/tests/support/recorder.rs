@@ -49,6 +49,19 @@ impl Metrics {
         counter.load(Ordering::SeqCst)
     }
 
+    /// `sluicegate_tls_handshake_errors_total{listener, reason}`.
+    pub fn handshake_errors(&self, listener: &str, reason: &str) -> u64 {
+        let key = Self::key(
+            names::TLS_HANDSHAKE_ERRORS_TOTAL,
+            &[("listener", listener), ("reason", reason)],
+        );
+        let counter = self
+            .registry
+            .get_counter(&key)
+            .expect("the handshake error counter is registered");
+        counter.load(Ordering::SeqCst)
+    }
+
     /// `sluicegate_tls_certificate_expiry_seconds{listener, certificate}`.
     pub fn expiry(&self, listener: &str, cert: &Path) -> f64 {
         let cert = cert.display().to_string();
