@@ -1,12 +1,13 @@
 //! Certificate files named by a config, as `sluicegate check` reads them: relative
 //! paths follow the config file's directory (not the working directory), and a file
-//! that cannot be used is an error naming its YAML path, exit 1.
+//! that cannot be used is an error naming its YAML path, exit 1; `/status` lists the
+//! certificates a TLS listener serves.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use sluicegate_testkit::TestCert;
+use sluicegate_testkit::{ProcessProxy, TestCert, free_port};
 
 const CONFIG: &str = "listeners:\n  https:\n    address: 127.0.0.1:0\n    tls:\n      certificates:\n\
                       \x20       - { cert: certs/site.pem, key: certs/site.key }\n    routes:\n      - cluster: app\n\
@@ -51,4 +52,35 @@ fn a_missing_key_file_is_an_error_with_its_yaml_path() {
         key.display()
     );
     assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn status_lists_each_served_certificate_with_its_names_and_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    let (cert, _) =
+        TestCert::new(&["site.test", "www.site.test"]).write(&dir.path().join("certs"), "site");
+    let listen = free_port();
+    let config = dir.path().join("sluicegate.yaml");
+    let yaml =
+        CONFIG.replace("127.0.0.1:0", &listen.to_string()) + "admin:\n  address: 127.0.0.1:0\n";
+    std::fs::write(&config, yaml).unwrap();
+    let proxy = ProcessProxy::start(env!("CARGO_BIN_EXE_sluicegate"), &config, listen);
+    assert!(
+        proxy.logged(&format!("listening on https://{listen}")),
+        "{:?}",
+        proxy.log()
+    );
+    let status = proxy.status();
+    let served = &status["listeners"][0]["certificates"][0];
+    assert_eq!(served["cert"], cert.display().to_string(), "{status}");
+    assert_eq!(
+        served["names"],
+        serde_json::json!(["site.test", "www.site.test"])
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(served["not_after"].as_f64().unwrap() > now, "{status}");
 }

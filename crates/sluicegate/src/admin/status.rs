@@ -71,6 +71,29 @@ pub struct ListenerStatus {
     pub protocol: String,
     /// Number of routes.
     pub routes: usize,
+    /// The certificates it serves (TLS listeners; empty on cleartext), as loaded now:
+    /// after a renewal on disk, the new one.
+    pub certificates: Vec<CertificateStatus>,
+}
+
+/// One certificate a TLS listener serves.
+#[derive(Clone, Debug, Serialize)]
+pub struct CertificateStatus {
+    /// Its file.
+    pub cert: String,
+    /// The names SNI picks it for.
+    pub names: Vec<String>,
+    /// Unix time (seconds) of its notAfter.
+    pub not_after: f64,
+}
+
+/// The status of one served certificate.
+fn certificate(info: sluicegate_tls::CertInfo) -> CertificateStatus {
+    CertificateStatus {
+        cert: info.cert.display().to_string(),
+        names: info.names,
+        not_after: unix_seconds(info.not_after),
+    }
 }
 
 /// One cluster.
@@ -162,6 +185,10 @@ impl Status {
                     address: bound(l.name.as_str()),
                     protocol: l.protocol.to_string(),
                     routes: l.routes.len(),
+                    certificates: l.tls.as_ref().map_or_else(Vec::new, |t| {
+                        let served = t.server.certificates().into_iter();
+                        served.map(certificate).collect()
+                    }),
                 })
                 .collect(),
             clusters: snapshot
