@@ -31,16 +31,11 @@ for tool in h2load nginx openssl curl python3 timeout; do
     command -v "$tool" >/dev/null || { echo "h2load.sh: $tool is missing" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d)
+# shellcheck source=tests/e2e/common.sh
+source tests/e2e/common.sh
+POLL=0.2
 # nginx workers run as `nobody` when started by root, and must reach the prefix.
 chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 fail() {
     echo "h2load.sh: FAIL: $*" >&2
@@ -52,22 +47,6 @@ fail() {
         fi
     done
     exit 1
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Polls `$@` every 0.2 s for up to $DEADLINE seconds.
-wait_for() {
-    local what=$1; shift
-    local end=$((SECONDS + ${DEADLINE:-30}))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= end)); then
-            fail "timed out waiting for $what"
-        fi
-        sleep 0.2
-    done
 }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \

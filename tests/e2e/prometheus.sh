@@ -17,31 +17,8 @@ for tool in prometheus promtool python3 curl; do
     command -v "$tool" >/dev/null || { echo "prometheus.sh: $tool is missing" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Polls `$@` every 0.5 s for up to $DEADLINE seconds.
-wait_for() {
-    local what=$1; shift
-    local end=$((SECONDS + ${DEADLINE:-30}))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= end)); then
-            echo "prometheus.sh: timed out waiting for $what" >&2
-            return 1
-        fi
-        sleep 0.5
-    done
-}
+# shellcheck source=tests/e2e/common.sh
+source tests/e2e/common.sh
 
 BACKEND=$(free_port)
 mkdir -p "$WORK/www" && echo hello > "$WORK/www/index.html"

@@ -29,14 +29,8 @@ for tool in testssl openssl curl python3 timeout; do
     command -v "$tool" >/dev/null || { echo "testssl.sh: $tool is missing" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=tests/e2e/common.sh
+source tests/e2e/common.sh
 
 fail() {
     echo "testssl.sh: FAIL: $*" >&2
@@ -45,22 +39,6 @@ fail() {
         tail -n 20 "$WORK/sluicegate.log" >&2
     fi
     exit 1
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Polls `$@` every 0.5 s for up to $DEADLINE seconds.
-wait_for() {
-    local what=$1; shift
-    local end=$((SECONDS + ${DEADLINE:-30}))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= end)); then
-            fail "timed out waiting for $what"
-        fi
-        sleep 0.5
-    done
 }
 
 # Certificates: a throwaway CA (so testssl and curl can verify the chain with it) and

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# What the e2e scripts share, sourced by each after `set -euo pipefail` and `cd` to
+# the repository root: a work directory ($WORK) removed on exit, the processes a
+# script starts ($PIDS, stopped on exit), a free local port, and polling with a
+# deadline. `fail` (print, exit 1) may be redefined by a script to show its logs.
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "${0##*/}: FAIL: $*" >&2
+    exit 1
+}
+
+# A port nothing listens on right now (bound, then released).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for WHAT COMMAND...: runs COMMAND every ${POLL:-0.5} s until it succeeds, for
+# up to ${DEADLINE:-30} s, then fails naming WHAT.
+wait_for() {
+    local what=$1; shift
+    local end=$((SECONDS + ${DEADLINE:-30}))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= end)); then
+            fail "timed out waiting for $what"
+        fi
+        sleep "${POLL:-0.5}"
+    done
+}
