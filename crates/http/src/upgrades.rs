@@ -10,6 +10,7 @@
 //! written the `101` and let go of the connection, the tunnel opens it
 //! ([`Opener::open`]) and the guard hands on every byte unparsed, for good.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -18,6 +19,9 @@ use std::task::{Context, Poll, Waker};
 #[derive(Debug, Default)]
 pub(crate) struct Upgrades {
     state: Mutex<State>,
+    /// Whether a head is held (`State::held` is `Some`): read before the lock, so a
+    /// request that asks for no upgrade (nearly every one) takes no lock.
+    holding: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +67,7 @@ impl Upgrades {
         let mut state = self.state();
         state.held = Some(index);
         state.decision = Decision::Waiting;
+        self.holding.store(true, Ordering::Release);
     }
 
     /// The verdict on the held bytes; pending (and woken later) until there is one.
@@ -91,11 +96,15 @@ impl Upgrades {
     /// head; taken once. The service must take it before anything else, so that it is
     /// decided whatever the answer.
     pub(crate) fn ticket(self: &Arc<Self>, index: u64) -> Option<Ticket> {
+        if !self.holding.load(Ordering::Acquire) {
+            return None;
+        }
         let mut state = self.state();
         if state.held != Some(index) || state.decision != Decision::Waiting {
             return None;
         }
         state.held = None;
+        self.holding.store(false, Ordering::Release);
         Some(Ticket {
             upgrades: self.clone(),
             switched: false,

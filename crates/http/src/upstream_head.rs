@@ -44,7 +44,8 @@ pub(crate) fn upstream_head(
     }
     head.version = Version::HTTP_11;
     canonical_content_length(&mut head.headers);
-    let te_trailers = grpc::is_grpc(&head.headers) && grpc::wants_trailers(&head.headers);
+    // `TE` first: absent from nearly every request, so `is_grpc` rarely runs twice.
+    let te_trailers = grpc::wants_trailers(&head.headers) && grpc::is_grpc(&head.headers);
     remove_hop_by_hop(&mut head.headers);
     if te_trailers {
         grpc::restore_te(&mut head.headers);
