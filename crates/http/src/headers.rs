@@ -45,23 +45,39 @@ const NEVER_HOP_BY_HOP: [&str; 11] = [
 
 /// Removes the hop-by-hop fields and every field named in `Connection`, except the
 /// ones in [`NEVER_HOP_BY_HOP`].
+///
+/// On every request and response, so it allocates nothing: one pass over the names
+/// finds out whether there is anything to remove (most heads have at most
+/// `Connection`), a parsed `Connection` value is cloned by reference count, and its
+/// options are removed by `&str` (looked up without building a `HeaderName`).
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            if !NEVER_HOP_BY_HOP.contains(&name.as_str()) {
-                headers.remove(name);
-            }
-        }
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
+    let mut values = headers.get_all(header::CONNECTION).iter();
+    let first = values.next().cloned();
+    // Empty (no allocation) unless the head has more than one `Connection` line.
+    let more: Vec<HeaderValue> = values.cloned().collect();
+    for value in first.iter().chain(&more) {
+        remove_options(headers, value);
     }
     for name in &HOP_BY_HOP {
         headers.remove(name);
+    }
+}
+
+/// Removes the fields a `Connection` value names, except the ones never hop-by-hop.
+fn remove_options(headers: &mut HeaderMap, connection: &HeaderValue) {
+    let Ok(options) = connection.to_str() else {
+        return;
+    };
+    for option in options.split(',').map(str::trim) {
+        let kept = NEVER_HOP_BY_HOP
+            .iter()
+            .any(|never| never.eq_ignore_ascii_case(option));
+        if !option.is_empty() && !kept {
+            headers.remove(option);
+        }
     }
 }
 
@@ -146,6 +162,33 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-kept"], "yes");
+    }
+
+    #[test]
+    fn every_connection_line_counts_and_protected_fields_stay_in_any_case() {
+        let mut h = HeaderMap::new();
+        h.append("connection", HeaderValue::from_static("X-One"));
+        h.append(
+            "connection",
+            HeaderValue::from_static(" , x-two ,HOST, X-Forwarded-For"),
+        );
+        for name in ["x-one", "x-two", "host", "x-forwarded-for", "x-kept"] {
+            h.insert(name, HeaderValue::from_static("v"));
+        }
+        remove_hop_by_hop(&mut h);
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["host", "x-forwarded-for", "x-kept"]);
+    }
+
+    #[test]
+    fn a_head_without_hop_by_hop_fields_is_left_alone() {
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("a"));
+        h.insert("x-keep-alive-ish", HeaderValue::from_static("b"));
+        let before = h.clone();
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h, before);
     }
 
     fn identity(peer: &str, trusted: bool, client: &str) -> Identity {

@@ -9,6 +9,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sluicegate_runtime::TrustedProxies;
 
@@ -120,7 +121,10 @@ fn new_request_id() -> HeaderValue {
     let bits = u128::from(fastrand::u64(..)) << 64 | u128::from(fastrand::u64(..));
     let bits = bits & !(0xF000 << 64) | (0x4000 << 64); // version 4
     let bits = bits & !(0xC000 << 48) | (0x8000 << 48); // RFC 4122 variant
-    // Written in place (8-4-4-4-12 hex digits): one allocation, in the header value.
+    // Written in place (8-4-4-4-12 hex digits), then owned by one shared allocation:
+    // the value goes on the request and on the response, and a clone of a
+    // `Bytes::from_owner` only counts a reference (a value copied from a slice would
+    // allocate again when first cloned).
     let mut text = [b'-'; 36];
     let mut nibble = 32;
     for (i, byte) in text.iter_mut().enumerate() {
@@ -129,7 +133,7 @@ fn new_request_id() -> HeaderValue {
             *byte = HEX[(bits >> (nibble * 4)) as usize & 0xF];
         }
     }
-    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
+    HeaderValue::from_maybe_shared(Bytes::from_owner(text)).unwrap_or(HeaderValue::from_static("-"))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod counted;
 mod error;
 mod phase;
 mod pipeline;
+mod quiet;
 mod server;
 mod shared;
 mod sniff;

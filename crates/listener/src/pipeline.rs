@@ -34,6 +34,7 @@ use tokio::net::TcpStream;
 
 use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
+use crate::quiet::Quiet;
 use crate::sniff::sniff_h2;
 
 /// Time a client gets to send the first bytes that say which protocol it speaks:
@@ -162,8 +163,8 @@ async fn dispatch<S>(
     match protocol {
         Protocol::Http(version) => {
             let (mut draining, mut closing) = (phases.clone(), phases);
-            let draining = async move { draining.reached(Phase::Draining).await };
-            let closing = async move { closing.reached(Phase::Closing).await };
+            let draining = Quiet::new(async move { draining.reached(Phase::Draining).await });
+            let closing = Quiet::new(async move { closing.reached(Phase::Closing).await });
             let accepted = Accepted {
                 version,
                 ..accepted
