@@ -106,3 +106,30 @@ async fn a_reused_connection_closed_under_a_request_is_resent_on_a_fresh_one() {
     }
     assert!(failed >= 1, "no POST met the idle close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_bounds_backend_connections_and_queues_the_rest() {
+    init_tracing();
+    // Each answer takes 100 ms: 20 requests at once pile up behind a limit of 2.
+    let backend = Backend::slow(Duration::from_millis(100));
+    let proxy = start_proxy(&single_cluster(&[&backend], &[("max_connections", "2")])).await;
+    let addr = proxy.addr();
+    let clients: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(async move { get(addr, "/", &[]).await }))
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        let answered = tokio::time::timeout(WAIT, client).await;
+        let (status, _, _) = answered.expect("answered in time").expect("client task");
+        assert_eq!(
+            status.as_u16(),
+            200,
+            "request {i} waited for a connection and got it"
+        );
+    }
+    assert_eq!(backend.requests(), 20);
+    assert!(
+        backend.accepts() <= 2,
+        "{} backend connections under max_connections: 2",
+        backend.accepts()
+    );
+}

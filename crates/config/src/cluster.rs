@@ -11,6 +11,10 @@ use crate::raw::RawCluster;
 use crate::resolve::Lookups;
 use crate::spec::{ClusterSpec, defaults};
 
+/// Largest `max_connections`: past it the limit would never bind (file descriptors
+/// run out first).
+const MAX_CONNECTIONS: u32 = 1_000_000;
+
 /// The cluster `name`, or `None` when an error leaves no usable policy.
 pub(crate) fn cluster(
     errors: &mut Errors<'_>,
@@ -26,35 +30,44 @@ pub(crate) fn cluster(
     let policy = crate::policy::policy(errors, &at, c, count);
     let timeouts = timeouts(errors, &at, c);
     let upstream = crate::upstream_protocol::upstream(errors, &at, c);
+    let max_connections = c.max_connections.map(|n| {
+        let at = format!("{at}.max_connections");
+        crate::numbers::count(errors, at, Some(n), 1, 1, MAX_CONNECTIONS)
+    });
+    // Every section is checked before `policy?` can return: a bad policy must not
+    // hide the errors of the rest.
+    let health_check = c
+        .health_check
+        .as_ref()
+        .map(|h| crate::health::health_check(errors, &format!("{at}.health_check"), h));
+    let outlier = c
+        .outlier
+        .as_ref()
+        .map(|o| crate::health::outlier(errors, &format!("{at}.outlier"), o));
+    let unreachable =
+        crate::health::unreachable(errors, &format!("{at}.unreachable"), c.unreachable.as_ref());
+    let panic_threshold = crate::health::panic_threshold(errors, &at, c.panic_threshold.as_ref());
+    let retries = c
+        .retries
+        .as_ref()
+        .map(|r| crate::retries::retries(errors, &format!("{at}.retries"), r));
     Some(ClusterSpec {
         name: ClusterName::new(name),
         policy: policy?,
         connect_timeout: timeouts.connect,
         response_timeout: timeouts.response,
         idle_timeout: timeouts.idle,
+        max_connections,
         upstream_protocol: upstream.protocol,
         h2_keepalive: upstream.h2_keepalive,
         tls: upstream.tls,
         slow_start: timeouts.slow_start,
         backends,
-        health_check: c
-            .health_check
-            .as_ref()
-            .map(|h| crate::health::health_check(errors, &format!("{at}.health_check"), h)),
-        outlier: c
-            .outlier
-            .as_ref()
-            .map(|o| crate::health::outlier(errors, &format!("{at}.outlier"), o)),
-        unreachable: crate::health::unreachable(
-            errors,
-            &format!("{at}.unreachable"),
-            c.unreachable.as_ref(),
-        ),
-        panic_threshold: crate::health::panic_threshold(errors, &at, c.panic_threshold.as_ref()),
-        retries: c
-            .retries
-            .as_ref()
-            .map(|r| crate::retries::retries(errors, &format!("{at}.retries"), r)),
+        health_check,
+        outlier,
+        unreachable,
+        panic_threshold,
+        retries,
     })
 }
 

@@ -218,6 +218,12 @@ fn timeouts(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
     );
     changed(
         out,
+        &format!("{at} max_connections"),
+        &a.max_connections,
+        &b.max_connections,
+    );
+    changed(
+        out,
         &format!("{at} slow_start"),
         &a.slow_start,
         &b.slow_start,
@@ -268,6 +274,12 @@ impl Shown for Duration {
 impl Shown for Option<Duration> {
     fn shown(&self) -> String {
         self.as_ref().map_or_else(|| "off".to_owned(), Shown::shown)
+    }
+}
+
+impl Shown for Option<u32> {
+    fn shown(&self) -> String {
+        self.map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
     }
 }
 

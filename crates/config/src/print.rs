@@ -165,6 +165,9 @@ fn cluster(c: &ClusterSpec) -> Value {
         ("idle_timeout", duration(c.idle_timeout)),
         ("upstream_protocol", Value::from(c.upstream_protocol.name())),
     ]));
+    if let Some(limit) = c.max_connections {
+        out.insert("max_connections".into(), Value::from(limit));
+    }
     if let Some(keepalive) = c.h2_keepalive {
         out.insert("h2_keepalive".into(), duration(keepalive));
     }

@@ -170,6 +170,8 @@ pub struct RawCluster {
     pub response_timeout: Option<String>,
     /// How long an unused upstream connection stays in the pool.
     pub idle_timeout: Option<String>,
+    /// Most connections open at once to each backend (HTTP/1.1).
+    pub max_connections: Option<i64>,
     /// `http1`, `h2` or `h2c`.
     pub upstream_protocol: Option<String>,
     /// PING interval on idle HTTP/2 upstream connections.

@@ -207,6 +207,9 @@ pub struct ClusterSpec {
     pub response_timeout: Duration,
     /// Idle time after which a pooled upstream connection is closed.
     pub idle_timeout: Duration,
+    /// Most HTTP/1.1 connections open at once to each backend, busy or idle;
+    /// requests past it wait for one to come back. `None`: no limit.
+    pub max_connections: Option<u32>,
     /// What the backends speak.
     pub upstream_protocol: UpstreamProtocol,
     /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.

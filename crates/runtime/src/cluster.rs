@@ -48,6 +48,8 @@ pub struct Cluster {
     pub response_timeout: Duration,
     /// Idle time of pooled upstream connections.
     pub idle_timeout: Duration,
+    /// Most HTTP/1.1 connections open at once to each backend; `None`: no limit.
+    pub max_connections: Option<u32>,
     /// What the backends speak.
     pub upstream_protocol: UpstreamProtocol,
     /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.

@@ -291,6 +291,7 @@ fn cluster(
         connect_timeout: spec.connect_timeout,
         response_timeout: spec.response_timeout,
         idle_timeout: spec.idle_timeout,
+        max_connections: spec.max_connections,
         upstream_protocol: spec.upstream_protocol,
         h2_keepalive: spec.h2_keepalive,
         tls,

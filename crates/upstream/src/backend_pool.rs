@@ -37,7 +37,9 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     pub fn new(backend: &Backend, cluster: &Cluster) -> Self {
         let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match cluster.upstream_protocol {
-            UpstreamProtocol::Http1 => BackendPool::Http1(Pool::new(connector, idle)),
+            UpstreamProtocol::Http1 => {
+                BackendPool::Http1(Pool::new(connector, idle, cluster.max_connections))
+            }
             UpstreamProtocol::H2 | UpstreamProtocol::H2c => {
                 BackendPool::Http2(H2Pool::new(connector, idle, cluster.h2_keepalive))
             }
@@ -49,7 +51,9 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     pub fn fits(&self, backend: &Backend, cluster: &Cluster) -> bool {
         let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match (self, cluster.upstream_protocol) {
-            (BackendPool::Http1(p), UpstreamProtocol::Http1) => p.fits(&connector, idle),
+            (BackendPool::Http1(p), UpstreamProtocol::Http1) => {
+                p.fits(&connector, idle, cluster.max_connections)
+            }
             (BackendPool::Http2(p), UpstreamProtocol::H2 | UpstreamProtocol::H2c) => {
                 p.fits(&connector, idle, cluster.h2_keepalive)
             }

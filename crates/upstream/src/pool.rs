@@ -8,6 +8,16 @@
 //! idle close never surfaces as a client error. Idle connections are closed after the
 //! cluster's idle timeout by a reaper task that ends with the pool.
 //!
+//! With a limit (`max_connections`), a request first takes one of the backend's
+//! permits, in arrival order, and its lease holds it until the connection is back
+//! in the pool or closed: no more requests are on their way to the backend at once
+//! than the limit, and since a connection is opened only when none is idle, no more
+//! connections are open either (a `fresh` one, for an upgrade or after an idle
+//! close, may briefly add one). Past it, requests wait for a permit (nginx's
+//! `max_conns` with its queue, HAProxy's `maxconn`): 1,000 clients need not be 1,000
+//! backend connections. A `101` takes its connection out of the count: a tunnel
+//! holds no permit.
+//!
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
 //! and no keyed map: one small mutex-guarded stack per backend.
 //!
@@ -27,6 +37,7 @@ use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connector::Connector;
 use crate::h2_pool::StreamSlot;
@@ -86,6 +97,8 @@ impl<B> Clone for Pool<B> {
 struct Inner<B> {
     connector: Connector,
     idle_timeout: Duration,
+    /// One permit per connection allowed (`max_connections`); `None`: no limit.
+    limit: Option<(u32, Arc<Semaphore>)>,
     idle: Mutex<Vec<Idle<B>>>,
 }
 
@@ -96,22 +109,25 @@ struct Idle<B> {
 }
 
 impl<B: SendBody> Pool<B> {
-    /// An empty pool of connections made by `connector`, with its reaper task (needs
-    /// a tokio runtime).
-    pub fn new(connector: Connector, idle_timeout: Duration) -> Self {
+    /// An empty pool of connections made by `connector`, at most `limit` of them
+    /// open at once, with its reaper task (needs a tokio runtime).
+    pub fn new(connector: Connector, idle_timeout: Duration, limit: Option<u32>) -> Self {
         let inner = Arc::new(Inner {
             connector,
             idle_timeout,
+            limit: limit.map(|n| (n, Arc::new(Semaphore::new(n as usize)))),
             idle: Mutex::new(Vec::new()),
         });
         tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
         Self { inner }
     }
 
-    /// Whether this pool was built with this connector and idle timeout (then it can
-    /// be kept on reload).
-    pub fn fits(&self, connector: &Connector, idle: Duration) -> bool {
-        self.inner.connector.same_as(connector) && self.inner.idle_timeout == idle
+    /// Whether this pool was built with this connector, idle timeout and limit (then
+    /// it can be kept on reload).
+    pub fn fits(&self, connector: &Connector, idle: Duration, limit: Option<u32>) -> bool {
+        self.inner.connector.same_as(connector)
+            && self.inner.idle_timeout == idle
+            && self.inner.limit.as_ref().map(|(n, _)| *n) == limit
     }
 
     /// Sends `request` and waits for the response head, on a new connection when
@@ -124,6 +140,7 @@ impl<B: SendBody> Pool<B> {
         mut request: Request<B>,
         fresh: bool,
     ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
+        let permit = self.inner.permit().await;
         loop {
             let idle = if fresh { None } else { self.inner.checkout() };
             let (mut sender, reused) = match idle {
@@ -142,6 +159,7 @@ impl<B: SendBody> Pool<B> {
                         held: Held::Connection {
                             sender: Some(sender),
                             pool: Arc::downgrade(&self.inner),
+                            permit,
                         },
                     };
                     return Ok((response, lease));
@@ -163,6 +181,14 @@ impl<B: SendBody> Pool<B> {
 }
 
 impl<B: SendBody> Inner<B> {
+    /// One of the backend's permits, waiting in line for it; `None` without a limit.
+    async fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        let (_, permits) = self.limit.as_ref()?;
+        // The semaphore is never closed: an error cannot happen, and would only
+        // lift the limit for this request.
+        permits.clone().acquire_owned().await.ok()
+    }
+
     /// The most recently used live idle connection, dropping expired and closed ones.
     fn checkout(&self) -> Option<SendRequest<B>> {
         let mut idle = self.idle.lock().ok()?;
@@ -246,6 +272,8 @@ enum Held<B> {
     Connection {
         sender: Option<SendRequest<B>>,
         pool: Weak<Inner<B>>,
+        /// Released with the connection: back in the pool, or closed.
+        permit: Option<OwnedSemaphorePermit>,
     },
     Stream(Option<StreamSlot>),
 }
@@ -262,10 +290,16 @@ impl<B: SendBody> Lease<B> {
     /// next request.
     pub fn release(&mut self) {
         match &mut self.held {
-            Held::Connection { sender, pool } => {
+            Held::Connection {
+                sender,
+                pool,
+                permit,
+            } => {
                 if let (Some(sender), Some(pool)) = (sender.take(), pool.upgrade()) {
                     pool.give_back(sender);
                 }
+                // After the connection is back: the next in line finds it idle.
+                drop(permit.take());
             }
             Held::Stream(slot) => drop(slot.take()),
         }
