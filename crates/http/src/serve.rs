@@ -100,16 +100,18 @@ pub async fn serve<S>(
     tokio::pin!(closing);
     let result = match accepted.version {
         HttpVersion::Http1 => http1(stream, conn.clone(), source, draining, closing.as_mut()).await,
+        // Boxed: hyper's HTTP/2 server is large, and inline every HTTP/1
+        // connection's task would carry its size.
         HttpVersion::Http2 => {
             let keepalive = accepted.keepalive_timeout;
-            http2(
+            Box::pin(http2(
                 stream,
                 conn.clone(),
                 source,
                 keepalive,
                 draining,
                 closing.as_mut(),
-            )
+            ))
             .await
         }
     };

@@ -178,7 +178,8 @@ impl<B: SendBody + Unpin> Inner<B> {
         if !fresh && let Some(taken) = conns.iter().find_map(|c| c.reserve()) {
             return Ok(taken);
         }
-        let conn = Arc::new(self.connect().await?);
+        // Boxed, as in the HTTP/1 pool: rare, and large inline.
+        let conn = Arc::new(Box::pin(self.connect()).await?);
         let taken = conn.reserve().ok_or_else(|| {
             SendError::Connect(std::io::Error::other("the backend allows no HTTP/2 stream"))
         })?;

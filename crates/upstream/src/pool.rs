@@ -145,7 +145,9 @@ impl<B: SendBody> Pool<B> {
             let idle = if fresh { None } else { self.inner.checkout() };
             let (mut sender, reused) = match idle {
                 Some(sender) => (sender, true),
-                None => match self.inner.connect().await {
+                // Boxed: a connect (TCP, TLS, handshake) is rare next to a reuse, and
+                // inline its state would be copied with every request's future.
+                None => match Box::pin(self.inner.connect()).await {
                     Ok(sender) => (sender, false),
                     Err(error) => return Err(SendFailure::unsent(error, request)),
                 },
