@@ -147,79 +147,11 @@ declare -a STARTED=()       # PIDs this script started, in start order
 declare -A GROUP=()         # target name -> PIDs whose CPU/RSS count for it
 declare -A IDLE_RSS=()      # target name -> RSS (KiB) right after start
 
-pid_alive() { [[ -d /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-
-stop_all() {
-  local i pid kids k t
-  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-    pid=${STARTED[$i]}
-    pid_alive "$pid" || continue
-    kids=$(pgrep -P "$pid" || true)
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((t = 0; t < 50; t++)); do pid_alive "$pid" || break; sleep 0.1; done
-    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    for k in $kids; do pid_alive "$k" && kill -KILL "$k" 2>/dev/null || true; done
-    wait "$pid" 2>/dev/null || true
-  done
-  STARTED=()
-}
+# Process control and /proc measurements, shared with run.sh.
+# shellcheck source=benches/load/procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 trap 'stop_all' EXIT
 trap 'echo "h2.sh: interrupted, stopping" >&2; exit 130' INT TERM
-
-port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-
-wait_port() { # port, owner pid, name
-  local t
-  for ((t = 0; t < 100; t++)); do
-    port_busy "$1" && return 0
-    pid_alive "$2" || die "$3 exited during start-up; see $RUN/logs/$3.out"
-    sleep 0.1
-  done
-  die "$3 did not listen on 127.0.0.1:$1 within 10 s; see $RUN/logs/$3.out"
-}
-
-start_proc() { # name cpu-pin-array-name port cmd...
-  local name=$1 pinvar=$2 port=$3 pid
-  shift 3
-  local -n pin=$pinvar
-  "${pin[@]}" "$@" >"$RUN/logs/$name.out" 2>&1 &
-  pid=$!
-  STARTED+=("$pid")
-  wait_port "$port" "$pid" "$name"
-  sleep 0.3 # let nginx fork its workers
-  GROUP[$name]="$pid $(pgrep -P "$pid" | tr '\n' ' ' || true)"
-}
-
-render() { sed -e "s/@WORKERS@/$PROXY_THREADS/g" -e "s/@THREADS@/$PROXY_THREADS/g" "$CONF/$1" >"$RUN/conf/$1"; }
-
-url_port() { local hp=${1#*://}; hp=${hp%%/*}; [[ $hp == *:* ]] && echo "${hp##*:}" || echo 80; }
-
-# ---------------------------------------------------------------- measurements (as run.sh)
-CLK=$(getconf CLK_TCK)
-
-cpu_ticks() { # sum of utime+stime over the given PIDs (threads included)
-  local p s=0 v
-  for p in "$@"; do
-    [[ -r /proc/$p/stat ]] || continue
-    v=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)
-    s=$((s + v))
-  done
-  echo "$s"
-}
-
-core_stat() { # "busy total" jiffies for cpuN
-  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print $2 + $3 + $4 + $7 + $8, t }' /proc/stat
-}
-
-rss_kib() { # field (VmHWM or VmRSS) summed over PIDs
-  local f=$1 p s=0 v
-  shift
-  for p in "$@"; do
-    v=$(awk -v f="$f:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null || true)
-    s=$((s + ${v:-0}))
-  done
-  echo "$s"
-}
 
 # h2load output -> "rps mean_ms succeeded failed non2xx protocol"
 #   finished in 1.23s, 81234.56 req/s, 3.45MB/s
