@@ -178,13 +178,11 @@ pub(crate) async fn forward(
             return Err(no_backend(cluster));
         };
         let held = (next.budget.take(), waiting.take());
-        // Awaited where it is made: a future bound to a local first is kept twice in
-        // this one's state (rust-lang/rust#62958), and copied with it per request.
-        let mut failed =
-            match attempt(cluster, backend, up, (next.request, next.fresh), held).await? {
-                Ok(answered) => return Ok(answer(answered)),
-                Err(failed) => failed,
-            };
+        let attempted = attempt(cluster, backend, up, (next.request, next.fresh), held);
+        let mut failed = match attempted.await? {
+            Ok(answered) => return Ok(answer(answered)),
+            Err(failed) => failed,
+        };
         waiting = failed.waiting.take();
         next = match tries.after(failed, (next.slot, next.fresh), backend).await {
             Ok(next) => next,

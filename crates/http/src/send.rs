@@ -34,8 +34,8 @@ pub(crate) async fn send(
     let name = || cluster.name.to_string();
     let offered = request.headers().get(header::UPGRADE).cloned();
     let started = Instant::now();
-    // Awaited where it is made (see `forward`): not kept twice in this state.
-    match tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh)).await {
+    let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));
+    match sent.await {
         Err(_) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
             Err(Failure::sent(
