@@ -11,6 +11,7 @@
 use std::fmt::Write;
 
 use crate::names::{BACKEND_IN_FLIGHT, BACKEND_UP};
+use crate::text::escape;
 
 /// HELP of `sluicegate_backend_in_flight`.
 pub(crate) const IN_FLIGHT_HELP: &str = "Requests in flight on a backend.";
@@ -59,18 +60,6 @@ fn labels(cluster: &str, backend: &str) -> String {
         escape(cluster),
         escape(backend)
     )
-}
-
-/// A label value with `\`, `"` and line feeds escaped.
-fn escape(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.contains(['\\', '"', '\n']) {
-        return value.into();
-    }
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-        .into()
 }
 
 #[cfg(test)]

@@ -26,15 +26,18 @@
 //! written from the live state at each scrape ([`BackendGauges`]).
 
 mod backend_gauges;
+mod buckets;
 mod describe;
 mod health;
 mod labels;
 mod lazy;
 pub mod names;
 mod series;
+mod text;
 mod tls;
 
 pub use backend_gauges::BackendGauges;
+pub use buckets::BucketHistograms;
 pub use lazy::LazyCounter;
 
 pub use describe::describe;

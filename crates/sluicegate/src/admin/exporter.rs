@@ -1,14 +1,14 @@
 //! The Prometheus exporter: installed as the global `metrics` recorder before the
 //! first config is compiled, rendered on `GET /metrics`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
-use sluicegate_metrics::names;
+use sluicegate_metrics::{BucketHistograms, names};
 
+use crate::admin::recorder::Recorder;
 use crate::admin::status::unix_seconds;
 use crate::state::State;
 
@@ -17,14 +17,13 @@ use crate::state::State;
 /// listeners, clusters and backends, and histograms without a sample for this long,
 /// go (see the `sluicegate-metrics` crate docs).
 const SERIES_IDLE: Duration = Duration::from_secs(10);
-/// How often recorded histogram samples are folded into their buckets, so memory
-/// stays flat when nobody scrapes.
-const UPKEEP: Duration = Duration::from_secs(5);
 
 /// The installed exporter.
 #[derive(Debug)]
 pub struct Exporter {
     handle: PrometheusHandle,
+    /// Every histogram, written after the exporter's series.
+    histograms: Arc<BucketHistograms>,
     /// Touch-then-render must not interleave: a series touched by one scrape and
     /// observed by another could look idle and be dropped.
     rendering: Mutex<()>,
@@ -37,27 +36,23 @@ impl Exporter {
     /// Installs the exporter as the process's metrics recorder and describes every
     /// metric. Call once, before compiling the first config.
     pub fn install() -> anyhow::Result<Self> {
-        let recorder = PrometheusBuilder::new()
+        let exporter = PrometheusBuilder::new()
             .idle_timeout(MetricKindMask::ALL, Some(SERIES_IDLE))
-            .set_buckets(&names::SECONDS_BUCKETS)
-            .context("configuring the Prometheus exporter")?
             .build_recorder();
-        let handle = recorder.handle();
+        let handle = exporter.handle();
+        let histograms = Arc::new(BucketHistograms::new(&names::SECONDS_BUCKETS, SERIES_IDLE));
+        let recorder = Recorder {
+            exporter,
+            histograms: histograms.clone(),
+        };
         metrics::set_global_recorder(recorder)
             .map_err(|_| anyhow::anyhow!("a metrics recorder is already installed"))?;
         sluicegate_metrics::describe();
         let process = metrics_process::Collector::default();
         process.describe();
-        let upkeep = handle.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(UPKEEP);
-            loop {
-                every.tick().await;
-                upkeep.run_upkeep();
-            }
-        });
         Ok(Self {
             handle,
+            histograms,
             rendering: Mutex::new(()),
             process,
         })
@@ -75,6 +70,7 @@ impl Exporter {
         state.process.touch(snapshot.generation, loaded_at);
         self.process.collect();
         let mut text = self.handle.render();
+        self.histograms.write_to(&mut text);
         // Rendering drops idle histograms: live ones get a fresh handle at once.
         snapshot.renew_histograms();
         snapshot.backend_gauges().write_to(&mut text);

@@ -3,6 +3,7 @@
 
 mod exporter;
 mod page;
+mod recorder;
 mod routes;
 pub mod status;
 
