@@ -7,28 +7,37 @@ use std::time::Duration;
 
 use sluicegate_http::Live;
 use sluicegate_runtime::Listener;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::ServeError;
 use crate::phase::Phase;
+use crate::sockets;
 
 /// The config a removed listener's connections keep serving with. Empty while the
 /// listener is in the published snapshot: its connections then read the live one.
 pub(crate) type Retired = Arc<OnceLock<Arc<Live>>>;
 
-/// What an accept loop needs: the socket and the listener's own signals.
+/// What the accept loops of a listener need: a socket each, and the listener's own
+/// signals.
 #[derive(Debug)]
 pub(crate) struct Accepting {
+    /// The listening sockets, one per worker (not yet registered with a runtime:
+    /// each accept loop registers its own). Dropping them refuses new connections.
+    pub(crate) sockets: Vec<std::net::TcpListener>,
+    pub(crate) listening: Listening,
+}
+
+/// The listener as each of its accept loops knows it.
+#[derive(Clone, Debug)]
+pub(crate) struct Listening {
     /// Listener name, as routes and logs know it.
     pub(crate) name: Arc<str>,
-    /// The listening socket. Dropping it refuses new connections.
-    pub(crate) socket: TcpListener,
     /// The listener's phase: `Draining` once a reload removes it.
     pub(crate) phase: watch::Receiver<Phase>,
     /// Set when the listener is removed (see [`Retired`]).
     pub(crate) retired: Retired,
-    /// Held by the accept loop and every connection it accepted; closes once all end.
+    /// Held by the accept loops and every connection they accepted; closes once all
+    /// end.
     pub(crate) open: mpsc::Sender<()>,
 }
 
@@ -50,15 +59,18 @@ pub(crate) struct Bound {
 }
 
 impl Bound {
-    /// Binds listener `name` on `address`.
-    pub(crate) async fn bind(name: &str, address: SocketAddr) -> Result<Self, ServeError> {
+    /// Binds listener `name` on `address`: one socket for each of `workers`.
+    pub(crate) fn bind(
+        name: &str,
+        address: SocketAddr,
+        workers: usize,
+    ) -> Result<Self, ServeError> {
         let bind_error = |reason| ServeError::Bind {
             listener: name.to_owned(),
             address,
             reason,
         };
-        let socket = TcpListener::bind(address).await.map_err(bind_error)?;
-        let local = socket.local_addr().map_err(bind_error)?;
+        let (sockets, local) = sockets::bind(address, workers).map_err(bind_error)?;
         let name: Arc<str> = Arc::from(name);
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
         let (open_tx, open_rx) = mpsc::channel(1);
@@ -68,11 +80,13 @@ impl Bound {
             configured: address,
             local,
             pending: Some(Accepting {
-                name,
-                socket,
-                phase: phase_rx,
-                retired: retired.clone(),
-                open: open_tx,
+                sockets,
+                listening: Listening {
+                    name,
+                    phase: phase_rx,
+                    retired: retired.clone(),
+                    open: open_tx,
+                },
             }),
             phase: phase_tx,
             retired,

@@ -58,7 +58,7 @@ impl Control {
         let mut bound = Vec::with_capacity(added.len());
         for (name, address) in &added {
             // On failure, `bound` is dropped with the function: its sockets close.
-            bound.push(Bound::bind(name, *address).await?);
+            bound.push(Bound::bind(name, *address, shared.workers.len())?);
         }
         let drain_timeout = next.drain_timeout;
         let retired = self.swap(next, bound, removed)?;

@@ -20,7 +20,10 @@ mod quiet;
 mod server;
 mod shared;
 mod sniff;
+mod sockets;
+mod workers;
 
 pub use control::Control;
 pub use error::ServeError;
 pub use server::{DrainOutcome, Server};
+pub use workers::Workers;

@@ -9,15 +9,17 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use sluicegate_http::{Live, Source};
 use sluicegate_runtime::{SnapshotHandle, supervise};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::bound::{Accepting, Bound};
+use crate::bound::{Accepting, Bound, Listening};
 use crate::control::Control;
 use crate::error::ServeError;
 use crate::phase::{Phase, Phases};
 use crate::pipeline;
 use crate::shared::Shared;
+use crate::workers::Workers;
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -39,19 +41,26 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every listener of the current snapshot. Nothing serves until [`Server::run`].
+    /// Binds every listener of the current snapshot, to be served on the caller's
+    /// runtime. Nothing serves until [`Server::run`].
     pub async fn bind(handle: Arc<SnapshotHandle>) -> Result<Self, ServeError> {
+        Self::bind_on(handle, Workers::current())
+    }
+
+    /// Binds every listener of the current snapshot once per worker, to be served on
+    /// `workers`. Nothing serves until [`Server::run`].
+    pub fn bind_on(handle: Arc<SnapshotHandle>, workers: Workers) -> Result<Self, ServeError> {
         let snapshot = handle.load();
         let mut listeners = Vec::with_capacity(snapshot.listeners.len());
         for l in &snapshot.listeners {
-            listeners.push(Bound::bind(l.name.as_str(), l.address).await?);
+            listeners.push(Bound::bind(l.name.as_str(), l.address, workers.len())?);
         }
         let addrs = listeners
             .iter()
             .map(|l| (l.name.to_string(), l.local))
             .collect();
         Ok(Self {
-            shared: Arc::new(Shared::new(handle, listeners)),
+            shared: Arc::new(Shared::new(handle, listeners, workers)),
             addrs,
         })
     }
@@ -91,13 +100,17 @@ impl Server {
         tokio::pin!(shutdown);
         loop {
             for accepting in shared.take_pending() {
-                let accept = accept_loop(
-                    accepting,
-                    shared.live.clone(),
-                    phase_rx.clone(),
-                    done_tx.clone(),
-                );
-                loops.push(tokio::spawn(accept));
+                let Accepting { sockets, listening } = accepting;
+                for (socket, worker) in sockets.into_iter().zip(shared.workers.handles()) {
+                    let accept = accept_loop(
+                        socket,
+                        listening.clone(),
+                        shared.live.clone(),
+                        phase_rx.clone(),
+                        done_tx.clone(),
+                    );
+                    loops.push(worker.spawn(accept));
+                }
             }
             // Loops of removed listeners have ended.
             loops.retain(|accept| !accept.is_finished());
@@ -127,22 +140,30 @@ impl Server {
     }
 }
 
-/// Accepts on one listener until the server or the listener drains, then drops the
-/// socket so new connections are refused. Every connection holds `done` (the
-/// server's drain) and the listener's own `open` (its drain on removal).
+/// Accepts on one of a listener's sockets until the server or the listener drains,
+/// then drops the socket so new connections are refused. Runs on a worker, and the
+/// connections it accepts stay there. Every connection holds `done` (the server's
+/// drain) and the listener's own `open` (its drain on removal).
 async fn accept_loop(
-    accepting: Accepting,
+    socket: std::net::TcpListener,
+    listening: Listening,
     live: Arc<ArcSwap<Live>>,
     server: watch::Receiver<Phase>,
     done: mpsc::Sender<()>,
 ) {
-    let Accepting {
+    let Listening {
         name,
-        socket,
         phase,
         retired,
         open,
-    } = accepting;
+    } = listening;
+    let socket = match TcpListener::from_std(socket) {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::error!(listener = %name, "cannot register the listening socket: {error}");
+            return;
+        }
+    };
     let mut phases = Phases::new(server, phase);
     loop {
         let accepted = tokio::select! {

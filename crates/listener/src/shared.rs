@@ -9,6 +9,7 @@ use sluicegate_runtime::{Snapshot, SnapshotHandle};
 use tokio::sync::Notify;
 
 use crate::bound::{Accepting, Bound};
+use crate::workers::Workers;
 
 /// The bound listeners and whether the server still takes new ones.
 #[derive(Debug, Default)]
@@ -33,11 +34,17 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// One `Control::apply` at a time.
     pub(crate) applying: tokio::sync::Mutex<()>,
+    /// Where accept loops run: one per listener and worker.
+    pub(crate) workers: Workers,
 }
 
 impl Shared {
     /// State for `listeners`, bound to serve the handle's current snapshot.
-    pub(crate) fn new(handle: Arc<SnapshotHandle>, listeners: Vec<Bound>) -> Self {
+    pub(crate) fn new(
+        handle: Arc<SnapshotHandle>,
+        listeners: Vec<Bound>,
+        workers: Workers,
+    ) -> Self {
         let snapshot = handle.load();
         Self {
             handle,
@@ -48,6 +55,7 @@ impl Shared {
             }),
             wake: Notify::new(),
             applying: tokio::sync::Mutex::new(()),
+            workers,
         }
     }
 

@@ -57,7 +57,8 @@ async fn demo(port: u16, admin_port: Option<u16>) -> anyhow::Result<()> {
             anyhow::bail!("the embedded demo config is invalid");
         }
     };
-    let running = run::start(&config, &path).await?;
+    let workers = sluicegate_listener::Workers::current();
+    let running = run::start(&config, &path, workers).await?;
     let addr = running
         .local_addr("demo")
         .context("the demo listener is missing")?;

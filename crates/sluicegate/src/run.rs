@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use sluicegate_listener::{DrainOutcome, Server};
+use sluicegate_listener::{DrainOutcome, Server, Workers};
 use sluicegate_runtime::SnapshotHandle;
 
 use crate::admin::{Admin, Exporter};
@@ -21,7 +21,10 @@ pub fn main(path: &Path) -> ExitCode {
             return report(path, &error);
         }
     };
-    let runtime = match runtime_builder().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -29,7 +32,8 @@ pub fn main(path: &Path) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let running = start(&config, path).await?;
+        let workers = workers()?;
+        let running = start(&config, path, workers).await?;
         Ok::<_, anyhow::Error>(running.serve().await)
     });
     match result {
@@ -43,18 +47,19 @@ pub fn main(path: &Path) -> ExitCode {
     }
 }
 
-/// The async runtime for the CPUs this process may use: with one CPU (e.g. pinned
-/// by `taskset` or a cgroup limit), a single-threaded scheduler does the same work
-/// without the cross-thread queues and wake-ups of the work-stealing one.
-fn runtime_builder() -> tokio::runtime::Builder {
+/// Where connections are served, for the CPUs this process may use (as `taskset` or
+/// a cgroup limit allows): with one, on the main thread's runtime, beside the
+/// control plane (admin API, reloads, health checks); with more, on one worker
+/// thread per CPU, each with a runtime of its own (see `sluicegate_listener::Workers`),
+/// the control plane staying on the main thread.
+fn workers() -> anyhow::Result<Workers> {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     if cpus == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(cpus);
-        builder
+        return Ok(Workers::current());
     }
+    let workers = Workers::spawn(cpus).context("starting the worker threads")?;
+    tracing::info!("serving on {cpus} worker threads, one per CPU");
+    Ok(workers)
 }
 
 /// A process that loaded its config and bound its listeners and admin API.
@@ -65,9 +70,13 @@ pub struct Running {
 }
 
 /// Installs the metrics exporter (unless `admin.metrics: false`), compiles the config,
-/// binds its listeners and the admin listener, and starts the reload task, logging
+/// binds its listeners (served on `workers`) and the admin listener, and starts the reload task, logging
 /// where each one listens.
-pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::Result<Running> {
+pub async fn start(
+    config: &sluicegate_config::Config,
+    path: &Path,
+    workers: Workers,
+) -> anyhow::Result<Running> {
     // Before compiling: the compiled config registers its series with the recorder.
     let exporter = if config.admin.metrics {
         Some(Exporter::install()?)
@@ -77,7 +86,7 @@ pub async fn start(config: &sluicegate_config::Config, path: &Path) -> anyhow::R
     let snapshot = sluicegate_runtime::compile(config, None)
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));
-    let server = Server::bind(handle).await.map_err(|e| anyhow!(e))?;
+    let server = Server::bind_on(handle, workers).map_err(|e| anyhow!(e))?;
     let admin = Admin::bind(config.admin.address).await?;
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     sluicegate_runtime::log_resolutions(None, config);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluicegate_listener::{Control, DrainOutcome, Server};
+use sluicegate_listener::{Control, DrainOutcome, Server, Workers};
 use sluicegate_runtime::{BackendState, Reload, SnapshotHandle, Transient};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
@@ -30,6 +30,12 @@ pub struct Proxy {
 /// should use `127.0.0.1:0`). Panics with the config errors, one per line, if the
 /// config is invalid, and with the reason if it cannot be compiled or bound.
 pub async fn start_proxy(yaml: &str) -> Proxy {
+    start_proxy_on(yaml, Workers::current()).await
+}
+
+/// [`start_proxy`], its connections served on `workers` (start them first: the
+/// upstream pools are built per worker).
+pub async fn start_proxy_on(yaml: &str, workers: Workers) -> Proxy {
     let config = sluicegate_config::parse(yaml).unwrap_or_else(|errors| {
         panic!(
             "invalid test config:\n{}\n--- config ---\n{yaml}",
@@ -39,9 +45,8 @@ pub async fn start_proxy(yaml: &str) -> Proxy {
     let snapshot = sluicegate_runtime::compile(&config, None)
         .unwrap_or_else(|e| panic!("test config does not compile: {e}"));
     let handle = Arc::new(SnapshotHandle::new(snapshot));
-    let server = within(WAIT, "binding the proxy", Server::bind(handle))
-        .await
-        .unwrap_or_else(|e| panic!("cannot bind the proxy: {e}"));
+    let server =
+        Server::bind_on(handle, workers).unwrap_or_else(|e| panic!("cannot bind the proxy: {e}"));
     let addrs = config
         .listeners
         .iter()

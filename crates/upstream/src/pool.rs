@@ -19,7 +19,12 @@
 //! holds no permit.
 //!
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
-//! and no keyed map: one small mutex-guarded stack per backend.
+//! and no keyed map: small mutex-guarded stacks per backend, one per worker thread
+//! (`sluicegate_core::worker`). A connection's task runs on the worker that opened
+//! it and the connection goes back to that worker's stack, so a request takes one of
+//! its own worker's first and hyper's hand-off to the connection task stays on one
+//! thread. Another worker's idle connection is taken only when the backend is at its
+//! limit (then no new one may open); without a limit, a worker opens its own.
 //!
 //! Connections are driven with hyper's upgrade support: a `101 Switching Protocols`
 //! hands the connection to whoever holds the response (`hyper::upgrade::on`), and
@@ -30,6 +35,7 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -37,6 +43,7 @@ use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use sluicegate_core::worker;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connector::Connector;
@@ -99,7 +106,10 @@ struct Inner<B> {
     idle_timeout: Duration,
     /// One permit per connection allowed (`max_connections`); `None`: no limit.
     limit: Option<(u32, Arc<Semaphore>)>,
-    idle: Mutex<Vec<Idle<B>>>,
+    /// Idle connections, a stack per worker.
+    idle: Box<[Mutex<Vec<Idle<B>>>]>,
+    /// Connections open or opening.
+    open: Arc<AtomicUsize>,
 }
 
 #[derive(Debug)]
@@ -116,7 +126,8 @@ impl<B: SendBody> Pool<B> {
             connector,
             idle_timeout,
             limit: limit.map(|n| (n, Arc::new(Semaphore::new(n as usize)))),
-            idle: Mutex::new(Vec::new()),
+            idle: (0..worker::count()).map(|_| Mutex::default()).collect(),
+            open: Arc::default(),
         });
         tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
         Self { inner }
@@ -141,14 +152,19 @@ impl<B: SendBody> Pool<B> {
         fresh: bool,
     ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
         let permit = self.inner.permit().await;
+        let here = worker::current() % self.inner.idle.len();
         loop {
-            let idle = if fresh { None } else { self.inner.checkout() };
-            let (mut sender, reused) = match idle {
-                Some(sender) => (sender, true),
+            let idle = if fresh {
+                None
+            } else {
+                self.inner.checkout(here)
+            };
+            let (mut sender, home, reused) = match idle {
+                Some((sender, home)) => (sender, home, true),
                 // Boxed: a connect (TCP, TLS, handshake) is rare next to a reuse, and
                 // inline its state would be copied with every request's future.
                 None => match Box::pin(self.inner.connect()).await {
-                    Ok(sender) => (sender, false),
+                    Ok(sender) => (sender, here, false),
                     Err(error) => return Err(SendFailure::unsent(error, request)),
                 },
             };
@@ -162,6 +178,7 @@ impl<B: SendBody> Pool<B> {
                             sender: Some(sender),
                             pool: Arc::downgrade(&self.inner),
                             permit,
+                            home,
                         },
                     };
                     return Ok((response, lease));
@@ -191,9 +208,25 @@ impl<B: SendBody> Inner<B> {
         permits.clone().acquire_owned().await.ok()
     }
 
-    /// The most recently used live idle connection, dropping expired and closed ones.
-    fn checkout(&self) -> Option<SendRequest<B>> {
-        let mut idle = self.idle.lock().ok()?;
+    /// An idle connection and the stack it came from: worker `here`'s most recently
+    /// used, else, at the limit, another worker's.
+    fn checkout(&self, here: usize) -> Option<(SendRequest<B>, usize)> {
+        if let Some(sender) = self.pop(here) {
+            return Some((sender, here));
+        }
+        let (limit, _) = self.limit.as_ref()?;
+        if self.open.load(Ordering::Relaxed) < *limit as usize {
+            return None;
+        }
+        (0..self.idle.len())
+            .filter(|&other| other != here)
+            .find_map(|other| self.pop(other).map(|sender| (sender, other)))
+    }
+
+    /// The most recently used live connection of stack `at`, dropping expired and
+    /// closed ones.
+    fn pop(&self, at: usize) -> Option<SendRequest<B>> {
+        let mut idle = self.idle.get(at)?.lock().ok()?;
         while let Some(entry) = idle.pop() {
             if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
                 return Some(entry.sender);
@@ -202,11 +235,11 @@ impl<B: SendBody> Inner<B> {
         None
     }
 
-    fn give_back(&self, sender: SendRequest<B>) {
+    fn give_back(&self, sender: SendRequest<B>, home: usize) {
         if sender.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock()
+        if let Some(Ok(mut idle)) = self.idle.get(home).map(Mutex::lock)
             && idle.len() < MAX_IDLE
         {
             idle.push(Idle {
@@ -216,7 +249,10 @@ impl<B: SendBody> Inner<B> {
         }
     }
 
+    /// A new connection, driven by a task on the calling worker and counted in
+    /// `open` until that task ends.
     async fn connect(&self) -> Result<SendRequest<B>, SendError> {
+        let open = OpenCount::new(&self.open);
         let stream = self.connector.connect(false).await?;
         let (sender, connection) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
@@ -224,6 +260,7 @@ impl<B: SendBody> Inner<B> {
             .map_err(SendError::Exchange)?;
         let address = self.connector.address;
         tokio::spawn(async move {
+            let _open = open;
             // With upgrades: after a 101 the connection is handed over, not closed.
             if let Err(error) = connection.with_upgrades().await {
                 tracing::debug!(%address, "upstream connection ended: {error}");
@@ -234,13 +271,33 @@ impl<B: SendBody> Inner<B> {
 
     /// Closes idle connections unused for the idle timeout (oldest are at the front).
     fn evict_expired(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            let fresh = idle
-                .iter()
-                .position(|e| e.since.elapsed() < self.idle_timeout && !e.sender.is_closed())
-                .unwrap_or(idle.len());
-            idle.drain(..fresh);
+        for stack in &self.idle {
+            if let Ok(mut idle) = stack.lock() {
+                let fresh = idle
+                    .iter()
+                    .position(|e| e.since.elapsed() < self.idle_timeout && !e.sender.is_closed())
+                    .unwrap_or(idle.len());
+                idle.drain(..fresh);
+            }
         }
+    }
+}
+
+/// One connection counted in a pool's `open` while it lives (from before its
+/// connect to the end of its task).
+#[derive(Debug)]
+struct OpenCount(Arc<AtomicUsize>);
+
+impl OpenCount {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Self(open.clone())
+    }
+}
+
+impl Drop for OpenCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -276,6 +333,8 @@ enum Held<B> {
         pool: Weak<Inner<B>>,
         /// Released with the connection: back in the pool, or closed.
         permit: Option<OwnedSemaphorePermit>,
+        /// The worker stack it goes back to: that of the worker driving it.
+        home: usize,
     },
     Stream(Option<StreamSlot>),
 }
@@ -296,9 +355,10 @@ impl<B: SendBody> Lease<B> {
                 sender,
                 pool,
                 permit,
+                home,
             } => {
                 if let (Some(sender), Some(pool)) = (sender.take(), pool.upgrade()) {
-                    pool.give_back(sender);
+                    pool.give_back(sender, *home);
                 }
                 // After the connection is back: the next in line finds it idle.
                 drop(permit.take());
