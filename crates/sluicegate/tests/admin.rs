@@ -296,8 +296,10 @@ fn a_drained_backend_gets_no_new_requests_even_after_a_reload() {
     let (status, _) = proxy.admin_request("POST", &format!("/backends/app/{a}/enable"));
     assert_eq!(status, 200);
     assert!(poll(APPLIED, || proxy.get() == "a"));
+    // The log is read from the child's stderr on a thread of its own: poll it.
     assert!(
-        proxy.logged("backend enabled through the admin API: now up"),
+        poll(APPLIED, || proxy
+            .logged("backend enabled through the admin API: now up")),
         "{:?}",
         proxy.log()
     );
