@@ -69,6 +69,18 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
         &a.keepalive_timeout,
         &b.keepalive_timeout,
     );
+    changed(
+        out,
+        &format!("{at} header_read_timeout"),
+        &a.header_read_timeout,
+        &b.header_read_timeout,
+    );
+    changed(
+        out,
+        &format!("{at} request_body_timeout"),
+        &a.request_body_timeout,
+        &b.request_body_timeout,
+    );
     if a.routes != b.routes {
         out.push(format!(
             "{at} routes changed ({} → {})",

@@ -59,6 +59,16 @@ fn listener(
         l.keepalive_timeout.as_deref(),
         defaults::KEEPALIVE_TIMEOUT,
     );
+    let header_read_timeout = errors.duration(
+        format!("{at}.header_read_timeout"),
+        l.header_read_timeout.as_deref(),
+        defaults::HEADER_READ_TIMEOUT,
+    );
+    let request_body_timeout = errors.duration(
+        format!("{at}.request_body_timeout"),
+        l.request_body_timeout.as_deref(),
+        defaults::REQUEST_BODY_TIMEOUT,
+    );
     if l.routes.is_empty() {
         errors.push(
             format!("{at}.routes"),
@@ -88,6 +98,8 @@ fn listener(
         protocol: protocol?,
         tunnel_idle_timeout,
         keepalive_timeout,
+        header_read_timeout,
+        request_body_timeout,
         routes,
         trusted_proxies,
         merge_slashes: l.merge_slashes.unwrap_or(true),

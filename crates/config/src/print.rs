@@ -78,6 +78,8 @@ fn listener(l: &ListenerSpec) -> Value {
         ("protocol", Value::from(l.protocol.to_string())),
         ("tunnel_idle_timeout", duration(l.tunnel_idle_timeout)),
         ("keepalive_timeout", duration(l.keepalive_timeout)),
+        ("header_read_timeout", duration(l.header_read_timeout)),
+        ("request_body_timeout", duration(l.request_body_timeout)),
         (
             "trusted_proxies",
             l.trusted_proxies

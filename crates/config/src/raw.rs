@@ -56,8 +56,12 @@ pub struct RawListener {
     pub protocol: Option<String>,
     /// Time an upgraded connection may stay without traffic before it is closed.
     pub tunnel_idle_timeout: Option<String>,
-    /// Time a client connection may go without a new request (HTTP/2).
+    /// Time a client connection may go without a new request.
     pub keepalive_timeout: Option<String>,
+    /// Time a client has to send a whole request head (HTTP/1).
+    pub header_read_timeout: Option<String>,
+    /// Longest wait for the next bytes of a request body (HTTP/1).
+    pub request_body_timeout: Option<String>,
     /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RawRoute>,

@@ -39,6 +39,13 @@ pub mod defaults {
     /// and HAProxy's HTTP/2 idle timeouts are longer; a minute without a request
     /// frees the connection of a client that went away without closing it.
     pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `listeners.*.header_read_timeout`: a total deadline for one request head, as
+    /// hyper's default and below nginx's `client_header_timeout` (60 s); HAProxy's
+    /// anti-DoS example uses 5 s.
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `listeners.*.request_body_timeout`: nginx's `client_body_timeout`, between two
+    /// reads of a request body.
+    pub const REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(60);
     /// `clusters.*.backends[*].weight`.
     pub const WEIGHT: u32 = 1;
     /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
@@ -115,9 +122,16 @@ pub struct ListenerSpec {
     /// How long an upgraded connection (a tunnel: WebSocket …) may pass no byte
     /// either way before it is closed.
     pub tunnel_idle_timeout: Duration,
-    /// Time an HTTP/2 client connection may go without a new request before it is
-    /// closed gracefully (GOAWAY).
+    /// Time a client connection may go without a new request before it is closed
+    /// (HTTP/1: closed; HTTP/2: GOAWAY, open streams finish).
     pub keepalive_timeout: Duration,
+    /// HTTP/1: time from the first byte of a request head (or from the connection's
+    /// accept, for its first request) to its end; past it the client gets 408 and the
+    /// connection is closed (closed silently when nothing of a head came).
+    pub header_read_timeout: Duration,
+    /// HTTP/1: longest wait for the next bytes of a request body that is being read;
+    /// past it the request fails (408 when nothing was answered yet).
+    pub request_body_timeout: Duration,
     /// Routes, first match wins.
     pub routes: Vec<RouteSpec>,
     /// Peers whose `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` are kept and

@@ -89,6 +89,8 @@ listeners:
     protocol: http
     tunnel_idle_timeout: 1h
     keepalive_timeout: 1m
+    header_read_timeout: 30s
+    request_body_timeout: 1m
     trusted_proxies: []
     merge_slashes: true
     escaped_slashes: keep

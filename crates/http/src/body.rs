@@ -1,6 +1,7 @@
 //! The response body type: a streamed upstream body or a short local one.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use sluicegate_runtime::{InFlightGuard, RetryGuard};
 use sluicegate_upstream::Lease;
 
 use crate::access::AccessRecord;
+use crate::head_clock::Responses;
 use crate::replay::RequestBody;
 use crate::tunnel::BackendSide;
 
@@ -30,6 +32,9 @@ pub struct ProxyBody {
     timer: Option<Timer>,
     /// The request's access log line, written when the body ends or is dropped.
     log: Option<Box<AccessRecord>>,
+    /// HTTP/1: the connection's finished responses, this one counted in when hyper
+    /// drops it (the head guard's keep-alive clock starts then).
+    finished: Option<Arc<Responses>>,
 }
 
 /// Records the time from `started` to the end of the body.
@@ -66,6 +71,7 @@ impl ProxyBody {
             kind: Kind::Local(Full::new(text.into())),
             timer: None,
             log: None,
+            finished: None,
         }
     }
 
@@ -83,12 +89,19 @@ impl ProxyBody {
         self
     }
 
+    /// The same body, counted in `finished` when it is dropped.
+    pub(crate) fn counted_in(mut self, finished: Arc<Responses>) -> Self {
+        self.finished = Some(finished);
+        self
+    }
+
     /// The empty body of a backend's `101`, carrying `backend` until it is taken.
     pub(crate) fn switched(backend: BackendSide) -> Self {
         ProxyBody {
             kind: Kind::Switched(Some(Box::new(backend))),
             timer: None,
             log: None,
+            finished: None,
         }
     }
 
@@ -118,12 +131,16 @@ impl ProxyBody {
             },
             timer: None,
             log: None,
+            finished: None,
         }
     }
 }
 
 impl Drop for ProxyBody {
     fn drop(&mut self) {
+        if let Some(finished) = &self.finished {
+            finished.finish();
+        }
         // hyper drops an empty body without polling it: that body was sent whole.
         let ended = self.is_end_stream();
         if let Some(log) = self.log.as_mut().filter(|_| ended) {

@@ -1,4 +1,5 @@
-//! The client's request body, counted for the access log when it is on.
+//! The client's request body, counted for the access log when it is on, and what a
+//! client gets when reading it failed.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -7,6 +8,23 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+
+use crate::status::ProxyError;
+
+/// The answer to a request whose body could not be read: 408 when the client stopped
+/// sending it (the head guard's body deadline), 400 otherwise.
+pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> ProxyError {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return ProxyError::RequestTimeout("the request body did not arrive in time");
+        }
+        cause = error.source();
+    }
+    ProxyError::BadRequest("the request body could not be read from the client")
+}
 
 /// A request body as it arrives from the client; the bytes read are added to `read`
 /// when given (the access log's request bytes), and nothing is done otherwise.

@@ -30,7 +30,7 @@ pub(crate) struct ClientConn {
     /// `X-Forwarded-Proto` a backend is told.
     pub(crate) scheme: Scheme,
     /// HTTP/2: when its last request started, for the keep-alive timeout; `None` on
-    /// HTTP/1 (hyper's head timeout ends an idle HTTP/1 connection).
+    /// HTTP/1 (its head guard's clock ends an idle HTTP/1 connection).
     pub(crate) requests: Option<Arc<Activity>>,
     /// Heads its guard refused, for the service to answer.
     pub(crate) refusals: Arc<Refusals>,

@@ -116,6 +116,15 @@ pub(crate) fn too_large() -> Refusal {
     }
 }
 
+/// The refusal of a head that did not arrive within `header_read_timeout`.
+pub(crate) fn timed_out() -> Refusal {
+    Refusal {
+        error: ProxyError::RequestTimeout("the request head did not arrive in time"),
+        reason: RejectReason::HeadTimeout,
+        line: String::new(),
+    }
+}
+
 fn malformed(what: &'static str) -> ProxyError {
     ProxyError::BadRequest(what)
 }

@@ -35,21 +35,27 @@
 //!    through as tunnel data, and nothing reaches a tunnel before the backend said
 //!    `101`.
 //!
+//! 6. Every read that finds nothing to read asks the connection's [`HeadClock`]
+//!    whether the wait has lasted too long (its own lifecycle: the head deadline,
+//!    keep-alive, body reads). A head that timed out is refused like a bad one
+//!    (408); an idle connection that timed out reads as closed, so hyper closes it
+//!    quietly; a body read that timed out fails as timed out.
+//!
 //! This must agree with hyper on where every head starts; it follows hyper's framing
 //! rules and is tested on heads and bodies split at every byte.
+
+mod deadline;
+mod linger;
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
-
-use std::future::Future;
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::chunk_scan::{ChunkScan, Scanned};
 use crate::head_check::{self, BodyFraming, Head, MAX_HEAD, Refusal};
+use crate::head_clock::HeadClock;
 use crate::refusals::Refusals;
 use crate::upgrades::{Upgrades, Verdict};
 
@@ -58,8 +64,8 @@ use crate::upgrades::{Upgrades, Verdict};
 const STAND_IN: &[u8] = b"GET / HTTP/1.1\r\nhost: refused.invalid\r\n\r\n";
 /// Bytes read at a time while a head is held (and while lingering).
 const HELD_READ: usize = 4096;
-/// Longest wait for a refused client to stop sending, once the answer is written.
-const LINGER: Duration = Duration::from_secs(5);
+/// What a body read that timed out fails with.
+const BODY_TIMED_OUT: &str = "no request body bytes within request_body_timeout";
 
 /// Where the next byte from the client falls.
 #[derive(Debug)]
@@ -79,6 +85,8 @@ enum Position {
     Upgrade,
     /// Switched: every byte is handed on unscanned.
     Tunnel,
+    /// Timed out waiting: reads end (hyper then closes).
+    Closed,
 }
 
 /// How far a scan of new bytes got.
@@ -106,14 +114,20 @@ pub(crate) struct HeadGuard<S> {
     heads: u64,
     refusals: Arc<Refusals>,
     upgrades: Arc<Upgrades>,
+    clock: HeadClock,
     /// Set once a refused connection half-closed: until when it reads and drops.
     linger: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> HeadGuard<S> {
     /// Guards `inner`; refusals are filed in `refusals`, held upgrade requests in
-    /// `upgrades`.
-    pub(crate) fn new(inner: S, refusals: Arc<Refusals>, upgrades: Arc<Upgrades>) -> Self {
+    /// `upgrades`; waits are bounded by `clock`.
+    pub(crate) fn new(
+        inner: S,
+        refusals: Arc<Refusals>,
+        upgrades: Arc<Upgrades>,
+        clock: HeadClock,
+    ) -> Self {
         Self {
             inner,
             position: Position::Head,
@@ -122,6 +136,7 @@ impl<S> HeadGuard<S> {
             heads: 0,
             refusals,
             upgrades,
+            clock,
             linger: None,
         }
     }
@@ -158,9 +173,11 @@ impl<S> HeadGuard<S> {
                     }
                     Scanned::Invalid => self.position = Position::Unchecked,
                 },
-                Position::Unchecked | Position::Refused | Position::Upgrade | Position::Tunnel => {
-                    at = bytes.len()
-                }
+                Position::Unchecked
+                | Position::Refused
+                | Position::Upgrade
+                | Position::Tunnel
+                | Position::Closed => at = bytes.len(),
             }
         }
         Scan::All
@@ -169,6 +186,7 @@ impl<S> HeadGuard<S> {
     /// Counts a head that passed and moves past it, to its body; `false` when it asks
     /// for an upgrade, whose answer what follows it waits for.
     fn passed(&mut self, body: BodyFraming, upgrade: bool) -> bool {
+        self.clock.head_ended();
         if upgrade {
             // No body (`asks` says so).
             self.upgrades.hold(self.heads);
@@ -306,6 +324,41 @@ fn may_end_head(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
+impl<S: AsyncRead + Unpin> HeadGuard<S> {
+    /// One read as hyper asks for it, without deadlines.
+    fn poll_guarded(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.ready > 0 {
+                self.hand_on(out);
+                return Poll::Ready(Ok(()));
+            }
+            match self.position {
+                // The stand-in is answered and the connection closed; read no more.
+                Position::Refused => return Poll::Pending,
+                Position::Upgrade => {
+                    std::task::ready!(self.poll_switch(cx));
+                    continue;
+                }
+                Position::Tunnel => return Pin::new(&mut self.inner).poll_read(cx, out),
+                Position::Closed => return Poll::Ready(Ok(())),
+                Position::Head | Position::Body(_) | Position::Chunked(_) | Position::Unchecked => {
+                }
+            }
+            if !self.held.is_empty() {
+                std::task::ready!(self.read_held(cx))?;
+                continue;
+            }
+            if std::task::ready!(self.read_in_place(cx, out))? {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for HeadGuard<S> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -316,86 +369,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadGuard<S> {
         if out.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        loop {
-            if this.ready > 0 {
-                this.hand_on(out);
-                return Poll::Ready(Ok(()));
+        match this.poll_guarded(cx, out) {
+            Poll::Pending => this.poll_waited(cx, out),
+            ready => {
+                this.clock.moved();
+                ready
             }
-            match this.position {
-                // The stand-in is answered and the connection closed; read no more.
-                Position::Refused => return Poll::Pending,
-                Position::Upgrade => {
-                    std::task::ready!(this.poll_switch(cx));
-                    continue;
-                }
-                Position::Tunnel => return Pin::new(&mut this.inner).poll_read(cx, out),
-                Position::Head | Position::Body(_) | Position::Chunked(_) | Position::Unchecked => {
-                }
-            }
-            if !this.held.is_empty() {
-                std::task::ready!(this.read_held(cx))?;
-                continue;
-            }
-            if std::task::ready!(this.read_in_place(cx, out))? {
-                return Poll::Ready(Ok(()));
-            }
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !matches!(this.position, Position::Refused) {
-            return Pin::new(&mut this.inner).poll_shutdown(cx);
-        }
-        if this.linger.is_none() {
-            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-            this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
-        }
-        this.poll_linger(cx)
-    }
-}
-
-impl<S: AsyncRead + Unpin> HeadGuard<S> {
-    /// Reads and drops what the client sends until it closes or [`LINGER`] passes.
-    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut scratch = [0u8; HELD_READ];
-        loop {
-            let mut buf = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
-                Poll::Ready(_) => return Poll::Ready(Ok(())),
-                Poll::Pending => break,
-            }
-        }
-        match self.linger.as_mut() {
-            Some(deadline) => deadline.as_mut().poll(cx).map(Ok),
-            None => Poll::Ready(Ok(())),
         }
     }
 }

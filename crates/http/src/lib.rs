@@ -28,6 +28,7 @@ mod failure;
 mod forward;
 mod grpc;
 mod head_check;
+mod head_clock;
 mod head_guard;
 mod headers;
 mod identity;
@@ -50,6 +51,7 @@ mod upstream_head;
 mod via;
 
 pub use body::ProxyBody;
+pub use head_clock::ClientTimeouts;
 pub use live::Live;
 pub use replay::RequestBody;
 pub use serve::{Accepted, HttpVersion, Source, serve};

@@ -2,10 +2,10 @@
 //! conflicting framing, oversized heads, heads that never finished): counted and
 //! logged, so a smuggling attempt is visible to the operator.
 //!
-//! Most are refused before hyper sees them ([`crate::head_guard`]) and answered by
-//! [`crate::refusal`]; what hyper still refuses itself (a head that timed out, or
-//! one the guard let through and hyper did not) ends the connection with hyper's
-//! parse error, which [`record_hyper`] sees afterwards. The log line is rate-limited:
+//! Most are refused before hyper sees them ([`crate::head_guard`], which also times
+//! heads out) and answered by [`crate::refusal`]; what hyper still refuses itself (one
+//! the guard let through and hyper did not, or an HTTP/2 connection's timeout) ends
+//! the connection with hyper's error, which [`record_hyper`] sees afterwards. The log line is rate-limited:
 //! a flood of bad requests must not turn into a flood of log lines.
 
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::client_body::ClientBody;
+use crate::client_body::{self, ClientBody};
 use crate::status::ProxyError;
 
 /// The body of one upstream request, as the upstream pools send it. Made only by
@@ -52,7 +52,8 @@ pub(crate) enum Prepared {
 
 impl Prepared {
     /// Reads `body` into memory if `limit` is given and it ends within `limit` bytes;
-    /// otherwise it stays a stream. A client that fails mid-body gets a 400.
+    /// otherwise it stays a stream. A client that fails mid-body gets a 400
+    /// (408 when it stopped sending).
     pub(crate) async fn of(body: ClientBody, limit: Option<usize>) -> Result<Self, ProxyError> {
         if body.is_end_stream() {
             return Ok(Prepared::Replayable {
@@ -67,8 +68,7 @@ impl Prepared {
         let mut read = VecDeque::new();
         let mut total = 0usize;
         while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|_| ProxyError::BadRequest("could not read the request body"))?;
+            let frame = frame.map_err(|error| client_body::failed(&error))?;
             match frame.into_data() {
                 Ok(data) => {
                     total += data.len();

@@ -13,6 +13,7 @@ use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
 use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure};
 
+use crate::client_body;
 use crate::failure::Failure;
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
@@ -63,10 +64,9 @@ pub(crate) async fn send(
             error: SendError::Exchange(error),
             ..
         })) if error.is_user() => {
+            let answer = client_body::failed(&error);
             tracing::debug!(backend = %backend.key, "request body from the client failed: {}", SendError::Exchange(error));
-            Err(Failure::downstream(ProxyError::BadRequest(
-                "the request body could not be read from the client",
-            )))
+            Err(Failure::downstream(answer))
         }
         Ok(Err(failure)) => Err(failed(failure, backend, name())),
     }

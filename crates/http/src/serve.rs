@@ -24,14 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::activity::Activity;
 use crate::body::ProxyBody;
 use crate::conn::ClientConn;
+use crate::head_clock::{ClientTimeouts, HeadClock, Responses};
 use crate::head_guard::HeadGuard;
 use crate::live::Live;
 use crate::proxy::handle;
 use crate::{refusal, rejected};
-
-/// Time a client gets to send a complete request head (hyper's default, made explicit:
-/// hyper enforces it only when a timer is set). Slowloris protection.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Streams one HTTP/2 client may have open at once: the RFC 9113 §6.5.2 recommended
 /// minimum, as nginx (`http2_max_concurrent_streams` 128) and Envoy (100) bound it.
@@ -59,8 +56,12 @@ pub struct Accepted {
     pub secure: bool,
     /// What it speaks.
     pub version: HttpVersion,
-    /// HTTP/2: time it may go without a new request before it is closed gracefully.
-    pub keepalive_timeout: Duration,
+    /// Its listener's limits on waiting for it (HTTP/2 uses the keep-alive one: time
+    /// without a new request before it is closed gracefully).
+    pub timeouts: ClientTimeouts,
+    /// When it was accepted: its first head's deadline runs from then (through the
+    /// TLS handshake and the protocol sniff).
+    pub accepted_at: tokio::time::Instant,
 }
 
 /// Where a connection's requests read the config they are served with.
@@ -99,11 +100,21 @@ pub async fn serve<S>(
     let closing_live = source.live.clone();
     tokio::pin!(closing);
     let result = match accepted.version {
-        HttpVersion::Http1 => http1(stream, conn.clone(), source, draining, closing.as_mut()).await,
+        HttpVersion::Http1 => {
+            let clock = (accepted.timeouts, accepted.accepted_at);
+            http1(
+                stream,
+                (conn.clone(), clock),
+                source,
+                draining,
+                closing.as_mut(),
+            )
+            .await
+        }
         // Boxed: hyper's HTTP/2 server is large, and inline every HTTP/1
         // connection's task would carry its size.
         HttpVersion::Http2 => {
-            let keepalive = accepted.keepalive_timeout;
+            let keepalive = accepted.timeouts.keepalive;
             Box::pin(http2(
                 stream,
                 conn.clone(),
@@ -132,11 +143,11 @@ pub async fn serve<S>(
     }
 }
 
-/// HTTP/1 on `stream`, behind the head guard, with upgrades; `None` when `closing`
-/// cut it.
+/// HTTP/1 on `stream`, behind the head guard (which keeps its deadlines, `limits`,
+/// the first from `since`), with upgrades; `None` when `closing` cut it.
 async fn http1<S>(
     stream: S,
-    conn: Arc<ClientConn>,
+    (conn, (limits, since)): (Arc<ClientConn>, (ClientTimeouts, tokio::time::Instant)),
     source: Source,
     draining: impl Future<Output = ()>,
     closing: impl Future<Output = ()>,
@@ -144,11 +155,17 @@ async fn http1<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone());
-    let service = service_fn(move |r| respond(conn.clone(), source.clone(), r));
+    let responses = Arc::new(Responses::default());
+    let clock = HeadClock::new(limits, responses.clone(), since);
+    let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone(), clock);
+    let service = service_fn(move |r| {
+        let finished = responses.clone();
+        let response = respond(conn.clone(), source.clone(), r);
+        async move { Ok::<_, Infallible>(response.await?.map(|b| b.counted_in(finished))) }
+    });
     let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // The guard keeps the head deadline: hyper's is per request and needs a timer.
+        .header_read_timeout(None)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     drive(conn, draining, closing).await

@@ -20,6 +20,9 @@ pub enum ProxyError {
     /// The request is malformed (missing or repeated Host, …).
     #[error("{0}")]
     BadRequest(&'static str),
+    /// The client did not send its request (head, or the next body bytes) in time.
+    #[error("{0}")]
+    RequestTimeout(&'static str),
     /// The request head is larger than sluicegate accepts (bytes or fields).
     #[error("{0}")]
     HeadTooLarge(&'static str),
@@ -82,6 +85,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ProxyError::VersionNotSupported(_) => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
@@ -103,6 +107,7 @@ impl ProxyError {
     pub fn kind(&self) -> &'static str {
         match self {
             ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::RequestTimeout(_) => "request_timeout",
             ProxyError::HeadTooLarge(_) => "head_too_large",
             ProxyError::UriTooLong(_) => "uri_too_long",
             ProxyError::VersionNotSupported(_) => "version_not_supported",
@@ -122,6 +127,7 @@ impl ProxyError {
     pub fn metric_kind(&self) -> ErrorKind {
         match self {
             ProxyError::BadRequest(_)
+            | ProxyError::RequestTimeout(_)
             | ProxyError::HeadTooLarge(_)
             | ProxyError::UriTooLong(_)
             | ProxyError::VersionNotSupported(_)
@@ -159,6 +165,7 @@ impl ProxyError {
         if matches!(
             self,
             ProxyError::BadRequest(_)
+                | ProxyError::RequestTimeout(_)
                 | ProxyError::HeadTooLarge(_)
                 | ProxyError::UriTooLong(_)
                 | ProxyError::VersionNotSupported(_)
@@ -192,6 +199,7 @@ impl ProxyError {
     pub fn grpc_code(&self) -> u32 {
         match self {
             ProxyError::BadRequest(_)
+            | ProxyError::RequestTimeout(_)
             | ProxyError::HeadTooLarge(_)
             | ProxyError::UriTooLong(_)
             | ProxyError::VersionNotSupported(_)

@@ -15,18 +15,19 @@
 //!    client's preface (prior knowledge, `sniff.rs`), else HTTP/1, both served by
 //!    [`sluicegate_http::serve`]; plain L4 forwarding for `tcp` listeners, later.
 //!
-//! Steps that read from the client before a protocol serves it are bounded by
-//! [`PREFACE_TIMEOUT`] and end at once when the listener drains: a connection that
+//! Steps that read from the client before a protocol serves it are bounded by the
+//! listener's `header_read_timeout` (the TLS handshake by its own timeout; the HTTP/1
+//! head guard's first deadline runs from the accept, so the sniff does not lengthen
+//! it) and end at once when the listener drains: a connection that
 //! sent nothing yet holds no request.
 //!
 //! Nothing here parses HTTP: that is the `http` crate's job.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use metrics::{Counter, Gauge};
-use sluicegate_http::{Accepted, HttpVersion, Source};
+use sluicegate_http::{Accepted, ClientTimeouts, HttpVersion, Source};
 use sluicegate_runtime::ListenerTls;
 use sluicegate_tls::{Alpn, Handshake};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -36,10 +37,6 @@ use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
 use crate::quiet::Quiet;
 use crate::sniff::sniff_h2;
-
-/// Time a client gets to send the first bytes that say which protocol it speaks:
-/// the head timeout HTTP/1 gets for a whole request head.
-const PREFACE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The protocol an accepted connection is served with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,16 +55,18 @@ pub(crate) async fn serve(
     source: Source,
     phases: Phases,
 ) {
+    let accepted_at = tokio::time::Instant::now();
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    let (stream, tls, keepalive_timeout) = opened(stream, &listener, &source);
+    let (stream, tls, timeouts) = opened(stream, &listener, &source);
     let accepted = Accepted {
         listener,
         peer,
         local,
         secure: tls.is_some(),
         version: HttpVersion::Http1,
-        keepalive_timeout,
+        timeouts,
+        accepted_at,
     };
     // The TLS path (handshake, then HTTP over the TLS stream) is boxed: inline, its
     // state would make every plain connection's task as large as a TLS one's
@@ -79,25 +78,29 @@ pub(crate) async fn serve(
 }
 
 /// `stream`, counted in its listener's series, with what the connection needs of the
-/// listener's config: its TLS termination and keep-alive timeout. The config is read
+/// listener's config: its TLS termination and client timeouts. The config is read
 /// here and let go: a connection holds no snapshot between its requests.
 fn opened(
     stream: TcpStream,
     listener: &str,
     source: &Source,
-) -> (Counted<TcpStream>, Option<Arc<ListenerTls>>, Duration) {
+) -> (Counted<TcpStream>, Option<Arc<ListenerTls>>, ClientTimeouts) {
     let pinned = source.retired.get().cloned();
     let live = pinned.unwrap_or_else(|| source.live.load_full());
     match live.snapshot.listener(listener) {
         Some(l) => (
             Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
             l.tls.clone(),
-            l.keepalive_timeout,
+            ClientTimeouts {
+                keepalive: l.keepalive_timeout,
+                header_read: l.header_read_timeout,
+                request_body: l.request_body_timeout,
+            },
         ),
         None => (
             Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
             None,
-            Duration::from_secs(60),
+            ClientTimeouts::default(),
         ),
     }
 }
@@ -139,7 +142,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let sniffed = tokio::select! {
-        sniffed = tokio::time::timeout(PREFACE_TIMEOUT, sniff_h2(stream)) => sniffed,
+        sniffed = tokio::time::timeout(accepted.timeouts.header_read, sniff_h2(stream)) => sniffed,
         () = phases.reached(Phase::Draining) => return,
     };
     let Ok(Ok((stream, h2))) = sniffed else {

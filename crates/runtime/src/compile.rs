@@ -162,6 +162,8 @@ fn listener(
         protocol: spec.protocol,
         tunnel_idle_timeout: spec.tunnel_idle_timeout,
         keepalive_timeout: spec.keepalive_timeout,
+        header_read_timeout: spec.header_read_timeout,
+        request_body_timeout: spec.request_body_timeout,
         routes: RouteTable::new(routes),
         series,
         trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),

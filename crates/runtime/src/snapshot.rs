@@ -23,8 +23,13 @@ pub struct Listener {
     /// before it is closed. Read when a tunnel opens: a reload changes it for the
     /// tunnels opened after it.
     pub tunnel_idle_timeout: Duration,
-    /// Time an HTTP/2 client connection may go without a new request.
+    /// Time a client connection may go without a new request. Like the two below,
+    /// read when a connection is accepted.
     pub keepalive_timeout: Duration,
+    /// HTTP/1: the deadline for one request head.
+    pub header_read_timeout: Duration,
+    /// HTTP/1: the longest wait for the next bytes of a request body.
+    pub request_body_timeout: Duration,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].
     pub routes: RouteTable,
     /// Its metric series.
