@@ -20,6 +20,12 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
     changed(&mut out, "access_log", &old.access_log, &new.access_log);
     changed(
         &mut out,
+        "max_connections",
+        &old.max_connections,
+        &new.max_connections,
+    );
+    changed(
+        &mut out,
         "admin.address",
         &old.admin.address,
         &new.admin.address,
@@ -80,6 +86,18 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
         &format!("{at} request_body_timeout"),
         &a.request_body_timeout,
         &b.request_body_timeout,
+    );
+    changed(
+        out,
+        &format!("{at} max_connections"),
+        &a.max_connections,
+        &b.max_connections,
+    );
+    changed(
+        out,
+        &format!("{at} max_request_body"),
+        &a.max_request_body,
+        &b.max_request_body,
     );
     if a.routes != b.routes {
         out.push(format!(
@@ -292,6 +310,12 @@ impl Shown for Option<Duration> {
 impl Shown for Option<u32> {
     fn shown(&self) -> String {
         self.map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
+    }
+}
+
+impl Shown for Option<u64> {
+    fn shown(&self) -> String {
+        self.map_or_else(|| "unlimited".to_owned(), |n| format!("{n} bytes"))
     }
 }
 

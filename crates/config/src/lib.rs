@@ -36,6 +36,7 @@ mod resolve;
 mod retries;
 mod retry_spec;
 mod route_match;
+mod size;
 mod spec;
 mod tls_spec;
 mod trusted;

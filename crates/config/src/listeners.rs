@@ -14,6 +14,11 @@ use crate::route_match::match_spec;
 use crate::spec::{ListenerSpec, MatchSpec, RouteSpec, defaults};
 use crate::{path_rules, trusted};
 
+/// Largest `max_connections` (a listener's or the process's): far past any fd limit.
+pub(crate) const MAX_CONNECTIONS: u32 = 10_000_000;
+/// Largest `max_request_body`: 1 TiB (an upload past it is not a request body).
+const MAX_REQUEST_BODY: u64 = 1 << 40;
+
 /// Every valid listener; two listeners on one address (other than port 0) are an
 /// error.
 pub(crate) fn listeners(
@@ -69,6 +74,18 @@ fn listener(
         l.request_body_timeout.as_deref(),
         defaults::REQUEST_BODY_TIMEOUT,
     );
+    let max_connections = crate::numbers::count(
+        errors,
+        format!("{at}.max_connections"),
+        l.max_connections,
+        defaults::LISTENER_MAX_CONNECTIONS,
+        1,
+        MAX_CONNECTIONS,
+    );
+    let max_request_body = l.max_request_body.as_ref().and_then(|raw| {
+        let at = format!("{at}.max_request_body");
+        crate::size::size(errors, at, raw, 0, MAX_REQUEST_BODY)
+    });
     if l.routes.is_empty() {
         errors.push(
             format!("{at}.routes"),
@@ -100,6 +117,8 @@ fn listener(
         keepalive_timeout,
         header_read_timeout,
         request_body_timeout,
+        max_connections,
+        max_request_body,
         routes,
         trusted_proxies,
         merge_slashes: l.merge_slashes.unwrap_or(true),

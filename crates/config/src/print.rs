@@ -41,6 +41,14 @@ fn map<const N: usize>(entries: [(&str, Value); N]) -> Mapping {
 }
 
 fn document(c: &Config) -> Mapping {
+    let mut out = sections(c);
+    if let Some(limit) = c.max_connections {
+        out.insert("max_connections".into(), Value::from(limit));
+    }
+    out
+}
+
+fn sections(c: &Config) -> Mapping {
     let listeners = c
         .listeners
         .iter()
@@ -80,6 +88,7 @@ fn listener(l: &ListenerSpec) -> Value {
         ("keepalive_timeout", duration(l.keepalive_timeout)),
         ("header_read_timeout", duration(l.header_read_timeout)),
         ("request_body_timeout", duration(l.request_body_timeout)),
+        ("max_connections", Value::from(l.max_connections)),
         (
             "trusted_proxies",
             l.trusted_proxies
@@ -91,6 +100,9 @@ fn listener(l: &ListenerSpec) -> Value {
         ("escaped_slashes", Value::from(l.escaped_slashes.name())),
         ("routes", l.routes.iter().map(route).collect()),
     ]);
+    if let Some(limit) = l.max_request_body {
+        out.insert("max_request_body".into(), Value::from(limit));
+    }
     if let Some(t) = &l.tls {
         out.insert("tls".into(), tls(t));
     }

@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub reload: Option<RawReload>,
     /// The admin listener (metrics, status, reload, drain).
     pub admin: Option<RawAdmin>,
+    /// Client connections the whole process may have open at once.
+    pub max_connections: Option<i64>,
 }
 
 /// `admin:`: the admin listener.
@@ -62,6 +64,10 @@ pub struct RawListener {
     pub header_read_timeout: Option<String>,
     /// Longest wait for the next bytes of a request body (HTTP/1).
     pub request_body_timeout: Option<String>,
+    /// Client connections this listener may have open at once.
+    pub max_connections: Option<i64>,
+    /// Largest request body accepted.
+    pub max_request_body: Option<RawSize>,
     /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
@@ -244,6 +250,16 @@ pub enum RawStatus {
     Code(i64),
     /// `200-399`.
     Range(String),
+}
+
+/// A size in bytes written `1048576` or `10MiB`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    /// `1048576`.
+    Number(i64),
+    /// `10MiB`.
+    Text(String),
 }
 
 /// A percentage written `20%` or `20`.

@@ -46,6 +46,10 @@ pub mod defaults {
     /// `listeners.*.request_body_timeout`: nginx's `client_body_timeout`, between two
     /// reads of a request body.
     pub const REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `listeners.*.max_connections`: Envoy's and the bar; nginx's
+    /// `worker_connections` is 512 per worker, HAProxy derives `maxconn` from the fd
+    /// limit.
+    pub const LISTENER_MAX_CONNECTIONS: u32 = 10_000;
     /// `clusters.*.backends[*].weight`.
     pub const WEIGHT: u32 = 1;
     /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
@@ -75,6 +79,9 @@ pub struct Config {
     pub reload_debounce: Duration,
     /// The admin listener.
     pub admin: AdminSpec,
+    /// Client connections the whole process may have open at once (`None`: only the
+    /// listeners' limits apply).
+    pub max_connections: Option<u32>,
 }
 
 /// The admin listener (`admin:`). Read at start-up; a reload does not move it.
@@ -132,6 +139,11 @@ pub struct ListenerSpec {
     /// HTTP/1: longest wait for the next bytes of a request body that is being read;
     /// past it the request fails (408 when nothing was answered yet).
     pub request_body_timeout: Duration,
+    /// Client connections it may have open at once; past it a new one is closed at
+    /// once (and counted).
+    pub max_connections: u32,
+    /// Largest request body accepted, in bytes (`None`: any); a larger one gets 413.
+    pub max_request_body: Option<u64>,
     /// Routes, first match wins.
     pub routes: Vec<RouteSpec>,
     /// Peers whose `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` are kept and

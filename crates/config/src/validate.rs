@@ -38,6 +38,10 @@ pub(crate) fn validate(
         defaults::RELOAD_DEBOUNCE,
     );
     let admin = admin::admin(&mut errors, raw.admin.as_ref());
+    let max_connections = raw.max_connections.map(|n| {
+        let (lo, hi) = (1, listeners::MAX_CONNECTIONS);
+        crate::numbers::count(&mut errors, "max_connections".into(), Some(n), lo, lo, hi)
+    });
     errors.finish()?;
     Ok(Config {
         listeners,
@@ -46,5 +50,6 @@ pub(crate) fn validate(
         access_log: raw.access_log.unwrap_or(false),
         reload_debounce,
         admin,
+        max_connections,
     })
 }

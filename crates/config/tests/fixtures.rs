@@ -66,6 +66,36 @@ fn defaults_are_applied() {
     assert_eq!(config.listeners[0].address.to_string(), "[::1]:0");
     assert_eq!(config.admin.address.to_string(), "127.0.0.1:9901");
     assert!(config.admin.metrics && !config.admin.allow_remote);
+    let listener = &config.listeners[0];
+    assert_eq!(listener.max_connections, defaults::LISTENER_MAX_CONNECTIONS);
+    assert_eq!(listener.max_request_body, None);
+    assert_eq!(listener.header_read_timeout, defaults::HEADER_READ_TIMEOUT);
+    assert_eq!(
+        listener.request_body_timeout,
+        defaults::REQUEST_BODY_TIMEOUT
+    );
+    assert_eq!(config.max_connections, None);
+}
+
+#[test]
+fn limits_are_read_with_their_units() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/limits.yaml");
+    let config = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(config.max_connections, Some(50_000));
+    let uploads = config
+        .listeners
+        .iter()
+        .find(|l| l.name.as_str() == "uploads")
+        .unwrap();
+    assert_eq!(uploads.max_connections, 2000);
+    assert_eq!(uploads.max_request_body, Some(10 << 20));
+    assert_eq!(uploads.header_read_timeout, Duration::from_secs(5));
+    let api = config
+        .listeners
+        .iter()
+        .find(|l| l.name.as_str() == "api")
+        .unwrap();
+    assert_eq!(api.max_request_body, Some(1 << 20));
 }
 
 #[test]

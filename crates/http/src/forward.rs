@@ -350,8 +350,9 @@ async fn attempt(
             // request still counts in the cluster's total (the budget's base).
             let waiting = cluster.between_attempts();
             drop((guard, budget_slot));
-            // An idle close is the connection's end, not the backend failing.
-            if !stale {
+            // An idle close is the connection's end, and an internal failure (out of
+            // descriptors) the proxy's, not the backend failing.
+            if !stale && at != FailedAt::Internal {
                 cluster.record_outcome(backend, true);
             }
             if at.unreachable() {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use sluicegate_core::AfterSend;
+use sluicegate_core::{AfterSend, FailedAt};
 use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
 use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure};
@@ -80,6 +80,19 @@ fn failed(
     cluster: String,
 ) -> Failure {
     let error = &failure.error;
+    if let SendError::Connect(io) = error
+        && out_of_resources(io)
+    {
+        // This process's shortage, not the backend's: not counted against it, not
+        // retried (another backend would fail the same way).
+        tracing::warn!(backend = %backend.key, "cannot open a backend connection: {io}");
+        return Failure {
+            error: ProxyError::Overloaded("the proxy is out of file descriptors or memory"),
+            at: FailedAt::Internal,
+            unsent: failure.unsent,
+            stale: false,
+        };
+    }
     if let Some(reason) = connect_reason(error) {
         backend.series.connect_error(reason);
     }
@@ -96,6 +109,15 @@ fn failed(
         unsent: failure.unsent,
         stale,
     }
+}
+
+/// Whether a connect failed for want of a local resource: descriptors (`EMFILE`,
+/// `ENFILE`), buffers (`ENOBUFS`) or memory (`ENOMEM`).
+fn out_of_resources(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 fn classify(error: &SendError, cluster: String) -> ProxyError {
@@ -135,5 +157,21 @@ fn reason(kind: io::ErrorKind) -> String {
         io::ErrorKind::ConnectionRefused => "connection refused".into(),
         io::ErrorKind::ConnectionReset => "connection reset".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_shortage_is_told_from_a_backend_failure() {
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert!(out_of_resources(&io::Error::from_raw_os_error(errno)));
+        }
+        for errno in [libc::ECONNREFUSED, libc::ECONNRESET, libc::ETIMEDOUT] {
+            assert!(!out_of_resources(&io::Error::from_raw_os_error(errno)));
+        }
+        assert!(!out_of_resources(&io::Error::other("no errno")));
     }
 }

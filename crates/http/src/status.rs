@@ -14,6 +14,11 @@ use sluicegate_metrics::ErrorKind;
 
 use crate::body::ProxyBody;
 
+/// `Retry-After` of a shed request, in seconds: soon, since overload passes quickly or
+/// the client is better served elsewhere (HAProxy and Envoy send none; a client that
+/// honours it must not wait long).
+const RETRY_AFTER: &str = "1";
+
 /// A request the proxy answers itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyError {
@@ -72,6 +77,10 @@ pub enum ProxyError {
         /// Cluster name.
         cluster: String,
     },
+    /// The proxy sheds the request rather than queue it without bound: out of a local
+    /// resource (file descriptors), or every place to wait for a backend is taken.
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// The backend closed, reset, or sent something that is not a valid HTTP response.
     #[error("a backend of cluster \"{cluster}\" sent an invalid response or closed the connection")]
     BadResponse {
@@ -93,7 +102,9 @@ impl ProxyError {
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoBackend { .. } | ProxyError::Overloaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
                 StatusCode::BAD_GATEWAY
             }
@@ -116,6 +127,7 @@ impl ProxyError {
             ProxyError::LoopDetected(_) => "loop_detected",
             ProxyError::NoRoute => "no_route",
             ProxyError::NoBackend { .. } => "no_backend",
+            ProxyError::Overloaded(_) => "overloaded",
             ProxyError::ConnectFailed { .. } => "connect_failed",
             ProxyError::ConnectTimeout { .. } => "connect_timeout",
             ProxyError::ResponseTimeout { .. } => "response_timeout",
@@ -136,6 +148,7 @@ impl ProxyError {
             ProxyError::NoRoute => ErrorKind::NoRoute,
             ProxyError::LoopDetected(_) => ErrorKind::BadGateway,
             ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
+            ProxyError::Overloaded(_) => ErrorKind::Overloaded,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
                 ErrorKind::BadGateway
             }
@@ -176,6 +189,12 @@ impl ProxyError {
                 header::HeaderValue::from_static("close"),
             );
         }
+        if matches!(self, ProxyError::Overloaded(_)) {
+            headers.insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER),
+            );
+        }
         response
     }
 }
@@ -207,6 +226,7 @@ impl ProxyError {
             | ProxyError::NotImplemented(_) => grpc_code::INTERNAL,
             ProxyError::NoRoute => grpc_code::UNIMPLEMENTED,
             ProxyError::NoBackend { .. }
+            | ProxyError::Overloaded(_)
             | ProxyError::ConnectFailed { .. }
             | ProxyError::ConnectTimeout { .. }
             | ProxyError::BadResponse { .. } => grpc_code::UNAVAILABLE,

@@ -2,6 +2,7 @@
 //! phase, and its drain when a reload removes it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub(crate) struct Listening {
     /// Held by the accept loops and every connection they accepted; closes once all
     /// end.
     pub(crate) open: mpsc::Sender<()>,
+    /// Its open connections, for its `max_connections`.
+    pub(crate) connections: Arc<AtomicUsize>,
 }
 
 /// A listener that is bound, as the server's registry keeps it.
@@ -86,6 +89,7 @@ impl Bound {
                     phase: phase_rx,
                     retired: retired.clone(),
                     open: open_tx,
+                    connections: Arc::default(),
                 },
             }),
             phase: phase_tx,

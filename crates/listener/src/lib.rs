@@ -9,6 +9,8 @@
 //! must not parse HTTP itself, and must not panic on anything a client sends.
 //! `http` and `upstream` never import it (checked by `.ci/crate-rules.sh`).
 
+mod accept_backoff;
+mod admission;
 mod apply;
 mod bound;
 mod control;

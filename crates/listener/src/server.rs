@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicUsize;
 
 use arc_swap::ArcSwap;
 use sluicegate_http::{Live, Source};
@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::accept_backoff::AcceptBackoff;
+use crate::admission::{Counts, Slot};
 use crate::bound::{Accepting, Bound, Listening};
 use crate::control::Control;
 use crate::error::ServeError;
@@ -20,8 +22,6 @@ use crate::phase::{Phase, Phases};
 use crate::pipeline;
 use crate::shared::Shared;
 use crate::workers::Workers;
-/// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
-const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// How a drain ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Server {
                         socket,
                         listening.clone(),
                         shared.live.clone(),
-                        phase_rx.clone(),
+                        (phase_rx.clone(), shared.connections.clone()),
                         done_tx.clone(),
                     );
                     loops.push(worker.spawn(accept));
@@ -143,20 +143,18 @@ impl Server {
 /// Accepts on one of a listener's sockets until the server or the listener drains,
 /// then drops the socket so new connections are refused. Runs on a worker, and the
 /// connections it accepts stay there. Every connection holds `done` (the server's
-/// drain) and the listener's own `open` (its drain on removal).
+/// drain), the listener's own `open` (its drain on removal) and its admission slot
+/// (`admission.rs`: the listener's and the process's `max_connections`, `process`
+/// counting the process's open connections). A failed accept backs off
+/// (`accept_backoff.rs`).
 async fn accept_loop(
     socket: std::net::TcpListener,
     listening: Listening,
     live: Arc<ArcSwap<Live>>,
-    server: watch::Receiver<Phase>,
+    (server, process): (watch::Receiver<Phase>, Arc<AtomicUsize>),
     done: mpsc::Sender<()>,
 ) {
-    let Listening {
-        name,
-        phase,
-        retired,
-        open,
-    } = listening;
+    let name = listening.name.clone();
     let socket = match TcpListener::from_std(socket) {
         Ok(socket) => socket,
         Err(error) => {
@@ -164,7 +162,12 @@ async fn accept_loop(
             return;
         }
     };
-    let mut phases = Phases::new(server, phase);
+    let counts = Counts {
+        listener: listening.connections.clone(),
+        process,
+    };
+    let mut phases = Phases::new(server, listening.phase.clone());
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
             () = phases.reached(Phase::Draining) => break,
@@ -172,24 +175,51 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                backoff.succeeded();
+                let Some(slot) = admit(&live, &name, &counts) else {
+                    continue; // Closed here, unread.
+                };
                 let source = Source {
                     live: live.clone(),
-                    retired: retired.clone(),
+                    retired: listening.retired.clone(),
                 };
                 let conn = pipeline::serve(stream, peer, name.clone(), source, phases.clone());
-                let held = (done.clone(), open.clone());
+                let held = (done.clone(), listening.open.clone(), slot);
                 tokio::spawn(async move {
                     conn.await;
                     drop(held);
                 });
             }
             Err(error) => {
-                tracing::warn!(listener = %name, "accept failed: {error}");
-                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                if let Some(l) = live.load().snapshot.listener(&name) {
+                    l.series.accept_failed();
+                }
+                backoff.failed(&name, &error).await;
             }
         }
     }
     // Dropping the socket here makes new connections fail at once.
+}
+
+/// A slot for a connection just accepted on `listener`, under the limits of the live
+/// config; `None` when a limit refuses it (counted, and logged at debug level: a
+/// flood must not flood the log).
+fn admit(live: &ArcSwap<Live>, listener: &str, counts: &Counts) -> Option<Slot> {
+    let live = live.load();
+    let snapshot = &live.snapshot;
+    let l = snapshot.listener(listener)?;
+    match counts.admit(l.max_connections, snapshot.max_connections) {
+        Ok(slot) => Some(slot),
+        Err(limit) => {
+            l.series.connection_refused(limit);
+            tracing::debug!(
+                listener,
+                reason = limit.label(),
+                "connection refused: limit reached"
+            );
+            None
+        }
+    }
 }
 
 /// Aborts its task when dropped (also when `run` itself is dropped mid-way).

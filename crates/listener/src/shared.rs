@@ -1,6 +1,7 @@
 //! State a [`crate::Server`] shares with its [`crate::Control`] handles: the live
 //! snapshot with its upstream pools, and the registry of bound listeners.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -36,6 +37,9 @@ pub(crate) struct Shared {
     pub(crate) applying: tokio::sync::Mutex<()>,
     /// Where accept loops run: one per listener and worker.
     pub(crate) workers: Workers,
+    /// Client connections open on every listener, for the process's
+    /// `max_connections`.
+    pub(crate) connections: Arc<AtomicUsize>,
 }
 
 impl Shared {
@@ -56,6 +60,7 @@ impl Shared {
             wake: Notify::new(),
             applying: tokio::sync::Mutex::new(()),
             workers,
+            connections: Arc::default(),
         }
     }
 

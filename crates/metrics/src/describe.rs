@@ -62,7 +62,7 @@ pub fn describe() {
     describe_counter!(
         ERRORS_TOTAL,
         "Requests answered by the proxy with an error, by listener and kind \
-         (no_route, no_backend, bad_gateway, timeout, bad_request)."
+         (no_route, no_backend, bad_gateway, timeout, bad_request, overloaded)."
     );
     describe_gauge!(
         DOWNSTREAM_CONNECTIONS_ACTIVE,
@@ -71,6 +71,17 @@ pub fn describe() {
     describe_counter!(
         DOWNSTREAM_CONNECTIONS_TOTAL,
         "Client connections accepted, by listener."
+    );
+    describe_counter!(
+        DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL,
+        "Client connections closed at accept, before any byte was read, because the listener's \
+         or the process's max_connections was reached, by listener and reason \
+         (listener_limit, process_limit)."
+    );
+    describe_counter!(
+        ACCEPT_ERRORS_TOTAL,
+        "Failed accept calls (out of file descriptors, memory or buffers), by listener; the \
+         listener backs off and retries."
     );
     describe_gauge!(
         TUNNELS_ACTIVE,

@@ -66,16 +66,20 @@ pub enum ErrorKind {
     Timeout,
     /// The request was malformed or its method unsupported (400, 405).
     BadRequest,
+    /// The proxy shed the request: out of a local resource (file descriptors), or a
+    /// backend's queue was full (503 with `Retry-After`).
+    Overloaded,
 }
 
 impl ErrorKind {
     /// Every kind, in label order.
-    pub const ALL: [ErrorKind; 5] = [
+    pub const ALL: [ErrorKind; 6] = [
         ErrorKind::NoRoute,
         ErrorKind::NoBackend,
         ErrorKind::BadGateway,
         ErrorKind::Timeout,
         ErrorKind::BadRequest,
+        ErrorKind::Overloaded,
     ];
 
     /// The label value.
@@ -86,6 +90,7 @@ impl ErrorKind {
             ErrorKind::BadGateway => "bad_gateway",
             ErrorKind::Timeout => "timeout",
             ErrorKind::BadRequest => "bad_request",
+            ErrorKind::Overloaded => "overloaded",
         }
     }
 
@@ -173,7 +178,7 @@ pub enum RejectReason {
     HeadTooLarge,
     /// The request target is too long (414).
     UriTooLong,
-    /// The head did not arrive within the header read timeout (connection closed).
+    /// The head did not arrive whole within the header read timeout (408).
     HeadTimeout,
 }
 
@@ -195,6 +200,33 @@ impl RejectReason {
             RejectReason::HeadTooLarge => "head_too_large",
             RejectReason::UriTooLong => "uri_too_long",
             RejectReason::HeadTimeout => "head_timeout",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Which limit refused an accepted connection: the `reason` label of
+/// `sluicegate_downstream_connections_refused_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionLimit {
+    /// The listener's `max_connections`.
+    Listener,
+    /// The process's `max_connections`.
+    Process,
+}
+
+impl ConnectionLimit {
+    /// Every reason, in label order.
+    pub const ALL: [ConnectionLimit; 2] = [ConnectionLimit::Listener, ConnectionLimit::Process];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionLimit::Listener => "listener_limit",
+            ConnectionLimit::Process => "process_limit",
         }
     }
 

@@ -42,7 +42,7 @@ pub use lazy::LazyCounter;
 
 pub use describe::describe;
 pub use health::{HealthSeries, RetryReason, RetrySeries};
-pub use labels::{CodeClass, ConnectReason, ErrorKind, RejectReason};
+pub use labels::{CodeClass, ConnectReason, ConnectionLimit, ErrorKind, RejectReason};
 pub use series::{
     BackendSeries, CodeCounters, HistogramCell, ListenerSeries, ProcessSeries, histogram,
 };

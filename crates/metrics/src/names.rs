@@ -23,6 +23,12 @@ pub const ERRORS_TOTAL: &str = "sluicegate_errors_total";
 pub const DOWNSTREAM_CONNECTIONS_ACTIVE: &str = "sluicegate_downstream_connections_active";
 /// Client connections accepted, by listener.
 pub const DOWNSTREAM_CONNECTIONS_TOTAL: &str = "sluicegate_downstream_connections_total";
+/// Client connections closed at accept because a connection limit was reached, by
+/// listener and reason.
+pub const DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL: &str =
+    "sluicegate_downstream_connections_refused_total";
+/// Failed `accept` calls (out of file descriptors, memory, buffers), by listener.
+pub const ACCEPT_ERRORS_TOTAL: &str = "sluicegate_accept_errors_total";
 /// Upgraded connections (WebSocket …) tunnelled now, by listener.
 pub const TUNNELS_ACTIVE: &str = "sluicegate_tunnels_active";
 /// Upgraded connections opened (a backend's `101` passed to the client), by listener.

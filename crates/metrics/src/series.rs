@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, counter, gauge};
 
-use crate::labels::{CodeClass, ConnectReason, ErrorKind, RejectReason};
+use crate::labels::{CodeClass, ConnectReason, ConnectionLimit, ErrorKind, RejectReason};
 use crate::lazy::LazyCounter;
 use crate::names::*;
 
@@ -223,10 +223,12 @@ pub struct ListenerSeries {
     unrouted: Routed,
     /// By cluster index; `None` where the listener does not route.
     clusters: Vec<Option<Routed>>,
-    errors: [Counter; 5],
+    errors: [Counter; 6],
     rejected: [Counter; 5],
     connections_active: Gauge,
     connections_total: Counter,
+    connections_refused: [Counter; 2],
+    accept_errors: Counter,
     tunnels_active: Gauge,
     tunnels_total: Counter,
     bytes_received: Counter,
@@ -268,6 +270,11 @@ impl ListenerSeries {
             }),
             connections_active: gauge!(DOWNSTREAM_CONNECTIONS_ACTIVE, "listener" => l()),
             connections_total: counter!(DOWNSTREAM_CONNECTIONS_TOTAL, "listener" => l()),
+            connections_refused: ConnectionLimit::ALL.map(|limit| {
+                let reason = limit.label();
+                counter!(DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL, "listener" => l(), "reason" => reason)
+            }),
+            accept_errors: counter!(ACCEPT_ERRORS_TOTAL, "listener" => l()),
             tunnels_active: gauge!(TUNNELS_ACTIVE, "listener" => l()),
             tunnels_total: counter!(TUNNELS_TOTAL, "listener" => l()),
             bytes_received: counter!(BYTES_RECEIVED_TOTAL, "listener" => l()),
@@ -329,6 +336,16 @@ impl ListenerSeries {
         self.connections_total.increment(1);
         self.connections_active.increment(1.0);
         self.connections_active.clone()
+    }
+
+    /// Counts a connection closed at accept by `limit`.
+    pub fn connection_refused(&self, limit: ConnectionLimit) {
+        self.connections_refused[limit.index()].increment(1);
+    }
+
+    /// Counts a failed `accept`.
+    pub fn accept_failed(&self) {
+        self.accept_errors.increment(1);
     }
 
     /// Counts a tunnel opened (an upgraded connection); the returned gauge is to be

@@ -126,6 +126,7 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
         listeners,
         clusters,
         drain_timeout: config.drain_timeout,
+        max_connections: config.max_connections,
         access_log: config.access_log,
     })
 }
@@ -164,6 +165,8 @@ fn listener(
         keepalive_timeout: spec.keepalive_timeout,
         header_read_timeout: spec.header_read_timeout,
         request_body_timeout: spec.request_body_timeout,
+        max_connections: spec.max_connections,
+        max_request_body: spec.max_request_body,
         routes: RouteTable::new(routes),
         series,
         trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),

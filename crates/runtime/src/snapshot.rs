@@ -30,6 +30,10 @@ pub struct Listener {
     pub header_read_timeout: Duration,
     /// HTTP/1: the longest wait for the next bytes of a request body.
     pub request_body_timeout: Duration,
+    /// Client connections it may have open at once. Read at every accept.
+    pub max_connections: u32,
+    /// Largest request body, in bytes (`None`: any). Read per request.
+    pub max_request_body: Option<u64>,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].
     pub routes: RouteTable,
     /// Its metric series.
@@ -55,6 +59,9 @@ pub struct Snapshot {
     pub drain_timeout: Duration,
     /// Whether to log one line per request.
     pub access_log: bool,
+    /// Client connections the process may have open at once (`None`: no cap beyond
+    /// the listeners'). Read at every accept.
+    pub max_connections: Option<u32>,
 }
 
 impl Snapshot {

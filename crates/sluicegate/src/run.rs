@@ -83,6 +83,9 @@ pub async fn start(
     } else {
         None
     };
+    if let Some(limit) = crate::fd_limit::raise() {
+        crate::fd_limit::check(limit, config);
+    }
     let snapshot = sluicegate_runtime::compile(config, None)
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));

@@ -49,17 +49,37 @@ impl ProcessProxy {
         addr: SocketAddr,
         args: &[&str],
     ) -> ProcessProxy {
-        let bin = bin.as_ref();
-        let mut child = Command::new(bin)
-            .args(["run", "-c"])
-            .arg(config)
-            .args(args)
+        let mut command = Command::new(bin.as_ref());
+        command.args(["run", "-c"]).arg(config).args(args);
+        Self::spawn(command, addr)
+    }
+
+    /// [`ProcessProxy::start`] with at most `nofile` file descriptors (soft and hard
+    /// limit, set by `sh`'s `ulimit -n` before it runs the binary).
+    pub fn start_with_fd_limit(
+        bin: impl AsRef<Path>,
+        config: &Path,
+        addr: SocketAddr,
+        nofile: u64,
+    ) -> ProcessProxy {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" run -c \"$1\""))
+            .arg(bin.as_ref())
+            .arg(config);
+        Self::spawn(command, addr)
+    }
+
+    /// Runs `command` (a `sluicegate run`) as [`ProcessProxy::start`] does.
+    fn spawn(mut command: Command, addr: SocketAddr) -> ProcessProxy {
+        let mut child = command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let stderr = child
             .stderr
             .take()
@@ -75,6 +95,11 @@ impl ProcessProxy {
             proxy.log()
         );
         proxy
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A [`process_config`] routing to `backend` (one answering `"a"`) in a new
