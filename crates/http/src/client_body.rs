@@ -11,11 +11,15 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::status::ProxyError;
 
-/// The answer to a request whose body could not be read: 408 when the client stopped
-/// sending it (the head guard's body deadline), 400 otherwise.
+/// The answer to a request whose body could not be read: 413 past `max_request_body`,
+/// 408 when the client stopped sending it (the head guard's body deadline), 400
+/// otherwise.
 pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> ProxyError {
     let mut cause = Some(error);
     while let Some(error) = cause {
+        if let Some(BodyError::TooLarge(_)) = error.downcast_ref::<BodyError>() {
+            return too_large();
+        }
         if let Some(io) = error.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::TimedOut
         {
@@ -26,37 +30,69 @@ pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> ProxyError {
     ProxyError::BadRequest("the request body could not be read from the client")
 }
 
+/// The answer to a body larger than the listener accepts.
+pub(crate) fn too_large() -> ProxyError {
+    ProxyError::PayloadTooLarge("request body larger than the listener accepts")
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The client's stream failed (closed, reset, timed out) or its framing did.
+    #[error(transparent)]
+    Client(#[from] hyper::Error),
+    /// It grew past the listener's `max_request_body`.
+    #[error("request body larger than {0} bytes (max_request_body)")]
+    TooLarge(u64),
+}
+
 /// A request body as it arrives from the client; the bytes read are added to `read`
-/// when given (the access log's request bytes), and nothing is done otherwise.
+/// when given (the access log's request bytes), and a body longer than `limit` fails
+/// with [`BodyError::TooLarge`] at the frame that passes it (a body whose
+/// `Content-Length` says so is refused before it is read, in `proxy.rs`).
 #[derive(Debug)]
 pub(crate) struct ClientBody {
     inner: Incoming,
     read: Option<Arc<AtomicU64>>,
+    limit: Option<u64>,
+    seen: u64,
 }
 
 impl ClientBody {
-    /// `inner`, counted into `read` if given.
-    pub(crate) fn new(inner: Incoming, read: Option<Arc<AtomicU64>>) -> Self {
-        Self { inner, read }
+    /// `inner`, counted into `read` if given, failing past `limit` bytes if given.
+    pub(crate) fn new(inner: Incoming, read: Option<Arc<AtomicU64>>, limit: Option<u64>) -> Self {
+        Self {
+            inner,
+            read,
+            limit,
+            seen: 0,
+        }
     }
 }
 
 impl Body for ClientBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let (Some(read), Poll::Ready(Some(Ok(frame)))) = (&this.read, &polled)
+        let polled = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &polled
             && let Some(data) = frame.data_ref()
         {
-            read.fetch_add(data.len() as u64, Ordering::Relaxed);
+            let len = data.len() as u64;
+            this.seen += len;
+            if let Some(limit) = this.limit.filter(|limit| this.seen > *limit) {
+                return Poll::Ready(Some(Err(BodyError::TooLarge(limit))));
+            }
+            if let Some(read) = &this.read {
+                read.fetch_add(len, Ordering::Relaxed);
+            }
         }
-        polled
+        Poll::Ready(polled.map(|frame| frame.map_err(BodyError::Client)))
     }
 
     fn is_end_stream(&self) -> bool {

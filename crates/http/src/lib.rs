@@ -51,6 +51,7 @@ mod upstream_head;
 mod via;
 
 pub use body::ProxyBody;
+pub use client_body::BodyError;
 pub use head_clock::ClientTimeouts;
 pub use live::Live;
 pub use replay::RequestBody;

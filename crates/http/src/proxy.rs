@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use http::request::Parts;
 use http::{Request, Response};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
 use sluicegate_upstream::LiveCluster;
@@ -12,7 +13,7 @@ use sluicegate_upstream::LiveCluster;
 use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
 use crate::body::ProxyBody;
-use crate::client_body::ClientBody;
+use crate::client_body::{self, ClientBody};
 use crate::conn::ClientConn;
 use crate::forward::{Exchange, forward, is_idempotent};
 use crate::grpc::is_grpc;
@@ -58,8 +59,9 @@ pub(crate) async fn handle(
         .access_log
         .then(|| AccessRecord::begin(listener, &request, &identity, started));
     let grpc = is_grpc(request.headers());
-    let request =
-        request.map(|body| ClientBody::new(body, log.as_ref().map(|l| l.request_bytes())));
+    let limit = at.and_then(|(_, l)| l.max_request_body);
+    let read = log.as_ref().map(|l| l.request_bytes());
+    let request = request.map(|body| ClientBody::new(body, read, limit));
     let mut reached = Reached::default();
     let result = match at {
         Some((index, _)) => {
@@ -166,6 +168,13 @@ async fn proxy(
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut head, body) = request.into_parts();
     let (entry, index, target) = route(live, listener, conn, &mut head)?;
+    if entry
+        .max_request_body
+        .is_some_and(|limit| body.size_hint().lower() > limit)
+    {
+        // Its Content-Length says so: refused before a byte of it is read.
+        return Err(client_body::too_large());
+    }
     let cluster = target.cluster;
     reached.cluster = Some(index);
     let no_backend = || ProxyError::NoBackend {

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::client_body::{self, ClientBody};
+use crate::client_body::{self, BodyError, ClientBody};
 use crate::status::ProxyError;
 
 /// The body of one upstream request, as the upstream pools send it. Made only by
@@ -125,12 +125,12 @@ fn concat(mut parts: VecDeque<Bytes>, total: usize) -> Bytes {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut self.get_mut().0 {
             Kind::Streamed(body) => Pin::new(body).poll_frame(cx),
             Kind::Buffered { data, trailers } => Poll::Ready(

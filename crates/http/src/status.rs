@@ -28,6 +28,9 @@ pub enum ProxyError {
     /// The client did not send its request (head, or the next body bytes) in time.
     #[error("{0}")]
     RequestTimeout(&'static str),
+    /// The request body is larger than the listener accepts (`max_request_body`).
+    #[error("{0}")]
+    PayloadTooLarge(&'static str),
     /// The request head is larger than sluicegate accepts (bytes or fields).
     #[error("{0}")]
     HeadTooLarge(&'static str),
@@ -95,6 +98,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ProxyError::VersionNotSupported(_) => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
@@ -119,6 +123,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::RequestTimeout(_) => "request_timeout",
+            ProxyError::PayloadTooLarge(_) => "payload_too_large",
             ProxyError::HeadTooLarge(_) => "head_too_large",
             ProxyError::UriTooLong(_) => "uri_too_long",
             ProxyError::VersionNotSupported(_) => "version_not_supported",
@@ -140,6 +145,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_)
             | ProxyError::RequestTimeout(_)
+            | ProxyError::PayloadTooLarge(_)
             | ProxyError::HeadTooLarge(_)
             | ProxyError::UriTooLong(_)
             | ProxyError::VersionNotSupported(_)
@@ -179,6 +185,7 @@ impl ProxyError {
             self,
             ProxyError::BadRequest(_)
                 | ProxyError::RequestTimeout(_)
+                | ProxyError::PayloadTooLarge(_)
                 | ProxyError::HeadTooLarge(_)
                 | ProxyError::UriTooLong(_)
                 | ProxyError::VersionNotSupported(_)
@@ -203,6 +210,8 @@ impl ProxyError {
 pub mod grpc_code {
     /// The request was malformed, from gRPC's point of view an internal error.
     pub const INTERNAL: u32 = 13;
+    /// The request is larger than the proxy accepts.
+    pub const RESOURCE_EXHAUSTED: u32 = 8;
     /// No route serves the method.
     pub const UNIMPLEMENTED: u32 = 12;
     /// No backend could take it: no healthy one, a failed connect or exchange.
@@ -224,6 +233,7 @@ impl ProxyError {
             | ProxyError::VersionNotSupported(_)
             | ProxyError::MethodNotAllowed(_)
             | ProxyError::NotImplemented(_) => grpc_code::INTERNAL,
+            ProxyError::PayloadTooLarge(_) => grpc_code::RESOURCE_EXHAUSTED,
             ProxyError::NoRoute => grpc_code::UNIMPLEMENTED,
             ProxyError::NoBackend { .. }
             | ProxyError::Overloaded(_)

@@ -1,6 +1,7 @@
 //! The guard's write side, passed through, and its lingering close: a connection
-//! whose head was refused half-closes, then reads and drops what the client still
-//! sends until it closes too or [`LINGER`] passes (nginx's lingering close).
+//! whose head was refused, or that hyper closes in the middle of a request body (an
+//! early answer such as 413), half-closes, then reads and drops what the client
+//! still sends until it closes too or [`LINGER`] passes (nginx's lingering close).
 
 use std::future::Future;
 use std::io;
@@ -42,7 +43,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !matches!(this.position, Position::Refused) {
+        // Refused, or closed by hyper in the middle of a body (answered early: 413,
+        // or a backend that answered before reading it): unread bytes may follow.
+        if !matches!(
+            this.position,
+            Position::Refused | Position::Body(_) | Position::Chunked(_)
+        ) {
             return Pin::new(&mut this.inner).poll_shutdown(cx);
         }
         if this.linger.is_none() {
