@@ -9,7 +9,7 @@ use crate::errors::Errors;
 use crate::names::check_name;
 use crate::raw::RawCluster;
 use crate::resolve::Lookups;
-use crate::spec::{ClusterSpec, defaults};
+use crate::spec::{ClusterSpec, QueueSpec, defaults};
 
 /// Largest `max_connections`: past it the limit would never bind (file descriptors
 /// run out first).
@@ -34,6 +34,7 @@ pub(crate) fn cluster(
         let at = format!("{at}.max_connections");
         crate::numbers::count(errors, at, Some(n), 1, 1, MAX_CONNECTIONS)
     });
+    let queue = queue(errors, &at, c, timeouts.connect);
     // Every section is checked before `policy?` can return: a bad policy must not
     // hide the errors of the rest.
     let health_check = c
@@ -58,6 +59,7 @@ pub(crate) fn cluster(
         response_timeout: timeouts.response,
         idle_timeout: timeouts.idle,
         max_connections,
+        queue,
         upstream_protocol: upstream.protocol,
         h2_keepalive: upstream.h2_keepalive,
         tls: upstream.tls,
@@ -78,6 +80,39 @@ struct Timeouts {
     idle: Duration,
     /// `None` when not given or zero.
     slow_start: Option<Duration>,
+}
+
+/// `max_pending` and `queue_timeout` (default: the connect timeout, as HAProxy's
+/// `timeout queue`), which mean something only with `max_connections`.
+fn queue(errors: &mut Errors<'_>, at: &str, c: &RawCluster, connect: Duration) -> QueueSpec {
+    if c.max_connections.is_none() {
+        for (key, set) in [
+            ("max_pending", c.max_pending.is_some()),
+            ("queue_timeout", c.queue_timeout.is_some()),
+        ] {
+            if set {
+                let msg = "applies only with max_connections (without it nothing waits)";
+                errors.push(format!("{at}.{key}"), msg);
+            }
+        }
+    }
+    let max_pending = crate::numbers::count(
+        errors,
+        format!("{at}.max_pending"),
+        c.max_pending,
+        defaults::MAX_PENDING,
+        0,
+        MAX_CONNECTIONS,
+    );
+    let timeout = errors.duration(
+        format!("{at}.queue_timeout"),
+        c.queue_timeout.as_deref(),
+        connect,
+    );
+    QueueSpec {
+        max_pending,
+        timeout,
+    }
 }
 
 fn timeouts(errors: &mut Errors<'_>, at: &str, c: &RawCluster) -> Timeouts {

@@ -252,6 +252,21 @@ fn timeouts(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
         &a.max_connections,
         &b.max_connections,
     );
+    // The queue means something only with a connection limit.
+    if a.max_connections.is_some() || b.max_connections.is_some() {
+        changed(
+            out,
+            &format!("{at} max_pending"),
+            &a.queue.max_pending,
+            &b.queue.max_pending,
+        );
+        changed(
+            out,
+            &format!("{at} queue_timeout"),
+            &a.queue.timeout,
+            &b.queue.timeout,
+        );
+    }
     changed(
         out,
         &format!("{at} slow_start"),

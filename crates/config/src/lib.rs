@@ -60,7 +60,7 @@ pub use resolve::{LOOKUP_TIMEOUT, Resolver, system_resolver};
 pub use retry_spec::{RetryOn, RetrySpec, retry_defaults};
 pub use spec::{
     AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, ListenerSpec,
-    MatchSpec, PathMatch, RouteSpec, defaults,
+    MatchSpec, PathMatch, QueueSpec, RouteSpec, defaults,
 };
 pub use tls_spec::{
     Alpn, CertificateSpec, ListenerTlsSpec, TlsVersion, UpstreamTlsSpec, tls_defaults,

@@ -181,6 +181,8 @@ fn cluster(c: &ClusterSpec) -> Value {
     ]));
     if let Some(limit) = c.max_connections {
         out.insert("max_connections".into(), Value::from(limit));
+        out.insert("max_pending".into(), Value::from(c.queue.max_pending));
+        out.insert("queue_timeout".into(), duration(c.queue.timeout));
     }
     if let Some(keepalive) = c.h2_keepalive {
         out.insert("h2_keepalive".into(), duration(keepalive));

@@ -182,6 +182,10 @@ pub struct RawCluster {
     pub idle_timeout: Option<String>,
     /// Most connections open at once to each backend (HTTP/1.1).
     pub max_connections: Option<i64>,
+    /// Most requests waiting for a connection to each backend.
+    pub max_pending: Option<i64>,
+    /// Longest wait for a connection to a backend.
+    pub queue_timeout: Option<String>,
     /// `http1`, `h2` or `h2c`.
     pub upstream_protocol: Option<String>,
     /// PING interval on idle HTTP/2 upstream connections.

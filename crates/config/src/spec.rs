@@ -50,6 +50,8 @@ pub mod defaults {
     /// `worker_connections` is 512 per worker, HAProxy derives `maxconn` from the fd
     /// limit.
     pub const LISTENER_MAX_CONNECTIONS: u32 = 10_000;
+    /// `clusters.*.max_pending`: Envoy's `max_pending_requests` default.
+    pub const MAX_PENDING: u32 = 1024;
     /// `clusters.*.backends[*].weight`.
     pub const WEIGHT: u32 = 1;
     /// Largest accepted weight: keeps weighted tables small and sums far from overflow.
@@ -220,6 +222,17 @@ pub enum PathMatch {
     Prefix(String),
 }
 
+/// The queue of requests waiting for a backend connection (`max_pending`,
+/// `queue_timeout`): HAProxy's `maxqueue` and `timeout queue`, Envoy's
+/// `max_pending_requests`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Requests that may wait at once for one backend.
+    pub max_pending: u32,
+    /// Longest wait.
+    pub timeout: Duration,
+}
+
 /// One cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterSpec {
@@ -236,6 +249,9 @@ pub struct ClusterSpec {
     /// Most HTTP/1.1 connections open at once to each backend, busy or idle;
     /// requests past it wait for one to come back. `None`: no limit.
     pub max_connections: Option<u32>,
+    /// With `max_connections`: how many requests may wait for a connection to each
+    /// backend, and for how long; past either, 503 with `Retry-After`.
+    pub queue: QueueSpec,
     /// What the backends speak.
     pub upstream_protocol: UpstreamProtocol,
     /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.

@@ -350,12 +350,14 @@ async fn attempt(
             // request still counts in the cluster's total (the budget's base).
             let waiting = cluster.between_attempts();
             drop((guard, budget_slot));
-            // An idle close is the connection's end, and an internal failure (out of
-            // descriptors) the proxy's, not the backend failing.
-            if !stale && at != FailedAt::Internal {
+            // An idle close is the connection's end, an internal failure (out of
+            // descriptors) the proxy's and a full queue the load's: not the backend
+            // failing.
+            let saturated = matches!(error, ProxyError::Saturated { .. });
+            if !stale && at != FailedAt::Internal && !saturated {
                 cluster.record_outcome(backend, true);
             }
-            if at.unreachable() {
+            if at.unreachable() && !saturated {
                 cluster.record_unreachable(backend, &error.to_string());
             }
             Ok(Err(Failed {

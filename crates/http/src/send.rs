@@ -80,6 +80,9 @@ fn failed(
     cluster: String,
 ) -> Failure {
     let error = &failure.error;
+    if let SendError::QueueFull | SendError::QueueTimeout(_) = error {
+        return saturated(failure, backend, cluster);
+    }
     if let SendError::Connect(io) = error
         && out_of_resources(io)
     {
@@ -111,6 +114,25 @@ fn failed(
     }
 }
 
+/// A request the backend had no room for: counted, unsent, so it may go to another
+/// backend; not the backend failing (`forward.rs` does not hold it against it).
+fn saturated(
+    failure: SendFailure<Request<RequestBody>>,
+    backend: &Backend,
+    cluster: String,
+) -> Failure {
+    let full = matches!(failure.error, SendError::QueueFull);
+    backend.series.queue_overflow(full);
+    tracing::debug!(backend = %backend.key, "no room: {}", failure.error);
+    let why = if full { "queue full" } else { "queue timeout" };
+    Failure {
+        error: ProxyError::Saturated { cluster, why },
+        at: FailedAt::BeforeSend,
+        unsent: failure.unsent,
+        stale: false,
+    }
+}
+
 /// Whether a connect failed for want of a local resource: descriptors (`EMFILE`,
 /// `ENFILE`), buffers (`ENOBUFS`) or memory (`ENOMEM`).
 fn out_of_resources(error: &io::Error) -> bool {
@@ -136,6 +158,14 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             reason: format!("TLS: {io}"),
         },
         SendError::Exchange(_) | SendError::Stale(_) => ProxyError::BadResponse { cluster },
+        SendError::QueueFull => ProxyError::Saturated {
+            cluster,
+            why: "queue full",
+        },
+        SendError::QueueTimeout(_) => ProxyError::Saturated {
+            cluster,
+            why: "queue timeout",
+        },
     }
 }
 

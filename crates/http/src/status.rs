@@ -84,6 +84,15 @@ pub enum ProxyError {
     /// resource (file descriptors), or every place to wait for a backend is taken.
     #[error("{0}")]
     Overloaded(&'static str),
+    /// Every backend tried was at its `max_connections` with its queue full, or stayed
+    /// there for the whole queue timeout.
+    #[error("the backends of cluster \"{cluster}\" are at their connection limit ({why})")]
+    Saturated {
+        /// Cluster name.
+        cluster: String,
+        /// `queue full` or `queue timeout`.
+        why: &'static str,
+    },
     /// The backend closed, reset, or sent something that is not a valid HTTP response.
     #[error("a backend of cluster \"{cluster}\" sent an invalid response or closed the connection")]
     BadResponse {
@@ -106,9 +115,9 @@ impl ProxyError {
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::NoBackend { .. } | ProxyError::Overloaded(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::NoBackend { .. }
+            | ProxyError::Overloaded(_)
+            | ProxyError::Saturated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
                 StatusCode::BAD_GATEWAY
             }
@@ -133,6 +142,7 @@ impl ProxyError {
             ProxyError::NoRoute => "no_route",
             ProxyError::NoBackend { .. } => "no_backend",
             ProxyError::Overloaded(_) => "overloaded",
+            ProxyError::Saturated { .. } => "saturated",
             ProxyError::ConnectFailed { .. } => "connect_failed",
             ProxyError::ConnectTimeout { .. } => "connect_timeout",
             ProxyError::ResponseTimeout { .. } => "response_timeout",
@@ -154,7 +164,7 @@ impl ProxyError {
             ProxyError::NoRoute => ErrorKind::NoRoute,
             ProxyError::LoopDetected(_) => ErrorKind::BadGateway,
             ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
-            ProxyError::Overloaded(_) => ErrorKind::Overloaded,
+            ProxyError::Overloaded(_) | ProxyError::Saturated { .. } => ErrorKind::Overloaded,
             ProxyError::ConnectFailed { .. } | ProxyError::BadResponse { .. } => {
                 ErrorKind::BadGateway
             }
@@ -196,7 +206,10 @@ impl ProxyError {
                 header::HeaderValue::from_static("close"),
             );
         }
-        if matches!(self, ProxyError::Overloaded(_)) {
+        if matches!(
+            self,
+            ProxyError::Overloaded(_) | ProxyError::Saturated { .. }
+        ) {
             headers.insert(
                 header::RETRY_AFTER,
                 header::HeaderValue::from_static(RETRY_AFTER),
@@ -237,6 +250,7 @@ impl ProxyError {
             ProxyError::NoRoute => grpc_code::UNIMPLEMENTED,
             ProxyError::NoBackend { .. }
             | ProxyError::Overloaded(_)
+            | ProxyError::Saturated { .. }
             | ProxyError::ConnectFailed { .. }
             | ProxyError::ConnectTimeout { .. }
             | ProxyError::BadResponse { .. } => grpc_code::UNAVAILABLE,

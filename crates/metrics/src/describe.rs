@@ -27,6 +27,12 @@ pub fn describe() {
         "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."
     );
     describe_counter!(
+        UPSTREAM_OVERFLOW_TOTAL,
+        "Requests that met a backend at its max_connections, by cluster, backend and kind: \
+         queued (waited for a connection), queue_full (max_pending already waiting: 503), \
+         queue_timeout (waited the whole queue_timeout: 503)."
+    );
+    describe_counter!(
         UPSTREAM_STALE_RETRIES_TOTAL,
         "Idempotent requests sent again on a fresh connection after a reused keep-alive \
          connection closed under them before any answer (the backend's idle close), by backend."

@@ -13,6 +13,9 @@ pub const BACKEND_IN_FLIGHT: &str = "sluicegate_backend_in_flight";
 pub const BACKEND_UP: &str = "sluicegate_backend_up";
 /// Failed connection attempts to a backend, by reason.
 pub const UPSTREAM_CONNECT_ERRORS_TOTAL: &str = "sluicegate_upstream_connect_errors_total";
+/// Requests that met a backend at its `max_connections`: waited (`queued`), or were
+/// refused (`queue_full`, `queue_timeout`), by cluster, backend and kind.
+pub const UPSTREAM_OVERFLOW_TOTAL: &str = "sluicegate_upstream_overflow_total";
 /// Requests sent again on a fresh connection after a reused one closed under them.
 pub const UPSTREAM_STALE_RETRIES_TOTAL: &str = "sluicegate_upstream_stale_retries_total";
 /// Requests the HTTP parser refused before routing, by listener and reason.

@@ -134,6 +134,9 @@ pub struct BackendSeries {
     requests: Vec<CodeCounters>,
     connect_errors: [LazyCounter; 5],
     stale_retries: LazyCounter,
+    /// `sluicegate_upstream_overflow_total` by kind: `queued`, `queue_full`,
+    /// `queue_timeout`.
+    overflow: [LazyCounter; 3],
     response: HistogramCell,
 }
 
@@ -163,6 +166,10 @@ impl BackendSeries {
                 LazyCounter::new(key(UPSTREAM_CONNECT_ERRORS_TOTAL, &labels))
             }),
             stale_retries: LazyCounter::new(key(UPSTREAM_STALE_RETRIES_TOTAL, &labels)),
+            overflow: ["queued", "queue_full", "queue_timeout"].map(|kind| {
+                let labels = [("cluster", cluster), ("backend", backend), ("kind", kind)];
+                LazyCounter::new(key(UPSTREAM_OVERFLOW_TOTAL, &labels))
+            }),
             response: HistogramCell::register(key(BACKEND_RESPONSE_SECONDS, &labels)),
         }
     }
@@ -183,6 +190,18 @@ impl BackendSeries {
     /// Counts a request sent again on a fresh connection after an idle close.
     pub fn stale_retry(&self) {
         self.stale_retries.increment(1);
+    }
+
+    /// The counter of requests that waited for a connection (the backend at its
+    /// `max_connections`), for its pool to count in.
+    pub fn queued(&self) -> LazyCounter {
+        self.overflow[0].clone()
+    }
+
+    /// Counts a request refused because `max_pending` requests already waited
+    /// (`full`), or because it waited the whole queue timeout.
+    pub fn queue_overflow(&self, full: bool) {
+        self.overflow[if full { 1 } else { 2 }].increment(1);
     }
 
     /// `sluicegate_backend_response_seconds` of this backend.

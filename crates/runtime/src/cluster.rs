@@ -50,6 +50,10 @@ pub struct Cluster {
     pub idle_timeout: Duration,
     /// Most HTTP/1.1 connections open at once to each backend; `None`: no limit.
     pub max_connections: Option<u32>,
+    /// With `max_connections`: most requests waiting for a connection to a backend.
+    pub max_pending: u32,
+    /// With `max_connections`: longest wait for a connection to a backend.
+    pub queue_timeout: Duration,
     /// What the backends speak.
     pub upstream_protocol: UpstreamProtocol,
     /// PING interval on HTTP/2 upstream connections; `None`: no PINGs.

@@ -297,6 +297,8 @@ fn cluster(
         response_timeout: spec.response_timeout,
         idle_timeout: spec.idle_timeout,
         max_connections: spec.max_connections,
+        max_pending: spec.queue.max_pending,
+        queue_timeout: spec.queue.timeout,
         upstream_protocol: spec.upstream_protocol,
         h2_keepalive: spec.h2_keepalive,
         tls,

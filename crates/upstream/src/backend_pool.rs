@@ -10,6 +10,7 @@ use sluicegate_runtime::{Backend, Cluster};
 use crate::connector::Connector;
 use crate::h2_pool::H2Pool;
 use crate::pool::{Lease, Pool, SendBody};
+use crate::queue::Limit;
 use crate::send_error::SendFailure;
 
 /// One backend's connections.
@@ -38,7 +39,8 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match cluster.upstream_protocol {
             UpstreamProtocol::Http1 => {
-                BackendPool::Http1(Pool::new(connector, idle, cluster.max_connections))
+                let queued = backend.series.queued();
+                BackendPool::Http1(Pool::new(connector, idle, (limit(cluster), queued)))
             }
             UpstreamProtocol::H2 | UpstreamProtocol::H2c => {
                 BackendPool::Http2(H2Pool::new(connector, idle, cluster.h2_keepalive))
@@ -52,7 +54,7 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match (self, cluster.upstream_protocol) {
             (BackendPool::Http1(p), UpstreamProtocol::Http1) => {
-                p.fits(&connector, idle, cluster.max_connections)
+                p.fits(&connector, idle, limit(cluster))
             }
             (BackendPool::Http2(p), UpstreamProtocol::H2 | UpstreamProtocol::H2c) => {
                 p.fits(&connector, idle, cluster.h2_keepalive)
@@ -91,4 +93,13 @@ fn connector(backend: &Backend, cluster: &Cluster) -> Connector {
         connect_timeout: cluster.connect_timeout,
         tls,
     }
+}
+
+/// The connection limit and queue of each backend of `cluster`, if it has a limit.
+fn limit(cluster: &Cluster) -> Option<Limit> {
+    cluster.max_connections.map(|connections| Limit {
+        connections,
+        max_pending: cluster.max_pending,
+        queue_timeout: cluster.queue_timeout,
+    })
 }

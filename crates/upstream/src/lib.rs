@@ -18,6 +18,7 @@ mod h2_pool;
 mod h2_request;
 pub mod live;
 pub mod pool;
+mod queue;
 pub mod send_error;
 pub mod upstreams;
 
@@ -26,5 +27,6 @@ pub use connector::{Connector, UpstreamStream};
 pub use h2_pool::{H2Pool, StreamSlot};
 pub use live::{Live, LiveCluster};
 pub use pool::{Lease, Pool, SendBody};
+pub use queue::Limit;
 pub use send_error::{SendError, SendFailure};
 pub use upstreams::{BackendUpstream, ClusterUpstream, Upstreams};

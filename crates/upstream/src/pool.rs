@@ -14,9 +14,10 @@
 //! than the limit, and since a connection is opened only when none is idle, no more
 //! connections are open either (a `fresh` one, for an upgrade or after an idle
 //! close, may briefly add one). Past it, requests wait for a permit (nginx's
-//! `max_conns` with its queue, HAProxy's `maxconn`): 1,000 clients need not be 1,000
-//! backend connections. A `101` takes its connection out of the count: a tunnel
-//! holds no permit.
+//! `max_conns` with its queue, HAProxy's `maxconn`) in a bounded line
+//! ([`crate::queue`]: `max_pending`, `queue_timeout`): 1,000 clients need not be
+//! 1,000 backend connections. A `101` takes its connection out of the count: a
+//! tunnel holds no permit.
 //!
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
 //! and no keyed map: small mutex-guarded stacks per backend, one per worker thread
@@ -44,10 +45,12 @@ use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use sluicegate_core::worker;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use sluicegate_metrics::LazyCounter;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::connector::Connector;
 use crate::h2_pool::StreamSlot;
+use crate::queue::{Limit, Permits};
 use crate::send_error::{SendError, SendFailure};
 
 /// What a pool can send as a request body: anything hyper's HTTP/1 client takes and
@@ -104,8 +107,9 @@ impl<B> Clone for Pool<B> {
 struct Inner<B> {
     connector: Connector,
     idle_timeout: Duration,
-    /// One permit per connection allowed (`max_connections`); `None`: no limit.
-    limit: Option<(u32, Arc<Semaphore>)>,
+    /// One permit per connection allowed (`max_connections`) and the line for them;
+    /// `None`: no limit.
+    limit: Option<Permits>,
     /// Idle connections, a stack per worker.
     idle: Box<[Mutex<Vec<Idle<B>>>]>,
     /// Connections open or opening.
@@ -120,12 +124,17 @@ struct Idle<B> {
 
 impl<B: SendBody> Pool<B> {
     /// An empty pool of connections made by `connector`, at most `limit` of them
-    /// open at once, with its reaper task (needs a tokio runtime).
-    pub fn new(connector: Connector, idle_timeout: Duration, limit: Option<u32>) -> Self {
+    /// open at once (requests that wait for one counted in `queued`), with its reaper
+    /// task (needs a tokio runtime).
+    pub fn new(
+        connector: Connector,
+        idle_timeout: Duration,
+        (limit, queued): (Option<Limit>, LazyCounter),
+    ) -> Self {
         let inner = Arc::new(Inner {
             connector,
             idle_timeout,
-            limit: limit.map(|n| (n, Arc::new(Semaphore::new(n as usize)))),
+            limit: limit.map(|limit| Permits::new(limit, queued)),
             idle: (0..worker::count()).map(|_| Mutex::default()).collect(),
             open: Arc::default(),
         });
@@ -135,10 +144,10 @@ impl<B: SendBody> Pool<B> {
 
     /// Whether this pool was built with this connector, idle timeout and limit (then
     /// it can be kept on reload).
-    pub fn fits(&self, connector: &Connector, idle: Duration, limit: Option<u32>) -> bool {
+    pub fn fits(&self, connector: &Connector, idle: Duration, limit: Option<Limit>) -> bool {
         self.inner.connector.same_as(connector)
             && self.inner.idle_timeout == idle
-            && self.inner.limit.as_ref().map(|(n, _)| *n) == limit
+            && self.inner.limit.as_ref().map(|p| p.limit) == limit
     }
 
     /// Sends `request` and waits for the response head, on a new connection when
@@ -151,7 +160,13 @@ impl<B: SendBody> Pool<B> {
         mut request: Request<B>,
         fresh: bool,
     ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
-        let permit = self.inner.permit().await;
+        let permit = match &self.inner.limit {
+            Some(permits) => match permits.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(error) => return Err(SendFailure::unsent(error, request)),
+            },
+            None => None,
+        };
         let here = worker::current() % self.inner.idle.len();
         loop {
             let idle = if fresh {
@@ -200,22 +215,14 @@ impl<B: SendBody> Pool<B> {
 }
 
 impl<B: SendBody> Inner<B> {
-    /// One of the backend's permits, waiting in line for it; `None` without a limit.
-    async fn permit(&self) -> Option<OwnedSemaphorePermit> {
-        let (_, permits) = self.limit.as_ref()?;
-        // The semaphore is never closed: an error cannot happen, and would only
-        // lift the limit for this request.
-        permits.clone().acquire_owned().await.ok()
-    }
-
     /// An idle connection and the stack it came from: worker `here`'s most recently
     /// used, else, at the limit, another worker's.
     fn checkout(&self, here: usize) -> Option<(SendRequest<B>, usize)> {
         if let Some(sender) = self.pop(here) {
             return Some((sender, here));
         }
-        let (limit, _) = self.limit.as_ref()?;
-        if self.open.load(Ordering::Relaxed) < *limit as usize {
+        let permits = self.limit.as_ref()?;
+        if self.open.load(Ordering::Relaxed) < permits.limit.connections as usize {
             return None;
         }
         (0..self.idle.len())

@@ -21,6 +21,12 @@ pub enum SendError {
     Tls(io::Error),
     /// The HTTP exchange failed: closed, reset or an invalid response.
     Exchange(hyper::Error),
+    /// The backend is at its `max_connections` and `max_pending` requests already
+    /// wait for it: nothing was sent.
+    QueueFull,
+    /// The backend stayed at its `max_connections` for the whole `queue_timeout`
+    /// (given): nothing was sent.
+    QueueTimeout(std::time::Duration),
     /// A reused connection closed or reset after the request was written and before
     /// any response: most likely the backend's keep-alive timeout firing at that
     /// moment, not a failure of the request. Safe to send again on a fresh connection
@@ -32,6 +38,13 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::ConnectTimeout => f.write_str("connect timed out"),
+            SendError::QueueFull => f.write_str("backend at max_connections, its queue full"),
+            SendError::QueueTimeout(d) => {
+                write!(
+                    f,
+                    "backend at max_connections for the whole queue timeout ({d:?})"
+                )
+            }
             SendError::Connect(io) => write!(f, "connect: {io}"),
             SendError::Tls(io) => write!(f, "TLS: {io}"),
             // hyper's message names only the outer error: the cause is the useful part.
@@ -51,7 +64,10 @@ impl SendError {
         match self {
             SendError::ConnectTimeout => Some(io::ErrorKind::TimedOut),
             SendError::Connect(io) | SendError::Tls(io) => Some(io.kind()),
-            SendError::Exchange(_) | SendError::Stale(_) => None,
+            SendError::Exchange(_)
+            | SendError::Stale(_)
+            | SendError::QueueFull
+            | SendError::QueueTimeout(_) => None,
         }
     }
 }
