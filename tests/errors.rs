@@ -102,6 +102,39 @@ async fn http11_request_without_host_is_400() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_host_or_an_asterisk_target_is_400_and_reaches_no_backend() {
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    // HDR-01: not an authority, or one whose routing and forwarding would differ.
+    for host in ["a b", "a@b", "x@127.0.0.1", "[::1", "a/b"] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let answer = raw_exchange(proxy.addr(), request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{host}: {answer:?}");
+        assert!(
+            answer.ends_with("\r\n\r\n400 Bad Request: invalid Host header\n"),
+            "{host}: {answer:?}"
+        );
+    }
+    // HDR-12: `*` is the server itself, for OPTIONS only.
+    let answer = raw_exchange(proxy.addr(), b"GET * HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert!(
+        answer.ends_with("400 Bad Request: the asterisk form is only for OPTIONS\n"),
+        "{answer:?}"
+    );
+    assert_eq!(backend.requests(), 0);
+    // Valid forms still pass: a name with a port, an IPv6 literal, OPTIONS *.
+    for host in ["a.test:8080", "[::1]:80", "127.0.0.1"] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let answer = raw_exchange(proxy.addr(), request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{host}: {answer:?}");
+    }
+    let options = b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(proxy.addr(), options).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backends_marked_down_are_never_picked_and_none_left_is_503() {
     init_tracing();
     let (up, down) = (Backend::named("up"), Backend::named("down"));

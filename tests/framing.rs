@@ -64,3 +64,37 @@ async fn an_unsolicited_101_from_a_backend_is_a_502() {
     assert!(answer.starts_with("HTTP/1.1 502 "), "{answer:?}");
     assert!(!answer.contains("raw bytes"), "{answer:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_response_head_past_64_kib_is_a_502() {
+    init_tracing();
+    // BE-09: a head as large as the client's limit, from the other side.
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 2\r\n\r\nok",
+        "x".repeat(100 * 1024)
+    );
+    let backend = Backend::answering(Box::leak(head.into_bytes().into_boxed_slice()));
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(proxy.addr(), request).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 502 "),
+        "{:?}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(!answer.contains("xxxx"), "the oversized head was forwarded");
+    // A large head within the limit still passes.
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 2\r\n\r\nok",
+        "x".repeat(48 * 1024)
+    );
+    let backend = Backend::answering(Box::leak(head.into_bytes().into_boxed_slice()));
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let answer = raw_exchange(proxy.addr(), request).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200 "),
+        "{:?}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(answer.ends_with("ok"));
+}

@@ -32,6 +32,30 @@ async fn h2c_with_prior_knowledge_reaches_an_http1_backend_as_http1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_split_over_h2_fields_reach_an_http1_backend_as_one_field() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    let h2 = H2Conn::open(proxy.addr()).await.unwrap();
+    let mut request = h2.request(Method::GET, "/c", empty());
+    for cookie in ["a=1", "b=2", "c=3"] {
+        let value = http::HeaderValue::from_static(cookie);
+        request.headers_mut().append(http::header::COOKIE, value);
+    }
+    let response = h2.send(request).await.unwrap();
+    let (_, text) = sluicegate_testkit::client::read_text(response)
+        .await
+        .map(|(status, _, text)| (status, text))
+        .unwrap();
+    // RFC 9113 §8.2.3: joined with "; " for a non-HTTP/2 hop (H2-11).
+    assert_eq!(
+        Echoed::parse(&text).all("cookie"),
+        ["a=1; b=2; c=3"],
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_streams_share_one_client_connection() {
     init_tracing();
     let echo = Backend::echo();

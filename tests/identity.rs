@@ -15,12 +15,13 @@ const FRONT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const STRANGER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
 
 /// Forged claims a client might send.
-const CLAIMS: [(&str, &str); 5] = [
+const CLAIMS: [(&str, &str); 6] = [
     ("x-forwarded-for", "6.6.6.6, 192.0.2.7"),
     ("x-forwarded-proto", "https"),
     ("x-forwarded-host", "evil.example"),
     ("x-real-ip", "6.6.6.6"),
     ("x-request-id", "given-id-1"),
+    ("forwarded", "for=6.6.6.6;proto=https"),
 ];
 
 /// One listener trusting [`FRONT`] (as a /32), one cluster with `backends`.
@@ -48,6 +49,8 @@ async fn an_untrusted_client_cannot_claim_an_address_or_a_request_id() {
     assert_eq!(seen.one("x-real-ip"), "127.0.0.3");
     assert_eq!(seen.one("x-forwarded-proto"), "http");
     assert_eq!(seen.one("x-forwarded-host"), proxy.addr().to_string());
+    // HDR-08: RFC 7239's field makes the same claims; from a stranger it is dropped.
+    assert!(seen.all("forwarded").is_empty(), "{text}");
     let id = seen.one("x-request-id");
     assert_ne!(id, "given-id-1");
     assert_eq!(id.len(), 36, "a UUID: {id}");
@@ -72,6 +75,7 @@ async fn a_trusted_proxy_extends_the_chain_and_names_the_client() {
     assert_eq!(seen.one("x-forwarded-host"), "evil.example");
     assert_eq!(seen.one("x-request-id"), "given-id-1");
     assert_eq!(headers["x-request-id"], "given-id-1");
+    assert_eq!(seen.one("forwarded"), "for=6.6.6.6;proto=https");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

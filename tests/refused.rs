@@ -115,6 +115,26 @@ fn refused_heads() -> Vec<(String, u16, &'static str)> {
             400,
             "Transfer-Encoding does not end in chunked",
         ),
+        (
+            format!("POST / HTTP/1.1\r\n{host}Transfer-Encoding: gzip\r\n\r\n0\r\n\r\n"),
+            400,
+            "Transfer-Encoding does not end in chunked",
+        ),
+        // Chunked twice (SMG-04): one layer of decoding would leave the other's bytes.
+        (
+            format!(
+                "POST / HTTP/1.1\r\n{host}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"
+            ),
+            400,
+            "chunked applied more than once",
+        ),
+        (
+            format!(
+                "POST / HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            ),
+            400,
+            "chunked applied more than once",
+        ),
         // Sizes.
         (
             format!("GET / HTTP/1.1\r\n{host}{many}\r\n"),

@@ -216,15 +216,20 @@ fn check_target(target: &str) -> Result<(), (ProxyError, RejectReason)> {
 }
 
 /// The body's framing, by hyper's rules (RFC 9112 §6.3): `Transfer-Encoding` (HTTP/1.1
-/// only, `chunked` last) wins over `Content-Length`, which must be plain digits and,
-/// when repeated, the same.
+/// only, `chunked` last, and once: RFC 9112 §6.1, which hyper does not check) wins
+/// over `Content-Length`, which must be plain digits and, when repeated, the same.
 fn framing(http11: bool, headers: &[httparse::Header<'_>]) -> Result<BodyFraming, &'static str> {
     let mut chunked = None;
     let mut length = None;
+    let mut chunked_codings = 0;
     for header in headers {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
             if !http11 {
                 return Err("Transfer-Encoding in an HTTP/1.0 request");
+            }
+            chunked_codings += count_chunked(header.value);
+            if chunked_codings > 1 {
+                return Err("chunked applied more than once");
             }
             chunked = Some(ends_in_chunked(header.value));
         } else if header.name.eq_ignore_ascii_case("content-length") && chunked.is_none() {
@@ -240,6 +245,14 @@ fn framing(http11: bool, headers: &[httparse::Header<'_>]) -> Result<BodyFraming
         Some(false) => Err("Transfer-Encoding does not end in chunked"),
         None => Ok(BodyFraming::Length(length.unwrap_or(0))),
     }
+}
+
+/// How many codings of a `Transfer-Encoding` value are `chunked`.
+fn count_chunked(value: &[u8]) -> usize {
+    value
+        .split(|&b| b == b',')
+        .filter(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+        .count()
 }
 
 /// Whether the last coding of a `Transfer-Encoding` value is `chunked`.

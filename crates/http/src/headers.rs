@@ -104,7 +104,9 @@ pub(crate) fn append_to_list(headers: &mut HeaderMap, name: &HeaderName, entry: 
 /// From an untrusted peer, whatever it sent in `X-Forwarded-For`, `X-Forwarded-Proto`,
 /// `X-Forwarded-Host` and `X-Real-IP` is replaced: `X-Forwarded-For` becomes the peer,
 /// `X-Forwarded-Host` the request's `Host`. From a trusted peer, `X-Forwarded-For` is
-/// appended to and the other two are kept when present. `X-Real-IP` is always the
+/// appended to and the other two are kept when present. `Forwarded` (RFC 7239), which
+/// makes the same claims, is kept from a trusted peer and dropped from any other (as
+/// Envoy's edge setup drops what it cannot vouch for). `X-Real-IP` is always the
 /// client of [`Identity`], and `X-Request-Id` its request id.
 pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &str) {
     let peer = &identity.peer;
@@ -112,6 +114,7 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto:
         append_to_list(headers, &X_FORWARDED_FOR, &peer.ip.to_string());
     } else {
         headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
+        headers.remove(header::FORWARDED);
     }
     if !(identity.trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         // The two values there are: no allocation per request.

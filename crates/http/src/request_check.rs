@@ -1,5 +1,6 @@
 //! What a request must satisfy before it is routed (RFC 9112 §3.2): no `CONNECT`,
-//! one `Host`, an absolute-form target (or HTTP/2 `:authority`) that can become
+//! the asterisk form only with `OPTIONS`, one `Host` that is a valid authority
+//! without userinfo, an absolute-form target (or HTTP/2 `:authority`) that can become
 //! `Host` and names the connection's own scheme, no transfer coding but `chunked`, and
 //! no loop through this proxy.
 
@@ -16,10 +17,22 @@ pub(crate) fn check_request(head: &Parts, scheme: &Scheme) -> Result<(), ProxyEr
     if head.method == Method::CONNECT {
         return Err(ProxyError::MethodNotAllowed(head.method.to_string()));
     }
-    let hosts = head.headers.get_all(header::HOST).iter().count();
-    if hosts > 1 {
+    // `*` targets the server itself (RFC 9112 §3.2.4): a backend must not get it
+    // as a path.
+    if head.uri.path() == "*" && head.method != Method::OPTIONS {
+        return Err(ProxyError::BadRequest(
+            "the asterisk form is only for OPTIONS",
+        ));
+    }
+    let mut hosts = head.headers.get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
         return Err(ProxyError::BadRequest("more than one Host header"));
     }
+    if host.is_some_and(|h| !valid_host(h.as_bytes())) {
+        return Err(ProxyError::BadRequest("invalid Host header"));
+    }
+    let hosts = usize::from(host.is_some());
     if hosts == 0 && head.version == Version::HTTP_11 && head.uri.authority().is_none() {
         return Err(ProxyError::BadRequest("missing Host header"));
     }
@@ -29,6 +42,13 @@ pub(crate) fn check_request(head: &Parts, scheme: &Scheme) -> Result<(), ProxyEr
         hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
         _ => Ok(()),
     }
+}
+
+/// Whether a `Host` value is `host[:port]` (RFC 9110 §7.2): empty (allowed when the
+/// target has no authority), or an authority without userinfo, which routing and the
+/// backend would read differently (`x@b`: routed as `b`, sent as `x@b`).
+fn valid_host(value: &[u8]) -> bool {
+    value.is_empty() || (!value.contains(&b'@') && http::uri::Authority::try_from(value).is_ok())
 }
 
 /// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must

@@ -49,6 +49,9 @@ pub(crate) fn upstream_head(
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         head.uri = Uri::from(path);
     }
+    if head.version == Version::HTTP_2 {
+        join_cookies(&mut head.headers);
+    }
     head.version = Version::HTTP_11;
     canonical_content_length(&mut head.headers);
     // `TE` first: absent from nearly every request, so `is_grpc` rarely runs twice.
@@ -62,6 +65,24 @@ pub(crate) fn upstream_head(
     }
     set_forwarded(&mut head.headers, identity, conn.scheme.as_str());
     add_via(&mut head.headers);
+}
+
+/// An HTTP/2 client may split `Cookie` into one field per cookie (for HPACK); an
+/// HTTP/1.1 backend must get them as one field, joined by `"; "` (RFC 9113 §8.2.3).
+fn join_cookies(headers: &mut HeaderMap) {
+    let mut cookies = headers.get_all(header::COOKIE).iter();
+    let (Some(first), Some(_)) = (cookies.next(), cookies.next()) else {
+        return;
+    };
+    let mut joined = first.as_bytes().to_vec();
+    for cookie in headers.get_all(header::COOKIE).iter().skip(1) {
+        joined.extend_from_slice(b"; ");
+        joined.extend_from_slice(cookie.as_bytes());
+    }
+    // Joined valid values with "; " are a valid value.
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, value);
+    }
 }
 
 /// Writes `Content-Length` as the number hyper read, never the client's bytes: a

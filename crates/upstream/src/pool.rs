@@ -53,6 +53,11 @@ use crate::h2_pool::StreamSlot;
 use crate::queue::{Limit, Permits};
 use crate::send_error::{SendError, SendFailure};
 
+/// The largest response head a backend may send: the 64 KiB a client's request head
+/// may have (past it hyper refuses the response: 502), as HAProxy's `tune.bufsize`
+/// bounds both directions (hyper's default is its read buffer, about 400 KiB).
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
 /// What a pool can send as a request body: anything hyper's HTTP/1 client takes and
 /// a spawned connection task can own.
 pub trait SendBody:
@@ -262,6 +267,7 @@ impl<B: SendBody> Inner<B> {
         let open = OpenCount::new(&self.open);
         let stream = self.connector.connect(false).await?;
         let (sender, connection) = http1::Builder::new()
+            .max_header_size(MAX_RESPONSE_HEAD)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(SendError::Exchange)?;
