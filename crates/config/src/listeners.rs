@@ -171,10 +171,15 @@ fn routes(
             );
             errors.push(format!("{path}.cluster"), msg);
         }
+        let rate_limit = r
+            .rate_limit
+            .as_ref()
+            .map(|raw| crate::rate_limit::rate_limit(errors, &format!("{path}.rate_limit"), raw));
         if let Some(matcher) = matcher {
             routes.push(RouteSpec {
                 matcher,
                 cluster: ClusterName::new(&r.cluster),
+                rate_limit: rate_limit.flatten(),
             });
         }
     }

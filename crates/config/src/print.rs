@@ -15,8 +15,8 @@ use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, UnreachableSpe
 use crate::policy_spec::{HashOn, PolicySpec};
 use crate::retry_spec::RetrySpec;
 use crate::spec::{
-    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, ListenerSpec, MatchSpec, PathMatch,
-    RouteSpec,
+    AdminSpec, BackendSpec, ClusterSpec, Config, HostMatch, LimitKey, ListenerSpec, MatchSpec,
+    PathMatch, RateLimitSpec, RouteSpec,
 };
 use crate::tls_spec::ListenerTlsSpec;
 
@@ -137,7 +137,23 @@ fn route(r: &RouteSpec) -> Value {
         out.insert("match".into(), matcher);
     }
     out.insert("cluster".into(), Value::from(r.cluster.as_str()));
+    if let Some(limit) = &r.rate_limit {
+        out.insert("rate_limit".into(), rate_limit(limit));
+    }
     Value::Mapping(out)
+}
+
+fn rate_limit(l: &RateLimitSpec) -> Value {
+    let key = match &l.key {
+        LimitKey::SourceIp => Value::from("source_ip"),
+        LimitKey::Route => Value::from("route"),
+        LimitKey::Header(name) => Value::Mapping(map([("header", Value::from(name.as_str()))])),
+    };
+    Value::Mapping(map([
+        ("requests_per_second", Value::from(l.per_second)),
+        ("burst", Value::from(l.burst)),
+        ("key", key),
+    ]))
 }
 
 /// The route's conditions; `None` for the empty match, which matches everything.

@@ -150,6 +150,33 @@ pub struct RawRoute {
     pub matcher: Option<RawMatch>,
     /// Target cluster name.
     pub cluster: String,
+    /// Requests a second per key.
+    pub rate_limit: Option<RawRateLimit>,
+}
+
+/// `rate_limit:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    /// Tokens added a second.
+    pub requests_per_second: Option<i64>,
+    /// Bucket size.
+    pub burst: Option<i64>,
+    /// What a bucket is per.
+    pub key: Option<RawLimitKey>,
+}
+
+/// `key:` of a rate limit: `source_ip`, `route`, or `{ header: NAME }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawLimitKey {
+    /// `source_ip` or `route`.
+    Name(String),
+    /// `{ header: NAME }`.
+    Header {
+        /// The header whose value is the key.
+        header: String,
+    },
 }
 
 /// Conditions of a route; all given ones must hold.

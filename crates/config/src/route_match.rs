@@ -101,6 +101,6 @@ fn check_path(errors: &mut Errors<'_>, at: String, path: &str) -> Option<String>
     Some(path.to_string())
 }
 
-fn is_token_byte(b: u8) -> bool {
+pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

@@ -189,6 +189,32 @@ pub struct RouteSpec {
     pub matcher: MatchSpec,
     /// Target cluster (checked to exist).
     pub cluster: ClusterName,
+    /// Its rate limit, if any.
+    pub rate_limit: Option<RateLimitSpec>,
+}
+
+/// A route's rate limit: a token bucket of `burst` tokens per key, refilled at
+/// `per_second`; a request finding its bucket empty gets 429.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitSpec {
+    /// Tokens added a second (`requests_per_second`).
+    pub per_second: u32,
+    /// Bucket size (`burst`, default `requests_per_second`).
+    pub burst: u32,
+    /// What a bucket is per.
+    pub key: LimitKey,
+}
+
+/// What a rate limit's buckets are per.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitKey {
+    /// The client's address (after trusted proxies).
+    SourceIp,
+    /// The value of this request header (lower-case name); requests without it are
+    /// not limited.
+    Header(String),
+    /// One bucket for the whole route.
+    Route,
 }
 
 /// Route conditions; an empty one matches every request.

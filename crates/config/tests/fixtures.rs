@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sluicegate_config::{HashOn, PathMatch, PolicySpec, defaults, parse, parse_with};
+use sluicegate_config::{
+    HashOn, LimitKey, PathMatch, PolicySpec, RateLimitSpec, defaults, parse, parse_with,
+};
 
 mod common;
 use common::{fixture_env, fixture_resolver, parse_fixture, yaml_files};
@@ -96,6 +98,26 @@ fn limits_are_read_with_their_units() {
         .find(|l| l.name.as_str() == "api")
         .unwrap();
     assert_eq!(api.max_request_body, Some(1 << 20));
+    let limits: Vec<_> = uploads
+        .routes
+        .iter()
+        .map(|r| r.rate_limit.clone())
+        .collect();
+    let limit = |per_second, burst, key| {
+        Some(RateLimitSpec {
+            per_second,
+            burst,
+            key,
+        })
+    };
+    assert_eq!(
+        limits,
+        [
+            limit(5, 10, LimitKey::SourceIp),
+            limit(100, 100, LimitKey::Header("x-api-key".into())),
+            limit(1000, 1000, LimitKey::Route),
+        ]
+    );
 }
 
 #[test]

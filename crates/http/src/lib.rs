@@ -34,6 +34,7 @@ mod headers;
 mod identity;
 mod live;
 mod proxy;
+mod rate_limit;
 mod refusal;
 mod refusals;
 mod rejected;

@@ -167,7 +167,7 @@ async fn proxy(
     reached: &mut Reached,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut head, body) = request.into_parts();
-    let (entry, index, target) = route(live, listener, conn, &mut head)?;
+    let (entry, index, target) = route(live, (listener, conn, identity), &mut head)?;
     if entry
         .max_request_body
         .is_some_and(|limit| body.size_hint().lower() > limit)
@@ -215,8 +215,7 @@ async fn proxy(
 /// pools), after the request checks and the target's normalisation.
 fn route<'a>(
     live: &'a Live,
-    listener: usize,
-    conn: &ClientConn,
+    (listener, conn, identity): (usize, &ClientConn, &Identity),
     head: &mut Parts,
 ) -> Result<(&'a Listener, usize, LiveCluster<'a, RequestBody>), ProxyError> {
     check_request(head, &conn.scheme)?;
@@ -226,7 +225,10 @@ fn route<'a>(
         .get(listener)
         .ok_or(ProxyError::NoRoute)?;
     normalize_target(&mut head.uri, entry.path_rules)?;
-    let index = entry.routes.route(head).ok_or(ProxyError::NoRoute)?;
+    let (route, index) = entry.routes.matched(head).ok_or(ProxyError::NoRoute)?;
+    if let Some(limit) = entry.rate_limits.get(route).and_then(Option::as_ref) {
+        crate::rate_limit::check(limit, head, identity)?;
+    }
     let target = live.cluster(index).ok_or(ProxyError::NoRoute)?;
     Ok((entry, index, target))
 }

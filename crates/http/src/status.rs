@@ -93,6 +93,14 @@ pub enum ProxyError {
         /// `queue full` or `queue timeout`.
         why: &'static str,
     },
+    /// The route's rate limit refused the request: its key's bucket is empty.
+    #[error("rate limit of {per_second} requests a second exceeded")]
+    RateLimited {
+        /// The limit's rate (`RateLimit-Limit`).
+        per_second: u32,
+        /// Seconds until a token is back (`Retry-After`, `RateLimit-Reset`).
+        retry_after: u64,
+    },
     /// The backend closed, reset, or sent something that is not a valid HTTP response.
     #[error("a backend of cluster \"{cluster}\" sent an invalid response or closed the connection")]
     BadResponse {
@@ -115,6 +123,7 @@ impl ProxyError {
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::NoBackend { .. }
             | ProxyError::Overloaded(_)
             | ProxyError::Saturated { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,6 +149,7 @@ impl ProxyError {
             ProxyError::NotImplemented(_) => "not_implemented",
             ProxyError::LoopDetected(_) => "loop_detected",
             ProxyError::NoRoute => "no_route",
+            ProxyError::RateLimited { .. } => "rate_limited",
             ProxyError::NoBackend { .. } => "no_backend",
             ProxyError::Overloaded(_) => "overloaded",
             ProxyError::Saturated { .. } => "saturated",
@@ -162,6 +172,7 @@ impl ProxyError {
             | ProxyError::MethodNotAllowed(_)
             | ProxyError::NotImplemented(_) => ErrorKind::BadRequest,
             ProxyError::NoRoute => ErrorKind::NoRoute,
+            ProxyError::RateLimited { .. } => ErrorKind::RateLimited,
             ProxyError::LoopDetected(_) => ErrorKind::BadGateway,
             ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
             ProxyError::Overloaded(_) | ProxyError::Saturated { .. } => ErrorKind::Overloaded,
@@ -215,8 +226,26 @@ impl ProxyError {
                 header::HeaderValue::from_static(RETRY_AFTER),
             );
         }
+        if let ProxyError::RateLimited {
+            per_second,
+            retry_after,
+        } = self
+        {
+            rate_limit_headers(headers, *per_second, *retry_after);
+        }
         response
     }
+}
+
+/// `Retry-After` and the IETF draft's `RateLimit-Limit`, `RateLimit-Remaining` and
+/// `RateLimit-Reset` (draft-ietf-httpapi-ratelimit-headers, as Envoy and Kong send
+/// them) on a 429.
+fn rate_limit_headers(headers: &mut http::HeaderMap, per_second: u32, retry_after: u64) {
+    let after = header::HeaderValue::from(retry_after);
+    headers.insert(header::RETRY_AFTER, after.clone());
+    headers.insert("ratelimit-limit", header::HeaderValue::from(per_second));
+    headers.insert("ratelimit-remaining", header::HeaderValue::from_static("0"));
+    headers.insert("ratelimit-reset", after);
 }
 
 /// gRPC status codes sluicegate answers with (grpc/doc/statuscodes.md).
@@ -248,6 +277,7 @@ impl ProxyError {
             | ProxyError::NotImplemented(_) => grpc_code::INTERNAL,
             ProxyError::PayloadTooLarge(_) => grpc_code::RESOURCE_EXHAUSTED,
             ProxyError::NoRoute => grpc_code::UNIMPLEMENTED,
+            ProxyError::RateLimited { .. } => grpc_code::RESOURCE_EXHAUSTED,
             ProxyError::NoBackend { .. }
             | ProxyError::Overloaded(_)
             | ProxyError::Saturated { .. }

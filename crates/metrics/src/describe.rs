@@ -68,7 +68,7 @@ pub fn describe() {
     describe_counter!(
         ERRORS_TOTAL,
         "Requests answered by the proxy with an error, by listener and kind \
-         (no_route, no_backend, bad_gateway, timeout, bad_request, overloaded)."
+         (no_route, no_backend, bad_gateway, timeout, bad_request, overloaded, rate_limited)."
     );
     describe_gauge!(
         DOWNSTREAM_CONNECTIONS_ACTIVE,
@@ -83,6 +83,11 @@ pub fn describe() {
         "Client connections closed at accept, before any byte was read, because the listener's \
          or the process's max_connections was reached, by listener and reason \
          (listener_limit, process_limit)."
+    );
+    describe_counter!(
+        RATE_LIMITED_TOTAL,
+        "Requests refused with 429 by a route's rate_limit, by listener and route (its index in \
+         the listener's routes)."
     );
     describe_counter!(
         ACCEPT_ERRORS_TOTAL,

@@ -69,17 +69,20 @@ pub enum ErrorKind {
     /// The proxy shed the request: out of a local resource (file descriptors), or a
     /// backend's queue was full (503 with `Retry-After`).
     Overloaded,
+    /// A route's rate limit refused it (429).
+    RateLimited,
 }
 
 impl ErrorKind {
     /// Every kind, in label order.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::NoRoute,
         ErrorKind::NoBackend,
         ErrorKind::BadGateway,
         ErrorKind::Timeout,
         ErrorKind::BadRequest,
         ErrorKind::Overloaded,
+        ErrorKind::RateLimited,
     ];
 
     /// The label value.
@@ -91,6 +94,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Overloaded => "overloaded",
+            ErrorKind::RateLimited => "rate_limited",
         }
     }
 

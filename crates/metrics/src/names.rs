@@ -32,6 +32,8 @@ pub const DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL: &str =
     "sluicegate_downstream_connections_refused_total";
 /// Failed `accept` calls (out of file descriptors, memory, buffers), by listener.
 pub const ACCEPT_ERRORS_TOTAL: &str = "sluicegate_accept_errors_total";
+/// Requests refused by a route's rate limit (429), by listener and route (its index).
+pub const RATE_LIMITED_TOTAL: &str = "sluicegate_rate_limited_total";
 /// Upgraded connections (WebSocket …) tunnelled now, by listener.
 pub const TUNNELS_ACTIVE: &str = "sluicegate_tunnels_active";
 /// Upgraded connections opened (a backend's `101` passed to the client), by listener.

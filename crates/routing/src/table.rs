@@ -37,10 +37,16 @@ impl RouteTable {
 
     /// The cluster index of the first route that matches, or `None` (→ 404).
     pub fn route(&self, head: &Parts) -> Option<usize> {
+        self.matched(head).map(|(_, cluster)| cluster)
+    }
+
+    /// The index of the first route that matches and its cluster index.
+    pub fn matched(&self, head: &Parts) -> Option<(usize, usize)> {
         self.routes
             .iter()
-            .find(|r| r.matcher.matches(head))
-            .map(|r| r.cluster)
+            .enumerate()
+            .find(|(_, r)| r.matcher.matches(head))
+            .map(|(i, r)| (i, r.cluster))
     }
 }
 

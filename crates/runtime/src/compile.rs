@@ -114,7 +114,7 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
     let mut listeners = Vec::with_capacity(config.listeners.len());
     for spec in &config.listeners {
         match listener_tls(spec, previous) {
-            Ok(tls) => listeners.push(listener(config, spec, &index, tls)?),
+            Ok(tls) => listeners.push(listener((config, previous), spec, &index, tls)?),
             Err(errors) => files.extend(errors),
         }
     }
@@ -134,7 +134,7 @@ pub fn compile(config: &Config, previous: Option<&Snapshot>) -> Result<Snapshot,
 /// The compiled listener `spec`: its route table (cluster names resolved through
 /// `index`), series, trusted proxies and path rules.
 fn listener(
-    config: &Config,
+    (config, previous): (&Config, Option<&Snapshot>),
     spec: &ListenerSpec,
     index: &HashMap<&str, usize>,
     tls: Option<Arc<ListenerTls>>,
@@ -168,6 +168,7 @@ fn listener(
         max_connections: spec.max_connections,
         max_request_body: spec.max_request_body,
         routes: RouteTable::new(routes),
+        rate_limits: crate::rate_limit::route_limits(spec, previous),
         series,
         trusted_proxies: TrustedProxies::new(spec.trusted_proxies.clone()),
         tls,

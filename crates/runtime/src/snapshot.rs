@@ -8,7 +8,7 @@ use sluicegate_core::{ListenerName, Protocol};
 use sluicegate_metrics::{BackendGauges, ListenerSeries};
 use sluicegate_routing::{PathRules, RouteTable};
 
-use crate::{Cluster, ListenerTls, TrustedProxies};
+use crate::{Cluster, ListenerTls, RateLimit, TrustedProxies};
 
 /// One listener's compiled routes.
 #[derive(Debug)]
@@ -36,6 +36,8 @@ pub struct Listener {
     pub max_request_body: Option<u64>,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].
     pub routes: RouteTable,
+    /// Each route's rate limit, by route index (`None`: not limited).
+    pub rate_limits: Vec<Option<Arc<RateLimit>>>,
     /// Its metric series.
     pub series: ListenerSeries,
     /// Peers whose forwarding headers and request id are believed.
