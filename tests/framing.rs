@@ -98,3 +98,22 @@ async fn a_backend_response_head_past_64_kib_is_a_502() {
     );
     assert!(answer.ends_with("ok"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http10_backend_answers_an_http11_client_in_http11_and_keeps_its_connection() {
+    init_tracing();
+    let backend = Backend::answering(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let mut conn = sluicegate_testkit::Conn::open(proxy.addr()).await.unwrap();
+    for _ in 0..3 {
+        let (status, _, body) = conn.get("/", &[]).await;
+        assert_eq!((status.as_u16(), body.as_str()), (200, "ok"));
+    }
+    assert!(
+        !conn.is_closed(),
+        "the client's keep-alive connection was closed"
+    );
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(proxy.addr(), request).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
+}

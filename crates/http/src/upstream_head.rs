@@ -102,7 +102,11 @@ fn canonical_content_length(headers: &mut HeaderMap) {
 
 /// Removes hop-by-hop fields from a backend's response head. A `101` keeps
 /// `Connection: upgrade` and its `Upgrade`: they tell the client what it switched to.
+/// The version is the proxy's, not the backend's (RFC 9110 §6.2: a version is a hop's):
+/// an HTTP/1.0 backend's answer must not turn an HTTP/1.1 client's connection into a
+/// 1.0 one that closes after every response.
 pub(crate) fn downstream_head(response: &mut Response<Incoming>) {
+    *response.version_mut() = Version::HTTP_11;
     let switched = (response.status() == StatusCode::SWITCHING_PROTOCOLS)
         .then(|| response.headers().get(header::UPGRADE).cloned())
         .flatten();
