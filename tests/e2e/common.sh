@@ -35,3 +35,24 @@ wait_for() {
         sleep "${POLL:-0.5}"
     done
 }
+
+# python_backend: serves "ok\n" on / from python's http.server on a free port (in
+# $BACKEND), stopped on exit.
+python_backend() {
+    BACKEND=$(free_port)
+    mkdir -p "$WORK/www"
+    echo ok >"$WORK/www/index.html"
+    python3 -m http.server "$BACKEND" --bind 127.0.0.1 --directory "$WORK/www" >"$WORK/backend.log" 2>&1 &
+    PIDS+=($!)
+}
+
+# start_sluicegate BIN: runs `BIN run -c $WORK/sluicegate.yaml` (log in
+# $WORK/sluicegate.log, pid in $PROXY) and waits for /ready on $ADMIN and for the
+# backend on $BACKEND.
+start_sluicegate() {
+    "$1" run -c "$WORK/sluicegate.yaml" >"$WORK/sluicegate.log" 2>&1 &
+    PROXY=$!
+    PIDS+=("$PROXY")
+    wait_for "sluicegate /ready" curl -sf "http://127.0.0.1:$ADMIN/ready"
+    wait_for "the backend" curl -sf "http://127.0.0.1:$BACKEND/"
+}

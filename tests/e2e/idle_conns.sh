@@ -46,13 +46,9 @@ fail() {
     exit 1
 }
 
-BACKEND=$(free_port)
+python_backend
 LISTEN=$(free_port)
 ADMIN=$(free_port)
-mkdir -p "$WORK/www"
-echo ok >"$WORK/www/index.html"
-python3 -m http.server "$BACKEND" --bind 127.0.0.1 --directory "$WORK/www" >"$WORK/backend.log" 2>&1 &
-PIDS+=($!)
 cat >"$WORK/sluicegate.yaml" <<YAML
 listeners:
   web:
@@ -73,10 +69,7 @@ clusters:
 admin:
   address: 127.0.0.1:$ADMIN
 YAML
-"$BIN" run -c "$WORK/sluicegate.yaml" >"$WORK/sluicegate.log" 2>&1 &
-PROXY=$!
-PIDS+=("$PROXY")
-wait_for "sluicegate /ready" curl -sf "http://127.0.0.1:$ADMIN/ready"
+start_sluicegate "$BIN"
 wait_for "a first request" curl -sf "http://127.0.0.1:$LISTEN/"
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$PROXY/status"; }

@@ -35,13 +35,9 @@ fail() {
     exit 1
 }
 
-BACKEND=$(free_port)
+python_backend
 LISTEN=$(free_port)
 ADMIN=$(free_port)
-mkdir -p "$WORK/www"
-echo ok >"$WORK/www/index.html"
-python3 -m http.server "$BACKEND" --bind 127.0.0.1 --directory "$WORK/www" >"$WORK/backend.log" 2>&1 &
-PIDS+=($!)
 cat >"$WORK/sluicegate.yaml" <<YAML
 listeners:
   web:
@@ -57,10 +53,7 @@ clusters:
 admin:
   address: 127.0.0.1:$ADMIN
 YAML
-"$BIN" run -c "$WORK/sluicegate.yaml" >"$WORK/sluicegate.log" 2>&1 &
-PIDS+=($!)
-wait_for "sluicegate /ready" curl -sf "http://127.0.0.1:$ADMIN/ready"
-wait_for "the backend" curl -sf "http://127.0.0.1:$BACKEND/"
+start_sluicegate "$BIN"
 
 # control SECONDS: a GET every 0.1 s for SECONDS; prints "ok failed".
 control() {

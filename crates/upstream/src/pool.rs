@@ -15,7 +15,7 @@
 //! connections are open either (a `fresh` one, for an upgrade or after an idle
 //! close, may briefly add one). Past it, requests wait for a permit (nginx's
 //! `max_conns` with its queue, HAProxy's `maxconn`) in a bounded line
-//! ([`crate::queue`]: `max_pending`, `queue_timeout`): 1,000 clients need not be
+//! (`queue.rs`: `max_pending`, `queue_timeout`): 1,000 clients need not be
 //! 1,000 backend connections. A `101` takes its connection out of the count: a
 //! tunnel holds no permit.
 //!
