@@ -56,6 +56,41 @@ async fn cookies_split_over_h2_fields_reach_an_http1_backend_as_one_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2_header_list_gets_the_http1_head_limit() {
+    init_tracing();
+    let echo = Backend::echo();
+    let proxy = start_proxy(&single_cluster(&[&echo], &[])).await;
+    let h2 = H2Conn::open(proxy.addr()).await.unwrap();
+    let with_header = |size: usize| {
+        let mut request = h2.request(Method::GET, "/big", empty());
+        let value = http::HeaderValue::from_str(&"v".repeat(size)).unwrap();
+        request.headers_mut().insert("x-big", value);
+        request
+    };
+    // 40 KiB: past hyper's 16 KiB default, within the 64 KiB an HTTP/1 head may have.
+    let response = h2.send(with_header(40 * 1024)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, _, text) = sluicegate_testkit::client::read_text(response)
+        .await
+        .unwrap();
+    assert_eq!(Echoed::parse(&text).one("x-big").len(), 40 * 1024);
+    // 100 KiB: refused, never forwarded (h2 answers 431 or resets the stream).
+    let h2 = H2Conn::open(proxy.addr()).await.unwrap();
+    let mut request = h2.request(Method::GET, "/huge", empty());
+    let value = http::HeaderValue::from_str(&"v".repeat(100 * 1024)).unwrap();
+    request.headers_mut().insert("x-big", value);
+    match h2.send(request).await {
+        Ok(response) => assert_eq!(response.status(), 431),
+        Err(error) => assert!(!error.is_empty()),
+    }
+    assert_eq!(
+        echo.requests(),
+        1,
+        "the oversized request reached the backend"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_streams_share_one_client_connection() {
     init_tracing();
     let echo = Backend::echo();

@@ -27,6 +27,7 @@ mod conn;
 mod failure;
 mod forward;
 mod grpc;
+mod h2_limits;
 mod head_check;
 mod head_clock;
 mod head_guard;

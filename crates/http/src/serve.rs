@@ -18,7 +18,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::{HttpService, service_fn};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::Activity;
@@ -29,10 +29,6 @@ use crate::head_guard::HeadGuard;
 use crate::live::Live;
 use crate::proxy::handle;
 use crate::{refusal, rejected};
-
-/// Streams one HTTP/2 client may have open at once: the RFC 9113 §6.5.2 recommended
-/// minimum, as nginx (`http2_max_concurrent_streams` 128) and Envoy (100) bound it.
-const MAX_CONCURRENT_STREAMS: u32 = 100;
 
 /// The HTTP version a connection speaks, as the listener found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,10 +188,7 @@ where
         }
     };
     let service = service_fn(move |r| respond(conn.clone(), source.clone(), r));
-    let conn = http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-        .serve_connection(TokioIo::new(stream), service);
+    let conn = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
     drive(conn, draining, closing).await
 }
 
