@@ -105,6 +105,63 @@ fn refused_heads() -> Vec<(String, u16, &'static str)> {
             400,
             "invalid Content-Length",
         ),
+        // SMG-05's other spellings: a list, a sign, separators, inner space.
+        (
+            format!("POST / HTTP/1.1\r\n{host}Content-Length: 5, 6\r\n\r\nhello"),
+            400,
+            "invalid Content-Length",
+        ),
+        (
+            format!("POST / HTTP/1.1\r\n{host}Content-Length: -1\r\n\r\nhello"),
+            400,
+            "invalid Content-Length",
+        ),
+        (
+            format!("POST / HTTP/1.1\r\n{host}Content-Length: 1_0\r\n\r\nhello"),
+            400,
+            "invalid Content-Length",
+        ),
+        (
+            format!("POST / HTTP/1.1\r\n{host}Content-Length: 5 5\r\n\r\nhello"),
+            400,
+            "invalid Content-Length",
+        ),
+        (
+            format!("POST / HTTP/1.1\r\n{host}Content-Length: 0\r\nContent-Length: 31\r\n\r\n"),
+            400,
+            "conflicting Content-Length headers",
+        ),
+        // HDR-04: field-name and value bytes that are not allowed.
+        (
+            format!("GET / HTTP/1.1\r\n{host}Host : a\r\n\r\n"),
+            400,
+            "invalid header",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}: x\r\n\r\n"),
+            400,
+            "invalid header",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}X(y: 1\r\n\r\n"),
+            400,
+            "invalid header",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}no colon here\r\n\r\n"),
+            400,
+            "invalid header",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}X: a\x00b\r\n\r\n"),
+            400,
+            "invalid header",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}X: a\rb\r\n\r\n"),
+            400,
+            "invalid header",
+        ),
         (
             format!("POST / HTTP/1.0\r\n{host}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             400,
