@@ -2,7 +2,8 @@
 # What the e2e scripts share, sourced by each after `set -euo pipefail` and `cd` to
 # the repository root: a work directory ($WORK) removed on exit, the processes a
 # script starts ($PIDS, stopped on exit), a free local port, and polling with a
-# deadline. `fail` (print, exit 1) may be redefined by a script to show its logs.
+# deadline. `fail` prints, shows the last lines of each file in $WORK named in
+# FAIL_LOGS, and exits 1; a script may also redefine it.
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -13,8 +14,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+FAIL_LOGS=()
 fail() {
     echo "${0##*/}: FAIL: $*" >&2
+    local log
+    for log in "${FAIL_LOGS[@]}"; do
+        if [[ -s $WORK/$log ]]; then
+            echo "--- last lines of $log:" >&2
+            tail -n 20 "$WORK/$log" >&2
+        fi
+    done
     exit 1
 }
 

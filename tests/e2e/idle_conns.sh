@@ -38,13 +38,7 @@ fi
 source tests/e2e/common.sh
 POLL=0.2
 
-fail() {
-    echo "idle_conns.sh: FAIL: $*" >&2
-    for log in sluicegate.log clients.out; do
-        [[ -s $WORK/$log ]] && { echo "--- last lines of $log:" >&2; tail -n 20 "$WORK/$log" >&2; }
-    done
-    exit 1
-}
+FAIL_LOGS=(sluicegate.log clients.out)
 
 python_backend
 LISTEN=$(free_port)

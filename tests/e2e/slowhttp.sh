@@ -27,13 +27,7 @@ source tests/e2e/common.sh
 POLL=0.2
 LENGTH=12
 
-fail() {
-    echo "slowhttp.sh: FAIL: $*" >&2
-    for log in sluicegate.log control.log; do
-        [[ -s $WORK/$log ]] && { echo "--- last lines of $log:" >&2; tail -n 20 "$WORK/$log" >&2; }
-    done
-    exit 1
-}
+FAIL_LOGS=(sluicegate.log control.log)
 
 python_backend
 LISTEN=$(free_port)

@@ -97,10 +97,13 @@ pub async fn serve<S>(
     tokio::pin!(closing);
     let result = match accepted.version {
         HttpVersion::Http1 => {
-            let clock = (accepted.timeouts, accepted.accepted_at);
+            let (timeouts, since) = (accepted.timeouts, accepted.accepted_at);
+            let conn = conn.clone();
             http1(
                 stream,
-                (conn.clone(), clock),
+                conn,
+                timeouts,
+                since,
                 source,
                 draining,
                 closing.as_mut(),
@@ -143,7 +146,9 @@ pub async fn serve<S>(
 /// the first from `since`), with upgrades; `None` when `closing` cut it.
 async fn http1<S>(
     stream: S,
-    (conn, (limits, since)): (Arc<ClientConn>, (ClientTimeouts, tokio::time::Instant)),
+    conn: Arc<ClientConn>,
+    limits: ClientTimeouts,
+    since: tokio::time::Instant,
     source: Source,
     draining: impl Future<Output = ()>,
     closing: impl Future<Output = ()>,
