@@ -12,6 +12,7 @@
 # one that sent nothing ~15 KiB). Prints RSS before and during, and
 # the growth per connection.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
+# IDLE_MODE=silent or IDLE_MODE=kept measures one kind alone (default: mixed).
 # Needs: python3, curl. Usage: tests/e2e/idle_conns.sh [path/to/sluicegate]
 set -euo pipefail
 
@@ -24,6 +25,12 @@ for tool in python3 curl; do
     command -v "$tool" >/dev/null || { echo "idle_conns.sh: $tool is missing" >&2; exit 1; }
 done
 CONNS=${CONNS:-10000}
+# Which connections send one request: every other one (mixed), none (silent), all (kept).
+IDLE_MODE=${IDLE_MODE:-mixed}
+case $IDLE_MODE in
+    mixed | silent | kept) ;;
+    *) echo "idle_conns.sh: IDLE_MODE is mixed, silent or kept" >&2; exit 1 ;;
+esac
 MAX_BYTES_PER_CONN=${MAX_BYTES_PER_CONN:-40960}
 # Client sockets and the proxy's (one each): raise what this shell may open, and
 # measure fewer connections where the machine allows fewer.
@@ -72,18 +79,19 @@ BEFORE=$(rss_kib)
 
 # The clients: open them all, one keep-alive request on every other one, then hold
 # them until the proxy closes them (or 60 s pass); report how many it closed.
-python3 - "$LISTEN" "$CONNS" "$WORK/clients.ready" >"$WORK/clients.out" 2>&1 <<'PY' &
+python3 - "$LISTEN" "$CONNS" "$WORK/clients.ready" "$IDLE_MODE" >"$WORK/clients.out" 2>&1 <<'PY' &
 import selectors, socket, sys, time
-port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+port, n, ready, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+asks = {"mixed": lambda i: i % 2 == 1, "silent": lambda i: False, "kept": lambda i: True}[mode]
 conns = []
 for i in range(n):
     s = socket.create_connection(("127.0.0.1", port))
-    if i % 2:
+    if asks(i):
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     conns.append(s)
 answered = 0
 for i, s in enumerate(conns):
-    if i % 2:
+    if asks(i):
         s.settimeout(10)
         data = b""
         while b"\r\n\r\nok\n" not in data:
@@ -118,12 +126,13 @@ CLIENTS=$!
 PIDS+=("$CLIENTS")
 DEADLINE=120 wait_for "the clients to connect" test -s "$WORK/clients.ready"
 ANSWERED=$(cat "$WORK/clients.ready")
-(( ANSWERED == CONNS / 2 )) || fail "only $ANSWERED of $((CONNS / 2)) keep-alive requests were answered"
+case $IDLE_MODE in mixed) ASKED=$((CONNS / 2)) ;; silent) ASKED=0 ;; kept) ASKED=$CONNS ;; esac
+(( ANSWERED == ASKED )) || fail "only $ANSWERED of $ASKED keep-alive requests were answered"
 OPEN=$(open_conns)
 DURING=$(rss_kib)
 curl -sf --max-time 5 "http://127.0.0.1:$LISTEN/" >/dev/null || fail "a new client was not served with $CONNS idle connections open"
 PER_CONN=$(( (DURING - BEFORE) * 1024 / CONNS ))
-echo "idle_conns: $OPEN client connections open; RSS $((BEFORE / 1024)) MiB before, $((DURING / 1024)) MiB with them ($PER_CONN bytes per connection)"
+echo "idle_conns ($IDLE_MODE): $OPEN client connections open; RSS $((BEFORE / 1024)) MiB before, $((DURING / 1024)) MiB with them ($PER_CONN bytes per connection)"
 (( OPEN >= CONNS )) || fail "the proxy shows $OPEN open connections, expected $CONNS"
 (( PER_CONN < MAX_BYTES_PER_CONN )) || fail "RSS grew by $PER_CONN bytes per connection (limit $MAX_BYTES_PER_CONN)"
 wait "$CLIENTS" || true

@@ -28,6 +28,11 @@ impl<S> Counted<S> {
             active,
         }
     }
+
+    /// The stream counted.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S> Drop for Counted<S> {

@@ -53,7 +53,7 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     listener: Arc<str>,
     source: Source,
-    phases: Phases,
+    mut phases: Phases,
 ) {
     let accepted_at = tokio::time::Instant::now();
     let _ = stream.set_nodelay(true);
@@ -68,12 +68,29 @@ pub(crate) async fn serve(
         timeouts,
         accepted_at,
     };
+    if !first_bytes(stream.get_ref(), &accepted, &mut phases).await {
+        return;
+    }
     // The TLS path (handshake, then HTTP over the TLS stream) is boxed: inline, its
     // state would make every plain connection's task as large as a TLS one's
     // (measured: 15.8 KiB per connection before the boxes here and in `serve`).
     match tls {
         Some(tls) => Box::pin(terminate(stream, &tls, accepted, source, phases)).await,
         None => by_preface(stream, accepted, source, phases).await,
+    }
+}
+
+/// Waits until `stream` has bytes to read: `false` when the client sent none within
+/// its first head's deadline (or the listener drains first), so the connection is
+/// closed quietly. Nothing is allocated for a connection until then: a connection
+/// that never sends costs its task and socket only (measured with 4,000 silent
+/// connections: 14.6 KiB each before, when the protocol sniff's buffer and hyper's
+/// state waited for the first byte).
+async fn first_bytes(stream: &TcpStream, accepted: &Accepted, phases: &mut Phases) -> bool {
+    let deadline = accepted.accepted_at + accepted.timeouts.header_read;
+    tokio::select! {
+        ready = tokio::time::timeout_at(deadline, stream.readable()) => matches!(ready, Ok(Ok(()))),
+        () = phases.reached(Phase::Draining) => false,
     }
 }
 
@@ -142,7 +159,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let sniffed = tokio::select! {
-        sniffed = tokio::time::timeout(accepted.timeouts.header_read, sniff_h2(stream)) => sniffed,
+        sniffed = tokio::time::timeout_at(
+            accepted.accepted_at + accepted.timeouts.header_read,
+            sniff_h2(stream),
+        ) => sniffed,
         () = phases.reached(Phase::Draining) => return,
     };
     let Ok(Ok((stream, h2))) = sniffed else {
@@ -175,7 +195,12 @@ async fn dispatch<S>(
                 version,
                 ..accepted
             };
-            sluicegate_http::serve(stream, accepted, source, draining, closing).await;
+            // Boxed: a connection's task stays as small as its wait for its first
+            // bytes, and only connections that sent some carry hyper's state.
+            Box::pin(sluicegate_http::serve(
+                stream, accepted, source, draining, closing,
+            ))
+            .await;
         }
     }
 }
