@@ -74,7 +74,9 @@ start_sluicegate "$BIN"
 wait_for "a first request" curl -sf "http://127.0.0.1:$LISTEN/"
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$PROXY/status"; }
-open_conns() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '/^sluicegate_downstream_connections_active\{listener="web"\}/ { print int($2) }'; }
+gauge() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -v m="$1" '$1 == m "{listener=\"web\"}" { print int($2) }'; }
+open_conns() { gauge sluicegate_downstream_connections_active; }
+idle_conns() { gauge sluicegate_downstream_connections_idle; }
 BEFORE=$(rss_kib)
 
 # The clients: open them all, one keep-alive request on every other one, then hold
@@ -128,6 +130,9 @@ DEADLINE=120 wait_for "the clients to connect" test -s "$WORK/clients.ready"
 ANSWERED=$(cat "$WORK/clients.ready")
 case $IDLE_MODE in mixed) ASKED=$((CONNS / 2)) ;; silent) ASKED=0 ;; kept) ASKED=$CONNS ;; esac
 (( ANSWERED == ASKED )) || fail "only $ANSWERED of $ASKED keep-alive requests were answered"
+# Kept-alive connections idle for a second are parked, their buffers freed.
+all_parked() { (( $(idle_conns) >= ASKED )); }
+wait_for "every kept-alive connection to be parked" all_parked
 OPEN=$(open_conns)
 DURING=$(rss_kib)
 curl -sf --max-time 5 "http://127.0.0.1:$LISTEN/" >/dev/null || fail "a new client was not served with $CONNS idle connections open"

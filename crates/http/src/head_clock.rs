@@ -93,10 +93,25 @@ pub(crate) enum Wait {
     Body,
 }
 
+/// What a wait that lasted long enough comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// The wait of this kind passed its limit.
+    Waited(Wait),
+    /// Idle for the parking delay, its keep-alive running `until`: park the
+    /// connection ([`crate::park`]).
+    Park {
+        /// When the keep-alive wait ends.
+        until: Instant,
+    },
+}
+
 /// The deadlines of one connection (module doc).
 #[derive(Debug)]
 pub(crate) struct HeadClock {
     limits: ClientTimeouts,
+    /// How long an idle connection waits before it is parked (`None`: never).
+    park_after: Option<Duration>,
     responses: Arc<Responses>,
     /// The wait running and when it started.
     wait: Option<(Wait, Instant)>,
@@ -113,10 +128,18 @@ impl HeadClock {
     ) -> Self {
         Self {
             limits,
+            park_after: None,
             responses,
             wait: Some((Wait::Head, accepted)),
             sleep: None,
         }
+    }
+
+    /// The same clock, parking its connection once idle for `after` (when that is
+    /// shorter than the keep-alive limit).
+    pub(crate) fn parking_after(mut self, after: Duration) -> Self {
+        self.park_after = Some(after);
+        self
     }
 
     /// Whether every one of `heads` handed on has had its response finished; when not,
@@ -143,8 +166,12 @@ impl HeadClock {
     }
 
     /// Called when a read found nothing: `Ready` once the wait for `kind` (`None`:
-    /// not waited for) has lasted past its limit.
-    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>, kind: Option<Wait>) -> Poll<Wait> {
+    /// not waited for) has lasted past its limit, or an idle one long enough to park.
+    pub(crate) fn poll_expired(
+        &mut self,
+        cx: &mut Context<'_>,
+        kind: Option<Wait>,
+    ) -> Poll<Expired> {
         let Some(kind) = kind else {
             self.wait = None;
             return Poll::Pending;
@@ -162,9 +189,21 @@ impl HeadClock {
             Wait::Head => self.limits.header_read,
             Wait::Body => self.limits.request_body,
         };
-        std::task::ready!(self.poll_deadline(cx, since + limit));
+        let park = self
+            .park_after
+            .filter(|after| kind == Wait::Idle && *after < limit);
+        let (deadline, expired) = match park {
+            Some(after) => (
+                since + after,
+                Expired::Park {
+                    until: since + limit,
+                },
+            ),
+            None => (since + limit, Expired::Waited(kind)),
+        };
+        std::task::ready!(self.poll_deadline(cx, deadline));
         self.wait = None;
-        Poll::Ready(kind)
+        Poll::Ready(expired)
     }
 
     /// `Ready` once `deadline` has passed; otherwise the timer wakes the task by then.
@@ -204,7 +243,7 @@ mod tests {
         )
     }
 
-    fn poll(clock: &mut HeadClock, kind: Option<Wait>) -> Poll<Wait> {
+    fn poll(clock: &mut HeadClock, kind: Option<Wait>) -> Poll<Expired> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         clock.poll_expired(&mut cx, kind)
     }
@@ -219,7 +258,10 @@ mod tests {
             assert_eq!(poll(&mut clock, Some(Wait::Head)), Poll::Pending);
         }
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(poll(&mut clock, Some(Wait::Head)), Poll::Ready(Wait::Head));
+        assert_eq!(
+            poll(&mut clock, Some(Wait::Head)),
+            Poll::Ready(Expired::Waited(Wait::Head))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -232,7 +274,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(9)).await;
         assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Pending);
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Ready(Wait::Body));
+        assert_eq!(
+            poll(&mut clock, Some(Wait::Body)),
+            Poll::Ready(Expired::Waited(Wait::Body))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -245,13 +290,19 @@ mod tests {
         tokio::time::advance(Duration::from_secs(59)).await;
         assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Pending);
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Ready(Wait::Idle));
+        assert_eq!(
+            poll(&mut clock, Some(Wait::Idle)),
+            Poll::Ready(Expired::Waited(Wait::Idle))
+        );
         // A switch of kind without bytes (a body after its head) restarts too.
         assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Pending);
         tokio::time::advance(Duration::from_secs(9)).await;
         assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Pending);
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Ready(Wait::Body));
+        assert_eq!(
+            poll(&mut clock, Some(Wait::Body)),
+            Poll::Ready(Expired::Waited(Wait::Body))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -272,6 +323,46 @@ mod tests {
         tokio::time::advance(Duration::from_secs(59)).await;
         assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Pending);
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Ready(Wait::Idle));
+        assert_eq!(
+            poll(&mut clock, Some(Wait::Idle)),
+            Poll::Ready(Expired::Waited(Wait::Idle))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_parks_before_its_keepalive_ends_and_others_do_not() {
+        let mut late = clock().0.parking_after(Duration::from_secs(120));
+        let mut parking = clock().0.parking_after(Duration::from_secs(1));
+        let clock = &mut parking;
+        assert_eq!(poll(clock, Some(Wait::Head)), Poll::Pending);
+        clock.head_ended();
+        let idle = Instant::now();
+        assert_eq!(poll(clock, Some(Wait::Idle)), Poll::Pending);
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert_eq!(poll(clock, Some(Wait::Idle)), Poll::Pending);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let until = idle + Duration::from_secs(60);
+        assert_eq!(
+            poll(clock, Some(Wait::Idle)),
+            Poll::Ready(Expired::Park { until })
+        );
+        // Heads and bodies keep their own limits.
+        assert_eq!(poll(clock, Some(Wait::Body)), Poll::Pending);
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert_eq!(poll(clock, Some(Wait::Body)), Poll::Pending);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            poll(clock, Some(Wait::Body)),
+            Poll::Ready(Expired::Waited(Wait::Body))
+        );
+        // A keep-alive limit under the parking delay closes instead.
+        let clock = &mut late;
+        clock.head_ended();
+        assert_eq!(poll(clock, Some(Wait::Idle)), Poll::Pending);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            poll(clock, Some(Wait::Idle)),
+            Poll::Ready(Expired::Waited(Wait::Idle))
+        );
     }
 }

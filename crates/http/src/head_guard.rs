@@ -56,6 +56,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use crate::chunk_scan::{ChunkScan, Scanned};
 use crate::head_check::{self, BodyFraming, Head, MAX_HEAD, Refusal};
 use crate::head_clock::HeadClock;
+use crate::park::Parkable;
 use crate::refusals::Refusals;
 use crate::upgrades::{Upgrades, Verdict};
 
@@ -104,7 +105,8 @@ enum Scan {
 /// A client stream whose request heads are checked before hyper reads them.
 #[derive(Debug)]
 pub(crate) struct HeadGuard<S> {
-    inner: S,
+    /// Parked by the clock's idle wait ([`crate::park`]).
+    inner: Parkable<S>,
     position: Position,
     /// Bytes read but not yet handed on: an unfinished head, or the stand-in.
     held: Vec<u8>,
@@ -119,26 +121,41 @@ pub(crate) struct HeadGuard<S> {
     linger: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+/// Where a guard starts: a connection's first bytes, or the bytes that woke it from
+/// parking ([`crate::park`]).
+#[derive(Debug, Default)]
+pub(crate) struct Start {
+    /// Request heads the connection had before.
+    pub(crate) heads: u64,
+    /// Bytes already read from the client: the start of the next head.
+    pub(crate) read: Vec<u8>,
+}
+
 impl<S> HeadGuard<S> {
-    /// Guards `inner`; refusals are filed in `refusals`, held upgrade requests in
-    /// `upgrades`; waits are bounded by `clock`.
+    /// Guards `inner` from `start`; refusals are filed in `refusals`, held upgrade
+    /// requests in `upgrades`; waits are bounded by `clock`.
     pub(crate) fn new(
-        inner: S,
+        inner: Parkable<S>,
+        start: Start,
         refusals: Arc<Refusals>,
         upgrades: Arc<Upgrades>,
         clock: HeadClock,
     ) -> Self {
-        Self {
+        let mut guard = Self {
             inner,
             position: Position::Head,
-            held: Vec::new(),
+            held: start.read,
             ready: 0,
-            heads: 0,
+            heads: start.heads,
             refusals,
             upgrades,
             clock,
             linger: None,
+        };
+        if !guard.held.is_empty() {
+            guard.rescan();
         }
+        guard
     }
 
     /// Scans `bytes`, the next bytes from the client, from the current position.
@@ -201,6 +218,18 @@ impl<S> HeadGuard<S> {
             BodyFraming::Chunked => Position::Chunked(ChunkScan::new()),
         };
         true
+    }
+
+    /// Scans the held bytes, which start at a head, and marks what may be handed on.
+    fn rescan(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let scan = self.scan(&held);
+        self.held = held;
+        match scan {
+            Scan::All => self.ready = self.held.len(),
+            Scan::HeadFrom(at) | Scan::UpgradeAt(at) => self.ready = at,
+            Scan::RefusedAt(at, refusal) => self.refuse(at, refusal),
+        }
     }
 
     /// Files `refusal` for the next request and queues the stand-in after the first
@@ -284,18 +313,6 @@ impl<S: AsyncRead + Unpin> HeadGuard<S> {
             if self.ready > 0 {
                 return Poll::Ready(Ok(()));
             }
-        }
-    }
-
-    /// Scans the held bytes, which start at a head, and marks what may be handed on.
-    fn rescan(&mut self) {
-        let held = std::mem::take(&mut self.held);
-        let scan = self.scan(&held);
-        self.held = held;
-        match scan {
-            Scan::All => self.ready = self.held.len(),
-            Scan::HeadFrom(at) | Scan::UpgradeAt(at) => self.ready = at,
-            Scan::RefusedAt(at, refusal) => self.refuse(at, refusal),
         }
     }
 

@@ -34,6 +34,7 @@ mod head_guard;
 mod headers;
 mod identity;
 mod live;
+mod park;
 mod proxy;
 mod rate_limit;
 mod refusal;

@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use futures_util::future::{FusedFuture, FutureExt};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -25,8 +26,9 @@ use crate::activity::Activity;
 use crate::body::ProxyBody;
 use crate::conn::ClientConn;
 use crate::head_clock::{ClientTimeouts, HeadClock, Responses};
-use crate::head_guard::HeadGuard;
+use crate::head_guard::{HeadGuard, Start};
 use crate::live::Live;
+use crate::park::{self, IdleCount, PARK_AFTER, Parkable, Parking, Woken};
 use crate::proxy::handle;
 use crate::{refusal, rejected};
 
@@ -143,7 +145,8 @@ pub async fn serve<S>(
 }
 
 /// HTTP/1 on `stream`, behind the head guard (which keeps its deadlines, `limits`,
-/// the first from `since`), with upgrades; `None` when `closing` cut it.
+/// the first from `since`), with upgrades; `None` when `closing` cut it. An idle
+/// connection is parked between hyper connections ([`crate::park`]).
 async fn http1<S>(
     stream: S,
     conn: Arc<ClientConn>,
@@ -157,8 +160,67 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let responses = Arc::new(Responses::default());
-    let clock = HeadClock::new(limits, responses.clone(), since);
-    let stream = HeadGuard::new(stream, conn.refusals.clone(), conn.upgrades.clone(), clock);
+    let mut draining = std::pin::pin!(draining.fuse());
+    let mut closing = std::pin::pin!(closing);
+    let (mut stream, mut start, mut since) = (stream, Start::default(), since);
+    loop {
+        let parking = Arc::new(Parking::default());
+        let clock = HeadClock::new(limits, responses.clone(), since).parking_after(PARK_AFTER);
+        let guard = HeadGuard::new(
+            Parkable::new(stream, parking.clone()),
+            start,
+            conn.refusals.clone(),
+            conn.upgrades.clone(),
+            clock,
+        );
+        // Boxed: a parked connection holds none of hyper's state.
+        let served = Box::pin(http1_once(
+            guard,
+            conn.clone(),
+            source.clone(),
+            responses.clone(),
+            draining.as_mut(),
+            closing.as_mut(),
+        ))
+        .await;
+        let Some(parked) = parking.take().filter(|_| !draining.is_terminated()) else {
+            return served;
+        };
+        let idle = idle_count(&source, &conn.listener);
+        let (parked, read) = match park::wait(parked, idle, &mut draining, &mut closing).await {
+            Woken::Bytes(parked, read) => (parked, read),
+            Woken::Closed => return served,
+            Woken::Cut => return None,
+        };
+        stream = parked.stream;
+        start = Start {
+            heads: parked.heads,
+            read,
+        };
+        since = tokio::time::Instant::now();
+    }
+}
+
+/// Counts a parked connection of `listener` as idle.
+fn idle_count(source: &Source, listener: &str) -> IdleCount {
+    let live = source.retired.get().cloned();
+    let live = live.unwrap_or_else(|| source.live.load_full());
+    IdleCount::new(live.snapshot.listener(listener).map(|l| &l.series))
+}
+
+/// One hyper HTTP/1 connection on `guard`, until it ends or is parked; `None` when
+/// `closing` cut it.
+async fn http1_once<S>(
+    guard: HeadGuard<S>,
+    conn: Arc<ClientConn>,
+    source: Source,
+    responses: Arc<Responses>,
+    draining: impl Future<Output = ()>,
+    closing: impl Future<Output = ()>,
+) -> Option<hyper::Result<()>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |r| {
         let finished = responses.clone();
         let response = respond(conn.clone(), source.clone(), r);
@@ -167,7 +229,7 @@ where
     let conn = http1::Builder::new()
         // The guard keeps the head deadline: hyper's is per request and needs a timer.
         .header_read_timeout(None)
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(guard), service)
         .with_upgrades();
     drive(conn, draining, closing).await
 }

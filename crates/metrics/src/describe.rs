@@ -74,6 +74,11 @@ pub fn describe() {
         DOWNSTREAM_CONNECTIONS_ACTIVE,
         "Client connections open now, by listener."
     );
+    describe_gauge!(
+        DOWNSTREAM_CONNECTIONS_IDLE,
+        "HTTP/1 client connections idle between requests for a second or more and \
+         parked (holding no buffers), by listener: nginx's stub_status Waiting."
+    );
     describe_counter!(
         DOWNSTREAM_CONNECTIONS_TOTAL,
         "Client connections accepted, by listener."

@@ -24,6 +24,9 @@ pub const REJECTED_REQUESTS_TOTAL: &str = "sluicegate_rejected_requests_total";
 pub const ERRORS_TOTAL: &str = "sluicegate_errors_total";
 /// Client connections open now, by listener.
 pub const DOWNSTREAM_CONNECTIONS_ACTIVE: &str = "sluicegate_downstream_connections_active";
+/// HTTP/1 client connections idle between requests and parked (holding no buffers),
+/// by listener.
+pub const DOWNSTREAM_CONNECTIONS_IDLE: &str = "sluicegate_downstream_connections_idle";
 /// Client connections accepted, by listener.
 pub const DOWNSTREAM_CONNECTIONS_TOTAL: &str = "sluicegate_downstream_connections_total";
 /// Client connections closed at accept because a connection limit was reached, by

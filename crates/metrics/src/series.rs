@@ -245,6 +245,7 @@ pub struct ListenerSeries {
     errors: [Counter; 7],
     rejected: [Counter; 5],
     connections_active: Gauge,
+    connections_idle: Gauge,
     connections_total: Counter,
     connections_refused: [Counter; 2],
     accept_errors: Counter,
@@ -288,6 +289,7 @@ impl ListenerSeries {
                 counter!(REJECTED_REQUESTS_TOTAL, "listener" => l(), "reason" => reason.label())
             }),
             connections_active: gauge!(DOWNSTREAM_CONNECTIONS_ACTIVE, "listener" => l()),
+            connections_idle: gauge!(DOWNSTREAM_CONNECTIONS_IDLE, "listener" => l()),
             connections_total: counter!(DOWNSTREAM_CONNECTIONS_TOTAL, "listener" => l()),
             connections_refused: ConnectionLimit::ALL.map(|limit| {
                 let reason = limit.label();
@@ -357,6 +359,13 @@ impl ListenerSeries {
         self.connections_active.clone()
     }
 
+    /// Counts a connection parked idle; the returned gauge is to be decremented when
+    /// it wakes or closes.
+    pub fn connection_parked(&self) -> Gauge {
+        self.connections_idle.increment(1.0);
+        self.connections_idle.clone()
+    }
+
     /// Counts a connection closed at accept by `limit`.
     pub fn connection_refused(&self, limit: ConnectionLimit) {
         self.connections_refused[limit.index()].increment(1);
@@ -392,6 +401,7 @@ impl ListenerSeries {
         self.bytes_received.increment(0);
         self.bytes_sent.increment(0);
         self.connections_active.increment(0.0);
+        self.connections_idle.increment(0.0);
         self.tunnels_total.increment(0);
         self.tunnels_active.increment(0.0);
     }

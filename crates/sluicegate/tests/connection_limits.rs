@@ -14,14 +14,6 @@ use sluicegate_testkit::{Detached, PROCESS_WAIT, ProcessProxy, free_port, poll};
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
 
-/// The value of series `series` (name and labels, exactly) on `/metrics`; 0 if absent.
-fn metric(proxy: &ProcessProxy, series: &str) -> f64 {
-    let (_, text) = proxy.admin_request("GET", "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// A connection to `addr` that is open (it sent nothing yet).
 fn open(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, PROCESS_WAIT).unwrap();
@@ -77,7 +69,7 @@ fn past_a_connection_limit_new_connections_are_closed_and_open_ones_are_served()
         closed_unanswered(&mut third),
         "the listener's third connection was served"
     );
-    assert_eq!(metric(&proxy, &refused("web", "listener_limit")), 1.0);
+    assert_eq!(proxy.metric(&refused("web", "listener_limit")), 1.0);
 
     // The process's limit counts both listeners: two more on `api` fill it.
     held.push(open(api));
@@ -88,7 +80,7 @@ fn past_a_connection_limit_new_connections_are_closed_and_open_ones_are_served()
         closed_unanswered(&mut fifth),
         "the process's fifth connection was served"
     );
-    assert_eq!(metric(&proxy, &refused("api", "process_limit")), 1.0);
+    assert_eq!(proxy.metric(&refused("api", "process_limit")), 1.0);
 
     // The connections already open are untouched, and a freed slot is used again.
     assert!(get_on(&mut held[1]).ends_with("\r\n\r\na"));
@@ -165,5 +157,5 @@ fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
         proxy.log()
     );
     let errors = "sluicegate_accept_errors_total{listener=\"web\"} ";
-    assert!(metric(&proxy, errors) >= 1.0);
+    assert!(proxy.metric(errors) >= 1.0);
 }

@@ -21,14 +21,6 @@ fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-/// The value of series `series` (name and labels, exactly) on `/metrics`; 0 if absent.
-fn metric(proxy: &ProcessProxy, series: &str) -> f64 {
-    let (_, text) = proxy.admin_request("GET", "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[test]
 fn refused_requests_are_counted_by_reason_and_logged() {
     let mut fakes = Detached::start();
@@ -61,17 +53,17 @@ fn refused_requests_are_counted_by_reason_and_logged() {
         format!("sluicegate_rejected_requests_total{{listener=\"web\",reason=\"{reason}\"}} ")
     };
     assert!(
-        poll(PROCESS_WAIT, || metric(&proxy, &series("head_too_large"))
+        poll(PROCESS_WAIT, || proxy.metric(&series("head_too_large"))
             == 1.0),
         "{:?}",
         proxy.admin_request("GET", "/metrics").1
     );
-    assert_eq!(metric(&proxy, &series("framing")), 1.0);
-    assert_eq!(metric(&proxy, &series("malformed")), 1.0);
+    assert_eq!(proxy.metric(&series("framing")), 1.0);
+    assert_eq!(proxy.metric(&series("malformed")), 1.0);
     let errors = "sluicegate_errors_total{listener=\"web\",kind=\"bad_request\"} ";
-    assert_eq!(metric(&proxy, errors), 3.0);
+    assert_eq!(proxy.metric(errors), 3.0);
     let fours = "sluicegate_requests_total{listener=\"web\",code=\"4xx\"} ";
-    assert_eq!(metric(&proxy, fours), 3.0);
+    assert_eq!(proxy.metric(fours), 3.0);
     assert!(poll(PROCESS_WAIT, || proxy
         .logged("request refused: conflicting Content-Length headers")));
 }

@@ -202,11 +202,17 @@ impl ProcessProxy {
 
     /// `sluicegate_config_reloads_total{result}` on `/metrics` (0 before the first).
     pub fn reloads(&self, result: &str) -> u64 {
-        let (_, text) = self.admin_request("GET", "/metrics");
         let series = format!("sluicegate_config_reloads_total{{result=\"{result}\"}} ");
+        self.metric(&series) as u64
+    }
+
+    /// The value of `series` (its name and labels exactly, then a space) on
+    /// `/metrics`; 0 when it is absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let (_, text) = self.admin_request("GET", "/metrics");
         text.lines()
-            .find_map(|l| l.strip_prefix(&series)?.trim().parse::<f64>().ok())
-            .map_or(0, |n| n as u64)
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// `GET /status`, parsed; panics if it is not JSON.

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{BODY_TIMED_OUT, HeadGuard, Position};
 use crate::head_check;
-use crate::head_clock::Wait;
+use crate::head_clock::{Expired, Wait};
 
 impl<S: AsyncRead + Unpin> HeadGuard<S> {
     /// What a read that found nothing waits for ([`crate::head_clock`]'s lifecycle):
@@ -31,16 +31,22 @@ impl<S: AsyncRead + Unpin> HeadGuard<S> {
     ) -> Poll<io::Result<()>> {
         let kind = self.waiting(cx);
         match std::task::ready!(self.clock.poll_expired(cx, kind)) {
-            Wait::Head if !self.held.is_empty() => {
+            Expired::Waited(Wait::Head) if !self.held.is_empty() => {
                 self.refuse(0, head_check::timed_out());
                 self.hand_on(out);
                 Poll::Ready(Ok(()))
             }
-            Wait::Head | Wait::Idle => {
+            Expired::Waited(Wait::Head | Wait::Idle) => {
                 self.position = Position::Closed;
                 Poll::Ready(Ok(()))
             }
-            Wait::Body => {
+            Expired::Park { until } => {
+                // hyper reads the end of the stream and lets go of it unshut.
+                self.inner.park(self.heads, until);
+                self.position = Position::Closed;
+                Poll::Ready(Ok(()))
+            }
+            Expired::Waited(Wait::Body) => {
                 self.position = Position::Closed;
                 let timed_out = io::Error::new(io::ErrorKind::TimedOut, BODY_TIMED_OUT);
                 Poll::Ready(Err(timed_out))
