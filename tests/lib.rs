@@ -5,7 +5,7 @@
 //! `hop_rules`, `framing`, `refused`, `loops`, `path_rules`, `bodies`, `keep_alive`,
 //! `drain`, `reload_listeners`, `reload_state`, `health_checks`, `health_transport`,
 //! `outlier`, `panic_mode`, `retries`, `failover`, `upgrades`, `tunnel_reload`,
-//! `tunnel_memory`, `client_timeouts`, `body_limits`, `backend_queue`, `rate_limits`, `http2`, `upstream_h2`, `tls`, `grpc`. The fake backends and the
+//! `tunnel_memory`, `client_timeouts`, `body_limits`, `backend_queue`, `rate_limits`, `http2`, `h2_floods`, `upstream_h2`, `tls`, `grpc`. The fake backends and the
 //! in-process proxy come
 //! from `sluicegate-testkit`; this library holds only helpers that several test files
 //! share.

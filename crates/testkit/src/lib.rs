@@ -7,7 +7,8 @@
 //! both loopback addresses ([`Backend::named_localhost`]) or have their health
 //! switched at run time ([`Backend::switchable`]), for health-check tests. For
 //! upgrades: a WebSocket echo backend ([`Backend::websocket`]) and client
-//! ([`WsClient`]), and raw upgraded tunnels ([`Backend::upgrading`], [`upgrade`]).
+//! ([`WsClient`]), and raw upgraded tunnels ([`Backend::upgrading`], [`upgrade`]). For
+//! HTTP/2 abuse: a client that writes frames as built ([`RawH2`], [`h2_frames`]).
 //!
 //! The process-level tests of the binary run on std threads, without a tokio runtime,
 //! against a real `sluicegate run` child ([`ProcessProxy`], whose binary path the test
@@ -32,6 +33,7 @@ mod files;
 mod grpc;
 mod h2_backend;
 mod h2_client;
+pub mod h2_frames;
 mod load;
 mod named;
 pub mod pattern;
@@ -54,6 +56,7 @@ pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed};
 pub use files::{Scribbler, process_config, save};
 pub use grpc::{grpc_message, streaming_body};
 pub use h2_client::H2Conn;
+pub use h2_frames::{Frame, RawH2};
 pub use load::Load;
 pub use pattern::{PatternBody, pattern_digest};
 pub use ports::{RefusingPort, free_port};
