@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# benches/instructions.sh: user-space instructions per request, counted by callgrind,
+# for the floor, sluicegate and (--base) a previous build: the A/B that holds on a
+# noisy machine. wrk figures on a shared 2-vCPU guest move ±25% between runs (nginx
+# 10.8k-25.4k req/s inside one run, benches/BENCHMARKS.md), so a 3% change cannot be
+# seen there; an instruction count repeats to 0.1% (two runs of the floor: 22,950 and
+# 22,973 a request). It counts user space only: the kernel's share (the same system
+# calls per request for every target: strace -c) is left to benches/load.sh.
+#
+# Method: one nginx backend (benches/load/conf/backend.conf, 127.0.0.1:19001-19003);
+# each target runs under `valgrind --tool=callgrind --instr-atstart=no` pinned to one
+# CPU (so sluicegate runs one worker, as in load.sh's one-core scenarios); h2load
+# --h1 sends a warm-up of 2,000 requests, then instrumentation is switched on for
+# exactly -n requests (-c connections, keep-alive) and switched off; the program total
+# divided by -n is the figure. Callgrind output stays in the results directory, for
+# callgrind_annotate (`--inclusive=yes`, `--tree=caller`).
+#
+#   benches/instructions.sh                        # build, then floor and sluicegate
+#   benches/instructions.sh --no-build --base /tmp/sluicegate-old --top 25
+#
+# Needs valgrind, nginx and h2load (apt-get install -y valgrind nginx nghttp2-client).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BIN_DIR="${CARGO_TARGET_DIR:-target}/release"
+[[ $BIN_DIR == /* ]] || BIN_DIR="$ROOT/$BIN_DIR"
+REQUESTS=20000
+CONNS=64
+URL_PATH=/
+BUILD=1
+BASE=""
+TOP=0
+CPU=${CPU:-1}
+
+die() { echo "instructions.sh: $*" >&2; exit 1; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while (($#)); do
+  case "$1" in
+    -n) REQUESTS=${2:?-n wants a number}; shift 2 ;;
+    -c) CONNS=${2:?-c wants a number}; shift 2 ;;
+    --path) URL_PATH=${2:?--path wants a path}; shift 2 ;;
+    --base) BASE=${2:?--base wants a binary}; shift 2 ;;
+    --top) TOP=${2:?--top wants a number}; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+for v in REQUESTS CONNS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a whole number of at least 1"
+done
+[[ $TOP =~ ^[0-9]+$ ]] || die "--top must be a whole number"
+for tool in valgrind callgrind_control callgrind_annotate nginx h2load ss taskset; do
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install -y valgrind nginx nghttp2-client iproute2 util-linux)"
+done
+if [[ -n $BASE ]]; then
+  [[ $BASE == /* ]] || BASE="$PWD/$BASE"
+  [[ -x $BASE && -f $BASE ]] || die "--base $BASE: not an executable file"
+fi
+
+port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+for port in 18090 18091 18095 19001 19002 19003 19901 19902; do
+  port_busy "$port" && die "127.0.0.1:$port is already in use; stop whatever holds it first"
+done
+
+if ((BUILD)); then
+  cargo build --release -p sluicegate -p sluicegate-benches --bin sluicegate --bin floor
+fi
+[[ -x $BIN_DIR/sluicegate && -x $BIN_DIR/floor ]] || die "no binaries in $BIN_DIR (drop --no-build)"
+
+OUT="${RESULTS_DIR:-target/bench-results}/instructions-$(date -u +%Y%m%dT%H%M%SZ)"
+[[ $OUT == /* ]] || OUT="$ROOT/$OUT"
+mkdir -p "$OUT/backend/logs" "$OUT/backend/tmp" "$OUT/backend/conf" "$OUT/backend/www"
+head -c 4096 /dev/zero | tr '\0' x >"$OUT/backend/www/4k"
+cp benches/load/conf/backend.conf "$OUT/backend/conf/"
+sed -e 's/127\.0\.0\.1:18090/127.0.0.1:18091/g' -e 's/127\.0\.0\.1:19901/127.0.0.1:19902/g' \
+  benches/bench.yaml >"$OUT/bench-base.yaml"
+
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+wait_port() { # port pid name
+  local t
+  for ((t = 0; t < 600; t++)); do
+    port_busy "$1" && return 0
+    [[ -d /proc/$2 ]] || die "$3 exited during start-up; see $OUT/$3.log"
+    sleep 0.1
+  done
+  die "$3 did not listen on 127.0.0.1:$1 within 60 s"
+}
+
+nginx -p "$OUT/backend" -c "$OUT/backend/conf/backend.conf" -g 'daemon off;' >"$OUT/backend.log" 2>&1 &
+PIDS+=($!)
+wait_port 19001 "${PIDS[-1]}" backend
+
+# count NAME PORT CMD...: prints NAME and its instructions per request.
+count() {
+  local name=$1 port=$2 pid file total
+  shift 2
+  taskset -c "$CPU" valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$OUT/callgrind.$name" "$@" >"$OUT/$name.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_port "$port" "$pid" "$name"
+  timeout 300 h2load --h1 -n 2000 -c "$CONNS" -t 1 "http://127.0.0.1:$port$URL_PATH" >/dev/null
+  callgrind_control -i on "$pid" >/dev/null
+  timeout 600 h2load --h1 -n "$REQUESTS" -c "$CONNS" -t 1 "http://127.0.0.1:$port$URL_PATH" \
+    >"$OUT/$name.h2load"
+  callgrind_control -i off "$pid" >/dev/null
+  callgrind_control -d "$pid" >/dev/null
+  grep -q "^requests: $REQUESTS total, $REQUESTS started, $REQUESTS done, $REQUESTS succeeded" \
+    "$OUT/$name.h2load" || die "$name: not every request succeeded; see $OUT/$name.h2load"
+  grep -q "status codes: $REQUESTS 2xx" "$OUT/$name.h2load" || die "$name: not every answer was 2xx"
+  kill -TERM "$pid"
+  timeout 30 tail --pid="$pid" -f /dev/null || kill -KILL "$pid"
+  # The dump taken while running is the largest part file (the exit dump holds only
+  # what ran after instrumentation was switched off: nothing).
+  file=$(ls -S "$OUT/callgrind.$name".* | head -1)
+  total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+  [[ -n $total ]] || die "$name: no instruction total in $file"
+  echo "$name $((total / REQUESTS)) $file"
+}
+
+RESULTS=()
+RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
+RESULTS+=("$(count sluicegate 18090 "$BIN_DIR/sluicegate" run -c "$ROOT/benches/bench.yaml")")
+if [[ -n $BASE ]]; then
+  RESULTS+=("$(count base 18091 "$BASE" run -c "$OUT/bench-base.yaml")")
+fi
+
+floor=$(awk '{print $2}' <<<"${RESULTS[0]}")
+{
+  echo "# instructions per request (callgrind, user space)"
+  echo
+  echo "Command: benches/instructions.sh -n $REQUESTS -c $CONNS --path $URL_PATH${BASE:+ --base $BASE};" \
+    "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo
+  echo "| target | instructions / request | x floor |"
+  echo "|---|---:|---:|"
+  for r in "${RESULTS[@]}"; do
+    read -r name ir _ <<<"$r"
+    printf '| %s | %d | %s |\n' "$name" "$ir" "$(awk -v a="$ir" -v b="$floor" 'BEGIN {printf "%.2f", a / b}')"
+  done
+} | tee "$OUT/summary.md"
+
+if ((TOP)); then
+  read -r _ _ file <<<"${RESULTS[1]}"
+  echo
+  echo "sluicegate, top $TOP functions by own instructions per request:"
+  callgrind_annotate "$file" 2>/dev/null | awk -v n="$REQUESTS" -v top="$TOP" '
+    /file:function/ {on = 1; next}
+    on && /^ *[0-9,]+ / {x = $1; gsub(",", "", x); sub(/^ *[0-9,]+ +\([^)]*\) +/, ""); printf "%8d  %s\n", x / n, substr($0, 1, 150); if (++k == top) exit}'
+fi
+echo "results: $OUT"
