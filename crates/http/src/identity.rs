@@ -125,13 +125,16 @@ fn new_request_id() -> HeaderValue {
     // the value goes on the request and on the response, and a clone of a
     // `Bytes::from_owner` only counts a reference (a value copied from a slice would
     // allocate again when first cloned).
+    // Two digits per byte (a u128 shift per digit cost ~700 instructions a request).
     let mut text = [b'-'; 36];
-    let mut nibble = 32;
-    for (i, byte) in text.iter_mut().enumerate() {
-        if !matches!(i, 8 | 13 | 18 | 23) {
-            nibble -= 1;
-            *byte = HEX[(bits >> (nibble * 4)) as usize & 0xF];
+    let mut at = 0;
+    for (i, byte) in bits.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1; // the dash already there
         }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0xF)];
+        at += 2;
     }
     HeaderValue::from_maybe_shared(Bytes::from_owner(text)).unwrap_or(HeaderValue::from_static("-"))
 }
