@@ -89,9 +89,9 @@ impl ProxyBody {
         self
     }
 
-    /// The same body, counted in `finished` when it is dropped.
-    pub(crate) fn counted_in(mut self, finished: Arc<Responses>) -> Self {
-        self.finished = Some(finished);
+    /// The same body, counted in `finished` (if any) when it is dropped.
+    pub(crate) fn counted_in(mut self, finished: Option<Arc<Responses>>) -> Self {
+        self.finished = finished;
         self
     }
 

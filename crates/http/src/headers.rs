@@ -88,6 +88,11 @@ fn present_hop_by_hop(headers: &HeaderMap) -> u8 {
 /// Removes the fields a `Connection` value names, except the ones never hop-by-hop
 /// and the hop-by-hop ones (removed by name after it).
 fn remove_options(headers: &mut HeaderMap, connection: &HeaderValue) {
+    // Nearly every `Connection` is one of these two: they name no field.
+    let plain = connection.as_bytes();
+    if plain.eq_ignore_ascii_case(b"keep-alive") || plain.eq_ignore_ascii_case(b"close") {
+        return;
+    }
     let Ok(options) = connection.to_str() else {
         return;
     };

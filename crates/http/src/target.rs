@@ -1,5 +1,6 @@
 //! The request target as routing and the backend see it: its path normalised under
-//! the listener's rules (see `sluicegate_routing::normalize`), its query untouched.
+//! the listener's rules (see `sluicegate_routing::normalize`), its query untouched;
+//! and the plain form of a target that needs no `Uri` parse to be known valid.
 
 use std::borrow::Cow;
 
@@ -39,10 +40,51 @@ pub(crate) fn normalize_target(uri: &mut Uri, rules: PathRules) -> Result<(), Pr
     Ok(())
 }
 
+/// Whether `target` is `/` followed by unreserved characters, sub-delimiters, `:`,
+/// `@`, `%`, `/` and `?` only (RFC 3986 `path-abempty [ "?" query ]` without the
+/// percent-encoding check, which `Uri` does not make either).
+pub(crate) fn is_plain_origin_form(target: &str) -> bool {
+    let bytes = target.as_bytes();
+    bytes.first() == Some(&b'/')
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%/?".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    proptest::proptest! {
+        /// The fast path never lets through a target that `Uri` would refuse.
+        #[test]
+        fn a_plain_target_is_a_valid_uri(target in "/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,64}") {
+            proptest::prop_assert!(is_plain_origin_form(&target));
+            proptest::prop_assert!(Uri::try_from(target.as_str()).is_ok());
+        }
+    }
+
+    #[test]
+    fn only_plain_origin_form_targets_skip_the_parse() {
+        for plain in ["/", "/a/b?c=d&e=%2F", "/~u/x;y,z@h:1!$'()*+="] {
+            assert!(is_plain_origin_form(plain), "{plain}");
+        }
+        for other in [
+            "",
+            "*",
+            "a/b",
+            "http://h/",
+            "/a#b",
+            "/a b",
+            "/é",
+            "/a\\b",
+            "/{x}",
+            "/\"x",
+        ] {
+            assert!(!is_plain_origin_form(other), "{other}");
+        }
+    }
 
     #[test]
     fn the_path_is_normalised_and_the_query_kept() {
