@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/instructions.sh: user-space instructions per request, counted by callgrind,
-# for the floor, sluicegate and (--base) a previous build: the A/B that holds on a
-# noisy machine. wrk figures on a shared 2-vCPU guest move ±25% between runs (nginx
+# for nginx, HAProxy (mode http), the floor, sluicegate and (--base) a previous build:
+# the A/B that holds on a noisy machine. wrk figures on a shared 2-vCPU guest move ±25% between runs (nginx
 # 10.8k-25.4k req/s inside one run, benches/BENCHMARKS.md), so a 3% change cannot be
 # seen there; an instruction count repeats to 0.1% (two runs of the floor: 22,950 and
 # 22,973 a request). It counts user space only: the kernel's share (the same system
@@ -15,10 +15,14 @@
 # divided by -n is the figure. Callgrind output stays in the results directory, for
 # callgrind_annotate (`--inclusive=yes`, `--tree=caller`).
 #
-#   benches/instructions.sh                        # build, then floor and sluicegate
-#   benches/instructions.sh --no-build --base /tmp/sluicegate-old --top 25
+# nginx runs as one process (`master_process off`, the bench's proxy config), HAProxy
+# with one thread (`-db`): the same one-core shape as sluicegate's single worker.
 #
-# Needs valgrind, nginx and h2load (apt-get install -y valgrind nginx nghttp2-client).
+#   benches/instructions.sh                        # build, then all five targets
+#   benches/instructions.sh --no-build --no-peers --base /tmp/sluicegate-old --top 25
+#
+# Needs valgrind, nginx, haproxy and h2load
+# (apt-get install -y valgrind nginx haproxy nghttp2-client).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,10 +35,11 @@ URL_PATH=/
 BUILD=1
 BASE=""
 TOP=0
+PEERS=1
 CPU=${CPU:-1}
 
 die() { echo "instructions.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
   case "$1" in
@@ -44,6 +49,7 @@ while (($#)); do
     --base) BASE=${2:?--base wants a binary}; shift 2 ;;
     --top) TOP=${2:?--top wants a number}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --no-peers) PEERS=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -53,15 +59,16 @@ for v in REQUESTS CONNS; do
 done
 [[ $TOP =~ ^[0-9]+$ ]] || die "--top must be a whole number"
 for tool in valgrind callgrind_control callgrind_annotate nginx h2load ss taskset; do
-  command -v "$tool" >/dev/null || die "missing $tool (apt-get install -y valgrind nginx nghttp2-client iproute2 util-linux)"
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install -y valgrind nginx haproxy nghttp2-client iproute2 util-linux)"
 done
+((PEERS == 0)) || command -v haproxy >/dev/null || die "missing haproxy (apt-get install -y haproxy), or pass --no-peers"
 if [[ -n $BASE ]]; then
   [[ $BASE == /* ]] || BASE="$PWD/$BASE"
   [[ -x $BASE && -f $BASE ]] || die "--base $BASE: not an executable file"
 fi
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-for port in 18090 18091 18095 19001 19002 19003 19901 19902; do
+for port in 18081 18082 18090 18091 18095 19001 19002 19003 19901 19902; do
   port_busy "$port" && die "127.0.0.1:$port is already in use; stop whatever holds it first"
 done
 
@@ -75,6 +82,9 @@ OUT="${RESULTS_DIR:-target/bench-results}/instructions-$(date -u +%Y%m%dT%H%M%SZ
 mkdir -p "$OUT/backend/logs" "$OUT/backend/tmp" "$OUT/backend/conf" "$OUT/backend/www"
 head -c 4096 /dev/zero | tr '\0' x >"$OUT/backend/www/4k"
 cp benches/load/conf/backend.conf "$OUT/backend/conf/"
+mkdir -p "$OUT/nginx/logs" "$OUT/nginx/tmp" "$OUT/nginx/conf"
+sed 's/@WORKERS@/1/' benches/load/conf/nginx-proxy.conf >"$OUT/nginx/conf/nginx-proxy.conf"
+sed 's/@THREADS@/1/' benches/load/conf/haproxy-http.cfg >"$OUT/haproxy-http.cfg"
 sed -e 's/127\.0\.0\.1:18090/127.0.0.1:18091/g' -e 's/127\.0\.0\.1:19901/127.0.0.1:19902/g' \
   benches/bench.yaml >"$OUT/bench-base.yaml"
 
@@ -129,29 +139,36 @@ count() {
 }
 
 RESULTS=()
+if ((PEERS)); then
+  RESULTS+=("$(count nginx 18081 nginx -p "$OUT/nginx" -c "$OUT/nginx/conf/nginx-proxy.conf" -g 'daemon off; master_process off;')")
+  RESULTS+=("$(count haproxy-http 18082 haproxy -db -f "$OUT/haproxy-http.cfg")")
+fi
 RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
 RESULTS+=("$(count sluicegate 18090 "$BIN_DIR/sluicegate" run -c "$ROOT/benches/bench.yaml")")
 if [[ -n $BASE ]]; then
   RESULTS+=("$(count base 18091 "$BASE" run -c "$OUT/bench-base.yaml")")
 fi
 
-floor=$(awk '{print $2}' <<<"${RESULTS[0]}")
+floor=$(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "floor" {print $2}')
+nginx=$(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "nginx" {print $2}')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 {
   echo "# instructions per request (callgrind, user space)"
   echo
   echo "Command: benches/instructions.sh -n $REQUESTS -c $CONNS --path $URL_PATH${BASE:+ --base $BASE};" \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
-  echo "| target | instructions / request | x floor |"
-  echo "|---|---:|---:|"
+  echo "| target | instructions / request | x floor | x nginx |"
+  echo "|---|---:|---:|---:|"
   for r in "${RESULTS[@]}"; do
     read -r name ir _ <<<"$r"
-    printf '| %s | %d | %s |\n' "$name" "$ir" "$(awk -v a="$ir" -v b="$floor" 'BEGIN {printf "%.2f", a / b}')"
+    printf '| %s | %d | %s | %s |\n' "$name" "$ir" "$(ratio "$ir" "$floor")" \
+      "$([[ -n $nginx ]] && ratio "$ir" "$nginx" || echo -)"
   done
 } | tee "$OUT/summary.md"
 
 if ((TOP)); then
-  read -r _ _ file <<<"${RESULTS[1]}"
+  file=$(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "sluicegate" {print $3}')
   echo
   echo "sluicegate, top $TOP functions by own instructions per request:"
   callgrind_annotate "$file" 2>/dev/null | awk -v n="$REQUESTS" -v top="$TOP" '
