@@ -18,11 +18,19 @@
 # nginx runs as one process (`master_process off`, the bench's proxy config), HAProxy
 # with one thread (`-db`): the same one-core shape as sluicegate's single worker.
 #
+# --tls puts every target behind TLS 1.3 (an ECDSA P-256 certificate made by openssl
+# for the run; nginx and HAProxy on OpenSSL, sluicegate on rustls with ring; h2load
+# offers ALPN http/1.1); the floor speaks no TLS and is left out. --handshakes gives
+# every request a connection of its own (batches of -c connections, one request
+# each), so the figure is the cost of a connection: accept, handshake, one request.
+#
 #   benches/instructions.sh                        # build, then all five targets
 #   benches/instructions.sh --no-build --no-peers --base /tmp/sluicegate-old --top 25
+#   benches/instructions.sh --no-build --tls -n 10000      # HTTPS, keep-alive
+#   benches/instructions.sh --no-build --tls --handshakes -n 1000
 #
-# Needs valgrind, nginx, haproxy and h2load
-# (apt-get install -y valgrind nginx haproxy nghttp2-client).
+# Needs valgrind, nginx, haproxy, h2load and (--tls) openssl
+# (apt-get install -y valgrind nginx haproxy nghttp2-client openssl).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,10 +44,12 @@ BUILD=1
 BASE=""
 TOP=0
 PEERS=1
+TLS=0
+HANDSHAKES=0
 CPU=${CPU:-1}
 
 die() { echo "instructions.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
   case "$1" in
@@ -50,6 +60,8 @@ while (($#)); do
     --top) TOP=${2:?--top wants a number}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-peers) PEERS=0; shift ;;
+    --tls) TLS=1; shift ;;
+    --handshakes) HANDSHAKES=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -61,6 +73,7 @@ done
 for tool in valgrind callgrind_control callgrind_annotate nginx h2load ss taskset; do
   command -v "$tool" >/dev/null || die "missing $tool (apt-get install -y valgrind nginx haproxy nghttp2-client iproute2 util-linux)"
 done
+((TLS == 0)) || command -v openssl >/dev/null || die "missing openssl (apt-get install -y openssl)"
 ((PEERS == 0)) || command -v haproxy >/dev/null || die "missing haproxy (apt-get install -y haproxy), or pass --no-peers"
 if [[ -n $BASE ]]; then
   [[ $BASE == /* ]] || BASE="$PWD/$BASE"
@@ -68,7 +81,7 @@ if [[ -n $BASE ]]; then
 fi
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-for port in 18081 18082 18090 18091 18095 19001 19002 19003 19901 19902; do
+for port in 18081 18082 18090 18091 18095 18443 18444 18453 18454 19001 19002 19003 19901 19902; do
   port_busy "$port" && die "127.0.0.1:$port is already in use; stop whatever holds it first"
 done
 
@@ -87,6 +100,31 @@ sed 's/@WORKERS@/1/' benches/load/conf/nginx-proxy.conf >"$OUT/nginx/conf/nginx-
 sed 's/@THREADS@/1/' benches/load/conf/haproxy-http.cfg >"$OUT/haproxy-http.cfg"
 sed -e 's/127\.0\.0\.1:18090/127.0.0.1:18091/g' -e 's/127\.0\.0\.1:19901/127.0.0.1:19902/g' \
   benches/bench.yaml >"$OUT/bench-base.yaml"
+if ((TLS)); then
+  # The same targets on TLS ports: nginx 18443, HAProxy 18444, sluicegate 18453 (and
+  # base 18454), one certificate for all.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>"$OUT/openssl.log" || die "openssl failed; see $OUT/openssl.log"
+  cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/haproxy.pem"
+  sed -e "s|listen 127.0.0.1:18081;|listen 127.0.0.1:18443 ssl; ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem; ssl_protocols TLSv1.3;|" \
+    -i "$OUT/nginx/conf/nginx-proxy.conf"
+  sed -e "s|bind 127.0.0.1:18082|bind 127.0.0.1:18444 ssl crt $OUT/haproxy.pem ssl-min-ver TLSv1.3 alpn http/1.1|" \
+    -i "$OUT/haproxy-http.cfg"
+  for conf in bench.yaml bench-base.yaml; do
+    src=benches/bench.yaml
+    [[ $conf == bench-base.yaml ]] && src=$OUT/bench-base.yaml
+    awk -v cert="$OUT/cert.pem" -v key="$OUT/key.pem" '
+      {print}
+      /^    address: 127\.0\.0\.1:1809[01]$/ {
+        print "    tls:"; print "      min_version: \"1.3\""
+        print "      certificates:"; print "        - { cert: " cert ", key: " key " }"}' "$src" |
+      sed -e 's/127\.0\.0\.1:18090/127.0.0.1:18453/' -e 's/127\.0\.0\.1:18091/127.0.0.1:18454/' >"$OUT/tls-$conf"
+  done
+  grep -q 18443 "$OUT/nginx/conf/nginx-proxy.conf" && grep -q 18444 "$OUT/haproxy-http.cfg" &&
+    grep -q 'tls:' "$OUT/tls-bench.yaml" && grep -q 18454 "$OUT/tls-bench-base.yaml" ||
+    die "could not put the targets' configs on TLS"
+fi
 
 PIDS=()
 cleanup() {
@@ -110,24 +148,41 @@ nginx -p "$OUT/backend" -c "$OUT/backend/conf/backend.conf" -g 'daemon off;' >"$
 PIDS+=($!)
 wait_port 19001 "${PIDS[-1]}" backend
 
-# count NAME PORT CMD...: prints NAME and its instructions per request.
+# drive URL N OUT: N requests to URL (keep-alive over -c connections, or with
+# --handshakes a connection each, in batches of -c); checks that every one got a 2xx.
+drive() {
+  local url=$1 n=$2 out=$3 left=$2 batch ok codes
+  : >"$out"
+  if ((HANDSHAKES)); then
+    while ((left > 0)); do
+      batch=$((left < CONNS ? left : CONNS))
+      timeout 300 h2load --h1 -n "$batch" -c "$batch" -t 1 "$url" >>"$out"
+      left=$((left - batch))
+    done
+  else
+    timeout 600 h2load --h1 -n "$n" -c "$CONNS" -t 1 "$url" >>"$out"
+  fi
+  ok=$(awk '/^requests:/ {s += $(NF - 7)} END {print s + 0}' "$out")
+  codes=$(awk '/^status codes:/ {s += $3} END {print s + 0}' "$out")
+  [[ $ok == "$n" && $codes == "$n" ]] || die "$url: $ok of $n requests succeeded, $codes got a 2xx; see $out"
+}
+
+# count NAME PORT CMD...: prints NAME, its instructions per request, its callgrind file.
 count() {
-  local name=$1 port=$2 pid file total
+  local name=$1 port=$2 pid file total url
   shift 2
+  url="http://127.0.0.1:$port$URL_PATH"
+  ((TLS)) && url="https://127.0.0.1:$port$URL_PATH"
   taskset -c "$CPU" valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$OUT/callgrind.$name" "$@" >"$OUT/$name.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   wait_port "$port" "$pid" "$name"
-  timeout 300 h2load --h1 -n 2000 -c "$CONNS" -t 1 "http://127.0.0.1:$port$URL_PATH" >/dev/null
+  drive "$url" 2000 "$OUT/$name.warmup"
   callgrind_control -i on "$pid" >/dev/null
-  timeout 600 h2load --h1 -n "$REQUESTS" -c "$CONNS" -t 1 "http://127.0.0.1:$port$URL_PATH" \
-    >"$OUT/$name.h2load"
+  drive "$url" "$REQUESTS" "$OUT/$name.h2load"
   callgrind_control -i off "$pid" >/dev/null
   callgrind_control -d "$pid" >/dev/null
-  grep -q "^requests: $REQUESTS total, $REQUESTS started, $REQUESTS done, $REQUESTS succeeded" \
-    "$OUT/$name.h2load" || die "$name: not every request succeeded; see $OUT/$name.h2load"
-  grep -q "status codes: $REQUESTS 2xx" "$OUT/$name.h2load" || die "$name: not every answer was 2xx"
   kill -TERM "$pid"
   timeout 30 tail --pid="$pid" -f /dev/null || kill -KILL "$pid"
   # The dump taken while running is the largest part file (the exit dump holds only
@@ -139,31 +194,41 @@ count() {
 }
 
 RESULTS=()
-if ((PEERS)); then
-  RESULTS+=("$(count nginx 18081 nginx -p "$OUT/nginx" -c "$OUT/nginx/conf/nginx-proxy.conf" -g 'daemon off; master_process off;')")
-  RESULTS+=("$(count haproxy-http 18082 haproxy -db -f "$OUT/haproxy-http.cfg")")
-fi
-RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
-RESULTS+=("$(count sluicegate 18090 "$BIN_DIR/sluicegate" run -c "$ROOT/benches/bench.yaml")")
-if [[ -n $BASE ]]; then
-  RESULTS+=("$(count base 18091 "$BASE" run -c "$OUT/bench-base.yaml")")
+if ((TLS)); then
+  if ((PEERS)); then
+    RESULTS+=("$(count nginx 18443 nginx -p "$OUT/nginx" -c "$OUT/nginx/conf/nginx-proxy.conf" -g 'daemon off; master_process off;')")
+    RESULTS+=("$(count haproxy-http 18444 haproxy -db -f "$OUT/haproxy-http.cfg")")
+  fi
+  RESULTS+=("$(count sluicegate 18453 "$BIN_DIR/sluicegate" run -c "$OUT/tls-bench.yaml")")
+  if [[ -n $BASE ]]; then
+    RESULTS+=("$(count base 18454 "$BASE" run -c "$OUT/tls-bench-base.yaml")")
+  fi
+else
+  if ((PEERS)); then
+    RESULTS+=("$(count nginx 18081 nginx -p "$OUT/nginx" -c "$OUT/nginx/conf/nginx-proxy.conf" -g 'daemon off; master_process off;')")
+    RESULTS+=("$(count haproxy-http 18082 haproxy -db -f "$OUT/haproxy-http.cfg")")
+  fi
+  RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
+  RESULTS+=("$(count sluicegate 18090 "$BIN_DIR/sluicegate" run -c "$ROOT/benches/bench.yaml")")
+  if [[ -n $BASE ]]; then
+    RESULTS+=("$(count base 18091 "$BASE" run -c "$OUT/bench-base.yaml")")
+  fi
 fi
 
 floor=$(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "floor" {print $2}')
 nginx=$(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "nginx" {print $2}')
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+ratio() { [[ -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}' || echo -; }
 {
   echo "# instructions per request (callgrind, user space)"
   echo
-  echo "Command: benches/instructions.sh -n $REQUESTS -c $CONNS --path $URL_PATH${BASE:+ --base $BASE};" \
+  echo "Command: benches/instructions.sh -n $REQUESTS -c $CONNS --path $URL_PATH$( ((TLS)) && echo ' --tls')$( ((HANDSHAKES)) && echo ' --handshakes')${BASE:+ --base $BASE};" \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "| target | instructions / request | x floor | x nginx |"
   echo "|---|---:|---:|---:|"
   for r in "${RESULTS[@]}"; do
     read -r name ir _ <<<"$r"
-    printf '| %s | %d | %s | %s |\n' "$name" "$ir" "$(ratio "$ir" "$floor")" \
-      "$([[ -n $nginx ]] && ratio "$ir" "$nginx" || echo -)"
+    printf '| %s | %d | %s | %s |\n' "$name" "$ir" "$(ratio "$ir" "$floor")" "$(ratio "$ir" "$nginx")"
   done
 } | tee "$OUT/summary.md"
 
