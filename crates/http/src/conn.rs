@@ -52,7 +52,7 @@ impl ClientConn {
         http2: bool,
     ) -> Self {
         let host = local
-            .and_then(|a| HeaderValue::from_str(&a.to_string()).ok())
+            .map(crate::addr_text::addr_value)
             .unwrap_or(HeaderValue::from_static("localhost"));
         Self {
             listener,

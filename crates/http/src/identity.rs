@@ -36,7 +36,7 @@ impl Peer {
     /// The peer at `addr`.
     pub(crate) fn new(addr: SocketAddr) -> Self {
         let ip = addr.ip().to_canonical();
-        let value = HeaderValue::from_str(&ip.to_string()).unwrap_or(HeaderValue::from_static("-"));
+        let value = crate::addr_text::ip_value(ip);
         Self { ip, value }
     }
 }

@@ -19,6 +19,7 @@
 
 mod access;
 mod activity;
+mod addr_text;
 mod affinity;
 mod body;
 mod chunk_scan;

@@ -45,16 +45,18 @@ pub(crate) enum Protocol {
     Http(HttpVersion),
 }
 
-/// Runs one accepted connection from `peer` on `listener` through the pipeline and
-/// serves it with its protocol until it ends or `phases` says to stop. Requests read
-/// their config from `source`.
-pub(crate) async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    listener: Arc<str>,
+/// Runs one connection `stream` accepted from `peer` on `listener` through the
+/// pipeline and serves it with its protocol until it ends or `phases` says to stop;
+/// `held` (what counts it as open) is let go after that. Requests read their config
+/// from `source`. Spawned as it is: a wrapping `async` block would copy all of it once
+/// more per connection.
+pub(crate) async fn serve<H: Send>(
+    (stream, peer, listener): (TcpStream, SocketAddr, Arc<str>),
     source: Source,
     mut phases: Phases,
+    held: H,
 ) {
+    let _held = held;
     let accepted_at = tokio::time::Instant::now();
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();

@@ -166,11 +166,17 @@ async fn accept_loop(
         listener: listening.connections.clone(),
         process,
     };
-    let mut phases = Phases::new(server, listening.phase.clone());
+    let phases = Phases::new(server, listening.phase.clone());
+    // One wait for the drain for the whole loop: made anew for each accept, it
+    // registered and removed two watch waiters per connection (~1,600 instructions a
+    // connection under callgrind, `benches/instructions.sh --handshakes`).
+    let mut stop = phases.clone();
+    let draining = stop.reached(Phase::Draining);
+    tokio::pin!(draining);
     let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
-            () = phases.reached(Phase::Draining) => break,
+            () = &mut draining => break,
             accepted = socket.accept() => accepted,
         };
         match accepted {
@@ -183,12 +189,9 @@ async fn accept_loop(
                     live: live.clone(),
                     retired: listening.retired.clone(),
                 };
-                let conn = pipeline::serve(stream, peer, name.clone(), source, phases.clone());
                 let held = (done.clone(), listening.open.clone(), slot);
-                tokio::spawn(async move {
-                    conn.await;
-                    drop(held);
-                });
+                let accepted = (stream, peer, name.clone());
+                tokio::spawn(pipeline::serve(accepted, source, phases.clone(), held));
             }
             Err(error) => {
                 if let Some(l) = live.load().snapshot.listener(&name) {
