@@ -92,7 +92,10 @@ pub(crate) async fn serve<H: Send>(
 async fn first_bytes(stream: &TcpStream, accepted: &Accepted, phases: &mut Phases) -> bool {
     let deadline = accepted.accepted_at + accepted.timeouts.header_read;
     let mut first = [0u8; 1];
+    // Biased, the read first: a client whose bytes are already here is never made to
+    // register (and remove) the drain's two watch waiters.
     tokio::select! {
+        biased;
         peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)) => {
             matches!(peeked, Ok(Ok(n)) if n > 0)
         }
@@ -164,7 +167,9 @@ async fn by_preface<S>(stream: S, accepted: Accepted, source: Source, mut phases
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Biased, the read first, as in `first_bytes`: the bytes peeked are there.
     let sniffed = tokio::select! {
+        biased;
         sniffed = tokio::time::timeout_at(
             accepted.accepted_at + accepted.timeouts.header_read,
             sniff_h2(stream),
