@@ -35,7 +35,7 @@ use tokio::net::TcpStream;
 
 use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
-use crate::quiet::Quiet;
+use crate::quiet::{LazyQuiet, Quiet};
 use crate::sniff::sniff_h2;
 
 /// The protocol an accepted connection is served with.
@@ -201,7 +201,8 @@ async fn dispatch<S>(
         Protocol::Http(version) => {
             let (mut draining, mut closing) = (phases.clone(), phases);
             let draining = Quiet::new(async move { draining.reached(Phase::Draining).await });
-            let closing = Quiet::new(async move { closing.reached(Phase::Closing).await });
+            let closing =
+                LazyQuiet::new(move || async move { closing.reached(Phase::Closing).await });
             let accepted = Accepted {
                 version,
                 ..accepted

@@ -7,6 +7,10 @@
 //! list's lock to re-register, twice (server and listener), for a signal that fires
 //! once in the connection's life. Wrapped, a poll that its own waker did not ask for
 //! costs one atomic waker registration and one flag read.
+//!
+//! [`LazyQuiet`] makes its `Quiet` on its first poll: the closing signal is polled
+//! only by a drain, a parked connection or a tunnel, so most connections end without
+//! its two allocations.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +77,38 @@ impl<F: Future> Future for Quiet<F> {
     }
 }
 
+/// A [`Quiet`] made from `make` on its first poll.
+pub(crate) struct LazyQuiet<M, F> {
+    make: Option<M>,
+    quiet: Option<Quiet<F>>,
+}
+
+impl<M: FnOnce() -> F, F: Future> LazyQuiet<M, F> {
+    /// The `Quiet` of `make()`, made when first polled.
+    pub(crate) fn new(make: M) -> Self {
+        Self {
+            make: Some(make),
+            quiet: None,
+        }
+    }
+}
+
+impl<M: FnOnce() -> F + Unpin, F: Future> Future for LazyQuiet<M, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        if let Some(make) = this.make.take() {
+            this.quiet = Some(Quiet::new(make()));
+        }
+        match &mut this.quiet {
+            Some(quiet) => Pin::new(quiet).poll(cx),
+            // Only after it ended (polled past its end): nothing more to wait for.
+            None => Poll::Pending,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +125,34 @@ mod tests {
             waiting.as_mut().poll(cx)
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_lazy_quiet_makes_its_future_on_its_first_poll() {
+        let (tx, open) = tokio::sync::watch::channel(false);
+        let (made, polls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counter = made.clone();
+        let lazy = LazyQuiet::new(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            gate(polls, open)
+        });
+        assert_eq!(
+            made.load(Ordering::Relaxed),
+            0,
+            "nothing made before a poll"
+        );
+        tokio::pin!(lazy);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(lazy.as_mut().poll(&mut cx).is_pending());
+        assert!(lazy.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(
+            made.load(Ordering::Relaxed),
+            1,
+            "made once, on the first poll"
+        );
+        tx.send_replace(true);
+        let ready = tokio::time::timeout(Duration::from_secs(10), lazy).await;
+        assert!(ready.is_ok(), "it ends when its future does");
     }
 
     #[tokio::test]
