@@ -58,9 +58,11 @@ impl Identity {
     /// The identity of a request with `headers` from `peer`.
     pub(crate) fn of(headers: &HeaderMap, peer: &Peer, trusted: &TrustedProxies) -> Self {
         let is_trusted = !trusted.is_empty() && trusted.contains(peer.ip);
-        let kept = headers
-            .get(&X_REQUEST_ID)
-            .filter(|id| is_trusted && well_formed(id))
+        // Looked up only from a trusted peer: any other's is replaced unread.
+        let kept = is_trusted
+            .then(|| headers.get(&X_REQUEST_ID))
+            .flatten()
+            .filter(|id| well_formed(id))
             .cloned();
         Identity {
             peer: peer.clone(),

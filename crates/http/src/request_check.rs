@@ -48,7 +48,23 @@ pub(crate) fn check_request(head: &Parts, scheme: &Scheme) -> Result<(), ProxyEr
 /// target has no authority), or an authority without userinfo, which routing and the
 /// backend would read differently (`x@b`: routed as `b`, sent as `x@b`).
 fn valid_host(value: &[u8]) -> bool {
-    value.is_empty() || (!value.contains(&b'@') && http::uri::Authority::try_from(value).is_ok())
+    value.is_empty()
+        || plain_host(value)
+        || (!value.contains(&b'@') && http::uri::Authority::try_from(value).is_ok())
+}
+
+/// Whether `value` is a name or IPv4 address of letters, digits, `.` and `-`, with
+/// up to five port digits: an authority `Authority` accepts, known without its parse
+/// (a copy and a parse: ~200 instructions a request).
+fn plain_host(value: &[u8]) -> bool {
+    let mut parts = value.splitn(2, |&b| b == b':');
+    let host = parts.next().unwrap_or_default();
+    let port = parts.next();
+    !host.is_empty()
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.iter().all(u8::is_ascii_digit))
 }
 
 /// An absolute-form target's authority becomes `Host` (RFC 9112 §3.2.2), so it must
@@ -90,4 +106,30 @@ fn check_codings(head: &Parts) -> Result<(), ProxyError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The fast path never lets through a `Host` that `Authority` would refuse.
+        #[test]
+        fn a_plain_host_is_an_authority(host in "[A-Za-z0-9.-]{1,40}(:[0-9]{1,5})?") {
+            proptest::prop_assert!(plain_host(host.as_bytes()));
+            proptest::prop_assert!(http::uri::Authority::try_from(host.as_bytes()).is_ok());
+        }
+    }
+
+    #[test]
+    fn only_plain_hosts_skip_the_parse() {
+        for plain in ["example.com", "127.0.0.1:18090", "a-b.c:1"] {
+            assert!(plain_host(plain.as_bytes()), "{plain}");
+        }
+        for other in [
+            ":80", "h:", "h:123456", "[::1]:80", "u@h", "h h", "h:8a", "é",
+        ] {
+            assert!(!plain_host(other.as_bytes()), "{other}");
+        }
+    }
 }

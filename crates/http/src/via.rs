@@ -41,13 +41,14 @@ pub(crate) fn own_hops(headers: &HeaderMap) -> usize {
 pub(crate) fn add_via(headers: &mut HeaderMap) {
     static VALUE: OnceLock<Option<HeaderValue>> = OnceLock::new();
     let value = VALUE.get_or_init(|| HeaderValue::from_str(own_entry()).ok());
-    match value {
-        // The common case, no `Via` yet: the value is shared, not rebuilt.
-        Some(value) if !headers.contains_key(header::VIA) => {
-            headers.insert(header::VIA, value.clone());
-        }
-        _ => append_to_list(headers, &header::VIA, own_entry()),
+    // The common case, no `Via` yet: the value is shared, not rebuilt, and the
+    // field is looked up once.
+    if let (Some(value), http::header::Entry::Vacant(vacant)) = (value, headers.entry(header::VIA))
+    {
+        vacant.insert(value.clone());
+        return;
     }
+    append_to_list(headers, &header::VIA, own_entry());
 }
 
 #[cfg(test)]
