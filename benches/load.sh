@@ -35,7 +35,7 @@ BUILD=1
 BASE=""
 CONNS_ALL=0
 declare -a SCENARIOS=()
-ALL_SCENARIOS="c64 4k c1000 c1 t2 h2"
+ALL_SCENARIOS="c64 4k c1000 c1 t2 h2 https tlsconn"
 ORIGINAL_ARGS=("$@")
 
 usage() {
@@ -53,6 +53,9 @@ scenarios (--scenario NAME, repeatable; default: c64 4k c1000):
   t2      wrk -c 64, proxies with 2 workers/threads on both CPUs (compare only with t2)
   h2      h2load -n N -c 64 -m 10 -t 1, h2c (prior knowledge): nginx (:18084) and
           sluicegate (and base); floor speaks HTTP/1.1 only and is left out
+  https   wrk -c 64 over TLS 1.3 (ECDSA P-256, a certificate made for the run), keep-alive:
+          nginx (:18443), HAProxy (:18444), sluicegate (:18453), base (:18454)
+  tlsconn the same with "Connection: close": a TLS handshake per request (handshakes/s)
 
 options:
   -r N            rounds per scenario (default 3)
@@ -112,7 +115,7 @@ command -v ss >/dev/null || die "missing ss (apt-get install iproute2)"
 
 # ---------------------------------------------------------------- ports
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-for port in 18090 18091 18095 19901 19902; do
+for port in 18090 18091 18095 18443 18444 18453 18454 19901 19902; do
   port_busy "$port" && die "127.0.0.1:$port is already in use; stop whatever holds it first"
 done
 
@@ -172,6 +175,53 @@ if [[ -n $BASE ]]; then
 fi
 PEERS=nginx,haproxy-http,haproxy-tcp
 COMMON=(-r "$ROUNDS" -d "$DURATION")
+
+# TLS targets (scenarios https, tlsconn): the peers' configs of benches/load/conf on
+# TLS ports with one ECDSA P-256 certificate made for the run (TLS 1.3 only, one
+# worker/thread, as in the one-core scenarios), and sluicegate's bench.yaml with a
+# `tls:` block.
+TLS_EXTRA=()
+tls_targets() {
+  local dir=$TMP/tls cert key
+  mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/nginx/conf"
+  cert=$dir/cert.pem key=$dir/key.pem
+  command -v openssl >/dev/null || die "missing openssl (apt-get install -y openssl)"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$key" -out "$cert" 2>"$dir/openssl.log" || die "openssl failed; see $dir/openssl.log"
+  cat "$cert" "$key" >"$dir/haproxy.pem"
+  sed -e 's/@WORKERS@/1/' \
+    -e "s|listen 127.0.0.1:18081;|listen 127.0.0.1:18443 ssl; ssl_certificate $cert; ssl_certificate_key $key; ssl_protocols TLSv1.3;|" \
+    benches/load/conf/nginx-proxy.conf >"$dir/nginx/conf/nginx.conf"
+  sed -e 's/@THREADS@/1/' \
+    -e "s|bind 127.0.0.1:18082|bind 127.0.0.1:18444 ssl crt $dir/haproxy.pem ssl-min-ver TLSv1.3 alpn http/1.1|" \
+    benches/load/conf/haproxy-http.cfg >"$dir/haproxy.cfg"
+  local conf port admin
+  for conf in sluicegate base; do
+    port=18453 admin=19901
+    [[ $conf == base ]] && port=18454 admin=19902
+    awk -v cert="$cert" -v key="$key" '
+      {print}
+      /^    address: 127\.0\.0\.1:18090$/ {
+        print "    tls:"; print "      min_version: \"1.3\""
+        print "      certificates:"; print "        - { cert: " cert ", key: " key " }"}' benches/bench.yaml |
+      sed -e "s/127\.0\.0\.1:18090/127.0.0.1:$port/" -e "s/127\.0\.0\.1:19901/127.0.0.1:$admin/" >"$dir/$conf.yaml"
+  done
+  grep -q 18443 "$dir/nginx/conf/nginx.conf" && grep -q 18444 "$dir/haproxy.cfg" &&
+    grep -q 'tls:' "$dir/sluicegate.yaml" && grep -q 18454 "$dir/base.yaml" ||
+    die "could not put the targets' configs on TLS"
+  TLS_EXTRA=(
+    nginx-tls=https://127.0.0.1:18443
+    --start "nginx-tls=nginx -p $(q "$dir/nginx") -c $(q "$dir/nginx/conf/nginx.conf") -g 'daemon off;'"
+    haproxy-tls=https://127.0.0.1:18444
+    --start "haproxy-tls=haproxy -db -f $(q "$dir/haproxy.cfg")"
+    sluicegate=https://127.0.0.1:18453
+    --start "sluicegate=$(q "$SLUICEGATE") run -c $(q "$dir/sluicegate.yaml")"
+  )
+  if [[ -n $BASE ]]; then
+    TLS_EXTRA+=(base=https://127.0.0.1:18454 --start "base=$(q "$BASE") run -c $(q "$dir/base.yaml")")
+  fi
+}
 [[ -n $WARMUP ]] && COMMON+=(-w "$WARMUP")
 
 describe() {
@@ -182,6 +232,8 @@ describe() {
     c1) echo "wrk -c 1, path /, with direct" ;;
     t2) echo "wrk -c 64, path /, proxies with 2 workers/threads on both CPUs" ;;
     h2) echo "h2load -n $H2_REQUESTS -c 64 -m 10 -t 1, h2c prior knowledge, path /" ;;
+    https) echo "wrk -c 64 over TLS 1.3, keep-alive, path /" ;;
+    tlsconn) echo "wrk -c 64 over TLS 1.3, Connection: close (a handshake per request), path /" ;;
   esac
 }
 
@@ -194,6 +246,13 @@ run_scenario() { # name outdir
     c1) CONN_SAMPLE=$sample "$LOAD/run.sh" "${COMMON[@]}" -c 1 --peers "direct,$PEERS" --out "$dir" "${WRK_EXTRA[@]}" ;;
     t2) CONN_SAMPLE=$sample "$LOAD/run.sh" "${COMMON[@]}" -c 64 -t 2 --peers "$PEERS" --out "$dir" "${WRK_EXTRA[@]}" ;;
     h2) "$LOAD/h2.sh" -r "$ROUNDS" -n "$H2_REQUESTS" -c 64 -m 10 -T 1 --out "$dir" "${H2_EXTRA[@]}" ;;
+    https)
+      ((${#TLS_EXTRA[@]})) || tls_targets
+      CONN_SAMPLE=$sample "$LOAD/run.sh" "${COMMON[@]}" -c 64 --peers none --out "$dir" "${TLS_EXTRA[@]}" ;;
+    tlsconn)
+      ((${#TLS_EXTRA[@]})) || tls_targets
+      CONN_SAMPLE=$sample "$LOAD/run.sh" "${COMMON[@]}" -c 64 --peers none --header "Connection: close" \
+        --out "$dir" "${TLS_EXTRA[@]}" ;;
   esac
 }
 

@@ -40,7 +40,7 @@ PAUSE=1
 CONN_SAMPLE=${CONN_SAMPLE:-0}
 SAMPLER=""
 
-declare -a EXTRA_NAMES=() EXTRA_URLS=()
+declare -a EXTRA_NAMES=() EXTRA_URLS=() WRK_HEADERS=()
 declare -A START_CMD=() ATTACH_PID=()
 
 usage() {
@@ -67,6 +67,8 @@ options:
   --start NAME=CMD  start CMD (foreground, no daemonising) pinned like the proxies before the
                   runs, account its CPU and RSS to target NAME, stop it by PID at the end
   --pid NAME=PID  account the CPU and RSS of an already running process to target NAME
+  --header H      send header H with every wrk request (repeatable), e.g.
+                  "Connection: close" for a new connection per request
   --out DIR       also copy the results (runs.tsv, summary.md, raw wrk output) to DIR
   -h, --help      this text
 
@@ -99,6 +101,7 @@ while (($#)); do
     --start) [[ $2 == *=* ]] || die "--start wants NAME=CMD"; START_CMD[${2%%=*}]=${2#*=}; shift 2 ;;
     --pid) [[ $2 == *=* ]] || die "--pid wants NAME=PID"; ATTACH_PID[${2%%=*}]=${2#*=}; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --header) WRK_HEADERS+=(-H "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *)
@@ -212,8 +215,9 @@ for peer in ${PEERS//,/ }; do
 done
 for i in "${!EXTRA_NAMES[@]}"; do
   u=${EXTRA_URLS[$i]}
-  [[ $u == http://* ]] || die "target ${EXTRA_NAMES[$i]}: only http:// urls are supported, got '$u'"
-  rest=${u#http://}
+  [[ $u == http://* || $u == https://* ]] ||
+    die "target ${EXTRA_NAMES[$i]}: only http:// and https:// urls are supported, got '$u'"
+  rest=${u#*://}
   [[ $rest == */* ]] || u="$u$URL_PATH"
   add_target "${EXTRA_NAMES[$i]}" "$u"
 done
@@ -257,7 +261,8 @@ for name in "${!GROUP[@]}"; do IDLE_RSS[$name]=$(rss_kib VmRSS ${GROUP[$name]});
 want=6
 [[ $URL_PATH == /4k ]] && want=4096
 for i in "${!T_NAMES[@]}"; do
-  got=$(curl -s -m 3 -o /dev/null -w '%{http_code} %{size_download}' "${T_URLS[$i]}" || echo "000 0")
+  # -k: an https target's certificate is the run's own, self-signed.
+  got=$(curl -ks -m 3 -o /dev/null -w '%{http_code} %{size_download}' "${T_URLS[$i]}" || echo "000 0")
   case " ${PEERS//,/ } " in *" ${T_NAMES[$i]} "*) exp="200 $want" ;; *) exp="200 *" ;; esac
   # shellcheck disable=SC2053
   [[ $got == $exp ]] || die "${T_NAMES[$i]} (${T_URLS[$i]}) answered '$got', expected '$exp'"
@@ -266,7 +271,7 @@ done
 # ---------------------------------------------------------------- load
 run_wrk() { # name url seconds outfile
   local limit=$(($3 + 15))
-  timeout -k 5 "$limit" "${CLIENT_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$3"s --latency "$2" >"$4" 2>&1 ||
+  timeout -k 5 "$limit" "${CLIENT_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$3"s --latency "${WRK_HEADERS[@]}" "$2" >"$4" 2>&1 ||
     echo "run.sh: wrk against $1 failed or timed out (rc=$?)" >&2
 }
 
@@ -339,7 +344,9 @@ stop_all
 
 # ---------------------------------------------------------------- summary
 {
-  echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency; $ROUNDS interleaved rounds; path $URL_PATH;" \
+  headers=""
+  ((${#WRK_HEADERS[@]})) && headers=$(printf ' %q' "${WRK_HEADERS[@]}")
+  echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency$headers; $ROUNDS interleaved rounds; path $URL_PATH;" \
     "proxy threads $PROXY_THREADS; wrk on CPU $CLIENT_CPU, backends on CPU $SERVER_CPU, proxies on CPU(s) $PROXY_CPUS"
   echo
   echo "$(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }')," \
