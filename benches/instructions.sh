@@ -102,28 +102,10 @@ sed -e 's/127\.0\.0\.1:18090/127.0.0.1:18091/g' -e 's/127\.0\.0\.1:19901/127.0.0
   benches/bench.yaml >"$OUT/bench-base.yaml"
 if ((TLS)); then
   # The same targets on TLS ports: nginx 18443, HAProxy 18444, sluicegate 18453 (and
-  # base 18454), one certificate for all.
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>"$OUT/openssl.log" || die "openssl failed; see $OUT/openssl.log"
-  cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/haproxy.pem"
-  sed -e "s|listen 127.0.0.1:18081;|listen 127.0.0.1:18443 ssl; ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem; ssl_protocols TLSv1.3;|" \
-    -i "$OUT/nginx/conf/nginx-proxy.conf"
-  sed -e "s|bind 127.0.0.1:18082|bind 127.0.0.1:18444 ssl crt $OUT/haproxy.pem ssl-min-ver TLSv1.3 alpn http/1.1|" \
-    -i "$OUT/haproxy-http.cfg"
-  for conf in bench.yaml bench-base.yaml; do
-    src=benches/bench.yaml
-    [[ $conf == bench-base.yaml ]] && src=$OUT/bench-base.yaml
-    awk -v cert="$OUT/cert.pem" -v key="$OUT/key.pem" '
-      {print}
-      /^    address: 127\.0\.0\.1:1809[01]$/ {
-        print "    tls:"; print "      min_version: \"1.3\""
-        print "      certificates:"; print "        - { cert: " cert ", key: " key " }"}' "$src" |
-      sed -e 's/127\.0\.0\.1:18090/127.0.0.1:18453/' -e 's/127\.0\.0\.1:18091/127.0.0.1:18454/' >"$OUT/tls-$conf"
-  done
-  grep -q 18443 "$OUT/nginx/conf/nginx-proxy.conf" && grep -q 18444 "$OUT/haproxy-http.cfg" &&
-    grep -q 'tls:' "$OUT/tls-bench.yaml" && grep -q 18454 "$OUT/tls-bench-base.yaml" ||
-    die "could not put the targets' configs on TLS"
+  # base 18454), one certificate for all (benches/load/tls.sh).
+  # shellcheck source=benches/load/tls.sh
+  source benches/load/tls.sh
+  tls_configs "$OUT/tls" "$ROOT"
 fi
 
 PIDS=()
@@ -196,12 +178,12 @@ count() {
 RESULTS=()
 if ((TLS)); then
   if ((PEERS)); then
-    RESULTS+=("$(count nginx 18443 nginx -p "$OUT/nginx" -c "$OUT/nginx/conf/nginx-proxy.conf" -g 'daemon off; master_process off;')")
-    RESULTS+=("$(count haproxy-http 18444 haproxy -db -f "$OUT/haproxy-http.cfg")")
+    RESULTS+=("$(count nginx 18443 nginx -p "$OUT/tls/nginx" -c "$OUT/tls/nginx/conf/nginx.conf" -g 'daemon off; master_process off;')")
+    RESULTS+=("$(count haproxy-http 18444 haproxy -db -f "$OUT/tls/haproxy.cfg")")
   fi
-  RESULTS+=("$(count sluicegate 18453 "$BIN_DIR/sluicegate" run -c "$OUT/tls-bench.yaml")")
+  RESULTS+=("$(count sluicegate 18453 "$BIN_DIR/sluicegate" run -c "$OUT/tls/sluicegate.yaml")")
   if [[ -n $BASE ]]; then
-    RESULTS+=("$(count base 18454 "$BASE" run -c "$OUT/tls-bench-base.yaml")")
+    RESULTS+=("$(count base 18454 "$BASE" run -c "$OUT/tls/base.yaml")")
   fi
 else
   if ((PEERS)); then

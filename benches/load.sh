@@ -176,40 +176,13 @@ fi
 PEERS=nginx,haproxy-http,haproxy-tcp
 COMMON=(-r "$ROUNDS" -d "$DURATION")
 
-# TLS targets (scenarios https, tlsconn): the peers' configs of benches/load/conf on
-# TLS ports with one ECDSA P-256 certificate made for the run (TLS 1.3 only, one
-# worker/thread, as in the one-core scenarios), and sluicegate's bench.yaml with a
-# `tls:` block.
+# TLS targets (scenarios https, tlsconn): configs by benches/load/tls.sh.
+# shellcheck source=benches/load/tls.sh
+source "$LOAD/tls.sh"
 TLS_EXTRA=()
 tls_targets() {
-  local dir=$TMP/tls cert key
-  mkdir -p "$dir/nginx/logs" "$dir/nginx/tmp" "$dir/nginx/conf"
-  cert=$dir/cert.pem key=$dir/key.pem
-  command -v openssl >/dev/null || die "missing openssl (apt-get install -y openssl)"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$key" -out "$cert" 2>"$dir/openssl.log" || die "openssl failed; see $dir/openssl.log"
-  cat "$cert" "$key" >"$dir/haproxy.pem"
-  sed -e 's/@WORKERS@/1/' \
-    -e "s|listen 127.0.0.1:18081;|listen 127.0.0.1:18443 ssl; ssl_certificate $cert; ssl_certificate_key $key; ssl_protocols TLSv1.3;|" \
-    benches/load/conf/nginx-proxy.conf >"$dir/nginx/conf/nginx.conf"
-  sed -e 's/@THREADS@/1/' \
-    -e "s|bind 127.0.0.1:18082|bind 127.0.0.1:18444 ssl crt $dir/haproxy.pem ssl-min-ver TLSv1.3 alpn http/1.1|" \
-    benches/load/conf/haproxy-http.cfg >"$dir/haproxy.cfg"
-  local conf port admin
-  for conf in sluicegate base; do
-    port=18453 admin=19901
-    [[ $conf == base ]] && port=18454 admin=19902
-    awk -v cert="$cert" -v key="$key" '
-      {print}
-      /^    address: 127\.0\.0\.1:18090$/ {
-        print "    tls:"; print "      min_version: \"1.3\""
-        print "      certificates:"; print "        - { cert: " cert ", key: " key " }"}' benches/bench.yaml |
-      sed -e "s/127\.0\.0\.1:18090/127.0.0.1:$port/" -e "s/127\.0\.0\.1:19901/127.0.0.1:$admin/" >"$dir/$conf.yaml"
-  done
-  grep -q 18443 "$dir/nginx/conf/nginx.conf" && grep -q 18444 "$dir/haproxy.cfg" &&
-    grep -q 'tls:' "$dir/sluicegate.yaml" && grep -q 18454 "$dir/base.yaml" ||
-    die "could not put the targets' configs on TLS"
+  local dir=$TMP/tls
+  tls_configs "$dir" "$ROOT"
   TLS_EXTRA=(
     nginx-tls=https://127.0.0.1:18443
     --start "nginx-tls=nginx -p $(q "$dir/nginx") -c $(q "$dir/nginx/conf/nginx.conf") -g 'daemon off;'"
