@@ -49,7 +49,8 @@ HANDSHAKES=0
 CPU=${CPU:-1}
 
 die() { echo "instructions.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
+# The header comment above, whatever its length.
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 
 while (($#)); do
   case "$1" in

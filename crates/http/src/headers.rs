@@ -6,6 +6,7 @@
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 
+use crate::addr_text::ip_value;
 use crate::identity::{Identity, X_FORWARDED_FOR, X_REQUEST_ID};
 
 /// Fields that describe one connection and never cross a proxy. `HTTP2-Settings`
@@ -139,7 +140,12 @@ pub(crate) fn append_to_list(headers: &mut HeaderMap, name: &HeaderName, entry: 
 pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &str) {
     let peer = &identity.peer;
     if identity.trusted {
-        append_to_list(headers, &X_FORWARDED_FOR, &peer.ip.to_string());
+        // The peer's text, made once per connection.
+        append_to_list(
+            headers,
+            &X_FORWARDED_FOR,
+            peer.value.to_str().unwrap_or("-"),
+        );
     } else {
         headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
         headers.remove(header::FORWARDED);
@@ -160,8 +166,8 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto:
     }
     if identity.client == peer.ip {
         headers.insert(X_REAL_IP.clone(), peer.value.clone());
-    } else if let Ok(client) = HeaderValue::from_str(&identity.client.to_string()) {
-        headers.insert(X_REAL_IP.clone(), client);
+    } else {
+        headers.insert(X_REAL_IP.clone(), ip_value(identity.client));
     }
     headers.insert(X_REQUEST_ID.clone(), identity.request_id.clone());
 }

@@ -103,7 +103,7 @@ impl<M: FnOnce() -> F + Unpin, F: Future> Future for LazyQuiet<M, F> {
         }
         match &mut this.quiet {
             Some(quiet) => Pin::new(quiet).poll(cx),
-            // Only after it ended (polled past its end): nothing more to wait for.
+            // Never: made just above on the first poll.
             None => Poll::Pending,
         }
     }
