@@ -23,6 +23,9 @@
 # offers ALPN http/1.1); the floor speaks no TLS and is left out. --handshakes gives
 # every request a connection of its own (batches of -c connections, one request
 # each), so the figure is the cost of a connection: accept, handshake, one request.
+# --direct adds floor-direct (benches/floor_direct.rs): the floor with an HTTP/1
+# client written into the connection's task instead of hyper's client task, which
+# measures what hyper's client costs (plain HTTP, keep-alive only).
 #
 #   benches/instructions.sh                        # build, then all five targets
 #   benches/instructions.sh --no-build --no-peers --base /tmp/sluicegate-old --top 25
@@ -46,6 +49,7 @@ TOP=0
 PEERS=1
 TLS=0
 HANDSHAKES=0
+DIRECT=0
 CPU=${CPU:-1}
 
 die() { echo "instructions.sh: $*" >&2; exit 1; }
@@ -63,6 +67,7 @@ while (($#)); do
     --no-peers) PEERS=0; shift ;;
     --tls) TLS=1; shift ;;
     --handshakes) HANDSHAKES=1; shift ;;
+    --direct) DIRECT=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -82,12 +87,12 @@ if [[ -n $BASE ]]; then
 fi
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-for port in 18081 18082 18090 18091 18095 18443 18444 18453 18454 19001 19002 19003 19901 19902; do
+for port in 18081 18082 18090 18091 18095 18096 18443 18444 18453 18454 19001 19002 19003 19901 19902; do
   port_busy "$port" && die "127.0.0.1:$port is already in use; stop whatever holds it first"
 done
 
 if ((BUILD)); then
-  cargo build --release -p sluicegate -p sluicegate-benches --bin sluicegate --bin floor
+  cargo build --release -p sluicegate -p sluicegate-benches --bin sluicegate --bin floor --bin floor_direct
 fi
 [[ -x $BIN_DIR/sluicegate && -x $BIN_DIR/floor ]] || die "no binaries in $BIN_DIR (drop --no-build)"
 
@@ -192,6 +197,9 @@ else
     RESULTS+=("$(count haproxy-http 18082 haproxy -db -f "$OUT/haproxy-http.cfg")")
   fi
   RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
+  if ((DIRECT)); then
+    RESULTS+=("$(count floor-direct 18096 "$BIN_DIR/floor_direct" 127.0.0.1:18096 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
+  fi
   RESULTS+=("$(count sluicegate 18090 "$BIN_DIR/sluicegate" run -c "$ROOT/benches/bench.yaml")")
   if [[ -n $BASE ]]; then
     RESULTS+=("$(count base 18091 "$BASE" run -c "$OUT/bench-base.yaml")")
