@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use metrics::Histogram;
 use sluicegate_runtime::{InFlightGuard, RetryGuard};
-use sluicegate_upstream::Lease;
+use sluicegate_upstream::{BodyError, Lease, UpstreamBody};
 
 use crate::access::AccessRecord;
 use crate::head_clock::Responses;
@@ -53,7 +53,7 @@ impl Drop for Timer {
 #[derive(Debug)]
 enum Kind {
     Upstream {
-        body: Incoming,
+        body: UpstreamBody,
         _guard: InFlightGuard,
         /// A retry's budget slot, held to the end of its response body (as Envoy).
         _retry: Option<RetryGuard>,
@@ -115,7 +115,7 @@ impl ProxyBody {
 
     /// A streamed backend body; an empty one gives its connection back at once.
     pub(crate) fn upstream(
-        body: Incoming,
+        body: UpstreamBody,
         (guard, retry): (InFlightGuard, Option<RetryGuard>),
         mut lease: Lease<RequestBody>,
     ) -> Self {
@@ -151,12 +151,12 @@ impl Drop for ProxyBody {
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         let (polled, ended) = match &mut this.kind {
             Kind::Upstream { body, lease, .. } => {

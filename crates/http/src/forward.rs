@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
 use sluicegate_core::{AfterSend, FailedAt, PickKey};
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
-use sluicegate_upstream::{BackendUpstream, Lease, LiveCluster};
+use sluicegate_upstream::{BackendUpstream, Lease, LiveCluster, UpstreamBody};
 
 use crate::body::ProxyBody;
 use crate::failure::Failure;
@@ -81,7 +80,7 @@ pub(crate) struct Exchange<'a> {
 /// A backend's answer with what its body holds until it ends: the attempt's in-flight
 /// guard, its retry budget slot (a retry's), its connection lease.
 type Answered = (
-    Response<Incoming>,
+    Response<UpstreamBody>,
     (InFlightGuard, Option<RetryGuard>),
     Lease<RequestBody>,
 );

@@ -7,11 +7,10 @@ use std::io;
 use std::time::Instant;
 
 use http::{Request, Response, StatusCode, header};
-use hyper::body::Incoming;
 use sluicegate_core::{AfterSend, FailedAt};
 use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
-use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure};
+use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure, UpstreamBody};
 
 use crate::client_body;
 use crate::failure::Failure;
@@ -31,7 +30,7 @@ pub(crate) async fn send(
     backend: &Backend,
     request: Request<RequestBody>,
     fresh: bool,
-) -> Result<(Response<Incoming>, Lease<RequestBody>), Failure> {
+) -> Result<(Response<UpstreamBody>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();
     let offered = request.headers().get(header::UPGRADE).cloned();
     let started = Instant::now();
@@ -157,7 +156,9 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             cluster,
             reason: format!("TLS: {io}"),
         },
-        SendError::Exchange(_) | SendError::Stale(_) => ProxyError::BadResponse { cluster },
+        SendError::Exchange(_) | SendError::Direct(_) | SendError::Stale(_) => {
+            ProxyError::BadResponse { cluster }
+        }
         SendError::QueueFull => ProxyError::Saturated {
             cluster,
             why: "queue full",

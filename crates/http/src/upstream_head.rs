@@ -4,7 +4,7 @@
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, Version, header};
-use hyper::body::Incoming;
+use sluicegate_upstream::UpstreamBody;
 
 use crate::conn::ClientConn;
 use crate::grpc;
@@ -107,7 +107,7 @@ fn canonical_content_length(headers: &mut HeaderMap) {
 /// The version is the proxy's, not the backend's (RFC 9110 §6.2: a version is a hop's):
 /// an HTTP/1.0 backend's answer must not turn an HTTP/1.1 client's connection into a
 /// 1.0 one that closes after every response.
-pub(crate) fn downstream_head(response: &mut Response<Incoming>) {
+pub(crate) fn downstream_head(response: &mut Response<UpstreamBody>) {
     *response.version_mut() = Version::HTTP_11;
     let switched = (response.status() == StatusCode::SWITCHING_PROTOCOLS)
         .then(|| response.headers().get(header::UPGRADE).cloned())

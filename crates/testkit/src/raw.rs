@@ -1,6 +1,6 @@
 //! Misbehaving backends written directly on TCP sockets, since a correct HTTP server
 //! cannot misbehave on purpose: [`Backend::stalling`], [`Backend::flaky`],
-//! [`Backend::garbage`], [`Backend::answering`], [`Backend::closing`],
+//! [`Backend::garbage`], [`Backend::answering`], [`Backend::replying`], [`Backend::closing`],
 //! [`Backend::idle_closing`], [`Backend::hanging_up`] and
 //! [`Backend::silent`].
 
@@ -96,6 +96,22 @@ impl Backend {
 }
 
 impl Backend {
+    /// Answers every request head on a connection with `answer`, as it is, and keeps
+    /// the connection open for the next one: framings no correct server would mix
+    /// (interim responses, trailers, bytes past the body) on a kept-alive connection,
+    /// so a test sees whether the proxy reuses it ([`Backend::accepts`]).
+    pub fn replying(answer: &'static [u8]) -> Backend {
+        crate::backend::spawn_tcp(move |mut stream, counters| async move {
+            let mut heads = Heads::default();
+            while let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
     /// Answers the first request of each connection `200 ok` on a keep-alive
     /// connection, then reads the second request's head and closes without answering:
     /// the race of a backend's keep-alive timeout firing just as a reused connection

@@ -3,15 +3,16 @@
 //! Both hand out a [`Lease`] that the response body holds until it ends.
 
 use http::{Request, Response};
-use hyper::body::Incoming;
 use sluicegate_core::UpstreamProtocol;
 use sluicegate_runtime::{Backend, Cluster};
 
 use crate::connector::Connector;
 use crate::h2_pool::H2Pool;
-use crate::pool::{Lease, Pool, SendBody};
+use crate::lease::Lease;
+use crate::pool::{Pool, SendBody};
 use crate::queue::Limit;
 use crate::send_error::SendFailure;
+use crate::upstream_body::UpstreamBody;
 
 /// One backend's connections.
 #[derive(Debug)]
@@ -69,12 +70,12 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         &self,
         request: Request<B>,
         fresh: bool,
-    ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
         match self {
             BackendPool::Http1(pool) => pool.send(request, fresh).await,
             BackendPool::Http2(pool) => {
                 let (response, slot) = pool.send(request, fresh).await?;
-                Ok((response, Lease::stream(slot)))
+                Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))
             }
         }
     }

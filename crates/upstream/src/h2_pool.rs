@@ -145,7 +145,9 @@ impl<B: SendBody + Unpin> H2Pool<B> {
                         fresh = true;
                     }
                     None if is_refused(error.error()) => {
-                        return Err(SendFailure::sent(SendError::Stale(error.into_error())));
+                        return Err(SendFailure::sent(SendError::Stale(
+                            error.into_error().into(),
+                        )));
                     }
                     None => {
                         let error = SendError::Exchange(error.into_error());

@@ -1,5 +1,6 @@
 //! sluicegate's upstream side: per-backend pools in the cluster's protocol
-//! ([`BackendPool`]: HTTP/1.1 keep-alive stacks in [`pool`], multiplexed HTTP/2
+//! ([`BackendPool`]: HTTP/1.1 keep-alive stacks in [`pool`], requests without a body
+//! read in the request's own task by the in-task client (`direct.rs`), multiplexed HTTP/2
 //! connections in [`H2Pool`]) over one connector (TCP, then TLS: [`Connector`]), one
 //! pool per backend aligned with a snapshot's clusters
 //! ([`upstreams`]), and [`Live`]: the data plane's view of a snapshot together with
@@ -14,19 +15,25 @@
 
 mod backend_pool;
 mod connector;
+mod direct;
 mod h2_pool;
 mod h2_request;
+mod lease;
 pub mod live;
 pub mod pool;
 mod queue;
 pub mod send_error;
+mod upstream_body;
 pub mod upstreams;
 
 pub use backend_pool::BackendPool;
 pub use connector::{Connector, UpstreamStream};
+pub use direct::DirectBody;
 pub use h2_pool::{H2Pool, StreamSlot};
+pub use lease::Lease;
 pub use live::{Live, LiveCluster};
-pub use pool::{Lease, Pool, SendBody};
+pub use pool::{Pool, SendBody};
 pub use queue::Limit;
 pub use send_error::{SendError, SendFailure};
+pub use upstream_body::{BodyError, UpstreamBody};
 pub use upstreams::{BackendUpstream, ClusterUpstream, Upstreams};

@@ -19,6 +19,10 @@
 //! 1,000 backend connections. A `101` takes its connection out of the count: a
 //! tunnel holds no permit.
 //!
+//! A request without a body (and no upgrade) does not use hyper's client at all: the
+//! in-task client (`direct.rs`) writes and reads its connection in the request's own
+//! task, from a second set of per-worker stacks under the same limit and `open` count.
+//!
 //! Compared with hyper-util's generic pool this one has no per-request task spawn
 //! and no keyed map: small mutex-guarded stacks per backend, one per worker thread
 //! (`sluicegate_core::worker`). A connection's task runs on the worker that opened
@@ -41,7 +45,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use sluicegate_core::worker;
@@ -49,9 +53,11 @@ use sluicegate_metrics::LazyCounter;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::connector::Connector;
-use crate::h2_pool::StreamSlot;
+use crate::direct::{self, Conn, DirectBody, ExchangeError, GiveBack, Stacks};
+use crate::lease::Lease;
 use crate::queue::{Limit, Permits};
 use crate::send_error::{SendError, SendFailure};
+use crate::upstream_body::UpstreamBody;
 
 /// The largest response head a backend may send: the 64 KiB a client's request head
 /// may have (past it hyper refuses the response: 502), as HAProxy's `tune.bufsize`
@@ -109,7 +115,7 @@ impl<B> Clone for Pool<B> {
 }
 
 #[derive(Debug)]
-struct Inner<B> {
+pub(crate) struct Inner<B> {
     connector: Connector,
     idle_timeout: Duration,
     /// One permit per connection allowed (`max_connections`) and the line for them;
@@ -117,6 +123,8 @@ struct Inner<B> {
     limit: Option<Permits>,
     /// Idle connections, a stack per worker.
     idle: Box<[Mutex<Vec<Idle<B>>>]>,
+    /// Idle connections of the in-task client (`direct.rs`), a stack per worker.
+    direct: Arc<Stacks>,
     /// Connections open or opening.
     open: Arc<AtomicUsize>,
 }
@@ -141,6 +149,7 @@ impl<B: SendBody> Pool<B> {
             idle_timeout,
             limit: limit.map(|limit| Permits::new(limit, queued)),
             idle: (0..worker::count()).map(|_| Mutex::default()).collect(),
+            direct: Arc::new(Stacks::new(worker::count(), idle_timeout)),
             open: Arc::default(),
         });
         tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
@@ -164,7 +173,7 @@ impl<B: SendBody> Pool<B> {
         &self,
         mut request: Request<B>,
         fresh: bool,
-    ) -> Result<(Response<Incoming>, Lease<B>), SendFailure<Request<B>>> {
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
         let permit = match &self.inner.limit {
             Some(permits) => match permits.acquire().await {
                 Ok(permit) => Some(permit),
@@ -173,6 +182,9 @@ impl<B: SendBody> Pool<B> {
             None => None,
         };
         let here = worker::current() % self.inner.idle.len();
+        if !fresh && direct::carries(&request) {
+            return self.send_direct(request, permit, here).await;
+        }
         loop {
             let idle = if fresh {
                 None
@@ -193,21 +205,18 @@ impl<B: SendBody> Pool<B> {
             }
             match sender.try_send_request(request).await {
                 Ok(response) => {
-                    let lease = Lease {
-                        held: Held::Connection {
-                            sender: Some(sender),
-                            pool: Arc::downgrade(&self.inner),
-                            permit,
-                            home,
-                        },
-                    };
+                    let response = response.map(UpstreamBody::Hyper);
+                    let lease =
+                        Lease::connection(sender, Arc::downgrade(&self.inner), permit, home);
                     return Ok((response, lease));
                 }
                 Err(mut error) => match error.take_message() {
                     // Not written: safe to send on another connection.
                     Some(unsent) if reused => request = unsent,
                     None if reused && is_stale(error.error()) => {
-                        return Err(SendFailure::sent(SendError::Stale(error.into_error())));
+                        return Err(SendFailure::sent(SendError::Stale(
+                            error.into_error().into(),
+                        )));
                     }
                     unsent => {
                         let error = SendError::Exchange(error.into_error());
@@ -219,7 +228,74 @@ impl<B: SendBody> Pool<B> {
     }
 }
 
+impl<B: SendBody> Pool<B> {
+    /// `send` for a request the in-task client carries (`direct.rs`): the
+    /// connection is written and read in this task, and the response body owns it
+    /// (with `permit`) until the body ends, so the lease holds nothing.
+    async fn send_direct(
+        &self,
+        request: Request<B>,
+        mut permit: Option<OwnedSemaphorePermit>,
+        here: usize,
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
+        loop {
+            let (mut conn, home, reused) = match self.inner.checkout_direct(here) {
+                Some((conn, home)) => (conn, home, true),
+                // Boxed for the reason `send` boxes its connect.
+                None => match Box::pin(self.inner.connect_direct()).await {
+                    Ok(conn) => (conn, here, false),
+                    Err(error) => return Err(SendFailure::unsent(error, request)),
+                },
+            };
+            let head = match conn.exchange(&request).await {
+                Ok(head) => head,
+                // Closed while idle, before a byte went out: the next one.
+                Err(ExchangeError::Unwritten(_)) if reused => continue,
+                Err(ExchangeError::Unwritten(error)) => {
+                    return Err(SendFailure::unsent(SendError::Direct(error), request));
+                }
+                Err(ExchangeError::Closed(error)) if reused => {
+                    return Err(SendFailure::sent(SendError::Stale(error.into())));
+                }
+                Err(ExchangeError::Closed(error) | ExchangeError::Failed(error)) => {
+                    return Err(SendFailure::sent(SendError::Direct(error)));
+                }
+            };
+            let back = GiveBack {
+                stacks: Arc::downgrade(&self.inner.direct),
+                home,
+                reuse: head.keep_alive,
+                permit: permit.take(),
+            };
+            let body = DirectBody::new(head.framing, conn, back);
+            let response = Response::from_parts(head.parts, UpstreamBody::Direct(body));
+            return Ok((response, Lease::detached()));
+        }
+    }
+}
+
 impl<B: SendBody> Inner<B> {
+    /// An idle in-task connection and the stack it came from, as [`Self::checkout`].
+    fn checkout_direct(&self, here: usize) -> Option<(Conn, usize)> {
+        if let Some(conn) = self.direct.pop(here) {
+            return Some((conn, here));
+        }
+        let permits = self.limit.as_ref()?;
+        if self.open.load(Ordering::Relaxed) < permits.limit.connections as usize {
+            return None;
+        }
+        (0..self.direct.len())
+            .filter(|&other| other != here)
+            .find_map(|other| self.direct.pop(other).map(|conn| (conn, other)))
+    }
+
+    /// A new connection for the in-task client, counted in `open` while it lives.
+    async fn connect_direct(&self) -> Result<Conn, SendError> {
+        let open = OpenCount::new(&self.open);
+        let stream = self.connector.connect(false).await?;
+        Ok(Conn::new(stream, open))
+    }
+
     /// An idle connection and the stack it came from: worker `here`'s most recently
     /// used, else, at the limit, another worker's.
     fn checkout(&self, here: usize) -> Option<(SendRequest<B>, usize)> {
@@ -247,7 +323,8 @@ impl<B: SendBody> Inner<B> {
         None
     }
 
-    fn give_back(&self, sender: SendRequest<B>, home: usize) {
+    /// Puts a connection whose response was read to its end back on stack `home`.
+    pub(crate) fn give_back(&self, sender: SendRequest<B>, home: usize) {
         if sender.is_closed() {
             return;
         }
@@ -284,6 +361,7 @@ impl<B: SendBody> Inner<B> {
 
     /// Closes idle connections unused for the idle timeout (oldest are at the front).
     fn evict_expired(&self) {
+        self.direct.evict_expired();
         for stack in &self.idle {
             if let Ok(mut idle) = stack.lock() {
                 let fresh = idle
@@ -299,10 +377,10 @@ impl<B: SendBody> Inner<B> {
 /// One connection counted in a pool's `open` while it lives (from before its
 /// connect to the end of its task).
 #[derive(Debug)]
-struct OpenCount(Arc<AtomicUsize>);
+pub(crate) struct OpenCount(Arc<AtomicUsize>);
 
 impl OpenCount {
-    fn new(open: &Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(open: &Arc<AtomicUsize>) -> Self {
         open.fetch_add(1, Ordering::Relaxed);
         Self(open.clone())
     }
@@ -325,58 +403,6 @@ async fn reap<B: SendBody>(pool: Weak<Inner<B>>, idle_timeout: Duration) {
         match pool.upgrade() {
             Some(pool) => pool.evict_expired(),
             None => return,
-        }
-    }
-}
-
-/// What one exchange holds until its response has been read: an HTTP/1 connection
-/// (which [`Lease::release`] returns to its pool once the response was read to its
-/// end; dropping it closes the connection; after a `101` the connection belongs to
-/// the upgrade and dropping the lease leaves it to its new owner), or an HTTP/2
-/// stream slot (given up on release or drop).
-#[derive(Debug)]
-pub struct Lease<B> {
-    held: Held<B>,
-}
-
-#[derive(Debug)]
-enum Held<B> {
-    Connection {
-        sender: Option<SendRequest<B>>,
-        pool: Weak<Inner<B>>,
-        /// Released with the connection: back in the pool, or closed.
-        permit: Option<OwnedSemaphorePermit>,
-        /// The worker stack it goes back to: that of the worker driving it.
-        home: usize,
-    },
-    Stream(Option<StreamSlot>),
-}
-
-impl<B: SendBody> Lease<B> {
-    /// A stream slot on an HTTP/2 connection.
-    pub(crate) fn stream(slot: StreamSlot) -> Self {
-        Self {
-            held: Held::Stream(Some(slot)),
-        }
-    }
-
-    /// The response body has ended: the connection (or stream slot) may carry the
-    /// next request.
-    pub fn release(&mut self) {
-        match &mut self.held {
-            Held::Connection {
-                sender,
-                pool,
-                permit,
-                home,
-            } => {
-                if let (Some(sender), Some(pool)) = (sender.take(), pool.upgrade()) {
-                    pool.give_back(sender, *home);
-                }
-                // After the connection is back: the next in line finds it idle.
-                drop(permit.take());
-            }
-            Held::Stream(slot) => drop(slot.take()),
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum SendError {
     Tls(io::Error),
     /// The HTTP exchange failed: closed, reset or an invalid response.
     Exchange(hyper::Error),
+    /// The in-task client's exchange failed: closed, reset or an invalid response.
+    Direct(io::Error),
     /// The backend is at its `max_connections` and `max_pending` requests already
     /// wait for it: nothing was sent.
     QueueFull,
@@ -31,7 +33,7 @@ pub enum SendError {
     /// any response: most likely the backend's keep-alive timeout firing at that
     /// moment, not a failure of the request. Safe to send again on a fresh connection
     /// if the request may be sent twice.
-    Stale(hyper::Error),
+    Stale(Box<dyn StdError + Send + Sync>),
 }
 
 impl fmt::Display for SendError {
@@ -48,14 +50,18 @@ impl fmt::Display for SendError {
             SendError::Connect(io) => write!(f, "connect: {io}"),
             SendError::Tls(io) => write!(f, "TLS: {io}"),
             // hyper's message names only the outer error: the cause is the useful part.
-            SendError::Exchange(e) | SendError::Stale(e) => {
-                let first: &(dyn StdError + 'static) = e;
-                let chain = std::iter::successors(Some(first), |e| (*e).source());
-                let parts: Vec<String> = chain.map(ToString::to_string).collect();
-                f.write_str(&parts.join(": "))
-            }
+            SendError::Exchange(e) => chain(e, f),
+            SendError::Stale(e) => chain(e.as_ref(), f),
+            SendError::Direct(io) => write!(f, "{io}"),
         }
     }
+}
+
+/// An error and its causes, joined.
+fn chain(first: &(dyn StdError + 'static), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let chain = std::iter::successors(Some(first), |e| (*e).source());
+    let parts: Vec<String> = chain.map(ToString::to_string).collect();
+    f.write_str(&parts.join(": "))
 }
 
 impl SendError {
@@ -65,6 +71,7 @@ impl SendError {
             SendError::ConnectTimeout => Some(io::ErrorKind::TimedOut),
             SendError::Connect(io) | SendError::Tls(io) => Some(io.kind()),
             SendError::Exchange(_)
+            | SendError::Direct(_)
             | SendError::Stale(_)
             | SendError::QueueFull
             | SendError::QueueTimeout(_) => None,

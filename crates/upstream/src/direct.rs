@@ -1,0 +1,278 @@
+//! The in-task HTTP/1.1 client: a keep-alive connection that the request's own task
+//! writes and reads, for the requests it can carry (no body, no upgrade).
+//!
+//! Why not hyper's client for these: hyper's HTTP/1 client connection runs as a task
+//! of its own, taking each request over a channel and answering over a oneshot, so
+//! every request crosses tasks twice and pays hyper's dispatcher on top.
+//! `benches/instructions.sh --direct` measured it on the floor: 23,216 instructions
+//! a request with hyper's client, 14,710 with a client written into the
+//! connection's task (0.63x), the largest cost left on sluicegate's request path.
+//! Requests with a body, upgrades and HTTP/2 stay on hyper (`pool.rs`, `h2_pool.rs`):
+//! a body must be written while the response is read, and a `101` hands the
+//! connection over, which hyper already does well.
+//!
+//! Lifecycle of a connection here: opened by a request (`Pool::send`, counted in the
+//! pool's `open`), the head written and the response head read in that request's
+//! task ([`Conn::exchange`]), then owned by the response body ([`DirectBody`]) until
+//! the body ends; then, if the response lets it persist and nothing follows the
+//! body, it goes back on its worker's idle stack ([`Stacks`]); the next request
+//! takes the most recent one after checking, without a system call, that the
+//! backend has not closed it ([`Conn::is_usable`]); the pool's reaper closes those
+//! idle past the cluster's idle timeout. Dropped anywhere else, it is closed.
+
+mod body;
+mod chunked;
+mod request_head;
+mod response_head;
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use http::{Method, Request, StatusCode, header};
+use hyper::body::Body;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::sync::OwnedSemaphorePermit;
+
+pub use body::DirectBody;
+pub(crate) use response_head::ResponseHead;
+
+use crate::connector::UpstreamStream;
+use crate::pool::OpenCount;
+
+/// Read buffer kept by a connection (hyper's default read buffer starts at 8 KiB).
+const READ_BUFFER: usize = 8 * 1024;
+/// Most idle connections kept per worker stack (as `pool.rs`'s `MAX_IDLE`).
+const MAX_IDLE: usize = 1024;
+
+/// Whether the in-task client can carry `request`: it has no body (nothing to write
+/// while the response is read) and asks for no upgrade or tunnel.
+pub(crate) fn carries<B: Body>(request: &Request<B>) -> bool {
+    request.body().is_end_stream()
+        && request.method() != Method::CONNECT
+        && !request.headers().contains_key(header::TRANSFER_ENCODING)
+        && !request.headers().contains_key(header::UPGRADE)
+}
+
+/// One connection to a backend with its buffers.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    io: UpstreamStream,
+    read: BytesMut,
+    write: Vec<u8>,
+    _open: OpenCount,
+}
+
+/// How an exchange failed.
+#[derive(Debug)]
+pub(crate) enum ExchangeError {
+    /// Nothing of the request was written: it may go on another connection.
+    Unwritten(io::Error),
+    /// The request went out and the connection ended (closed or reset) before any
+    /// byte of a response: on a reused connection, the idle-close race.
+    Closed(io::Error),
+    /// Anything else: a broken or invalid response.
+    Failed(io::Error),
+}
+
+impl Conn {
+    /// A new connection over `io`, counted in the pool's `open` while it lives.
+    pub(crate) fn new(io: UpstreamStream, open: OpenCount) -> Self {
+        Self {
+            io,
+            read: BytesMut::with_capacity(READ_BUFFER),
+            write: Vec::new(),
+            _open: open,
+        }
+    }
+
+    /// Whether an idle connection can carry a request: the backend has neither
+    /// closed it nor sent anything on it. No system call unless the socket became
+    /// readable since it was last read dry (tokio keeps that readiness).
+    fn is_usable(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut probe);
+        Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut buf)
+            .is_pending()
+    }
+
+    /// Reads more bytes into the read buffer; `Ok(0)`: the backend closed.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read.capacity() - self.read.len() < READ_BUFFER / 2 {
+            self.read.reserve(READ_BUFFER);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
+    }
+
+    /// Writes the head of `request`. An error before the first byte was taken leaves
+    /// the request unwritten.
+    async fn write_head<B>(&mut self, request: &Request<B>) -> Result<(), ExchangeError> {
+        self.write.clear();
+        request_head::encode(request, &mut self.write);
+        let written = self
+            .io
+            .write(&self.write)
+            .await
+            .map_err(ExchangeError::Unwritten)?;
+        if written == 0 {
+            return Err(ExchangeError::Unwritten(io::ErrorKind::WriteZero.into()));
+        }
+        if let Some(rest) = self.write.get(written..).filter(|r| !r.is_empty()) {
+            self.io
+                .write_all(rest)
+                .await
+                .map_err(ExchangeError::Failed)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the head of `request` (which has no body) and reads the response head,
+    /// skipping informational responses. A `101` is an error: no upgrade was asked.
+    pub(crate) async fn exchange<B>(
+        &mut self,
+        request: &Request<B>,
+    ) -> Result<ResponseHead, ExchangeError> {
+        self.write_head(request).await?;
+        let head_request = request.method() == Method::HEAD;
+        let mut answered = false;
+        loop {
+            let parsed = response_head::parse(&mut self.read, head_request).map_err(|e| {
+                ExchangeError::Failed(io::Error::new(io::ErrorKind::InvalidData, e))
+            })?;
+            match parsed {
+                Some(head) if head.parts.status == StatusCode::SWITCHING_PROTOCOLS => {
+                    let unasked = "101 Switching Protocols to a request that asked for no upgrade";
+                    return Err(ExchangeError::Failed(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        unasked,
+                    )));
+                }
+                // The next head may be in the buffer already.
+                Some(head) if head.parts.status.is_informational() => {
+                    answered = true;
+                    continue;
+                }
+                Some(head) => return Ok(head),
+                None => {}
+            }
+            match self.fill().await {
+                Ok(0) if !answered && self.read.is_empty() => {
+                    return Err(ExchangeError::Closed(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(0) => {
+                    let cut = "backend closed before the response head ended";
+                    return Err(ExchangeError::Failed(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        cut,
+                    )));
+                }
+                Ok(_) => answered = true,
+                Err(e) if !answered && is_reset(&e) => return Err(ExchangeError::Closed(e)),
+                Err(e) => return Err(ExchangeError::Failed(e)),
+            }
+        }
+    }
+}
+
+fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// One worker's idle connections, each with the time it went idle; most recent last.
+type Stack = Mutex<Vec<(Conn, Instant)>>;
+
+/// The idle connections of one backend, a stack per worker.
+#[derive(Debug)]
+pub(crate) struct Stacks {
+    idle: Box<[Stack]>,
+    idle_timeout: Duration,
+}
+
+impl Stacks {
+    /// Empty stacks for `workers` workers.
+    pub(crate) fn new(workers: usize, idle_timeout: Duration) -> Self {
+        Self {
+            idle: (0..workers.max(1)).map(|_| Mutex::default()).collect(),
+            idle_timeout,
+        }
+    }
+
+    /// The number of stacks.
+    pub(crate) fn len(&self) -> usize {
+        self.idle.len()
+    }
+
+    /// The most recently used usable connection of stack `at`, closing the expired
+    /// and the closed ones met on the way.
+    pub(crate) fn pop(&self, at: usize) -> Option<Conn> {
+        let mut idle = self.idle.get(at)?.lock().ok()?;
+        while let Some((mut conn, since)) = idle.pop() {
+            if since.elapsed() < self.idle_timeout && conn.is_usable() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn push(&self, conn: Conn, home: usize) {
+        if let Some(Ok(mut idle)) = self.idle.get(home).map(Mutex::lock)
+            && idle.len() < MAX_IDLE
+        {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    /// Closes connections idle for the idle timeout (oldest are at the front).
+    pub(crate) fn evict_expired(&self) {
+        for stack in &self.idle {
+            if let Ok(mut idle) = stack.lock() {
+                let fresh = idle
+                    .iter()
+                    .position(|(_, since)| since.elapsed() < self.idle_timeout)
+                    .unwrap_or(idle.len());
+                idle.drain(..fresh);
+            }
+        }
+    }
+}
+
+/// Where a connection goes when its response body has ended, and the pool permit it
+/// holds until then.
+#[derive(Debug)]
+pub(crate) struct GiveBack {
+    pub(crate) stacks: Weak<Stacks>,
+    pub(crate) home: usize,
+    /// Whether the response lets the connection persist.
+    pub(crate) reuse: bool,
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
+}
+
+impl GiveBack {
+    /// Puts `conn` back on its stack if it may persist (else closes it), then lets
+    /// the permit go: the next in line finds the connection idle.
+    fn give(self, conn: Conn) {
+        if self.reuse
+            && let Some(stacks) = self.stacks.upgrade()
+        {
+            stacks.push(conn, self.home);
+        }
+        drop(self.permit);
+    }
+}

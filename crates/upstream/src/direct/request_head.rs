@@ -1,0 +1,58 @@
+//! The request head the in-task client writes: `METHOD target HTTP/1.1`, then the
+//! fields as they are (already rewritten for the backend by the layer above:
+//! origin-form target, hop-by-hop fields gone, `Host` kept), then the empty line.
+//! Names go out in lower case, as hyper's client writes them.
+
+use http::Request;
+
+/// Appends the head of `request` to `out`.
+pub(crate) fn encode<B>(request: &Request<B>, out: &mut Vec<u8>) {
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let target = if target.is_empty() { "/" } else { target };
+    out.extend_from_slice(request.method().as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in request.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_head_is_written_as_hyper_writes_it() {
+        let request = Request::get("/a/b?c=1")
+            .header("Host", "example.com")
+            .header("X-Forwarded-For", "10.0.0.1")
+            .header("x-forwarded-for", "10.0.0.2")
+            .body(())
+            .unwrap();
+        let mut out = Vec::new();
+        encode(&request, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /a/b?c=1 HTTP/1.1\r\nhost: example.com\r\nx-forwarded-for: 10.0.0.1\r\nx-forwarded-for: 10.0.0.2\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_options_star_and_an_absolute_uri_keep_their_target() {
+        let mut out = Vec::new();
+        encode(&Request::options("*").body(()).unwrap(), &mut out);
+        assert!(out.starts_with(b"OPTIONS * HTTP/1.1\r\n"));
+        out.clear();
+        encode(
+            &Request::get("http://h.example/x?y").body(()).unwrap(),
+            &mut out,
+        );
+        assert!(out.starts_with(b"GET /x?y HTTP/1.1\r\n"));
+    }
+}

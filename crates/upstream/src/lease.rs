@@ -1,0 +1,89 @@
+//! What one exchange holds until its response has been read ([`Lease`]).
+
+use std::sync::Weak;
+
+use hyper::client::conn::http1::SendRequest;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::h2_pool::StreamSlot;
+use crate::pool::{Inner, SendBody};
+
+/// What one exchange holds until its response has been read: an HTTP/1 connection
+/// (which [`Lease::release`] returns to its pool once the response was read to its
+/// end; dropping it closes the connection; after a `101` the connection belongs to
+/// the upgrade and dropping the lease leaves it to its new owner), or an HTTP/2
+/// stream slot (given up on release or drop).
+#[derive(Debug)]
+pub struct Lease<B> {
+    held: Held<B>,
+}
+
+#[derive(Debug)]
+enum Held<B> {
+    Connection {
+        sender: Option<SendRequest<B>>,
+        pool: Weak<Inner<B>>,
+        /// Released with the connection: back in the pool, or closed.
+        permit: Option<OwnedSemaphorePermit>,
+        /// The worker stack it goes back to: that of the worker driving it.
+        home: usize,
+    },
+    Stream(Option<StreamSlot>),
+    /// Nothing: the response body holds the connection (the in-task client's).
+    Detached,
+}
+
+impl<B: SendBody> Lease<B> {
+    /// An HTTP/1 connection of `pool`, going back to stack `home` on release, with
+    /// the pool `permit` it holds until then.
+    pub(crate) fn connection(
+        sender: SendRequest<B>,
+        pool: Weak<Inner<B>>,
+        permit: Option<OwnedSemaphorePermit>,
+        home: usize,
+    ) -> Self {
+        Self {
+            held: Held::Connection {
+                sender: Some(sender),
+                pool,
+                permit,
+                home,
+            },
+        }
+    }
+
+    /// A lease holding nothing: the response body owns its connection.
+    pub(crate) fn detached() -> Self {
+        Self {
+            held: Held::Detached,
+        }
+    }
+
+    /// A stream slot on an HTTP/2 connection.
+    pub(crate) fn stream(slot: StreamSlot) -> Self {
+        Self {
+            held: Held::Stream(Some(slot)),
+        }
+    }
+
+    /// The response body has ended: the connection (or stream slot) may carry the
+    /// next request.
+    pub fn release(&mut self) {
+        match &mut self.held {
+            Held::Connection {
+                sender,
+                pool,
+                permit,
+                home,
+            } => {
+                if let (Some(sender), Some(pool)) = (sender.take(), pool.upgrade()) {
+                    pool.give_back(sender, *home);
+                }
+                // After the connection is back: the next in line finds it idle.
+                drop(permit.take());
+            }
+            Held::Stream(slot) => drop(slot.take()),
+            Held::Detached => {}
+        }
+    }
+}
