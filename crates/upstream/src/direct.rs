@@ -80,13 +80,14 @@ pub(crate) enum ExchangeError {
 
 impl Conn {
     /// A new connection over `io`, counted in the pool's `open` while it lives.
-    pub(crate) fn new(io: UpstreamStream, open: OpenCount) -> Self {
-        Self {
+    /// Boxed once for its life: it moves into and out of response bodies and stacks.
+    pub(crate) fn new(io: UpstreamStream, open: OpenCount) -> Box<Self> {
+        Box::new(Self {
             io,
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
             _open: open,
-        }
+        })
     }
 
     /// Whether an idle connection can carry a request: the backend has neither
@@ -196,7 +197,7 @@ fn is_reset(error: &io::Error) -> bool {
 }
 
 /// One worker's idle connections, each with the time it went idle; most recent last.
-type Stack = Mutex<Vec<(Conn, Instant)>>;
+type Stack = Mutex<Vec<(Box<Conn>, Instant)>>;
 
 /// The idle connections of one backend, a stack per worker.
 #[derive(Debug)]
@@ -221,7 +222,7 @@ impl Stacks {
 
     /// The most recently used usable connection of stack `at`, closing the expired
     /// and the closed ones met on the way.
-    pub(crate) fn pop(&self, at: usize) -> Option<Conn> {
+    pub(crate) fn pop(&self, at: usize) -> Option<Box<Conn>> {
         let mut idle = self.idle.get(at)?.lock().ok()?;
         while let Some((mut conn, since)) = idle.pop() {
             if since.elapsed() < self.idle_timeout && conn.is_usable() {
@@ -231,7 +232,7 @@ impl Stacks {
         None
     }
 
-    fn push(&self, conn: Conn, home: usize) {
+    fn push(&self, conn: Box<Conn>, home: usize) {
         if let Some(Ok(mut idle)) = self.idle.get(home).map(Mutex::lock)
             && idle.len() < MAX_IDLE
         {
@@ -267,7 +268,7 @@ pub(crate) struct GiveBack {
 impl GiveBack {
     /// Puts `conn` back on its stack if it may persist (else closes it), then lets
     /// the permit go: the next in line finds the connection idle.
-    fn give(self, conn: Conn) {
+    fn give(self, conn: Box<Conn>) {
         if self.reuse
             && let Some(stacks) = self.stacks.upgrade()
         {

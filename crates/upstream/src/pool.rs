@@ -276,7 +276,7 @@ impl<B: SendBody> Pool<B> {
 
 impl<B: SendBody> Inner<B> {
     /// An idle in-task connection and the stack it came from, as [`Self::checkout`].
-    fn checkout_direct(&self, here: usize) -> Option<(Conn, usize)> {
+    fn checkout_direct(&self, here: usize) -> Option<(Box<Conn>, usize)> {
         if let Some(conn) = self.direct.pop(here) {
             return Some((conn, here));
         }
@@ -290,7 +290,7 @@ impl<B: SendBody> Inner<B> {
     }
 
     /// A new connection for the in-task client, counted in `open` while it lives.
-    async fn connect_direct(&self) -> Result<Conn, SendError> {
+    async fn connect_direct(&self) -> Result<Box<Conn>, SendError> {
         let open = OpenCount::new(&self.open);
         let stream = self.connector.connect(false).await?;
         Ok(Conn::new(stream, open))

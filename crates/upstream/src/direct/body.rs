@@ -22,7 +22,7 @@ use super::{Conn, GiveBack};
 pub struct DirectBody {
     state: State,
     /// The connection, while the body is read from it.
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     /// Where the connection goes once the body has ended; `None`: it is closed.
     back: Option<GiveBack>,
 }
@@ -48,7 +48,7 @@ enum Got {
 impl DirectBody {
     /// The body framed by `framing`, read from `conn`; `back` takes the connection
     /// at its end (and closes it if the response does not let it persist).
-    pub(crate) fn new(framing: Framing, conn: Conn, back: GiveBack) -> Self {
+    pub(crate) fn new(framing: Framing, conn: Box<Conn>, back: GiveBack) -> Self {
         let state = match framing {
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Chunked(Chunked::new()),
