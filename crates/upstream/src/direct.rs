@@ -22,6 +22,7 @@
 
 mod body;
 mod chunked;
+mod framing;
 mod request_head;
 mod response_head;
 

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
 
 use super::chunked::{Chunked, Step};
-use super::response_head::Framing;
+use super::framing::Framing;
 use super::{Conn, GiveBack};
 
 /// A response body read by the in-task client.

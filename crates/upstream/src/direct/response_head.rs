@@ -1,7 +1,7 @@
 //! A backend's response head, parsed from the front of the connection's read
 //! buffer by the in-task client: the status, version and fields (values shared with
-//! the buffer, not copied), how the body after it is delimited (RFC 9112 §6.3) and
-//! whether the connection may carry another request.
+//! the buffer, not copied), how the body after it is delimited and whether the
+//! connection may carry another request (`framing.rs`).
 //!
 //! The same rules as hyper's client: informational responses (1xx other than 101)
 //! are skipped by the caller; obs-fold, an invalid field or an invalid
@@ -13,22 +13,14 @@ use bytes::{Bytes, BytesMut};
 use http::response::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, Version, header};
 
+pub(crate) use super::framing::Framing;
+use super::framing::Noted;
+
 /// The largest response head: the 64 KiB a client's head may have, as for hyper's
 /// client in `pool.rs`.
 pub(crate) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Most header fields in a response head (hyper's default).
 const MAX_FIELDS: usize = 100;
-
-/// How a response body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// Exactly this many bytes (0: none: a `HEAD`'s, a 204's or 304's).
-    Length(u64),
-    /// The chunked transfer coding.
-    Chunked,
-    /// Until the backend closes the connection.
-    Close,
-}
 
 /// A parsed response head.
 #[derive(Debug)]
@@ -101,14 +93,14 @@ pub(crate) fn parse(
         *span = ends.map(|at| u32::try_from(at).unwrap_or(u32::MAX));
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = fields_of(&head, &spans[..count])?;
-    let (framing, reusable) = framing(status, &headers, head_request)?;
-    if framing == Framing::Chunked {
+    let (mut headers, noted) = fields_of(&head, &spans[..count])?;
+    let (framing, reusable) = noted.framing(status, head_request)?;
+    if framing == Framing::Chunked && noted.has_length() {
         // RFC 9112 §6.3: the coding wins, and a forwarded message must not keep a
         // length that no longer describes it.
         headers.remove(header::CONTENT_LENGTH);
     }
-    let keep_alive = reusable && persists(version, &headers);
+    let keep_alive = reusable && noted.persists(version);
     let mut parts = Response::new(()).into_parts().0;
     parts.status = status;
     parts.version = version;
@@ -121,9 +113,11 @@ pub(crate) fn parse(
 }
 
 /// The fields of `head` at `spans` (name start and end, value start and end), in
-/// order; values share `head`'s bytes.
-fn fields_of(head: &Bytes, spans: &[[u32; 4]]) -> Result<HeaderMap, HeadError> {
+/// order (values share `head`'s bytes), and what the framing rules need of them,
+/// noted on the way rather than looked up after.
+fn fields_of(head: &Bytes, spans: &[[u32; 4]]) -> Result<(HeaderMap, Noted), HeadError> {
     let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut noted = Noted::default();
     for span in spans {
         let [n0, n1, v0, v1] = span.map(|at| at as usize);
         if n1 > head.len() || v1 > head.len() || n0 > n1 || v0 > v1 {
@@ -133,78 +127,10 @@ fn fields_of(head: &Bytes, spans: &[[u32; 4]]) -> Result<HeaderMap, HeadError> {
             .map_err(|_| HeadError::Invalid("field name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
             .map_err(|_| HeadError::Invalid("field value"))?;
+        noted.note(&name, value.as_bytes());
         headers.append(name, value);
     }
-    Ok(headers)
-}
-
-/// How the body is delimited (RFC 9112 §6.3) and whether the framing leaves the
-/// connection reusable: a `Transfer-Encoding` with a `Content-Length` (a smuggling
-/// shape) or a body delimited by the close does not.
-fn framing(
-    status: StatusCode,
-    headers: &HeaderMap,
-    head_request: bool,
-) -> Result<(Framing, bool), HeadError> {
-    if head_request
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok((Framing::Length(0), true));
-    }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        let chunked_last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        let with_length = headers.contains_key(header::CONTENT_LENGTH);
-        return Ok(match chunked_last {
-            true => (Framing::Chunked, !with_length),
-            false => (Framing::Close, false),
-        });
-    }
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        let text = value
-            .to_str()
-            .map_err(|_| HeadError::Invalid("Content-Length"))?;
-        for part in text.split(',') {
-            let part = part.trim();
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(HeadError::Invalid("Content-Length"));
-            }
-            let n: u64 = part
-                .parse()
-                .map_err(|_| HeadError::Invalid("Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(HeadError::Invalid("Content-Length"));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(match length {
-        Some(n) => (Framing::Length(n), true),
-        None => (Framing::Close, false),
-    })
-}
-
-/// Whether the connection persists after this response by its version and
-/// `Connection` field: HTTP/1.1 unless `close`, HTTP/1.0 only with `keep-alive`.
-fn persists(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &str| {
-        headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
-    match version {
-        Version::HTTP_10 => has("keep-alive"),
-        _ => !has("close"),
-    }
+    Ok((headers, noted))
 }
 
 #[cfg(test)]
