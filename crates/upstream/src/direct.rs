@@ -42,12 +42,11 @@ pub use body::DirectBody;
 pub(crate) use response_head::ResponseHead;
 
 use crate::connector::UpstreamStream;
-use crate::pool::OpenCount;
+use crate::pool::{MAX_IDLE, OpenCount};
+use crate::send_error::is_reset;
 
 /// Read buffer kept by a connection (hyper's default read buffer starts at 8 KiB).
 const READ_BUFFER: usize = 8 * 1024;
-/// Most idle connections kept per worker stack (as `pool.rs`'s `MAX_IDLE`).
-const MAX_IDLE: usize = 1024;
 
 /// Whether the in-task client can carry `request`: it has no body (nothing to write
 /// while the response is read) and asks for no upgrade or tunnel.
@@ -186,15 +185,6 @@ impl Conn {
             }
         }
     }
-}
-
-fn is_reset(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionAborted
-    )
 }
 
 /// One worker's idle connections, each with the time it went idle; most recent last.

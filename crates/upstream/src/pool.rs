@@ -56,7 +56,7 @@ use crate::connector::Connector;
 use crate::direct::{self, Conn, DirectBody, ExchangeError, GiveBack, Stacks};
 use crate::lease::Lease;
 use crate::queue::{Limit, Permits};
-use crate::send_error::{SendError, SendFailure};
+use crate::send_error::{SendError, SendFailure, is_reset};
 use crate::upstream_body::UpstreamBody;
 
 /// The largest response head a backend may send: the 64 KiB a client's request head
@@ -76,8 +76,9 @@ impl<B> SendBody for B where
 {
 }
 
-/// Most idle connections kept per backend; more are closed when they come back.
-const MAX_IDLE: usize = 1024;
+/// Most idle connections kept per backend and worker, by either client; more are
+/// closed when they come back.
+pub(crate) const MAX_IDLE: usize = 1024;
 
 /// Whether a failed exchange on a reused connection is the idle-close race: the
 /// connection ended (closed or reset) with nothing of a response read. A parse error
@@ -89,14 +90,7 @@ fn is_stale(error: &hyper::Error) -> bool {
         return true;
     }
     let io = std::error::Error::source(error).and_then(|e| e.downcast_ref::<io::Error>());
-    io.is_some_and(|e| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionAborted
-        )
-    })
+    io.is_some_and(is_reset)
 }
 
 /// The idle connections of one backend, sending request bodies of type `B`.
@@ -277,16 +271,7 @@ impl<B: SendBody> Pool<B> {
 impl<B: SendBody> Inner<B> {
     /// An idle in-task connection and the stack it came from, as [`Self::checkout`].
     fn checkout_direct(&self, here: usize) -> Option<(Box<Conn>, usize)> {
-        if let Some(conn) = self.direct.pop(here) {
-            return Some((conn, here));
-        }
-        let permits = self.limit.as_ref()?;
-        if self.open.load(Ordering::Relaxed) < permits.limit.connections as usize {
-            return None;
-        }
-        (0..self.direct.len())
-            .filter(|&other| other != here)
-            .find_map(|other| self.direct.pop(other).map(|conn| (conn, other)))
+        self.checkout_from(here, self.direct.len(), |at| self.direct.pop(at))
     }
 
     /// A new connection for the in-task client, counted in `open` while it lives.
@@ -299,16 +284,27 @@ impl<B: SendBody> Inner<B> {
     /// An idle connection and the stack it came from: worker `here`'s most recently
     /// used, else, at the limit, another worker's.
     fn checkout(&self, here: usize) -> Option<(SendRequest<B>, usize)> {
-        if let Some(sender) = self.pop(here) {
-            return Some((sender, here));
+        self.checkout_from(here, self.idle.len(), |at| self.pop(at))
+    }
+
+    /// Worker `here`'s connection taken by `pop`, else, at the limit (no new one
+    /// may open), another of the `stacks` workers': the one rule for both clients.
+    fn checkout_from<T>(
+        &self,
+        here: usize,
+        stacks: usize,
+        pop: impl Fn(usize) -> Option<T>,
+    ) -> Option<(T, usize)> {
+        if let Some(conn) = pop(here) {
+            return Some((conn, here));
         }
         let permits = self.limit.as_ref()?;
         if self.open.load(Ordering::Relaxed) < permits.limit.connections as usize {
             return None;
         }
-        (0..self.idle.len())
+        (0..stacks)
             .filter(|&other| other != here)
-            .find_map(|other| self.pop(other).map(|sender| (sender, other)))
+            .find_map(|other| pop(other).map(|conn| (conn, other)))
     }
 
     /// The most recently used live connection of stack `at`, dropping expired and

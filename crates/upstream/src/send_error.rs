@@ -79,6 +79,18 @@ impl SendError {
     }
 }
 
+/// Whether `error` is the connection ending under an exchange (reset, broken pipe,
+/// aborted): with nothing of a response read, the idle-close race of a reused
+/// connection, for hyper's client and the in-task one alike.
+pub(crate) fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
 /// A failed send: why, and the request when none of it was sent.
 #[derive(Debug)]
 pub struct SendFailure<R> {
