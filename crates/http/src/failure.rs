@@ -24,6 +24,9 @@ pub(crate) struct Failure {
     /// `SendError::Stale`): not counted against the backend, and an idempotent request
     /// is sent once more on a fresh connection.
     pub(crate) stale: bool,
+    /// The request, sent but handed back whole by the client that sent it (after an
+    /// idle close): what that resend sends, with no copy kept beforehand.
+    pub(crate) given_back: Option<Box<Request<RequestBody>>>,
 }
 
 impl Failure {
@@ -34,6 +37,7 @@ impl Failure {
             at: FailedAt::AfterSend(how),
             unsent: None,
             stale: false,
+            given_back: None,
         }
     }
 
@@ -45,6 +49,7 @@ impl Failure {
             at: FailedAt::Downstream,
             unsent: None,
             stale: false,
+            given_back: None,
         }
     }
 }

@@ -93,6 +93,7 @@ fn failed(
             at: FailedAt::Internal,
             unsent: failure.unsent,
             stale: false,
+            given_back: None,
         };
     }
     if let Some(reason) = connect_reason(error) {
@@ -105,11 +106,13 @@ fn failed(
     } else {
         tracing::warn!(backend = %backend.key, kind = classified.kind(), "upstream request failed: {error}");
     }
+    let at = failure.failed_at();
     Failure {
         error: classified,
-        at: failure.failed_at(),
+        at,
         unsent: failure.unsent,
         stale,
+        given_back: failure.given_back,
     }
 }
 
@@ -129,6 +132,7 @@ fn saturated(
         at: FailedAt::BeforeSend,
         unsent: failure.unsent,
         stale: false,
+        given_back: None,
     }
 }
 

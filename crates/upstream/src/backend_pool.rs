@@ -7,6 +7,7 @@ use sluicegate_core::UpstreamProtocol;
 use sluicegate_runtime::{Backend, Cluster};
 
 use crate::connector::Connector;
+use crate::direct;
 use crate::h2_pool::H2Pool;
 use crate::lease::Lease;
 use crate::pool::{Pool, SendBody};
@@ -62,6 +63,13 @@ impl<B: SendBody + Unpin> BackendPool<B> {
             }
             _ => false,
         }
+    }
+
+    /// Whether `request`, sent on a reused connection, comes back whole when that
+    /// connection turns out closed ([`SendFailure::given_back`]): an HTTP/1.1 request
+    /// the in-task client carries. Then the caller keeps no copy of it to resend.
+    pub fn gives_back(&self, request: &Request<B>) -> bool {
+        matches!(self, BackendPool::Http1(_)) && direct::carries(request)
     }
 
     /// Sends `request` and waits for the response head (on a new connection when

@@ -151,10 +151,7 @@ impl<B: SendBody + Unpin> H2Pool<B> {
                     }
                     None => {
                         let error = SendError::Exchange(error.into_error());
-                        return Err(SendFailure {
-                            error,
-                            unsent: None,
-                        });
+                        return Err(SendFailure::sent(error));
                     }
                 },
             }

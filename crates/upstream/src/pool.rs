@@ -214,7 +214,12 @@ impl<B: SendBody> Pool<B> {
                     }
                     unsent => {
                         let error = SendError::Exchange(error.into_error());
-                        return Err(SendFailure { error, unsent });
+                        let given_back = None;
+                        return Err(SendFailure {
+                            error,
+                            unsent,
+                            given_back,
+                        });
                     }
                 },
             }
@@ -249,7 +254,7 @@ impl<B: SendBody> Pool<B> {
                     return Err(SendFailure::unsent(SendError::Direct(error), request));
                 }
                 Err(ExchangeError::Closed(error)) if reused => {
-                    return Err(SendFailure::sent(SendError::Stale(error.into())));
+                    return Err(SendFailure::stale_given_back(error, request));
                 }
                 Err(ExchangeError::Closed(error) | ExchangeError::Failed(error)) => {
                     return Err(SendFailure::sent(SendError::Direct(error)));
