@@ -5,6 +5,8 @@
 //! exact bytes are the test's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
+use std::time::{Duration, Instant};
+
 use sluicegate_testkit::client::raw_exchange;
 use sluicegate_testkit::{Backend, Conn, init_tracing, single_cluster, start_proxy};
 
@@ -160,4 +162,29 @@ async fn a_body_cut_short_is_not_passed_off_as_whole() {
     );
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     assert!(body.len() < 10, "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_connection_gets_its_own_full_response_timeout() {
+    init_tracing();
+    // The connection's timer is armed by the first request, 300 ms from it; the
+    // second request, sent later on the same connection, must still get its whole
+    // 300 ms (the timer is moved on when it fires for the first one's deadline),
+    // then a 504.
+    let backend = Backend::stalling_after(1);
+    let keys = [("response_timeout", "300ms")];
+    let proxy = start_proxy(&single_cluster(&[&backend], &keys)).await;
+    let mut conn = Conn::open(proxy.addr()).await.unwrap();
+    let (status, _, _) = conn.get("/", &[]).await;
+    assert_eq!(status.as_u16(), 200);
+    // Part of the scenario, not a synchronisation: the second request starts
+    // half-way to the first one's deadline.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = Instant::now();
+    let (status, _, body) = conn.get("/", &[]).await;
+    let waited = started.elapsed();
+    assert_eq!(status.as_u16(), 504, "{body}");
+    assert!(body.contains("did not respond"), "{body}");
+    assert!(waited >= Duration::from_millis(300), "504 after {waited:?}");
+    assert_eq!((backend.accepts(), backend.requests()), (1, 2));
 }

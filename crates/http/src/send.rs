@@ -4,7 +4,7 @@
 //! request when it can still go elsewhere.
 
 use std::io;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use http::{Request, Response, StatusCode, header};
 use sluicegate_core::{AfterSend, FailedAt};
@@ -34,16 +34,19 @@ pub(crate) async fn send(
     let name = || cluster.name.to_string();
     let offered = request.headers().get(header::UPGRADE).cloned();
     let started = Instant::now();
-    let sent = tokio::time::timeout(cluster.response_timeout, upstream.pool.send(request, fresh));
-    match sent.await {
-        Err(_) => {
+    let deadline = started + cluster.response_timeout;
+    match upstream.pool.send(request, fresh, deadline).await {
+        Err(SendFailure {
+            error: SendError::TimedOut,
+            ..
+        }) => {
             tracing::warn!(backend = %backend.key, "backend did not answer within {:?}", cluster.response_timeout);
             Err(Failure::sent(
                 ProxyError::ResponseTimeout { cluster: name() },
                 AfterSend::Timeout,
             ))
         }
-        Ok(Ok((response, _)))
+        Ok((response, _))
             if response.status() == StatusCode::SWITCHING_PROTOCOLS
                 && !offered
                     .as_ref()
@@ -55,19 +58,19 @@ pub(crate) async fn send(
                 AfterSend::Reset,
             ))
         }
-        Ok(Ok(exchange)) => {
+        Ok(exchange) => {
             backend.series.response_seconds().record(started.elapsed());
             Ok(exchange)
         }
-        Ok(Err(SendFailure {
+        Err(SendFailure {
             error: SendError::Exchange(error),
             ..
-        })) if error.is_user() => {
+        }) if error.is_user() => {
             let answer = client_body::failed(&error);
             tracing::debug!(backend = %backend.key, "request body from the client failed: {}", SendError::Exchange(error));
             Err(Failure::downstream(answer))
         }
-        Ok(Err(failure)) => Err(failed(failure, backend, name())),
+        Err(failure) => Err(failed(failure, backend, name())),
     }
 }
 
@@ -171,6 +174,7 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             cluster,
             why: "queue timeout",
         },
+        SendError::TimedOut => ProxyError::ResponseTimeout { cluster },
     }
 }
 

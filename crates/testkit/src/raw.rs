@@ -112,6 +112,25 @@ impl Backend {
         })
     }
 
+    /// Answers the first `answered` requests of each connection `200 ok` on a
+    /// keep-alive connection, then reads the next heads and never answers, holding
+    /// the connection open: a backend that stalls on a reused connection.
+    pub fn stalling_after(answered: usize) -> Backend {
+        crate::backend::spawn_tcp(move |mut stream, counters| async move {
+            let mut heads = Heads::default();
+            let mut served = 0;
+            while let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
+                if served < answered {
+                    served += 1;
+                    if stream.write_all(OK_RESPONSE).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+    }
+
     /// Answers the first request of each connection `200 ok` on a keep-alive
     /// connection, then reads the second request's head and closes without answering:
     /// the race of a backend's keep-alive timeout firing just as a reused connection

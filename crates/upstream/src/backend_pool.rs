@@ -5,6 +5,7 @@
 use http::{Request, Response};
 use sluicegate_core::UpstreamProtocol;
 use sluicegate_runtime::{Backend, Cluster};
+use tokio::time::Instant;
 
 use crate::connector::Connector;
 use crate::direct;
@@ -12,7 +13,7 @@ use crate::h2_pool::H2Pool;
 use crate::lease::Lease;
 use crate::pool::{Pool, SendBody};
 use crate::queue::Limit;
-use crate::send_error::SendFailure;
+use crate::send_error::{SendError, SendFailure};
 use crate::upstream_body::UpstreamBody;
 
 /// One backend's connections.
@@ -73,16 +74,20 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     }
 
     /// Sends `request` and waits for the response head (on a new connection when
-    /// `fresh`); see [`Pool::send`] and [`H2Pool::send`].
+    /// `fresh`) until `deadline`, past which it fails with [`SendError::TimedOut`];
+    /// see [`Pool::send`] and [`H2Pool::send`].
     pub async fn send(
         &self,
         request: Request<B>,
         fresh: bool,
+        deadline: Instant,
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
         match self {
-            BackendPool::Http1(pool) => pool.send(request, fresh).await,
+            BackendPool::Http1(pool) => pool.send(request, fresh, deadline).await,
             BackendPool::Http2(pool) => {
-                let (response, slot) = pool.send(request, fresh).await?;
+                let sent = tokio::time::timeout_at(deadline, pool.send(request, fresh)).await;
+                let (response, slot) =
+                    sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
                 Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))
             }
         }

@@ -22,6 +22,7 @@
 
 mod body;
 mod chunked;
+mod deadline;
 mod framing;
 mod request_head;
 mod response_head;
@@ -30,15 +31,17 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Mutex, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use http::{Method, Request, StatusCode, header};
 use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
 pub use body::DirectBody;
+use deadline::ResponseTimer;
 pub(crate) use response_head::ResponseHead;
 
 use crate::connector::UpstreamStream;
@@ -63,6 +66,7 @@ pub(crate) struct Conn {
     io: UpstreamStream,
     read: BytesMut,
     write: Vec<u8>,
+    timer: ResponseTimer,
     _open: OpenCount,
 }
 
@@ -76,6 +80,8 @@ pub(crate) enum ExchangeError {
     Closed(io::Error),
     /// Anything else: a broken or invalid response.
     Failed(io::Error),
+    /// No response head by the deadline.
+    TimedOut,
 }
 
 impl Conn {
@@ -86,6 +92,7 @@ impl Conn {
             io,
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
+            timer: ResponseTimer::default(),
             _open: open,
         })
     }
@@ -140,8 +147,33 @@ impl Conn {
     }
 
     /// Writes the head of `request` (which has no body) and reads the response head,
-    /// skipping informational responses. A `101` is an error: no upgrade was asked.
+    /// skipping informational responses, by `deadline` (the connection's own timer:
+    /// `direct/deadline.rs`). A `101` is an error: no upgrade was asked.
     pub(crate) async fn exchange<B>(
+        &mut self,
+        request: &Request<B>,
+        deadline: Instant,
+    ) -> Result<ResponseHead, ExchangeError> {
+        // Out of `self` while the exchange borrows it; put back after (a connection
+        // whose exchange is dropped half-way is never reused).
+        let mut timer = std::mem::take(&mut self.timer);
+        let result = {
+            let mut exchange = std::pin::pin!(self.exchange_untimed(request));
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(done) = exchange.as_mut().poll(cx) {
+                    return Poll::Ready(done);
+                }
+                timer
+                    .poll_passed(cx, deadline)
+                    .map(|()| Err(ExchangeError::TimedOut))
+            })
+            .await
+        };
+        self.timer = timer;
+        result
+    }
+
+    async fn exchange_untimed<B>(
         &mut self,
         request: &Request<B>,
     ) -> Result<ResponseHead, ExchangeError> {
@@ -188,7 +220,7 @@ impl Conn {
 }
 
 /// One worker's idle connections, each with the time it went idle; most recent last.
-type Stack = Mutex<Vec<(Box<Conn>, Instant)>>;
+type Stack = Mutex<Vec<(Box<Conn>, std::time::Instant)>>;
 
 /// The idle connections of one backend, a stack per worker.
 #[derive(Debug)]
@@ -227,7 +259,7 @@ impl Stacks {
         if let Some(Ok(mut idle)) = self.idle.get(home).map(Mutex::lock)
             && idle.len() < MAX_IDLE
         {
-            idle.push((conn, Instant::now()));
+            idle.push((conn, std::time::Instant::now()));
         }
     }
 

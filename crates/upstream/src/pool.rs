@@ -53,11 +53,13 @@ use sluicegate_metrics::LazyCounter;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::connector::Connector;
-use crate::direct::{self, Conn, DirectBody, ExchangeError, GiveBack, Stacks};
+use crate::direct::{self, Stacks};
 use crate::lease::Lease;
 use crate::queue::{Limit, Permits};
 use crate::send_error::{SendError, SendFailure, is_reset};
 use crate::upstream_body::UpstreamBody;
+
+mod in_task;
 
 /// The largest response head a backend may send: the 64 KiB a client's request head
 /// may have (past it hyper refuses the response: 502), as HAProxy's `tune.bufsize`
@@ -159,26 +161,43 @@ impl<B: SendBody> Pool<B> {
     }
 
     /// Sends `request` and waits for the response head, on a new connection when
-    /// `fresh`. The returned lease gives the connection back once the response body
-    /// has been read to its end. A request that was not sent at all (connect failure)
-    /// comes back with the error ([`SendFailure::unsent`]), so it can go to another
-    /// backend.
+    /// `fresh`, until `deadline` (the cluster's response timeout, which also bounds
+    /// the wait in line). The returned lease gives the connection back once the
+    /// response body has been read to its end. A request that was not sent at all
+    /// (connect failure, no room) comes back with the error
+    /// ([`SendFailure::unsent`]), so it can go to another backend.
     pub async fn send(
         &self,
-        mut request: Request<B>,
+        request: Request<B>,
         fresh: bool,
+        deadline: tokio::time::Instant,
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
         let permit = match &self.inner.limit {
-            Some(permits) => match permits.acquire().await {
+            Some(permits) => match permits.acquire(deadline).await {
                 Ok(permit) => Some(permit),
+                Err(SendError::TimedOut) => return Err(SendFailure::sent(SendError::TimedOut)),
                 Err(error) => return Err(SendFailure::unsent(error, request)),
             },
             None => None,
         };
         let here = worker::current() % self.inner.idle.len();
         if !fresh && direct::carries(&request) {
-            return self.send_direct(request, permit, here).await;
+            return self.send_direct(request, permit, (here, deadline)).await;
         }
+        let sent = self.send_hyper(request, fresh, (permit, here));
+        match tokio::time::timeout_at(deadline, sent).await {
+            Ok(result) => result,
+            Err(_) => Err(SendFailure::sent(SendError::TimedOut)),
+        }
+    }
+
+    /// `send` on hyper's client, untimed (`send` bounds it).
+    async fn send_hyper(
+        &self,
+        mut request: Request<B>,
+        fresh: bool,
+        (permit, here): (Option<OwnedSemaphorePermit>, usize),
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
         loop {
             let idle = if fresh {
                 None
@@ -227,65 +246,7 @@ impl<B: SendBody> Pool<B> {
     }
 }
 
-impl<B: SendBody> Pool<B> {
-    /// `send` for a request the in-task client carries (`direct.rs`): the
-    /// connection is written and read in this task, and the response body owns it
-    /// (with `permit`) until the body ends, so the lease holds nothing.
-    async fn send_direct(
-        &self,
-        request: Request<B>,
-        mut permit: Option<OwnedSemaphorePermit>,
-        here: usize,
-    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
-        loop {
-            let (mut conn, home, reused) = match self.inner.checkout_direct(here) {
-                Some((conn, home)) => (conn, home, true),
-                // Boxed for the reason `send` boxes its connect.
-                None => match Box::pin(self.inner.connect_direct()).await {
-                    Ok(conn) => (conn, here, false),
-                    Err(error) => return Err(SendFailure::unsent(error, request)),
-                },
-            };
-            let head = match conn.exchange(&request).await {
-                Ok(head) => head,
-                // Closed while idle, before a byte went out: the next one.
-                Err(ExchangeError::Unwritten(_)) if reused => continue,
-                Err(ExchangeError::Unwritten(error)) => {
-                    return Err(SendFailure::unsent(SendError::Direct(error), request));
-                }
-                Err(ExchangeError::Closed(error)) if reused => {
-                    return Err(SendFailure::stale_given_back(error, request));
-                }
-                Err(ExchangeError::Closed(error) | ExchangeError::Failed(error)) => {
-                    return Err(SendFailure::sent(SendError::Direct(error)));
-                }
-            };
-            let back = GiveBack {
-                stacks: Arc::downgrade(&self.inner.direct),
-                home,
-                reuse: head.keep_alive,
-                permit: permit.take(),
-            };
-            let body = DirectBody::new(head.framing, conn, back);
-            let response = Response::from_parts(head.parts, UpstreamBody::Direct(body));
-            return Ok((response, Lease::detached()));
-        }
-    }
-}
-
 impl<B: SendBody> Inner<B> {
-    /// An idle in-task connection and the stack it came from, as [`Self::checkout`].
-    fn checkout_direct(&self, here: usize) -> Option<(Box<Conn>, usize)> {
-        self.checkout_from(here, self.direct.len(), |at| self.direct.pop(at))
-    }
-
-    /// A new connection for the in-task client, counted in `open` while it lives.
-    async fn connect_direct(&self) -> Result<Box<Conn>, SendError> {
-        let open = OpenCount::new(&self.open);
-        let stream = self.connector.connect(false).await?;
-        Ok(Conn::new(stream, open))
-    }
-
     /// An idle connection and the stack it came from: worker `here`'s most recently
     /// used, else, at the limit, another worker's.
     fn checkout(&self, here: usize) -> Option<(SendRequest<B>, usize)> {

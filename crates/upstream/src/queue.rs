@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use sluicegate_metrics::LazyCounter;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::time::Instant;
 
 use crate::send_error::SendError;
 
@@ -60,8 +61,12 @@ impl Permits {
         }
     }
 
-    /// A permit: at once if one is free, else after a bounded wait in line.
-    pub(crate) async fn acquire(&self) -> Result<OwnedSemaphorePermit, SendError> {
+    /// A permit: at once if one is free, else after a wait in line bounded by the
+    /// queue timeout and the request's `deadline` (its response timeout).
+    pub(crate) async fn acquire(
+        &self,
+        deadline: Instant,
+    ) -> Result<OwnedSemaphorePermit, SendError> {
         match self.semaphore.clone().try_acquire_owned() {
             Ok(permit) => return Ok(permit),
             // Never closed; a closed semaphore would only lift the limit.
@@ -75,9 +80,11 @@ impl Permits {
         }
         self.queued.increment(1);
         let wait = self.semaphore.clone().acquire_owned();
-        match tokio::time::timeout(self.limit.queue_timeout, wait).await {
+        let queue_end = Instant::now() + self.limit.queue_timeout;
+        match tokio::time::timeout_at(queue_end.min(deadline), wait).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(SendError::QueueFull),
+            Err(_) if deadline <= queue_end => Err(SendError::TimedOut),
             Err(_) => Err(SendError::QueueTimeout(self.limit.queue_timeout)),
         }
     }
@@ -86,6 +93,11 @@ impl Permits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A response deadline past every queue timeout here.
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
 
     fn permits(connections: u32, max_pending: u32) -> Arc<Permits> {
         let limit = Limit {
@@ -99,14 +111,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn past_the_connections_requests_wait_in_line_up_to_max_pending() {
         let permits = permits(1, 1);
-        let held = permits.acquire().await.unwrap();
+        let held = permits.acquire(far()).await.unwrap();
         let waiter = tokio::spawn({
             let permits = permits.clone();
-            async move { permits.acquire().await.map(drop) }
+            async move { permits.acquire(far()).await.map(drop) }
         });
         tokio::task::yield_now().await;
         // One waits: the next is refused at once.
-        assert!(matches!(permits.acquire().await, Err(SendError::QueueFull)));
+        assert!(matches!(
+            permits.acquire(far()).await,
+            Err(SendError::QueueFull)
+        ));
         drop(held);
         assert!(waiter.await.unwrap().is_ok());
         assert_eq!(permits.waiting.load(Ordering::Relaxed), 0);
@@ -115,18 +130,32 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_ends_at_the_queue_timeout() {
         let permits = permits(1, 10);
-        let _held = permits.acquire().await.unwrap();
+        let _held = permits.acquire(far()).await.unwrap();
         let started = tokio::time::Instant::now();
-        let waited = permits.acquire().await;
+        let waited = permits.acquire(far()).await;
         assert!(matches!(waited, Err(SendError::QueueTimeout(_))));
         assert_eq!(started.elapsed(), Duration::from_secs(1));
         assert_eq!(permits.waiting.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_response_deadline_before_the_queue_timeout_ends_the_wait_first() {
+        let permits = permits(1, 10);
+        let _held = permits.acquire(far()).await.unwrap();
+        let started = Instant::now();
+        let waited = permits.acquire(started + Duration::from_millis(300)).await;
+        assert!(matches!(waited, Err(SendError::TimedOut)));
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        assert_eq!(permits.waiting.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn with_max_pending_zero_nothing_waits() {
         let permits = permits(1, 0);
-        let _held = permits.acquire().await.unwrap();
-        assert!(matches!(permits.acquire().await, Err(SendError::QueueFull)));
+        let _held = permits.acquire(far()).await.unwrap();
+        assert!(matches!(
+            permits.acquire(far()).await,
+            Err(SendError::QueueFull)
+        ));
     }
 }

@@ -29,6 +29,9 @@ pub enum SendError {
     /// The backend stayed at its `max_connections` for the whole `queue_timeout`
     /// (given): nothing was sent.
     QueueTimeout(std::time::Duration),
+    /// No response head within the response timeout (which also bounds the wait
+    /// for a connection, in line or connecting).
+    TimedOut,
     /// A reused connection closed or reset after the request was written and before
     /// any response: most likely the backend's keep-alive timeout firing at that
     /// moment, not a failure of the request. Safe to send again on a fresh connection
@@ -40,6 +43,7 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::ConnectTimeout => f.write_str("connect timed out"),
+            SendError::TimedOut => f.write_str("no response head within the response timeout"),
             SendError::QueueFull => f.write_str("backend at max_connections, its queue full"),
             SendError::QueueTimeout(d) => {
                 write!(
@@ -74,7 +78,8 @@ impl SendError {
             | SendError::Direct(_)
             | SendError::Stale(_)
             | SendError::QueueFull
-            | SendError::QueueTimeout(_) => None,
+            | SendError::QueueTimeout(_)
+            | SendError::TimedOut => None,
         }
     }
 }
@@ -139,11 +144,13 @@ impl<R> SendFailure<R> {
     }
 
     /// Where it failed: before sending when the request came back, otherwise after
-    /// sending, before any response head (a reset, a close, an invalid answer).
+    /// sending, before any response head (no head in time, or a reset, a close, an
+    /// invalid answer).
     pub fn failed_at(&self) -> FailedAt {
-        match self.unsent {
-            Some(_) => FailedAt::BeforeSend,
-            None => FailedAt::AfterSend(AfterSend::Reset),
+        match (&self.unsent, &self.error) {
+            (Some(_), _) => FailedAt::BeforeSend,
+            (None, SendError::TimedOut) => FailedAt::AfterSend(AfterSend::Timeout),
+            (None, _) => FailedAt::AfterSend(AfterSend::Reset),
         }
     }
 
