@@ -32,8 +32,33 @@ pub(crate) struct Noted {
 }
 
 impl Noted {
-    /// Notes field `name` with `value`, if it is one of the framing fields.
-    pub(crate) fn note(&mut self, name: &HeaderName, value: &[u8]) {
+    /// Notes field `name` with `value`, if it is one of the framing fields. True
+    /// when the field describes this connection alone and is fully read here, so it
+    /// need not go on: a `Connection` that says only `keep-alive` or `close` (what
+    /// it says is in [`Self::persists`]) and `Keep-Alive`. Both are hop-by-hop
+    /// (RFC 9110 §7.6.1), which the http crate would remove from the map again for
+    /// ~640 instructions a response (callgrind); a `Connection` that names any other
+    /// field is kept, so that field is removed there too.
+    pub(crate) fn note(&mut self, name: &HeaderName, value: &[u8]) -> bool {
+        if name == header::CONNECTION {
+            let mut only_persistence = true;
+            for token in tokens(value) {
+                let close = token.eq_ignore_ascii_case(b"close");
+                let keep_alive = token.eq_ignore_ascii_case(b"keep-alive");
+                self.close |= close;
+                self.keep_alive |= keep_alive;
+                only_persistence &= close || keep_alive;
+            }
+            return only_persistence;
+        }
+        if name.as_str() == "keep-alive" {
+            return true;
+        }
+        self.note_framing(name, value);
+        false
+    }
+
+    fn note_framing(&mut self, name: &HeaderName, value: &[u8]) {
         if name == header::CONTENT_LENGTH {
             self.length = Some(match (self.length, lengths(value)) {
                 (None, n) => n,
@@ -43,11 +68,6 @@ impl Noted {
         } else if name == header::TRANSFER_ENCODING {
             let last = tokens(value).next_back();
             self.coding = Some(last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")));
-        } else if name == header::CONNECTION {
-            for token in tokens(value) {
-                self.close |= token.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
         }
     }
 

@@ -125,9 +125,12 @@ fn fields_of(head: &Bytes, spans: &[[u32; 4]]) -> Result<(HeaderMap, Noted), Hea
         }
         let name = HeaderName::from_bytes(head.get(n0..n1).unwrap_or_default())
             .map_err(|_| HeadError::Invalid("field name"))?;
+        let bytes = head.get(v0..v1).unwrap_or_default();
+        if noted.note(&name, bytes) {
+            continue; // This connection's alone, read: not passed on.
+        }
         let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
             .map_err(|_| HeadError::Invalid("field value"))?;
-        noted.note(&name, value.as_bytes());
         headers.append(name, value);
     }
     Ok((headers, noted))
@@ -261,6 +264,29 @@ mod tests {
         let parsed = head(text, false).unwrap().unwrap();
         assert!(!parsed.parts.headers.contains_key(header::CONTENT_LENGTH));
         assert_eq!(parsed.parts.headers[header::TRANSFER_ENCODING], "chunked");
+    }
+
+    #[test]
+    fn persistence_fields_are_read_here_and_not_passed_on() {
+        let text = "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\n\
+                    Content-Length: 0\r\n\r\n";
+        let parsed = head(text, false).unwrap().unwrap();
+        assert!(parsed.keep_alive);
+        assert_eq!(parsed.parts.headers.len(), 1, "only Content-Length");
+        assert!(!parsed.parts.headers.contains_key(header::CONNECTION));
+        assert!(!parsed.parts.headers.contains_key("keep-alive"));
+        // A `Connection` naming another field goes on, so that field is removed
+        // downstream; its `close` still counts here.
+        let text = "HTTP/1.1 200 OK\r\nConnection: x-secret, close\r\nX-Secret: 1\r\n\
+                    Content-Length: 0\r\n\r\n";
+        let parsed = head(text, false).unwrap().unwrap();
+        assert!(!parsed.keep_alive);
+        assert_eq!(parsed.parts.headers[header::CONNECTION], "x-secret, close");
+        // `close` alone: read here, not passed on, and the connection not reused.
+        let text = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        let parsed = head(text, false).unwrap().unwrap();
+        assert!(!parsed.keep_alive);
+        assert!(!parsed.parts.headers.contains_key(header::CONNECTION));
     }
 
     #[test]
