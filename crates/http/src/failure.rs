@@ -19,7 +19,7 @@ pub(crate) struct Failure {
     pub(crate) at: FailedAt,
     /// The request, when none of it was sent ([`FailedAt::BeforeSend`]): it may go to
     /// another backend as it is.
-    pub(crate) unsent: Option<Request<RequestBody>>,
+    pub(crate) unsent: Option<Box<Request<RequestBody>>>,
     /// A reused connection closed under the request before any answer (see
     /// `SendError::Stale`): not counted against the backend, and an idempotent request
     /// is sent once more on a fresh connection.

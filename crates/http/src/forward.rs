@@ -92,7 +92,7 @@ struct Failed {
     /// Where it failed (a retried status: after sending).
     at: FailedAt,
     /// The request, when none of it was sent.
-    unsent: Option<Request<RequestBody>>,
+    unsent: Option<Box<Request<RequestBody>>>,
     /// Keeps a failed request counted in the cluster's in-flight total until its next
     /// attempt starts (a retried status keeps its response, and with it its count,
     /// until then).
@@ -200,7 +200,7 @@ pub(crate) async fn forward(
             Err(failed) => failed,
         };
         waiting = failed.waiting.take();
-        next = match tries.after(failed, (next.slot, next.fresh), backend).await {
+        next = match tries.after(*failed, (next.slot, next.fresh), backend).await {
             Ok(next) => next,
             Err(outcome) => return outcome.map(answer),
         };
@@ -261,7 +261,7 @@ impl Tries<'_> {
 
     /// A request that was never sent, to the next untried backend: it loads no
     /// backend, so it needs neither budget nor pause.
-    fn elsewhere(&self, unsent: Request<RequestBody>, at: FailedAt) -> Option<Try> {
+    fn elsewhere(&self, unsent: Box<Request<RequestBody>>, at: FailedAt) -> Option<Try> {
         let cluster = self.cluster;
         let policy = cluster.retry.as_ref();
         let next = (at.resend_safe(false) && policy.is_none_or(|p| p.retries(at)))
@@ -271,7 +271,7 @@ impl Tries<'_> {
         cluster.retried(at);
         Some(Try {
             slot,
-            request: unsent,
+            request: *unsent,
             fresh: self.fresh,
             budget: None,
         })
@@ -326,14 +326,16 @@ impl Tries<'_> {
 /// One attempt on `backend`: `Ok(Ok(answer))` is final, `Ok(Err(failed))` may be
 /// tried elsewhere (a failure, or a status the policy retries), `Err` ends the request
 /// at once (the client's upload failed). Counts the outcome for the outlier detector
-/// and marks a backend that refused or did not answer as unreachable.
+/// and marks a backend that refused or did not answer as unreachable. `Failed` is
+/// boxed (it is rare, and inline it would more than double the size of the result
+/// every answer is moved in).
 async fn attempt(
     cluster: &Cluster,
     backend: &Backend,
     up: &BackendUpstream<RequestBody>,
     (request, fresh): (Request<RequestBody>, bool),
     (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
-) -> Result<Result<Answered, Failed>, ProxyError> {
+) -> Result<Result<Answered, Box<Failed>>, ProxyError> {
     let guard = backend.start_request();
     drop(waiting);
     match send(up, cluster, backend, request, fresh).await {
@@ -346,14 +348,14 @@ async fn attempt(
             }
             // A status to retry: this retry is over, its slot goes back now.
             drop(budget_slot);
-            Ok(Err(Failed {
+            Ok(Err(Box::new(Failed {
                 outcome: Ok((response, (guard, None), lease)),
                 at: FailedAt::AfterSend(AfterSend::Status),
                 unsent: None,
                 waiting: None,
                 stale: false,
                 given_back: None,
-            }))
+            })))
         }
         Err(Failure {
             at: FailedAt::Downstream,
@@ -381,14 +383,14 @@ async fn attempt(
             if at.unreachable() && !saturated {
                 cluster.record_unreachable(backend, &error.to_string());
             }
-            Ok(Err(Failed {
+            Ok(Err(Box::new(Failed {
                 outcome: Err(error),
                 at,
                 unsent,
                 waiting: Some(waiting),
                 stale,
                 given_back,
-            }))
+            })))
         }
     }
 }

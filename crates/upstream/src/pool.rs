@@ -236,7 +236,7 @@ impl<B: SendBody> Pool<B> {
                         let given_back = None;
                         return Err(SendFailure {
                             error,
-                            unsent,
+                            unsent: unsent.map(Box::new),
                             given_back,
                         });
                     }

@@ -102,8 +102,9 @@ pub(crate) fn is_reset(error: &io::Error) -> bool {
 pub struct SendFailure<R> {
     /// Why.
     pub error: SendError,
-    /// The request, handed back when none of it went out.
-    pub unsent: Option<R>,
+    /// The request, handed back when none of it went out. Boxed, as `given_back`
+    /// is, for the size of every send's `Result`.
+    pub unsent: Option<Box<R>>,
     /// The request, handed back whole after it went out: the in-task client
     /// (`direct.rs`) only borrows a request, so after an idle close
     /// ([`SendError::Stale`]) it returns it, and the caller needs no copy to send it
@@ -119,7 +120,7 @@ impl<R> SendFailure<R> {
     pub fn unsent(error: SendError, request: R) -> Self {
         Self {
             error,
-            unsent: Some(request),
+            unsent: Some(Box::new(request)),
             given_back: None,
         }
     }
