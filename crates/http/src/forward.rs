@@ -286,9 +286,9 @@ impl Tries<'_> {
     ) -> Result<Try, Result<Answered, ProxyError>> {
         let cluster = self.cluster;
         let resends = self.resends;
-        // A copy is kept exactly of the requests that may be sent twice (idempotent,
-        // body held whole).
-        if !at.resend_safe(self.copy.is_some()) {
+        // Whether the request may be sent twice at all (idempotent or under a
+        // resending policy, body held whole); under such a policy a copy is kept.
+        if !at.resend_safe(self.may_resend) {
             return Err(outcome);
         }
         let policy = cluster.retry.as_ref();
