@@ -84,8 +84,8 @@ impl ProxyBody {
 
     /// The same body, owning the request's access log `record`: it counts the bytes
     /// sent and writes the line when the body ends or the client goes away.
-    pub(crate) fn logged(mut self, record: Option<AccessRecord>) -> Self {
-        self.log = record.map(Box::new);
+    pub(crate) fn logged(mut self, record: Option<Box<AccessRecord>>) -> Self {
+        self.log = record;
         self
     }
 

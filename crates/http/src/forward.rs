@@ -53,8 +53,8 @@ impl HeadCopy {
         }
     }
 
-    fn request(&self, body: RequestBody) -> Request<RequestBody> {
-        let mut request = Request::new(body);
+    fn request(&self, body: RequestBody) -> Box<Request<RequestBody>> {
+        let mut request = Box::new(Request::new(body));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
@@ -107,7 +107,9 @@ struct Failed {
 /// `fresh`, holding a retry budget slot when it is a resend.
 struct Try {
     slot: usize,
-    request: Request<RequestBody>,
+    /// Boxed once, at the first attempt: every layer below keeps what it is given
+    /// in its future, and a request inline is 352 bytes.
+    request: Box<Request<RequestBody>>,
     fresh: bool,
     budget: Option<RetryGuard>,
 }
@@ -157,7 +159,7 @@ pub(crate) async fn forward(
     let resendable = !upgrade && (resend || is_idempotent(&head.method));
     let replayable = body.is_replayable();
     let first = body.take().ok_or_else(|| no_backend(cluster))?;
-    let request = Request::from_parts(head, first);
+    let request = Box::new(Request::from_parts(head, first));
     // Kept for a resend within the policy, or once on a fresh connection after an
     // idle close (any idempotent request, with or without a policy), unless the
     // client that carries it hands it back after an idle close: cloning the head
@@ -236,7 +238,7 @@ impl Tries<'_> {
         if stale
             && !fresh
             && self.may_resend
-            && let Some(request) = given_back.map(|r| *r).or_else(|| self.again())
+            && let Some(request) = given_back.or_else(|| self.again())
         {
             backend.series.stale_retry();
             return Ok(Try {
@@ -254,7 +256,7 @@ impl Tries<'_> {
     }
 
     /// A copy of the request to send again, if it may be.
-    fn again(&mut self) -> Option<Request<RequestBody>> {
+    fn again(&mut self) -> Option<Box<Request<RequestBody>>> {
         let copy = self.copy.as_ref()?;
         Some(copy.request(self.body.take()?))
     }
@@ -271,7 +273,7 @@ impl Tries<'_> {
         cluster.retried(at);
         Some(Try {
             slot,
-            request: *unsent,
+            request: unsent,
             fresh: self.fresh,
             budget: None,
         })
@@ -333,7 +335,7 @@ async fn attempt(
     cluster: &Cluster,
     backend: &Backend,
     up: &BackendUpstream<RequestBody>,
-    (request, fresh): (Request<RequestBody>, bool),
+    (request, fresh): (Box<Request<RequestBody>>, bool),
     (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
 ) -> Result<Result<Answered, Box<Failed>>, ProxyError> {
     let guard = backend.start_request();

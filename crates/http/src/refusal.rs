@@ -52,5 +52,5 @@ pub(crate) fn answer(
         });
         record
     });
-    response.map(|body| body.logged(log))
+    response.map(|body| body.logged(log.map(Box::new)))
 }

@@ -28,7 +28,7 @@ pub(crate) async fn send(
     upstream: &BackendUpstream<RequestBody>,
     cluster: &Cluster,
     backend: &Backend,
-    request: Request<RequestBody>,
+    request: Box<Request<RequestBody>>,
     fresh: bool,
 ) -> Result<(Response<UpstreamBody>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();

@@ -78,14 +78,14 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     /// see [`Pool::send`] and [`H2Pool::send`].
     pub async fn send(
         &self,
-        request: Request<B>,
+        request: Box<Request<B>>,
         fresh: bool,
         deadline: Instant,
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
         match self {
             BackendPool::Http1(pool) => pool.send(request, fresh, deadline).await,
             BackendPool::Http2(pool) => {
-                let sent = tokio::time::timeout_at(deadline, pool.send(request, fresh)).await;
+                let sent = tokio::time::timeout_at(deadline, pool.send(*request, fresh)).await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
                 Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))

@@ -134,7 +134,7 @@ impl<B: SendBody + Unpin> H2Pool<B> {
         loop {
             let (mut sender, slot) = match self.inner.slot(fresh).await {
                 Ok(taken) => taken,
-                Err(error) => return Err(SendFailure::unsent(error, request)),
+                Err(error) => return Err(SendFailure::unsent(error, Box::new(request))),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, slot)),

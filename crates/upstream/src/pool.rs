@@ -168,7 +168,7 @@ impl<B: SendBody> Pool<B> {
     /// ([`SendFailure::unsent`]), so it can go to another backend.
     pub async fn send(
         &self,
-        request: Request<B>,
+        request: Box<Request<B>>,
         fresh: bool,
         deadline: tokio::time::Instant,
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
@@ -194,7 +194,7 @@ impl<B: SendBody> Pool<B> {
     /// `send` on hyper's client, untimed (`send` bounds it).
     async fn send_hyper(
         &self,
-        mut request: Request<B>,
+        mut request: Box<Request<B>>,
         fresh: bool,
         (permit, here): (Option<OwnedSemaphorePermit>, usize),
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
@@ -216,7 +216,7 @@ impl<B: SendBody> Pool<B> {
             if reused && sender.ready().await.is_err() {
                 continue; // Closed while idle: try the next one.
             }
-            match sender.try_send_request(request).await {
+            match sender.try_send_request(*request).await {
                 Ok(response) => {
                     let response = response.map(UpstreamBody::Hyper);
                     let lease =
@@ -225,7 +225,7 @@ impl<B: SendBody> Pool<B> {
                 }
                 Err(mut error) => match error.take_message() {
                     // Not written: safe to send on another connection.
-                    Some(unsent) if reused => request = unsent,
+                    Some(unsent) if reused => request = Box::new(unsent),
                     None if reused && is_stale(error.error()) => {
                         return Err(SendFailure::sent(SendError::Stale(
                             error.into_error().into(),

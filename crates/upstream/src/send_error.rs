@@ -117,10 +117,10 @@ pub struct SendFailure<R> {
 
 impl<R> SendFailure<R> {
     /// A failure before any of `request` went out.
-    pub fn unsent(error: SendError, request: R) -> Self {
+    pub fn unsent(error: SendError, request: Box<R>) -> Self {
         Self {
             error,
-            unsent: Some(Box::new(request)),
+            unsent: Some(request),
             given_back: None,
         }
     }
@@ -136,11 +136,11 @@ impl<R> SendFailure<R> {
 
     /// The idle-close race met by a request that went out and came back whole (see
     /// [`Self::given_back`]).
-    pub fn stale_given_back(error: io::Error, request: R) -> Self {
+    pub fn stale_given_back(error: io::Error, request: Box<R>) -> Self {
         Self {
             error: SendError::Stale(error.into()),
             unsent: None,
-            given_back: Some(Box::new(request)),
+            given_back: Some(request),
         }
     }
 

@@ -22,7 +22,7 @@ impl<B: SendBody> Pool<B> {
     /// holds nothing.
     pub(super) async fn send_direct(
         &self,
-        request: Request<B>,
+        request: Box<Request<B>>,
         mut permit: Option<OwnedSemaphorePermit>,
         (here, deadline): (usize, Instant),
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
