@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use sluicegate_core::{AfterSend, FailedAt, PickKey};
 use sluicegate_runtime::{
@@ -68,7 +67,10 @@ pub(crate) struct Exchange<'a> {
     /// The cluster routed to, with its pools.
     pub(crate) target: LiveCluster<'a, RequestBody>,
     pub(crate) key: PickKey,
-    pub(crate) head: Parts,
+    /// The request with its first body, boxed once here: every layer below keeps
+    /// what it is given in its future, and a request inline is 352 bytes.
+    pub(crate) request: Box<Request<RequestBody>>,
+    /// What further bodies come from, for a resend (its first was taken).
     pub(crate) body: Prepared,
     /// Whether the request may be sent again after it was sent (the policy resends
     /// sent requests and the method is idempotent); decided once, in `proxy`.
@@ -107,8 +109,6 @@ struct Failed {
 /// `fresh`, holding a retry budget slot when it is a resend.
 struct Try {
     slot: usize,
-    /// Boxed once, at the first attempt: every layer below keeps what it is given
-    /// in its future, and a request inline is 352 bytes.
     request: Box<Request<RequestBody>>,
     fresh: bool,
     budget: Option<RetryGuard>,
@@ -119,8 +119,8 @@ struct Tries<'a> {
     cluster: &'a Cluster,
     key: PickKey,
     /// The head to send again, when the request may be resent (its body held whole)
-    /// and the client carrying it would not hand it back.
-    copy: Option<HeadCopy>,
+    /// and the client carrying it would not hand it back. Boxed: rarely made.
+    copy: Option<Box<HeadCopy>>,
     /// Whether the request may be sent twice at all (idempotent or under a resending
     /// policy, not an upgrade, its body held whole).
     may_resend: bool,
@@ -150,16 +150,14 @@ pub(crate) async fn forward(
     let Exchange {
         target,
         key,
-        head,
-        mut body,
+        request,
+        body,
         resend,
         upgrade,
     } = exchange;
     let cluster = target.cluster;
-    let resendable = !upgrade && (resend || is_idempotent(&head.method));
+    let resendable = !upgrade && (resend || is_idempotent(request.method()));
     let replayable = body.is_replayable();
-    let first = body.take().ok_or_else(|| no_backend(cluster))?;
-    let request = Box::new(Request::from_parts(head, first));
     // Kept for a resend within the policy, or once on a fresh connection after an
     // idle close (any idempotent request, with or without a policy), unless the
     // client that carries it hands it back after an idle close: cloning the head
@@ -171,7 +169,7 @@ pub(crate) async fn forward(
             .is_some_and(|(_, up)| up.pool.gives_back(&request))
     };
     let may_resend = resendable && replayable;
-    let copy = (may_resend && (resend || !gives_back())).then(|| HeadCopy::of(&request));
+    let copy = (may_resend && (resend || !gives_back())).then(|| Box::new(HeadCopy::of(&request)));
     let mut tries = Tries {
         cluster,
         key,

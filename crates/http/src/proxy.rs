@@ -192,11 +192,12 @@ async fn proxy(
     let retry = cluster.retry.as_ref();
     let resend = retry.is_some_and(|p| p.resends_sent()) && is_idempotent(&head.method);
     let limit = retry.filter(|_| resend).map(|p| p.buffer);
-    let body = Prepared::of(body, limit).await?;
+    let mut body = Prepared::of(body, limit).await?;
+    let first = body.take().ok_or_else(no_backend)?;
     let exchange = Exchange {
         target,
         key,
-        head,
+        request: Box::new(Request::from_parts(head, first)),
         body,
         resend,
         upgrade: asked.is_some(),
