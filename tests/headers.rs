@@ -128,4 +128,11 @@ async fn method_target_and_body_reach_the_backend_unchanged() {
     assert_eq!(received.request_line, "PUT /items/7?x=%20y&z HTTP/1.1");
     assert_eq!(received.one("content-length"), "14");
     assert_eq!(received.body, "hello, backend");
+    // A request with a body goes on hyper's client, which gets the proxy's added
+    // fields merged into its map: each arrives once, as on the in-task client.
+    assert_eq!(received.one("x-forwarded-for"), "127.0.0.1");
+    assert_eq!(received.one("x-real-ip"), "127.0.0.1");
+    assert_eq!(received.one("x-forwarded-proto"), "http");
+    assert!(!received.one("x-request-id").is_empty());
+    assert!(received.one("via").starts_with("1.1 sluicegate-"));
 }

@@ -15,7 +15,7 @@ use sluicegate_core::{AfterSend, FailedAt, PickKey};
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
-use sluicegate_upstream::{BackendUpstream, Lease, LiveCluster, UpstreamBody};
+use sluicegate_upstream::{AddedFields, BackendUpstream, Lease, LiveCluster, UpstreamBody};
 
 use crate::body::ProxyBody;
 use crate::failure::Failure;
@@ -40,6 +40,8 @@ struct HeadCopy {
     uri: Uri,
     version: Version,
     headers: HeaderMap,
+    /// The fields the proxy added, beside the map (`forwarded.rs`).
+    added: Option<AddedFields>,
 }
 
 impl HeadCopy {
@@ -49,6 +51,7 @@ impl HeadCopy {
             uri: request.uri().clone(),
             version: request.version(),
             headers: request.headers().clone(),
+            added: request.extensions().get::<AddedFields>().cloned(),
         }
     }
 
@@ -58,6 +61,9 @@ impl HeadCopy {
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.clone();
+        if let Some(added) = &self.added {
+            request.extensions_mut().insert(added.clone());
+        }
         request
     }
 }

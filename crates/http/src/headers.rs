@@ -1,13 +1,11 @@
-//! Header rewriting at the proxy hop: hop-by-hop fields out (RFC 9110 §7.6.1), the
-//! `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` fields in. (An upgrade that is
+//! Header rewriting at the proxy hop: hop-by-hop fields out (RFC 9110 §7.6.1), and
+//! list fields joined (the `X-Forwarded-*`, `X-Real-IP` and `X-Request-Id` fields go
+//! in through `forwarded.rs`). (An upgrade that is
 //! honoured gets `Connection: upgrade` and its `Upgrade` back afterwards:
 //! [`crate::upgrade::restore`].)
 
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
-
-use crate::addr_text::ip_value;
-use crate::identity::{Identity, X_FORWARDED_FOR, X_REQUEST_ID};
 
 /// Fields that describe one connection and never cross a proxy. `HTTP2-Settings`
 /// belongs to an `h2c` upgrade (RFC 7540 §3.2.1), which is never honoured.
@@ -21,10 +19,6 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRAILER,
     HeaderName::from_static("http2-settings"),
 ];
-
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Fields a `Connection` option can never remove (RFC 9110 §7.6.1: an option must not
 /// name a field meant for every recipient): what defines the request or response, and
@@ -128,54 +122,9 @@ pub(crate) fn append_to_list(headers: &mut HeaderMap, name: &HeaderName, entry: 
     }
 }
 
-/// Sets the fields that say who the client is and which request this is.
-///
-/// From an untrusted peer, whatever it sent in `X-Forwarded-For`, `X-Forwarded-Proto`,
-/// `X-Forwarded-Host` and `X-Real-IP` is replaced: `X-Forwarded-For` becomes the peer,
-/// `X-Forwarded-Host` the request's `Host`. From a trusted peer, `X-Forwarded-For` is
-/// appended to and the other two are kept when present. `Forwarded` (RFC 7239), which
-/// makes the same claims, is kept from a trusted peer and dropped from any other (as
-/// Envoy's edge setup drops what it cannot vouch for). `X-Real-IP` is always the
-/// client of [`Identity`], and `X-Request-Id` its request id.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap, identity: &Identity, proto: &str) {
-    let peer = &identity.peer;
-    if identity.trusted {
-        // The peer's text, made once per connection.
-        append_to_list(
-            headers,
-            &X_FORWARDED_FOR,
-            peer.value.to_str().unwrap_or("-"),
-        );
-    } else {
-        headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
-        headers.remove(header::FORWARDED);
-    }
-    if !(identity.trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        // The two values there are: no allocation per request.
-        let proto = match proto {
-            "https" => HeaderValue::from_static("https"),
-            _ => HeaderValue::from_static("http"),
-        };
-        headers.insert(X_FORWARDED_PROTO.clone(), proto);
-    }
-    if !(identity.trusted && headers.contains_key(&X_FORWARDED_HOST)) {
-        match headers.get(header::HOST).cloned() {
-            Some(host) => headers.insert(X_FORWARDED_HOST.clone(), host),
-            None => headers.remove(&X_FORWARDED_HOST),
-        };
-    }
-    if identity.client == peer.ip {
-        headers.insert(X_REAL_IP.clone(), peer.value.clone());
-    } else {
-        headers.insert(X_REAL_IP.clone(), ip_value(identity.client));
-    }
-    headers.insert(X_REQUEST_ID.clone(), identity.request_id.clone());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Peer;
 
     #[test]
     fn removes_listed_and_named_fields() {
@@ -248,51 +197,5 @@ mod tests {
         let before = h.clone();
         remove_hop_by_hop(&mut h);
         assert_eq!(h, before);
-    }
-
-    fn identity(peer: &str, trusted: bool, client: &str) -> Identity {
-        Identity {
-            peer: Peer::new(std::net::SocketAddr::new(peer.parse().unwrap(), 1)),
-            trusted,
-            client: client.parse().unwrap(),
-            request_id: HeaderValue::from_static("id-1"),
-        }
-    }
-
-    fn claimed() -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
-        h.append("x-forwarded-for", HeaderValue::from_static("2.2.2.2"));
-        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        h.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
-        h.insert("x-real-ip", HeaderValue::from_static("3.3.3.3"));
-        h.insert("x-request-id", HeaderValue::from_static("forged"));
-        h.insert("host", HeaderValue::from_static("example.com"));
-        h
-    }
-
-    #[test]
-    fn an_untrusted_peer_has_its_claims_replaced() {
-        let mut h = claimed();
-        set_forwarded(&mut h, &identity("127.0.0.1", false, "127.0.0.1"), "http");
-        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
-        assert_eq!(h["x-forwarded-proto"], "http");
-        assert_eq!(h["x-forwarded-host"], "example.com");
-        assert_eq!(h["x-real-ip"], "127.0.0.1");
-        assert_eq!(h["x-request-id"], "id-1");
-        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
-        h.remove("host");
-        set_forwarded(&mut h, &identity("127.0.0.1", false, "127.0.0.1"), "http");
-        assert!(!h.contains_key("x-forwarded-host"));
-    }
-
-    #[test]
-    fn a_trusted_peer_has_its_chain_extended_and_its_fields_kept() {
-        let mut h = claimed();
-        set_forwarded(&mut h, &identity("10.0.0.1", true, "2.2.2.2"), "http");
-        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 10.0.0.1");
-        assert_eq!(h["x-forwarded-proto"], "https");
-        assert_eq!(h["x-forwarded-host"], "evil.example");
-        assert_eq!(h["x-real-ip"], "2.2.2.2");
     }
 }

@@ -27,6 +27,7 @@ mod client_body;
 mod conn;
 mod failure;
 mod forward;
+mod forwarded;
 mod grpc;
 mod h2_limits;
 mod head_check;

@@ -7,15 +7,11 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, Version, header};
 use sluicegate_upstream::UpstreamBody;
 
 use crate::conn::ClientConn;
+use crate::forwarded::forwarded_fields;
 use crate::grpc;
-use crate::headers::{remove_hop_by_hop, set_forwarded};
+use crate::headers::remove_hop_by_hop;
 use crate::identity::Identity;
 use crate::upgrade::restore;
-use crate::via::add_via;
-
-/// Fields the proxy adds to a request head: `X-Forwarded-For`, `-Proto`, `-Host`,
-/// `X-Real-IP`, `X-Request-Id`, `Via`.
-const FIELDS_ADDED: usize = 6;
 
 /// Turns the client's request head into the upstream one: target in origin form,
 /// hop-by-hop fields removed, `X-Forwarded-*` (the proto from the connection's
@@ -29,9 +25,6 @@ pub(crate) fn upstream_head(
     identity: &Identity,
     upgrade: Option<&HeaderValue>,
 ) {
-    // hyper sizes the map to the fields the client sent (one, from wrk); the six
-    // added below would otherwise grow it step by step, reallocating each time.
-    head.headers.reserve(FIELDS_ADDED);
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
@@ -63,8 +56,8 @@ pub(crate) fn upstream_head(
     if let Some(protocols) = upgrade {
         restore(&mut head.headers, protocols.clone());
     }
-    set_forwarded(&mut head.headers, identity, conn.scheme.as_str());
-    add_via(&mut head.headers);
+    let added = forwarded_fields(&mut head.headers, identity, conn.scheme.as_str());
+    head.extensions.insert(added);
 }
 
 /// An HTTP/2 client may split `Cookie` into one field per cookie (for HPACK); an

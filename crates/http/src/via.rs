@@ -12,8 +12,6 @@ use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::headers::append_to_list;
-
 /// Passes through this process a request may make: a listener forwarding to another
 /// listener of the same process is a legitimate design, a request that did so more
 /// than this is a loop.
@@ -37,23 +35,20 @@ pub(crate) fn own_hops(headers: &HeaderMap) -> usize {
         .count()
 }
 
-/// Appends this process's entry to the request's `Via`.
-pub(crate) fn add_via(headers: &mut HeaderMap) {
+/// This process's `Via` entry as a field value (made once) and as text; `None` if
+/// it cannot be a value (it always can: letters, digits, a space and a dash).
+/// `forwarded.rs` adds it, or appends it to a `Via` the request already has.
+pub(crate) fn own_via() -> Option<(&'static HeaderValue, &'static str)> {
     static VALUE: OnceLock<Option<HeaderValue>> = OnceLock::new();
     let value = VALUE.get_or_init(|| HeaderValue::from_str(own_entry()).ok());
-    // The common case, no `Via` yet: the value is shared, not rebuilt, and the
-    // field is looked up once.
-    if let (Some(value), http::header::Entry::Vacant(vacant)) = (value, headers.entry(header::VIA))
-    {
-        vacant.insert(value.clone());
-        return;
-    }
-    append_to_list(headers, &header::VIA, own_entry());
+    value.as_ref().map(|value| (value, own_entry()))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::headers::append_to_list;
 
     #[test]
     fn each_pass_adds_one_entry_and_is_counted() {
@@ -63,8 +58,9 @@ mod tests {
             HeaderValue::from_static("1.1 edge, 1.0 sluicegate-other"),
         );
         assert_eq!(own_hops(&headers), 0);
-        add_via(&mut headers);
-        add_via(&mut headers);
+        let (_, entry) = own_via().unwrap();
+        append_to_list(&mut headers, &header::VIA, entry);
+        append_to_list(&mut headers, &header::VIA, entry);
         assert_eq!(own_hops(&headers), 2);
         let via = headers[header::VIA].to_str().unwrap_or_default();
         assert!(

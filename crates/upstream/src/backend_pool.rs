@@ -7,6 +7,7 @@ use sluicegate_core::UpstreamProtocol;
 use sluicegate_runtime::{Backend, Cluster};
 use tokio::time::Instant;
 
+use crate::added_fields::AddedFields;
 use crate::connector::Connector;
 use crate::direct;
 use crate::h2_pool::H2Pool;
@@ -85,6 +86,8 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         match self {
             BackendPool::Http1(pool) => pool.send(request, fresh, deadline).await,
             BackendPool::Http2(pool) => {
+                let mut request = request;
+                AddedFields::merge(&mut request);
                 let sent = tokio::time::timeout_at(deadline, pool.send(*request, fresh)).await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;

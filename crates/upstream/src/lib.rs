@@ -13,6 +13,7 @@
 //! does no routing, no retries and no header rewriting, and must not panic on
 //! anything a backend sends.
 
+mod added_fields;
 mod backend_pool;
 mod connector;
 mod direct;
@@ -26,6 +27,7 @@ pub mod send_error;
 mod upstream_body;
 pub mod upstreams;
 
+pub use added_fields::AddedFields;
 pub use backend_pool::BackendPool;
 pub use connector::{Connector, UpstreamStream};
 pub use direct::DirectBody;

@@ -52,6 +52,7 @@ use sluicegate_core::worker;
 use sluicegate_metrics::LazyCounter;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::added_fields::AddedFields;
 use crate::connector::Connector;
 use crate::direct::{self, Stacks};
 use crate::lease::Lease;
@@ -198,6 +199,7 @@ impl<B: SendBody> Pool<B> {
         fresh: bool,
         (permit, here): (Option<OwnedSemaphorePermit>, usize),
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
+        AddedFields::merge(&mut request);
         loop {
             let idle = if fresh {
                 None

@@ -1,9 +1,12 @@
 //! The request head the in-task client writes: `METHOD target HTTP/1.1`, then the
 //! fields as they are (already rewritten for the backend by the layer above:
 //! origin-form target, hop-by-hop fields gone, `Host` kept), then the empty line.
-//! Names go out in lower case, as hyper's client writes them.
+//! The fields the proxy added follow, from the request's [`AddedFields`]. Names go out
+//! in lower case, as hyper's client writes them.
 
 use http::Request;
+
+use crate::added_fields::AddedFields;
 
 /// Appends the head of `request` to `out`.
 pub(crate) fn encode<B>(request: &Request<B>, out: &mut Vec<u8>) {
@@ -13,7 +16,12 @@ pub(crate) fn encode<B>(request: &Request<B>, out: &mut Vec<u8>) {
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in request.headers() {
+    let added = request.extensions().get::<AddedFields>();
+    let fields = request
+        .headers()
+        .iter()
+        .chain(added.into_iter().flat_map(AddedFields::iter));
+    for (name, value) in fields {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
