@@ -32,7 +32,11 @@ pub(crate) async fn send(
     fresh: bool,
 ) -> Result<(Response<UpstreamBody>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();
-    let offered = request.headers().get(header::UPGRADE).cloned();
+    // Only an upgrade goes on a fresh connection the first time: no other request
+    // has an `Upgrade` left to look up (`upstream_head.rs` removes it).
+    let offered = fresh
+        .then(|| request.headers().get(header::UPGRADE).cloned())
+        .flatten();
     let started = Instant::now();
     let deadline = started + cluster.response_timeout;
     match upstream.pool.send(request, fresh, deadline).await {
