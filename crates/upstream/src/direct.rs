@@ -56,8 +56,21 @@ const READ_BUFFER: usize = 8 * 1024;
 pub(crate) fn carries<B: Body>(request: &Request<B>) -> bool {
     request.body().is_end_stream()
         && request.method() != Method::CONNECT
-        && !request.headers().contains_key(header::TRANSFER_ENCODING)
-        && !request.headers().contains_key(header::UPGRADE)
+        && !asks_to_switch_or_frame(request.headers())
+}
+
+/// Whether a head has `Transfer-Encoding` or `Upgrade`. Most request heads hold a
+/// handful of fields, and comparing each name (standard names compare as numbers)
+/// costs less than hashing both names for two lookups; a long head is looked up.
+fn asks_to_switch_or_frame(headers: &http::HeaderMap) -> bool {
+    const SCANNED: usize = 16;
+    if headers.len() > SCANNED {
+        return headers.contains_key(header::TRANSFER_ENCODING)
+            || headers.contains_key(header::UPGRADE);
+    }
+    headers
+        .keys()
+        .any(|name| name == header::TRANSFER_ENCODING || name == header::UPGRADE)
 }
 
 /// One connection to a backend with its buffers.
@@ -298,5 +311,40 @@ impl GiveBack {
             stacks.push(conn, self.home);
         }
         drop(self.permit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn get(fields: &[(&str, &str)]) -> Request<String> {
+        let mut request = Request::get("/").body(String::new()).unwrap();
+        for (name, value) in fields {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            let value = http::HeaderValue::from_str(value).unwrap();
+            request.headers_mut().append(name, value);
+        }
+        request
+    }
+
+    #[test]
+    fn only_bodiless_requests_that_ask_for_no_switch_are_carried() {
+        assert!(carries(&get(&[("host", "a")])));
+        assert!(!carries(&get(&[("host", "a"), ("upgrade", "websocket")])));
+        assert!(!carries(&get(&[("transfer-encoding", "chunked")])));
+        let mut with_body = get(&[]);
+        *with_body.body_mut() = "x".into();
+        assert!(!carries(&with_body));
+        let mut connect = get(&[]);
+        *connect.method_mut() = Method::CONNECT;
+        assert!(!carries(&connect));
+        // A long head is looked up rather than scanned: the same answers.
+        let names: Vec<String> = (0..20).map(|i| format!("x-field-{i}")).collect();
+        let mut long: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        assert!(carries(&get(&long)));
+        long.push(("upgrade", "websocket"));
+        assert!(!carries(&get(&long)));
     }
 }
