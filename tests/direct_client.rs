@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 use sluicegate_testkit::client::raw_exchange;
 use sluicegate_testkit::{Backend, Conn, init_tracing, single_cluster, start_proxy};
 
+/// Whether every answer is a 200 with `body`.
+fn all_answered(answers: &[(u16, String)], body: &str) -> bool {
+    answers
+        .iter()
+        .all(|(status, text)| *status == 200 && text == body)
+}
+
 /// Three GETs on one client connection: each answer's status and body.
 async fn three_gets(backend: &Backend) -> Vec<(u16, String)> {
     let proxy = start_proxy(&single_cluster(&[backend], &[])).await;
@@ -30,12 +37,7 @@ async fn a_chunked_response_arrives_whole_and_its_connection_is_reused() {
           5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n",
     );
     let answers = three_gets(&backend).await;
-    assert!(
-        answers
-            .iter()
-            .all(|a| *a == (200, "hello, world".to_string())),
-        "{answers:?}"
-    );
+    assert!(all_answered(&answers, "hello, world"), "{answers:?}");
     assert_eq!(backend.requests(), 3);
     assert_eq!(
         backend.accepts(),
@@ -52,10 +54,7 @@ async fn interim_responses_are_skipped_and_the_connection_kept() {
           HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
     );
     let answers = three_gets(&backend).await;
-    assert!(
-        answers.iter().all(|a| *a == (200, "ok".to_string())),
-        "{answers:?}"
-    );
+    assert!(all_answered(&answers, "ok"), "{answers:?}");
     assert_eq!(backend.accepts(), 1);
 }
 
@@ -66,10 +65,7 @@ async fn bytes_past_the_body_keep_a_connection_from_being_reused() {
     // with them, so the connection is closed instead.
     let backend = Backend::replying(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokXX");
     let answers = three_gets(&backend).await;
-    assert!(
-        answers.iter().all(|a| *a == (200, "ok".to_string())),
-        "{answers:?}"
-    );
+    assert!(all_answered(&answers, "ok"), "{answers:?}");
     assert_eq!(
         backend.accepts(),
         3,
@@ -85,10 +81,7 @@ async fn a_response_with_both_framings_is_read_chunked_without_its_length_and_cl
           2\r\nok\r\n0\r\n\r\n",
     );
     let answers = three_gets(&backend).await;
-    assert!(
-        answers.iter().all(|a| *a == (200, "ok".to_string())),
-        "{answers:?}"
-    );
+    assert!(all_answered(&answers, "ok"), "{answers:?}");
     assert_eq!(
         backend.accepts(),
         3,
@@ -101,12 +94,7 @@ async fn a_close_delimited_body_ends_with_the_close() {
     init_tracing();
     let backend = Backend::answering(b"HTTP/1.1 200 OK\r\n\r\nuntil the end");
     let answers = three_gets(&backend).await;
-    assert!(
-        answers
-            .iter()
-            .all(|a| *a == (200, "until the end".to_string())),
-        "{answers:?}"
-    );
+    assert!(all_answered(&answers, "until the end"), "{answers:?}");
     assert_eq!(backend.accepts(), 3);
 }
 

@@ -86,9 +86,9 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         match self {
             BackendPool::Http1(pool) => pool.send(request, fresh, deadline).await,
             BackendPool::Http2(pool) => {
-                let mut request = request;
+                let mut request = *request;
                 AddedFields::merge(&mut request);
-                let sent = tokio::time::timeout_at(deadline, pool.send(*request, fresh)).await;
+                let sent = tokio::time::timeout_at(deadline, pool.send(request, fresh)).await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
                 Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))
