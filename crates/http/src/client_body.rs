@@ -46,13 +46,52 @@ pub enum BodyError {
     TooLarge(u64),
 }
 
+/// A request's body as its server hands it on: hyper's, or none at all (a request
+/// the in-task HTTP/1 server read, [`crate::h1_server`], has no body).
+#[derive(Debug)]
+pub(crate) enum FromClient {
+    /// Read by hyper's HTTP/1 or HTTP/2 server.
+    Hyper(Incoming),
+    /// No body.
+    Empty,
+}
+
+impl Body for FromClient {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            FromClient::Hyper(body) => Pin::new(body).poll_frame(cx),
+            FromClient::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            FromClient::Hyper(body) => body.is_end_stream(),
+            FromClient::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            FromClient::Hyper(body) => body.size_hint(),
+            FromClient::Empty => SizeHint::with_exact(0),
+        }
+    }
+}
+
 /// A request body as it arrives from the client; the bytes read are added to `read`
 /// when given (the access log's request bytes), and a body longer than `limit` fails
 /// with [`BodyError::TooLarge`] at the frame that passes it (a body whose
 /// `Content-Length` says so is refused before it is read, in `proxy.rs`).
 #[derive(Debug)]
 pub(crate) struct ClientBody {
-    inner: Incoming,
+    inner: FromClient,
     read: Option<Arc<AtomicU64>>,
     limit: Option<u64>,
     seen: u64,
@@ -60,7 +99,7 @@ pub(crate) struct ClientBody {
 
 impl ClientBody {
     /// `inner`, counted into `read` if given, failing past `limit` bytes if given.
-    pub(crate) fn new(inner: Incoming, read: Option<Arc<AtomicU64>>, limit: Option<u64>) -> Self {
+    pub(crate) fn new(inner: FromClient, read: Option<Arc<AtomicU64>>, limit: Option<u64>) -> Self {
         Self {
             inner,
             read,

@@ -63,28 +63,37 @@ pub(crate) struct Refusal {
 pub(crate) fn check(bytes: &[u8]) -> Result<Head, Refusal> {
     let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
-    let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(
-        &mut request,
-        bytes,
-        &mut headers,
-    );
+    checked(bytes, &mut request, &mut headers)
+}
+
+/// [`check`], leaving the parse in `request` (its fields in `headers`, at most
+/// [`MAX_HEADERS`]): what the in-task server builds the request from
+/// ([`crate::h1_server`]), so a head is parsed once.
+pub(crate) fn checked<'h, 'b>(
+    bytes: &'b [u8],
+    request: &mut httparse::Request<'h, 'b>,
+    headers: &'h mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<Head, Refusal> {
+    let parsed = httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(request, bytes, headers);
+    let request = &*request;
     let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if bytes.len() > MAX_HEAD => {
             return Err(refused(
                 too_large_head(),
                 RejectReason::HeadTooLarge,
-                &request,
+                request,
             ));
         }
         Ok(httparse::Status::Partial) => return Ok(Head::Partial),
-        Err(error) => return Err(parse_refusal(error, bytes, &request)),
+        Err(error) => return Err(parse_refusal(error, bytes, request)),
     };
     if len > MAX_HEAD {
         return Err(refused(
             too_large_head(),
             RejectReason::HeadTooLarge,
-            &request,
+            request,
         ));
     }
     let (Some(target), Some(version)) = (request.path, request.version) else {
@@ -92,12 +101,12 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Head, Refusal> {
         return Err(refused(
             malformed("malformed request line"),
             RejectReason::Malformed,
-            &request,
+            request,
         ));
     };
-    check_target(target).map_err(|(error, reason)| refused(error, reason, &request))?;
+    check_target(target).map_err(|(error, reason)| refused(error, reason, request))?;
     let body = framing(version == 1, request.headers)
-        .map_err(|what| refused(malformed(what), RejectReason::Framing, &request))?;
+        .map_err(|what| refused(malformed(what), RejectReason::Framing, request))?;
     let fields = request.headers.iter().map(|h| (h.name, h.value));
     let upgrade = asks(version == 1, body == BodyFraming::Length(0), fields);
     Ok(Head::Complete { len, body, upgrade })

@@ -158,6 +158,12 @@ impl<S> HeadGuard<S> {
         guard
     }
 
+    /// Refuses the held head as one that did not end within `header_read_timeout`
+    /// (the in-task server's clock ran out before it handed the head over).
+    pub(crate) fn refuse_timed_out(&mut self) {
+        self.refuse(0, head_check::timed_out());
+    }
+
     /// Scans `bytes`, the next bytes from the client, from the current position.
     fn scan(&mut self, bytes: &[u8]) -> Scan {
         let mut at = 0;
@@ -337,7 +343,7 @@ impl<S: AsyncRead + Unpin> HeadGuard<S> {
 }
 
 /// Whether `bytes` hold the end of a head (an empty line), by hyper's own quick test.
-fn may_end_head(bytes: &[u8]) -> bool {
+pub(crate) fn may_end_head(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 

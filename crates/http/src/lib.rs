@@ -1,6 +1,7 @@
-//! sluicegate's layer 7: HTTP serving of one accepted connection (hyper 1: HTTP/1.1
-//! behind the head guard that checks every request head before hyper sees it, or
-//! HTTP/2), and for each
+//! sluicegate's layer 7: HTTP serving of one accepted connection (HTTP/1.1 requests
+//! without a body in the connection's own task, the rest through hyper 1's HTTP/1.1
+//! server behind the head guard that checks every request head before hyper sees it;
+//! HTTP/2 through hyper's), and for each
 //! request route → pick → send, with retries within the cluster's policy and budget,
 //! the header rules (hop-by-hop, `X-Forwarded-*`, `Via`, `X-Request-Id`), affinity
 //! keys, the access log, the one module that maps failures to statuses ([`status`],
@@ -29,6 +30,7 @@ mod failure;
 mod forward;
 mod forwarded;
 mod grpc;
+mod h1_server;
 mod h2_limits;
 mod head_check;
 mod head_clock;

@@ -6,14 +6,13 @@ use std::time::Instant;
 use http::request::Parts;
 use http::{Request, Response};
 use hyper::body::Body as _;
-use hyper::body::Incoming;
 use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
 use sluicegate_upstream::LiveCluster;
 
 use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
 use crate::body::ProxyBody;
-use crate::client_body::{self, ClientBody};
+use crate::client_body::{self, ClientBody, FromClient};
 use crate::conn::ClientConn;
 use crate::forward::{Exchange, forward, is_idempotent};
 use crate::grpc::is_grpc;
@@ -42,7 +41,7 @@ struct Reached {
 pub(crate) async fn handle(
     live: Arc<Live>,
     conn: &ClientConn,
-    mut request: Request<Incoming>,
+    mut request: Request<FromClient>,
 ) -> Response<ProxyBody> {
     // First: until it is settled, the head guard reads nothing more from the client.
     let asked = Asked::take(conn, &mut request);

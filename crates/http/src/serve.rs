@@ -1,5 +1,6 @@
-//! Serving HTTP on one accepted connection: HTTP/1.1 through the head guard in front
-//! of hyper's HTTP/1 server, or HTTP/2 on hyper's HTTP/2 server (the listener decides
+//! Serving HTTP on one accepted connection: HTTP/1.1 in the in-task server
+//! ([`crate::h1_server`]), which hands what it does not serve to the head guard in
+//! front of hyper's HTTP/1 server, or HTTP/2 on hyper's HTTP/2 server (the listener decides
 //! which, by ALPN or the client's preface); one service for both that answers refused
 //! heads and hands every other request to [`crate::proxy::handle`]; the tunnel an
 //! HTTP/1 `101` leaves behind ([`crate::tunnel`]); and the connection's graceful end
@@ -24,7 +25,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::Activity;
 use crate::body::ProxyBody;
+use crate::client_body::FromClient;
 use crate::conn::ClientConn;
+use crate::h1_server::{self, Ended, Served};
 use crate::head_clock::{ClientTimeouts, HeadClock, Responses};
 use crate::head_guard::{HeadGuard, Start};
 use crate::live::Live;
@@ -144,9 +147,12 @@ pub async fn serve<S>(
     }
 }
 
-/// HTTP/1 on `stream`, behind the head guard (which keeps its deadlines, `limits`,
-/// the first from `since`), with upgrades; `None` when `closing` cut it. An idle
-/// connection is parked between hyper connections ([`crate::park`]).
+/// HTTP/1 on `stream`: in the in-task server, and from a head it hands off, behind
+/// the head guard and hyper (both keep the connection's deadlines, `limits`, the
+/// first from `since`), with upgrades; `None` when `closing` cut it. An idle
+/// connection is parked between the two ([`crate::park`]), and served in-task again
+/// when it wakes. (One loop over the phases, longer than most: they share the pinned
+/// drain and close futures.)
 async fn http1<S>(
     stream: S,
     conn: Arc<ClientConn>,
@@ -164,41 +170,76 @@ where
     let mut closing = std::pin::pin!(closing);
     let (mut stream, mut start, mut since) = (stream, Start::default(), since);
     loop {
-        let parking = Arc::new(Parking::default());
         let clock = HeadClock::new(limits, responses.clone(), since).parking_after(PARK_AFTER);
-        let guard = HeadGuard::new(
-            Parkable::new(stream, parking.clone()),
-            start,
-            conn.refusals.clone(),
-            conn.upgrades.clone(),
-            clock,
-        );
-        // Boxed: a parked connection holds none of hyper's state.
-        let served = Box::pin(http1_once(
-            guard,
-            conn.clone(),
-            source.clone(),
-            responses.clone(),
-            draining.as_mut(),
-            closing.as_mut(),
-        ))
-        .await;
-        let Some(parked) = parking.take().filter(|_| !draining.is_terminated()) else {
-            return served;
+        let served = Served {
+            conn: &conn,
+            source: &source,
+            responses: &responses,
+        };
+        // Boxed: a parked connection holds no request's state.
+        let ended = tokio::select! {
+            ended = Box::pin(h1_server::serve(stream, start, clock, served, &mut draining)) => ended,
+            () = &mut closing => return None,
+        };
+        let parked = match ended {
+            Ended::Closed => return Some(Ok(())),
+            Ended::Parked(parked) => parked,
+            Ended::Handoff {
+                stream,
+                start,
+                clock,
+                timed_out,
+            } => {
+                let parking = Arc::new(Parking::default());
+                let guard = guarded((stream, start, clock), timed_out, &conn, parking.clone());
+                // Boxed: a parked connection holds none of hyper's state.
+                let served = Box::pin(http1_once(
+                    guard,
+                    conn.clone(),
+                    source.clone(),
+                    responses.clone(),
+                    draining.as_mut(),
+                    closing.as_mut(),
+                ))
+                .await;
+                match parking.take().filter(|_| !draining.is_terminated()) {
+                    Some(parked) => parked,
+                    None => return served,
+                }
+            }
         };
         let idle = idle_count(&source, &conn.listener);
-        let (parked, read) = match park::wait(parked, idle, &mut draining, &mut closing).await {
-            Woken::Bytes(parked, read) => (parked, read),
-            Woken::Closed => return served,
+        (stream, start) = match park::wait(parked, idle, &mut draining, &mut closing).await {
+            Woken::Bytes(parked, read) => {
+                let heads = parked.heads;
+                (parked.stream, Start { heads, read })
+            }
+            Woken::Closed => return Some(Ok(())),
             Woken::Cut => return None,
-        };
-        stream = parked.stream;
-        start = Start {
-            heads: parked.heads,
-            read,
         };
         since = tokio::time::Instant::now();
     }
+}
+
+/// The head guard over a connection the in-task server handed off (`timed_out`: its
+/// head ran out of time there), parked into `parking`.
+fn guarded<S>(
+    (stream, start, clock): (S, Start, HeadClock),
+    timed_out: bool,
+    conn: &ClientConn,
+    parking: Arc<Parking<S>>,
+) -> HeadGuard<S> {
+    let mut guard = HeadGuard::new(
+        Parkable::new(stream, parking),
+        start,
+        conn.refusals.clone(),
+        conn.upgrades.clone(),
+        clock,
+    );
+    if timed_out {
+        guard.refuse_timed_out();
+    }
+    guard
 }
 
 /// Counts a parked connection of `listener` as idle.
@@ -223,8 +264,11 @@ where
 {
     // `respond` counts the response in itself: awaiting its future from a wrapping
     // `async` block moved all 7 KiB of it once per request (rust-lang/rust#69826).
-    let service =
-        service_fn(move |r| respond(conn.clone(), source.clone(), r, Some(responses.clone())));
+    let service = service_fn(move |r: Request<Incoming>| {
+        let request = r.map(FromClient::Hyper);
+        let responses = Some(responses.clone());
+        respond(conn.clone(), source.clone(), request, responses).map(Ok::<_, Infallible>)
+    });
     let conn = http1::Builder::new()
         // The guard keeps the head deadline: hyper's is per request and needs a timer.
         .header_read_timeout(None)
@@ -253,7 +297,10 @@ where
             () = idle(requests, keepalive) => {}
         }
     };
-    let service = service_fn(move |r| respond(conn.clone(), source.clone(), r, None));
+    let service = service_fn(move |r: Request<Incoming>| {
+        let request = r.map(FromClient::Hyper);
+        respond(conn.clone(), source.clone(), request, None).map(Ok::<_, Infallible>)
+    });
     let conn = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
     drive(conn, draining, closing).await
 }
@@ -323,14 +370,14 @@ where
 }
 
 /// The service's answer to one request on `conn`: its refusal when the head guard
-/// refused it, else the proxied response; counted in `finished` (HTTP/1) when hyper
-/// is done with it.
-async fn respond(
+/// refused it, else the proxied response; counted in `finished` (HTTP/1 through
+/// hyper) when hyper is done with it.
+pub(crate) async fn respond(
     conn: Arc<ClientConn>,
     source: Source,
-    request: Request<Incoming>,
+    request: Request<FromClient>,
     finished: Option<Arc<Responses>>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Response<ProxyBody> {
     // Load the live config first: `Control::apply` pins `retired` before it
     // publishes, so a request that sees the snapshot without this listener also
     // sees the pinned one.
@@ -343,5 +390,5 @@ async fn respond(
         Some(refusal) => refusal::answer(&live, &conn, conn.addr, refusal),
         None => handle(live, &conn, request).await,
     };
-    Ok(response.map(|body| body.counted_in(finished)))
+    response.map(|body| body.counted_in(finished))
 }

@@ -9,7 +9,6 @@
 
 use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use sluicegate_runtime::Listener;
 
@@ -34,7 +33,7 @@ impl Asked {
     /// hyper's fields offer a protocol, and hyper can hand the connection over. Take
     /// it before anything else: until it is dropped or answered, the guard reads
     /// nothing more from the client.
-    pub(crate) fn take(conn: &ClientConn, request: &mut Request<Incoming>) -> Option<Self> {
+    pub(crate) fn take<B>(conn: &ClientConn, request: &mut Request<B>) -> Option<Self> {
         let ticket = conn.upgrades.ticket(conn.refusals.serving())?;
         let protocols = offered(request.headers())?;
         let client = request.extensions_mut().remove::<OnUpgrade>()?;
