@@ -133,3 +133,33 @@ async fn a_head_split_at_every_byte_is_answered_once() {
     assert_eq!(status_lines(&answer), ["HTTP/1.1 200 OK"], "{answer:?}");
     assert_eq!(backend.request_lines(), ["GET /split"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_mid_stream_has_its_response_dropped() {
+    init_tracing();
+    // The head and a first chunk, then nothing: a stream with long gaps (SSE).
+    let backend =
+        Backend::replying(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+    client
+        .write_all(b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    within(WAIT, "the first chunk", async {
+        let mut received = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&received).contains("first") {
+            let n = client.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the first chunk: {received:?}");
+            received.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    drop(client);
+    // Not at the next write (there is none): the backend's connection is closed now.
+    assert!(
+        eventually(WAIT, || backend.closed() == 1).await,
+        "the proxy kept streaming to a client that left"
+    );
+}

@@ -55,6 +55,7 @@ use crate::head_guard::{Start, may_end_head};
 use crate::park::Parked;
 use crate::serve::{Source, respond};
 use request_head::{Parsed, RequestHead, Spans};
+use response_body::Watch;
 use response_head::Asked;
 
 /// The read buffer's first size, and what it grows by: a head of a browser or an
@@ -160,6 +161,19 @@ where
     }
 }
 
+/// Reads more from `stream` into `read` (grown when it has little room); `Ok(0)`:
+/// closed.
+fn poll_fill<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    read: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    if read.capacity() - read.len() < MIN_READ {
+        read.reserve(READ_BUFFER.max(read.len()));
+    }
+    tokio_util::io::poll_read_buf(Pin::new(stream), cx, read)
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// Steps 1, 2 and 5 of the lifecycle: `Ready` with the next head, or with the
     /// reason there is none.
@@ -172,8 +186,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             if let Some(next) = self.parsed() {
                 return Poll::Ready(next);
             }
+            // Polled even when it cannot close the connection here, so that the
+            // answer to a head read meanwhile knows (`Connection: close`).
+            let drained = draining.is_terminated() || draining.as_mut().poll(cx).is_ready();
             let between = self.read.is_empty() || self.heads > 0;
-            if between && (draining.is_terminated() || draining.as_mut().poll(cx).is_ready()) {
+            if between && drained {
                 return Poll::Ready(Next::Closed);
             }
             match self.poll_fill(cx) {
@@ -221,12 +238,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
-    /// Reads more into the buffer (grown when it has little room); `Ok(0)`: closed.
+    /// Reads more into the buffer; `Ok(0)`: closed.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        if self.read.capacity() - self.read.len() < MIN_READ {
-            self.read.reserve(READ_BUFFER.max(self.read.len()));
-        }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read)
+        poll_fill(&mut self.stream, &mut self.read, cx)
     }
 
     /// Steps 3 and 4: answers `head` and writes the answer; whether the connection
@@ -264,12 +278,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(response) = answered else {
             return false; // The client went away: the request is dropped.
         };
+        if !draining.is_terminated() {
+            // A drain since the last poll (an answer ready at once polls it not).
+            let _ = std::future::poll_fn(|cx| Poll::Ready(draining.as_mut().poll(cx))).await;
+        }
         let asked = Asked {
             head: asked_head,
             http10,
             keep_alive: head.keep_alive && !draining.is_terminated(),
         };
-        let kept = response_body::write(&mut self.stream, &mut self.write, response, asked).await;
+        let watch = Watch {
+            read: &mut self.read,
+            on: watch,
+        };
+        let out = (&mut self.write, watch);
+        let kept = response_body::write(&mut self.stream, out, response, asked).await;
         if self.write.capacity() > KEPT_WRITE_BUFFER {
             self.write = Vec::new();
         }

@@ -150,7 +150,8 @@ fn build(head: &Bytes, spans: &Spans) -> Option<RequestHead> {
         headers.append(name, value);
     }
     let keep_alive = match spans.version {
-        Version::HTTP_10 => connection.keep_alive,
+        // `close` wins, as in hyper.
+        Version::HTTP_10 => connection.keep_alive && !connection.close,
         _ => !connection.close,
     };
     parts.method = method;
@@ -217,6 +218,12 @@ mod tests {
         assert!(!keep(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(keep(b"GET / HTTP/1.0\r\nConnection: x, keep-alive\r\n\r\n"));
         assert!(keep(b"GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"));
+        assert!(!keep(
+            b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"
+        ));
+        assert!(!keep(
+            b"GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n"
+        ));
     }
 
     #[test]

@@ -4,18 +4,22 @@
 //! Small frames are copied behind the head into the connection's write buffer, so a
 //! short response leaves in one write; a frame past [`COPY_LIMIT`] is written from
 //! its own bytes. The buffer goes out whenever the body has nothing ready (so a
-//! streamed body reaches the client as it comes) and at the end. Trailers are not
-//! written: hyper writes them only for a response that announced them in `Trailer`,
-//! a field the proxy removes.
+//! streamed body reaches the client as it comes) and at the end. While the body has
+//! nothing ready the client is watched as hyper watches it ([`Watch`]): a client
+//! that closes ends the response there, not at the next write. A body is dropped
+//! once its length is written, as hyper drops it. Trailers are not written: hyper
+//! writes them only for a response that announced them in `Trailer`, a field the
+//! proxy removes.
 
 use std::io;
 use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use http::Response;
 use hyper::body::Body;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::response_head::{self, Asked, Framing};
 use crate::body::ProxyBody;
@@ -27,11 +31,42 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// The write buffer goes out once it holds this much, whatever the body does next.
 const WRITE_HIGH: usize = 64 * 1024;
 
-/// Writes `response` to `stream` through the buffer `out`; whether the connection
-/// may carry another request after it (the head said so and the body was whole).
-pub(crate) async fn write<S: AsyncWrite + Unpin>(
+/// The connection's read side while a response is written: read only while nothing
+/// is buffered (hyper's rule), to see the client close; bytes that come are kept in
+/// `read` as the next head, and end the watch.
+pub(crate) struct Watch<'a> {
+    pub(crate) read: &'a mut BytesMut,
+    pub(crate) on: bool,
+}
+
+impl Watch<'_> {
+    /// `Ready(Err)` once the client has closed (or its socket failed).
+    fn poll_gone<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.on || !self.read.is_empty() {
+            return Poll::Pending;
+        }
+        match super::poll_fill(stream, self.read, cx) {
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into())),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Ready(Ok(_)) => {
+                self.on = false;
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Writes `response` to `stream` through the buffer `out`, watching the client
+/// (`watch`); whether the connection may carry another request after it (the head
+/// said so and the body was whole).
+pub(crate) async fn write<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
-    out: &mut Vec<u8>,
+    (out, watch): (&mut Vec<u8>, Watch<'_>),
     response: Response<ProxyBody>,
     asked: Asked,
 ) -> io::Result<bool> {
@@ -51,7 +86,7 @@ pub(crate) async fn write<S: AsyncWrite + Unpin>(
         }
         framing => {
             let mut body = std::pin::pin!(body);
-            send_body(stream, out, body.as_mut(), framing).await?
+            send_body(stream, (out, watch), body.as_mut(), framing).await?
         }
     };
     flush(stream, out).await?;
@@ -60,9 +95,9 @@ pub(crate) async fn write<S: AsyncWrite + Unpin>(
 
 /// Writes the body in `framing` (not [`Framing::Empty`]); whether it was whole (a
 /// body that failed or ended short of its length leaves the connection unusable).
-async fn send_body<S: AsyncWrite + Unpin>(
+async fn send_body<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
-    out: &mut Vec<u8>,
+    (out, mut watch): (&mut Vec<u8>, Watch<'_>),
     mut body: Pin<&mut ProxyBody>,
     framing: Framing,
 ) -> io::Result<bool> {
@@ -77,7 +112,11 @@ async fn send_body<S: AsyncWrite + Unpin>(
             Poll::Pending => {
                 // Nothing ready: what is written so far goes out while the body waits.
                 flush(stream, out).await?;
-                std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await
+                std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
+                    Poll::Ready(frame) => Poll::Ready(Ok(frame)),
+                    Poll::Pending => watch.poll_gone(stream, cx).map(|gone| gone.map(|()| None)),
+                })
+                .await?
             }
         };
         let data = match frame {
@@ -97,6 +136,9 @@ async fn send_body<S: AsyncWrite + Unpin>(
                 let take = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
                 left -= take as u64;
                 push(stream, out, data.slice(..take)).await?;
+                if left == 0 {
+                    return Ok(true);
+                }
             }
             Framing::Chunked => {
                 let size = format!("{:X}\r\n", data.len());
@@ -109,7 +151,7 @@ async fn send_body<S: AsyncWrite + Unpin>(
     }
     match framing {
         Framing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
-        Framing::Length(_) if left > 0 => return Ok(false),
+        Framing::Length(_) => return Ok(false), // Ended short of its length.
         _ => {}
     }
     Ok(true)

@@ -160,9 +160,14 @@ fn has_no_length(status: StatusCode) -> bool {
 }
 
 /// A map's `Content-Length` as the length of a body of unknown size.
+/// Plain digits only, as hyper reads it (no sign, no spaces).
 fn length(value: &HeaderValue) -> Result<u64, InvalidLength> {
-    let text = value.to_str().map_err(|_| InvalidLength)?;
-    text.trim().parse().map_err(|_| InvalidLength)
+    let digits = value.as_bytes();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(InvalidLength);
+    }
+    let text = std::str::from_utf8(digits).map_err(|_| InvalidLength)?;
+    text.parse().map_err(|_| InvalidLength)
 }
 
 fn status_line(parts: &Parts, http10: bool, out: &mut Vec<u8>) {
