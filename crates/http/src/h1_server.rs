@@ -21,7 +21,8 @@
 //!    to see the client close (then the request is dropped, as hyper drops it): bytes
 //!    that come meanwhile are kept as the next head (pipelining; one request at a
 //!    time).
-//! 4. **Written**: head and body ([`response_body`]); then the connection is kept
+//! 4. **Written**: head and body ([`response_body`]; while the body has nothing
+//!    ready the client is watched as in step 3); then the connection is kept
 //!    (step 1) unless the client or the response said `close`, the body did not end
 //!    whole, or the listener drains.
 //! 5. **Idle**: nothing of a next head; past `keepalive_timeout` the connection is
