@@ -4,8 +4,8 @@
 //! classification alone, in `forward.rs`; the status comes from the error, in
 //! `status.rs`.
 
-use http::Request;
 use sluicegate_core::{AfterSend, FailedAt};
+use sluicegate_upstream::Outgoing;
 
 use crate::replay::RequestBody;
 use crate::status::ProxyError;
@@ -19,14 +19,14 @@ pub(crate) struct Failure {
     pub(crate) at: FailedAt,
     /// The request, when none of it was sent ([`FailedAt::BeforeSend`]): it may go to
     /// another backend as it is.
-    pub(crate) unsent: Option<Box<Request<RequestBody>>>,
+    pub(crate) unsent: Option<Box<Outgoing<RequestBody>>>,
     /// A reused connection closed under the request before any answer (see
     /// `SendError::Stale`): not counted against the backend, and an idempotent request
     /// is sent once more on a fresh connection.
     pub(crate) stale: bool,
     /// The request, sent but handed back whole by the client that sent it (after an
     /// idle close): what that resend sends, with no copy kept beforehand.
-    pub(crate) given_back: Option<Box<Request<RequestBody>>>,
+    pub(crate) given_back: Option<Box<Outgoing<RequestBody>>>,
 }
 
 impl Failure {

@@ -15,7 +15,9 @@ use sluicegate_core::{AfterSend, FailedAt, PickKey};
 use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
-use sluicegate_upstream::{AddedFields, BackendUpstream, Lease, LiveCluster, UpstreamBody};
+use sluicegate_upstream::{
+    AddedFields, BackendUpstream, Lease, LiveCluster, Outgoing, UpstreamBody,
+};
 
 use crate::body::ProxyBody;
 use crate::failure::Failure;
@@ -41,30 +43,28 @@ struct HeadCopy {
     version: Version,
     headers: HeaderMap,
     /// The fields the proxy added, beside the map (`forwarded.rs`).
-    added: Option<AddedFields>,
+    added: AddedFields,
 }
 
 impl HeadCopy {
-    fn of(request: &Request<RequestBody>) -> Self {
+    fn of(outgoing: &Outgoing<RequestBody>) -> Self {
+        let request = &outgoing.request;
         Self {
             method: request.method().clone(),
             uri: request.uri().clone(),
             version: request.version(),
             headers: request.headers().clone(),
-            added: request.extensions().get::<AddedFields>().cloned(),
+            added: outgoing.added.clone(),
         }
     }
 
-    fn request(&self, body: RequestBody) -> Box<Request<RequestBody>> {
-        let mut request = Box::new(Request::new(body));
+    fn request(&self, body: RequestBody) -> Box<Outgoing<RequestBody>> {
+        let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.clone();
-        if let Some(added) = &self.added {
-            request.extensions_mut().insert(added.clone());
-        }
-        request
+        Box::new(Outgoing::new(request, self.added.clone()))
     }
 }
 
@@ -75,7 +75,7 @@ pub(crate) struct Exchange<'a> {
     pub(crate) key: PickKey,
     /// The request with its first body, boxed once here: every layer below keeps
     /// what it is given in its future, and a request inline is 352 bytes.
-    pub(crate) request: Box<Request<RequestBody>>,
+    pub(crate) request: Box<Outgoing<RequestBody>>,
     /// What further bodies come from, for a resend (its first was taken).
     pub(crate) body: Prepared,
     /// Whether the request may be sent again after it was sent (the policy resends
@@ -100,7 +100,7 @@ struct Failed {
     /// Where it failed (a retried status: after sending).
     at: FailedAt,
     /// The request, when none of it was sent.
-    unsent: Option<Box<Request<RequestBody>>>,
+    unsent: Option<Box<Outgoing<RequestBody>>>,
     /// Keeps a failed request counted in the cluster's in-flight total until its next
     /// attempt starts (a retried status keeps its response, and with it its count,
     /// until then).
@@ -108,14 +108,14 @@ struct Failed {
     /// A reused connection closed under the request before any answer.
     stale: bool,
     /// The request, sent and handed back whole (see `Failure::given_back`).
-    given_back: Option<Box<Request<RequestBody>>>,
+    given_back: Option<Box<Outgoing<RequestBody>>>,
 }
 
 /// The next attempt: the request to send to backend `slot`, on a new connection when
 /// `fresh`, holding a retry budget slot when it is a resend.
 struct Try {
     slot: usize,
-    request: Box<Request<RequestBody>>,
+    request: Box<Outgoing<RequestBody>>,
     fresh: bool,
     budget: Option<RetryGuard>,
 }
@@ -162,7 +162,7 @@ pub(crate) async fn forward(
         upgrade,
     } = exchange;
     let cluster = target.cluster;
-    let resendable = !upgrade && (resend || is_idempotent(request.method()));
+    let resendable = !upgrade && (resend || is_idempotent(request.request.method()));
     let replayable = body.is_replayable();
     // Kept for a resend within the policy, or once on a fresh connection after an
     // idle close (any idempotent request, with or without a policy), unless the
@@ -172,7 +172,7 @@ pub(crate) async fn forward(
     let gives_back = || {
         target
             .backend(slot)
-            .is_some_and(|(_, up)| up.pool.gives_back(&request))
+            .is_some_and(|(_, up)| up.pool.gives_back(&request.request))
     };
     let may_resend = resendable && replayable;
     let copy = (may_resend && (resend || !gives_back())).then(|| Box::new(HeadCopy::of(&request)));
@@ -260,14 +260,14 @@ impl Tries<'_> {
     }
 
     /// A copy of the request to send again, if it may be.
-    fn again(&mut self) -> Option<Box<Request<RequestBody>>> {
+    fn again(&mut self) -> Option<Box<Outgoing<RequestBody>>> {
         let copy = self.copy.as_ref()?;
         Some(copy.request(self.body.take()?))
     }
 
     /// A request that was never sent, to the next untried backend: it loads no
     /// backend, so it needs neither budget nor pause.
-    fn elsewhere(&self, unsent: Box<Request<RequestBody>>, at: FailedAt) -> Option<Try> {
+    fn elsewhere(&self, unsent: Box<Outgoing<RequestBody>>, at: FailedAt) -> Option<Try> {
         let cluster = self.cluster;
         let policy = cluster.retry.as_ref();
         let next = (at.resend_safe(false) && policy.is_none_or(|p| p.retries(at)))
@@ -339,7 +339,7 @@ async fn attempt(
     cluster: &Cluster,
     backend: &Backend,
     up: &BackendUpstream<RequestBody>,
-    (request, fresh): (Box<Request<RequestBody>>, bool),
+    (request, fresh): (Box<Outgoing<RequestBody>>, bool),
     (budget_slot, waiting): (Option<RetryGuard>, Option<BetweenAttempts>),
 ) -> Result<Result<Answered, Box<Failed>>, ProxyError> {
     let guard = backend.start_request();

@@ -7,7 +7,7 @@ use http::request::Parts;
 use http::{Request, Response};
 use hyper::body::Body as _;
 use sluicegate_runtime::{Backend, Listener, Snapshot, TrustedProxies};
-use sluicegate_upstream::LiveCluster;
+use sluicegate_upstream::{LiveCluster, Outgoing};
 
 use crate::access::{AccessRecord, Outcome};
 use crate::affinity::pick_key;
@@ -182,7 +182,7 @@ async fn proxy(
     };
     let key = pick_key(cluster, &head, identity.client);
     let (slot, _) = cluster.pick(&key).ok_or_else(no_backend)?;
-    upstream_head(
+    let added = upstream_head(
         &mut head,
         conn,
         identity,
@@ -196,7 +196,7 @@ async fn proxy(
     let exchange = Exchange {
         target,
         key,
-        request: Box::new(Request::from_parts(head, first)),
+        request: Box::new(Outgoing::new(Request::from_parts(head, first), added)),
         body,
         resend,
         upgrade: asked.is_some(),

@@ -6,11 +6,11 @@
 use std::io;
 use tokio::time::Instant;
 
-use http::{Request, Response, StatusCode, header};
+use http::{Response, StatusCode, header};
 use sluicegate_core::{AfterSend, FailedAt};
 use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
-use sluicegate_upstream::{BackendUpstream, Lease, SendError, SendFailure, UpstreamBody};
+use sluicegate_upstream::{BackendUpstream, Lease, Outgoing, SendError, SendFailure, UpstreamBody};
 
 use crate::client_body;
 use crate::failure::Failure;
@@ -28,14 +28,14 @@ pub(crate) async fn send(
     upstream: &BackendUpstream<RequestBody>,
     cluster: &Cluster,
     backend: &Backend,
-    request: Box<Request<RequestBody>>,
+    request: Box<Outgoing<RequestBody>>,
     fresh: bool,
 ) -> Result<(Response<UpstreamBody>, Lease<RequestBody>), Failure> {
     let name = || cluster.name.to_string();
     // Only an upgrade goes on a fresh connection the first time: no other request
     // has an `Upgrade` left to look up (`upstream_head.rs` removes it).
     let offered = fresh
-        .then(|| request.headers().get(header::UPGRADE).cloned())
+        .then(|| request.request.headers().get(header::UPGRADE).cloned())
         .flatten();
     let started = Instant::now();
     let deadline = started + cluster.response_timeout;
@@ -81,7 +81,7 @@ pub(crate) async fn send(
 /// The failure of an exchange that did not get a response head: counted (a connect
 /// error) and logged (an idle close only at debug level: it is resent).
 fn failed(
-    failure: SendFailure<Request<RequestBody>>,
+    failure: SendFailure<Outgoing<RequestBody>>,
     backend: &Backend,
     cluster: String,
 ) -> Failure {
@@ -126,7 +126,7 @@ fn failed(
 /// A request the backend had no room for: counted, unsent, so it may go to another
 /// backend; not the backend failing (`forward.rs` does not hold it against it).
 fn saturated(
-    failure: SendFailure<Request<RequestBody>>,
+    failure: SendFailure<Outgoing<RequestBody>>,
     backend: &Backend,
     cluster: String,
 ) -> Failure {

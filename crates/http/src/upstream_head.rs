@@ -4,7 +4,7 @@
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, Version, header};
-use sluicegate_upstream::UpstreamBody;
+use sluicegate_upstream::{AddedFields, UpstreamBody};
 
 use crate::conn::ClientConn;
 use crate::forwarded::forwarded_fields;
@@ -19,12 +19,13 @@ use crate::upgrade::restore;
 /// client that sent none, set to the address the client connected to). An HTTP/2
 /// request's `:authority` becomes `Host`. An upgrade that is honoured keeps
 /// `Connection: upgrade`, and `Upgrade` becomes `upgrade`: the protocols offered.
+/// The fields the proxy adds are returned, to go beside the map.
 pub(crate) fn upstream_head(
     head: &mut Parts,
     conn: &ClientConn,
     identity: &Identity,
     upgrade: Option<&HeaderValue>,
-) {
+) -> AddedFields {
     if let Some(target) = head.uri.authority() {
         // Absolute-form target: its authority replaces Host (RFC 9112 §3.2.2).
         if let Ok(host) = HeaderValue::from_str(target.as_str()) {
@@ -56,8 +57,7 @@ pub(crate) fn upstream_head(
     if let Some(protocols) = upgrade {
         restore(&mut head.headers, protocols.clone());
     }
-    let added = forwarded_fields(&mut head.headers, identity, conn.scheme.as_str());
-    head.extensions.insert(added);
+    forwarded_fields(&mut head.headers, identity, conn.scheme.as_str())
 }
 
 /// An HTTP/2 client may split `Cookie` into one field per cookie (for HPACK); an

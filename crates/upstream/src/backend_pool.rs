@@ -7,11 +7,11 @@ use sluicegate_core::UpstreamProtocol;
 use sluicegate_runtime::{Backend, Cluster};
 use tokio::time::Instant;
 
-use crate::added_fields::AddedFields;
 use crate::connector::Connector;
 use crate::direct;
 use crate::h2_pool::H2Pool;
 use crate::lease::Lease;
+use crate::outgoing::Outgoing;
 use crate::pool::{Pool, SendBody};
 use crate::queue::Limit;
 use crate::send_error::{SendError, SendFailure};
@@ -79,16 +79,14 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     /// see [`Pool::send`] and [`H2Pool::send`].
     pub async fn send(
         &self,
-        request: Box<Request<B>>,
+        request: Box<Outgoing<B>>,
         fresh: bool,
         deadline: Instant,
-    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Outgoing<B>>> {
         match self {
             BackendPool::Http1(pool) => pool.send(request, fresh, deadline).await,
             BackendPool::Http2(pool) => {
-                let mut request = *request;
-                AddedFields::merge(&mut request);
-                let sent = tokio::time::timeout_at(deadline, pool.send(request, fresh)).await;
+                let sent = tokio::time::timeout_at(deadline, pool.send(*request, fresh)).await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
                 Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))

@@ -45,6 +45,7 @@ use deadline::ResponseTimer;
 pub(crate) use response_head::ResponseHead;
 
 use crate::connector::UpstreamStream;
+use crate::outgoing::Outgoing;
 use crate::pool::{MAX_IDLE, OpenCount};
 use crate::send_error::is_reset;
 
@@ -139,7 +140,7 @@ impl Conn {
 
     /// Writes the head of `request`. An error before the first byte was taken leaves
     /// the request unwritten.
-    async fn write_head<B>(&mut self, request: &Request<B>) -> Result<(), ExchangeError> {
+    async fn write_head<B>(&mut self, request: &Outgoing<B>) -> Result<(), ExchangeError> {
         self.write.clear();
         request_head::encode(request, &mut self.write);
         let written = self
@@ -164,7 +165,7 @@ impl Conn {
     /// `direct/deadline.rs`). A `101` is an error: no upgrade was asked.
     pub(crate) async fn exchange<B>(
         &mut self,
-        request: &Request<B>,
+        request: &Outgoing<B>,
         deadline: Instant,
     ) -> Result<ResponseHead, ExchangeError> {
         // Out of `self` while the exchange borrows it; put back after (a connection
@@ -188,10 +189,10 @@ impl Conn {
 
     async fn exchange_untimed<B>(
         &mut self,
-        request: &Request<B>,
+        request: &Outgoing<B>,
     ) -> Result<ResponseHead, ExchangeError> {
         self.write_head(request).await?;
-        let head_request = request.method() == Method::HEAD;
+        let head_request = request.request.method() == Method::HEAD;
         let mut answered = false;
         loop {
             let parsed = response_head::parse(&mut self.read, head_request).map_err(|e| {

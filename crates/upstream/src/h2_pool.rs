@@ -24,7 +24,7 @@ use std::sync::{Arc, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
+use http::Response;
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -32,6 +32,7 @@ use tokio::sync::Mutex;
 
 use crate::connector::Connector;
 use crate::h2_request::to_h2;
+use crate::outgoing::Outgoing;
 use crate::pool::SendBody;
 use crate::send_error::{SendError, SendFailure};
 
@@ -126,15 +127,18 @@ impl<B: SendBody + Unpin> H2Pool<B> {
     /// refusing connection is out of use already, and any other one with room will do.
     pub async fn send(
         &self,
-        request: Request<B>,
+        request: Outgoing<B>,
         _fresh: bool,
-    ) -> Result<(Response<Incoming>, StreamSlot), SendFailure<Request<B>>> {
-        let mut request = to_h2(request, self.inner.connector.scheme());
+    ) -> Result<(Response<Incoming>, StreamSlot), SendFailure<Outgoing<B>>> {
+        let mut request = to_h2(request.merged(), self.inner.connector.scheme());
         let mut fresh = false;
         loop {
             let (mut sender, slot) = match self.inner.slot(fresh).await {
                 Ok(taken) => taken,
-                Err(error) => return Err(SendFailure::unsent(error, Box::new(request))),
+                Err(error) => {
+                    let request = Box::new(Outgoing::plain(request));
+                    return Err(SendFailure::unsent(error, request));
+                }
             };
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, slot)),

@@ -52,10 +52,10 @@ use sluicegate_core::worker;
 use sluicegate_metrics::LazyCounter;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::added_fields::AddedFields;
 use crate::connector::Connector;
 use crate::direct::{self, Stacks};
 use crate::lease::Lease;
+use crate::outgoing::Outgoing;
 use crate::queue::{Limit, Permits};
 use crate::send_error::{SendError, SendFailure, is_reset};
 use crate::upstream_body::UpstreamBody;
@@ -169,10 +169,10 @@ impl<B: SendBody> Pool<B> {
     /// ([`SendFailure::unsent`]), so it can go to another backend.
     pub async fn send(
         &self,
-        request: Box<Request<B>>,
+        request: Box<Outgoing<B>>,
         fresh: bool,
         deadline: tokio::time::Instant,
-    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Outgoing<B>>> {
         let permit = match &self.inner.limit {
             Some(permits) => match permits.acquire(deadline).await {
                 Ok(permit) => Some(permit),
@@ -182,7 +182,7 @@ impl<B: SendBody> Pool<B> {
             None => None,
         };
         let here = worker::current() % self.inner.idle.len();
-        if !fresh && direct::carries(&request) {
+        if !fresh && direct::carries(&request.request) {
             return self.send_direct(request, permit, (here, deadline)).await;
         }
         let sent = self.send_hyper(request, fresh, (permit, here));
@@ -195,11 +195,11 @@ impl<B: SendBody> Pool<B> {
     /// `send` on hyper's client, untimed (`send` bounds it).
     async fn send_hyper(
         &self,
-        mut request: Box<Request<B>>,
+        request: Box<Outgoing<B>>,
         fresh: bool,
         (permit, here): (Option<OwnedSemaphorePermit>, usize),
-    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
-        AddedFields::merge(&mut request);
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Outgoing<B>>> {
+        let mut request = request.merged();
         loop {
             let idle = if fresh {
                 None
@@ -212,13 +212,13 @@ impl<B: SendBody> Pool<B> {
                 // inline its state would be copied with every request's future.
                 None => match Box::pin(self.inner.connect()).await {
                     Ok(sender) => (sender, here, false),
-                    Err(error) => return Err(SendFailure::unsent(error, request)),
+                    Err(error) => return Err(SendFailure::unsent(error, boxed(request))),
                 },
             };
             if reused && sender.ready().await.is_err() {
                 continue; // Closed while idle: try the next one.
             }
-            match sender.try_send_request(*request).await {
+            match sender.try_send_request(request).await {
                 Ok(response) => {
                     let response = response.map(UpstreamBody::Hyper);
                     let lease =
@@ -227,7 +227,7 @@ impl<B: SendBody> Pool<B> {
                 }
                 Err(mut error) => match error.take_message() {
                     // Not written: safe to send on another connection.
-                    Some(unsent) if reused => request = Box::new(unsent),
+                    Some(unsent) if reused => request = unsent,
                     None if reused && is_stale(error.error()) => {
                         return Err(SendFailure::sent(SendError::Stale(
                             error.into_error().into(),
@@ -238,7 +238,7 @@ impl<B: SendBody> Pool<B> {
                         let given_back = None;
                         return Err(SendFailure {
                             error,
-                            unsent: unsent.map(Box::new),
+                            unsent: unsent.map(boxed),
                             given_back,
                         });
                     }
@@ -246,6 +246,11 @@ impl<B: SendBody> Pool<B> {
             }
         }
     }
+}
+
+/// A request handed back by hyper's client, its added fields in its map already.
+fn boxed<B>(request: Request<B>) -> Box<Outgoing<B>> {
+    Box::new(Outgoing::plain(request))
 }
 
 impl<B: SendBody> Inner<B> {

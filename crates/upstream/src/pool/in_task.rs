@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::Response;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::{Inner, OpenCount, Pool, SendBody};
 use crate::direct::{Conn, DirectBody, ExchangeError, GiveBack};
 use crate::lease::Lease;
+use crate::outgoing::Outgoing;
 use crate::send_error::{SendError, SendFailure};
 use crate::upstream_body::UpstreamBody;
 
@@ -22,10 +23,10 @@ impl<B: SendBody> Pool<B> {
     /// holds nothing.
     pub(super) async fn send_direct(
         &self,
-        request: Box<Request<B>>,
+        request: Box<Outgoing<B>>,
         mut permit: Option<OwnedSemaphorePermit>,
         (here, deadline): (usize, Instant),
-    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Request<B>>> {
+    ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Outgoing<B>>> {
         loop {
             let (mut conn, home, reused) = match self.inner.checkout_direct(here) {
                 Some((conn, home)) => (conn, home, true),
