@@ -9,7 +9,7 @@
 
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
-use sluicegate_upstream::AddedFields;
+use sluicegate_upstream::{AddedFields, short_head};
 
 use crate::addr_text::ip_value;
 use crate::headers::append_to_list;
@@ -74,7 +74,7 @@ pub(crate) fn forwarded_fields(
     }
     if !(trusted && present & XFH != 0) {
         drop_present(headers, present, XFH);
-        if let Some(host) = headers.get(header::HOST) {
+        if let Some(host) = short_head::get(headers, &header::HOST) {
             added.push(X_FORWARDED_HOST.clone(), host.clone());
         }
     }

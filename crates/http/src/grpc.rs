@@ -5,11 +5,11 @@
 //! which is the one `TE` value HTTP/2 allows (RFC 9113 §8.2.2).
 
 use http::{HeaderMap, HeaderValue, header};
+use sluicegate_upstream::short_head;
 
 /// Whether a request with these headers is a gRPC call.
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
+    short_head::get(headers, &header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             let v = v.trim_start();
@@ -21,9 +21,7 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
 
 /// Whether the client's `TE` lists `trailers`.
 pub(crate) fn wants_trailers(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::TE)
-        .iter()
+    short_head::get_all(headers, &header::TE)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| {

@@ -6,6 +6,7 @@
 
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
+use sluicegate_upstream::short_head;
 
 /// Fields that describe one connection and never cross a proxy. `HTTP2-Settings`
 /// belongs to an `h2c` upgrade (RFC 7540 §3.2.1), which is never honoured.
@@ -55,7 +56,7 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
     if present & 1 != 0 {
         // `HOP_BY_HOP[0]` is `Connection`.
-        let mut values = headers.get_all(header::CONNECTION).iter();
+        let mut values = short_head::get_all(headers, &header::CONNECTION);
         let first = values.next().cloned();
         // Empty (no allocation) unless the head has more than one `Connection` line.
         let more: Vec<HeaderValue> = values.cloned().collect();

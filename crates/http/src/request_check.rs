@@ -7,6 +7,7 @@
 use http::request::Parts;
 use http::uri::Scheme;
 use http::{Method, Version, header};
+use sluicegate_upstream::short_head;
 
 use crate::status::ProxyError;
 use crate::via::{MAX_OWN_HOPS, own_hops};
@@ -24,7 +25,7 @@ pub(crate) fn check_request(head: &Parts, scheme: &Scheme) -> Result<(), ProxyEr
             "the asterisk form is only for OPTIONS",
         ));
     }
-    let mut hosts = head.headers.get_all(header::HOST).iter();
+    let mut hosts = short_head::get_all(&head.headers, &header::HOST);
     let host = hosts.next();
     if hosts.next().is_some() {
         return Err(ProxyError::BadRequest("more than one Host header"));
@@ -94,10 +95,7 @@ fn check_absolute_form(head: &Parts, connection: &Scheme) -> Result<(), ProxyErr
 /// hyper decodes `chunked` and the body goes upstream re-framed: any other coding
 /// (`gzip, chunked`) would be lost on the way, so it is refused (as nginx does).
 fn check_codings(head: &Parts) -> Result<(), ProxyError> {
-    let other = head
-        .headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
+    let other = short_head::get_all(&head.headers, &header::TRANSFER_ENCODING)
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
     if other {

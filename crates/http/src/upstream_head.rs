@@ -4,7 +4,7 @@
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, Version, header};
-use sluicegate_upstream::{AddedFields, UpstreamBody};
+use sluicegate_upstream::{AddedFields, UpstreamBody, short_head};
 
 use crate::conn::ClientConn;
 use crate::forwarded::forwarded_fields;
@@ -32,7 +32,7 @@ pub(crate) fn upstream_head(
             head.headers.insert(header::HOST, host);
         }
     }
-    if !head.headers.contains_key(header::HOST) {
+    if !short_head::contains(&head.headers, &header::HOST) {
         head.headers.insert(header::HOST, conn.host.clone());
     }
     if head.uri.scheme().is_some() || head.uri.authority().is_some() {
@@ -82,7 +82,7 @@ fn join_cookies(headers: &mut HeaderMap) {
 /// zero-padded `010` is 10 to hyper and 8 to a backend that reads octal, and the
 /// connection would desynchronise. (hyper has already refused values that differ.)
 fn canonical_content_length(headers: &mut HeaderMap) {
-    let Some(value) = headers.get(header::CONTENT_LENGTH) else {
+    let Some(value) = short_head::get(headers, &header::CONTENT_LENGTH) else {
         return; // Nothing to rewrite, nothing to remove (most requests).
     };
     let parsed = Some(value)

@@ -11,6 +11,7 @@
 use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderValue, header};
+use sluicegate_upstream::short_head;
 
 /// Passes through this process a request may make: a listener forwarding to another
 /// listener of the same process is a legitimate design, a request that did so more
@@ -26,9 +27,7 @@ fn own_entry() -> &'static str {
 /// How many times the request already passed through this process.
 pub(crate) fn own_hops(headers: &HeaderMap) -> usize {
     let own = own_entry();
-    headers
-        .get_all(header::VIA)
-        .iter()
+    short_head::get_all(headers, &header::VIA)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter(|entry| entry.trim() == own)

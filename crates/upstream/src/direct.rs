@@ -64,8 +64,7 @@ pub(crate) fn carries<B: Body>(request: &Request<B>) -> bool {
 /// handful of fields, and comparing each name (standard names compare as numbers)
 /// costs less than hashing both names for two lookups; a long head is looked up.
 fn asks_to_switch_or_frame(headers: &http::HeaderMap) -> bool {
-    const SCANNED: usize = 16;
-    if headers.len() > SCANNED {
+    if headers.len() > crate::short_head::SCANNED {
         return headers.contains_key(header::TRANSFER_ENCODING)
             || headers.contains_key(header::UPGRADE);
     }

@@ -25,6 +25,7 @@ mod outgoing;
 pub mod pool;
 mod queue;
 pub mod send_error;
+pub mod short_head;
 mod upstream_body;
 pub mod upstreams;
 
