@@ -45,6 +45,7 @@ use deadline::ResponseTimer;
 pub(crate) use response_head::ResponseHead;
 
 use crate::connector::UpstreamStream;
+use crate::field_names::FieldNames;
 use crate::outgoing::Outgoing;
 use crate::pool::{MAX_IDLE, OpenCount};
 use crate::send_error::is_reset;
@@ -80,6 +81,8 @@ pub(crate) struct Conn {
     read: BytesMut,
     write: Vec<u8>,
     timer: ResponseTimer,
+    /// The backend's field names, remembered from head to head.
+    names: FieldNames,
     _open: OpenCount,
 }
 
@@ -106,6 +109,7 @@ impl Conn {
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
             timer: ResponseTimer::default(),
+            names: FieldNames::default(),
             _open: open,
         })
     }
@@ -194,7 +198,8 @@ impl Conn {
         let head_request = request.request.method() == Method::HEAD;
         let mut answered = false;
         loop {
-            let parsed = response_head::parse(&mut self.read, head_request).map_err(|e| {
+            let parsed = response_head::parse(&mut self.read, &mut self.names, head_request);
+            let parsed = parsed.map_err(|e| {
                 ExchangeError::Failed(io::Error::new(io::ErrorKind::InvalidData, e))
             })?;
             match parsed {

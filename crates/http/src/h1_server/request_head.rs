@@ -13,7 +13,8 @@ use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
-use http::{HeaderName, HeaderValue, Method, Request, Uri, Version};
+use http::{HeaderValue, Method, Request, Uri, Version};
+use sluicegate_upstream::FieldNames;
 
 use crate::head_check::{self, BodyFraming, Head, MAX_HEADERS};
 
@@ -41,15 +42,16 @@ pub(crate) struct RequestHead {
 }
 
 /// Where a head's parts lie in the buffer: the method, the target and each field's
-/// name and value, as (start, end) offsets (`u32`: a head is at most 64 KiB). One per
-/// connection, reused for each head: made afresh, its hundred fields would be zeroed
-/// and copied for every request.
+/// name and value, as (start, end) offsets (`u32`: a head is at most 64 KiB); and the
+/// client's field names as it spelt them last. One per connection, reused for each
+/// head: made afresh, its hundred fields would be zeroed and copied for every request.
 #[derive(Debug)]
 pub(crate) struct Spans {
     method: [u32; 2],
     target: [u32; 2],
     version: Version,
     fields: Vec<[u32; 4]>,
+    names: FieldNames,
 }
 
 impl Default for Spans {
@@ -59,6 +61,7 @@ impl Default for Spans {
             target: [0; 2],
             version: Version::HTTP_11,
             fields: Vec::new(),
+            names: FieldNames::default(),
         }
     }
 }
@@ -125,7 +128,7 @@ fn locate(buf: &[u8], spans: &mut Spans) -> Option<usize> {
 }
 
 /// The request whose head is `head`, its parts at `spans`.
-fn build(head: &Bytes, spans: &Spans) -> Option<RequestHead> {
+fn build(head: &Bytes, spans: &mut Spans) -> Option<RequestHead> {
     let slice = |[start, end]: [u32; 2]| head.get(start as usize..end as usize);
     let method = Method::from_bytes(slice(spans.method)?).ok()?;
     let target = slice(spans.target)?;
@@ -140,8 +143,8 @@ fn build(head: &Bytes, spans: &Spans) -> Option<RequestHead> {
     let headers = &mut parts.headers;
     headers.reserve(spans.fields.len());
     let mut connection = Connection::default();
-    for &[n0, n1, v0, v1] in &spans.fields {
-        let name = HeaderName::from_bytes(slice([n0, n1])?).ok()?;
+    for (i, &[n0, n1, v0, v1]) in spans.fields.iter().enumerate() {
+        let name = spans.names.name(i, slice([n0, n1])?).ok()?;
         let value = slice([v0, v1])?;
         if name == http::header::CONNECTION {
             connection.note(value);

@@ -11,10 +11,11 @@ use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::response::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, Version, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Version, header};
 
 pub(crate) use super::framing::Framing;
 use super::framing::Noted;
+use crate::field_names::FieldNames;
 
 /// The largest response head: the 64 KiB a client's head may have, as for hyper's
 /// client in `pool.rs`.
@@ -43,10 +44,11 @@ pub(crate) enum HeadError {
 }
 
 /// The complete head at the front of `buf` (taken off it), `None` while it has not
-/// ended. `head_request`: it answers a `HEAD`, so it has no body whatever its fields
-/// say.
+/// ended; its field names through the connection's `names`. `head_request`: it
+/// answers a `HEAD`, so it has no body whatever its fields say.
 pub(crate) fn parse(
     buf: &mut BytesMut,
+    names: &mut FieldNames,
     head_request: bool,
 ) -> Result<Option<ResponseHead>, HeadError> {
     // Uninitialised: zeroing a hundred fields would cost more than parsing them.
@@ -93,7 +95,7 @@ pub(crate) fn parse(
         *span = ends.map(|at| u32::try_from(at).unwrap_or(u32::MAX));
     }
     let head = buf.split_to(len).freeze();
-    let (mut headers, noted) = fields_of(&head, &spans[..count])?;
+    let (mut headers, noted) = fields_of(&head, &spans[..count], names)?;
     let (framing, reusable) = noted.framing(status, head_request)?;
     if framing == Framing::Chunked && noted.has_length() {
         // RFC 9112 §6.3: the coding wins, and a forwarded message must not keep a
@@ -115,15 +117,20 @@ pub(crate) fn parse(
 /// The fields of `head` at `spans` (name start and end, value start and end), in
 /// order (values share `head`'s bytes), and what the framing rules need of them,
 /// noted on the way rather than looked up after.
-fn fields_of(head: &Bytes, spans: &[[u32; 4]]) -> Result<(HeaderMap, Noted), HeadError> {
+fn fields_of(
+    head: &Bytes,
+    spans: &[[u32; 4]],
+    names: &mut FieldNames,
+) -> Result<(HeaderMap, Noted), HeadError> {
     let mut headers = HeaderMap::with_capacity(spans.len());
     let mut noted = Noted::default();
-    for span in spans {
+    for (i, span) in spans.iter().enumerate() {
         let [n0, n1, v0, v1] = span.map(|at| at as usize);
         if n1 > head.len() || v1 > head.len() || n0 > n1 || v0 > v1 {
             return Err(HeadError::Invalid("field outside the head"));
         }
-        let name = HeaderName::from_bytes(head.get(n0..n1).unwrap_or_default())
+        let name = names
+            .name(i, head.get(n0..n1).unwrap_or_default())
             .map_err(|_| HeadError::Invalid("field name"))?;
         let bytes = head.get(v0..v1).unwrap_or_default();
         if noted.note(&name, bytes) {
@@ -143,7 +150,7 @@ mod tests {
 
     fn head(text: &str, head_request: bool) -> Result<Option<ResponseHead>, HeadError> {
         let mut buf = BytesMut::from(text.as_bytes());
-        parse(&mut buf, head_request)
+        parse(&mut buf, &mut FieldNames::default(), head_request)
     }
 
     #[test]
@@ -152,7 +159,9 @@ mod tests {
             &b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhello"
                 [..],
         );
-        let parsed = parse(&mut buf, false).unwrap().unwrap();
+        let parsed = parse(&mut buf, &mut FieldNames::default(), false)
+            .unwrap()
+            .unwrap();
         assert_eq!(parsed.parts.status, StatusCode::OK);
         assert_eq!(parsed.parts.version, Version::HTTP_11);
         assert_eq!(parsed.parts.headers["server"], "x");
