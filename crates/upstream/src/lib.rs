@@ -27,6 +27,7 @@ pub mod pool;
 mod queue;
 pub mod send_error;
 pub mod short_head;
+pub mod spare_maps;
 mod upstream_body;
 pub mod upstreams;
 

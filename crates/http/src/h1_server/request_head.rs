@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Uri, Version};
-use sluicegate_upstream::FieldNames;
+use sluicegate_upstream::{FieldNames, spare_maps};
 
 use crate::head_check::{self, BodyFraming, Head, MAX_HEADERS};
 
@@ -138,10 +138,9 @@ fn build(head: &Bytes, spans: &mut Spans) -> Option<RequestHead> {
         let [start, end] = spans.target;
         Uri::from_maybe_shared(head.slice(start as usize..end as usize)).ok()?
     };
-    // Filled in place: a map made apart and moved in would drop the empty one.
     let mut parts = Request::new(()).into_parts().0;
+    parts.headers = spare_maps::take(spans.fields.len());
     let headers = &mut parts.headers;
-    headers.reserve(spans.fields.len());
     let mut connection = Connection::default();
     for (i, &[n0, n1, v0, v1]) in spans.fields.iter().enumerate() {
         let name = spans.names.name(i, slice([n0, n1])?).ok()?;

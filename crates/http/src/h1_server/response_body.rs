@@ -19,6 +19,7 @@ use bytes::Bytes;
 use bytes::BytesMut;
 use http::Response;
 use hyper::body::Body;
+use sluicegate_upstream::spare_maps;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::response_head::{self, Asked, Framing};
@@ -77,7 +78,8 @@ pub(crate) async fn write<S: AsyncRead + AsyncWrite + Unpin>(
         out.clear();
         return Ok(false); // hyper writes nothing for a length it cannot use.
     };
-    drop(parts);
+    // Written: its map can hold the next head parsed on this thread.
+    spare_maps::give(parts.headers);
     let whole = match written.framing {
         // Never polled: hyper drops such a body unread too.
         Framing::Empty => {

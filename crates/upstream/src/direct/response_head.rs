@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, Version, header};
 pub(crate) use super::framing::Framing;
 use super::framing::Noted;
 use crate::field_names::FieldNames;
+use crate::spare_maps;
 
 /// The largest response head: the 64 KiB a client's head may have, as for hyper's
 /// client in `pool.rs`.
@@ -122,7 +123,7 @@ fn fields_of(
     spans: &[[u32; 4]],
     names: &mut FieldNames,
 ) -> Result<(HeaderMap, Noted), HeadError> {
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut headers = spare_maps::take(spans.len());
     let mut noted = Noted::default();
     for (i, span) in spans.iter().enumerate() {
         let [n0, n1, v0, v1] = span.map(|at| at as usize);

@@ -14,6 +14,7 @@ use crate::direct::{Conn, DirectBody, ExchangeError, GiveBack};
 use crate::lease::Lease;
 use crate::outgoing::Outgoing;
 use crate::send_error::{SendError, SendFailure};
+use crate::spare_maps;
 use crate::upstream_body::UpstreamBody;
 
 impl<B: SendBody> Pool<B> {
@@ -23,7 +24,7 @@ impl<B: SendBody> Pool<B> {
     /// holds nothing.
     pub(super) async fn send_direct(
         &self,
-        request: Box<Outgoing<B>>,
+        mut request: Box<Outgoing<B>>,
         mut permit: Option<OwnedSemaphorePermit>,
         (here, deadline): (usize, Instant),
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Outgoing<B>>> {
@@ -64,6 +65,8 @@ impl<B: SendBody> Pool<B> {
                 reuse: head.keep_alive,
                 permit: permit.take(),
             };
+            // Written: its map can hold the next head parsed on this thread.
+            spare_maps::give(std::mem::take(request.request.headers_mut()));
             let body = DirectBody::new(head.framing, conn, back);
             let response = Response::from_parts(head.parts, UpstreamBody::Direct(body));
             return Ok((response, Lease::detached()));
