@@ -116,27 +116,38 @@ fn well_formed(id: &HeaderValue) -> bool {
     !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID && bytes.iter().all(u8::is_ascii_graphic)
 }
 
+/// Two lower-case hex digits for each byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [HEX[byte >> 4], HEX[byte & 0xF]];
+        byte += 1;
+    }
+    pairs
+};
+
+/// Where the digits of each byte of a UUID go in its text (8-4-4-4-12 hex digits).
+const UUID_DIGITS_AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
 /// A random (version 4) UUID, as Envoy generates: unique enough to find one request
 /// in every log it passed through. Not a secret, so a fast generator will do.
 fn new_request_id() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = u128::from(fastrand::u64(..)) << 64 | u128::from(fastrand::u64(..));
     let bits = bits & !(0xF000 << 64) | (0x4000 << 64); // version 4
     let bits = bits & !(0xC000 << 48) | (0x8000 << 48); // RFC 4122 variant
-    // Written in place (8-4-4-4-12 hex digits), then owned by one shared allocation:
-    // the value goes on the request and on the response, and a clone of a
-    // `Bytes::from_owner` only counts a reference (a value copied from a slice would
-    // allocate again when first cloned).
-    // Two digits per byte (a u128 shift per digit cost ~700 instructions a request).
+    // Written in place, then owned by one shared allocation: the value goes on the
+    // request and on the response, and a clone of a `Bytes::from_owner` only counts a
+    // reference (a value copied from a slice would allocate again when first cloned).
+    // Two digits a byte from a table, at places fixed beforehand: a u128 shift per
+    // digit cost ~700 instructions a request, a digit pair per byte with the dashes
+    // found on the way ~250, this ~60.
     let mut text = [b'-'; 36];
-    let mut at = 0;
-    for (i, byte) in bits.to_be_bytes().into_iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1; // the dash already there
+    for (byte, at) in bits.to_be_bytes().into_iter().zip(UUID_DIGITS_AT) {
+        if let Some(digits) = text.get_mut(at..at + 2) {
+            digits.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
         }
-        text[at] = HEX[usize::from(byte >> 4)];
-        text[at + 1] = HEX[usize::from(byte & 0xF)];
-        at += 2;
     }
     HeaderValue::from_maybe_shared(Bytes::from_owner(text)).unwrap_or(HeaderValue::from_static("-"))
 }
@@ -241,5 +252,25 @@ mod tests {
         let dashes: Vec<usize> = text.match_indices('-').map(|(i, _)| i).collect();
         assert_eq!(dashes, [8, 13, 18, 23]);
         assert!(text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_request_id_is_its_bits_in_uuid_form() {
+        fastrand::seed(7);
+        let id = new_request_id();
+        fastrand::seed(7);
+        let bits = u128::from(fastrand::u64(..)) << 64 | u128::from(fastrand::u64(..));
+        let bits = bits & !(0xF000 << 64) | (0x4000 << 64);
+        let bits = bits & !(0xC000 << 48) | (0x8000 << 48);
+        let hex = format!("{bits:032x}");
+        let want = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        assert_eq!(id.to_str().unwrap(), want);
     }
 }
