@@ -300,7 +300,9 @@ impl Stacks {
 #[derive(Debug)]
 pub(crate) struct GiveBack {
     pub(crate) stacks: Weak<Stacks>,
-    pub(crate) home: usize,
+    /// The worker stack it goes back to (a worker index: `u32` keeps a response
+    /// within the 256 bytes `memcpy` moves without a loop, see `lease.rs`).
+    pub(crate) home: u32,
     /// Whether the response lets the connection persist.
     pub(crate) reuse: bool,
     pub(crate) permit: Option<OwnedSemaphorePermit>,
@@ -313,7 +315,7 @@ impl GiveBack {
         if self.reuse
             && let Some(stacks) = self.stacks.upgrade()
         {
-            stacks.push(conn, self.home);
+            stacks.push(conn, self.home as usize);
         }
         drop(self.permit);
     }

@@ -61,7 +61,9 @@ impl<B: SendBody> Pool<B> {
             };
             let back = GiveBack {
                 stacks: Arc::downgrade(&self.inner.direct),
-                home,
+                // A worker index fits; were it not to, the stack is not found and
+                // the connection is closed rather than kept.
+                home: u32::try_from(home).unwrap_or(u32::MAX),
                 reuse: head.keep_alive,
                 permit: permit.take(),
             };
