@@ -265,7 +265,7 @@ where
     // `respond` counts the response in itself: awaiting its future from a wrapping
     // `async` block moved all 7 KiB of it once per request (rust-lang/rust#69826).
     let service = service_fn(move |r: Request<Incoming>| {
-        let request = r.map(FromClient::Hyper);
+        let request = r.map(FromClient::hyper);
         let responses = Some(responses.clone());
         respond(conn.clone(), source.clone(), request, responses).map(Ok::<_, Infallible>)
     });
@@ -298,7 +298,7 @@ where
         }
     };
     let service = service_fn(move |r: Request<Incoming>| {
-        let request = r.map(FromClient::Hyper);
+        let request = r.map(FromClient::hyper);
         respond(conn.clone(), source.clone(), request, None).map(Ok::<_, Infallible>)
     });
     let conn = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
