@@ -9,7 +9,7 @@
 //! instructions to make one, ~150 to free it, under callgrind), twice a request;
 //! an emptied one keeps its room, and taking it costs a thread-local pop.
 //!
-//! Bounds: at most [`KEPT`] maps a thread, none with room for more than [`ROOMIEST`]
+//! Bounds: at most `KEPT` maps a thread, none with room for more than `ROOMIEST`
 //! fields (a map grown by one huge head is freed, not kept).
 
 use std::cell::RefCell;
