@@ -206,7 +206,10 @@ pub(crate) async fn forward(
             Err(failed) => failed,
         };
         waiting = failed.waiting.take();
-        next = match tries.after(*failed, (next.slot, next.fresh), backend).await {
+        // Boxed: only a failed attempt gets here, and inline its future (a resend's
+        // backoff timer among it) would take ~1 KiB of every request's future.
+        let after = Box::pin(tries.after(*failed, (next.slot, next.fresh), backend));
+        next = match after.await {
             Ok(next) => next,
             Err(outcome) => return outcome.map(answer),
         };

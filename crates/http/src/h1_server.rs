@@ -256,26 +256,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let http10 = head.parts.version == Version::HTTP_10;
         let request = Request::from_parts(head.parts, FromClient::Empty);
         let (conn, source) = (served.conn.clone(), served.source.clone());
-        let mut respond = std::pin::pin!(respond(conn, source, request, None));
         let mut watch = true;
-        let answered = std::future::poll_fn(|cx| {
-            if let Poll::Ready(response) = respond.as_mut().poll(cx) {
-                return Poll::Ready(Some(response));
-            }
-            if !draining.is_terminated() {
-                let _ = draining.as_mut().poll(cx);
-            }
-            // hyper's rule: read only while nothing is buffered, to see a close.
-            if watch && self.read.is_empty() {
-                match self.poll_fill(cx) {
-                    Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(None),
-                    Poll::Ready(Ok(_)) => watch = false,
-                    Poll::Pending => {}
+        // In a block of its own: the answer's future ends before the write's starts,
+        // so the two share their room in this future (inline one after the other they
+        // took ~1.3 KiB more of every connection with a request in flight; dhat at
+        // `-c 1000`).
+        let answered = {
+            let mut respond = std::pin::pin!(respond(conn, source, request, None));
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(response) = respond.as_mut().poll(cx) {
+                    return Poll::Ready(Some(response));
                 }
-            }
-            Poll::Pending
-        })
-        .await;
+                if !draining.is_terminated() {
+                    let _ = draining.as_mut().poll(cx);
+                }
+                // hyper's rule: read only while nothing is buffered, to see a close.
+                if watch && self.read.is_empty() {
+                    match self.poll_fill(cx) {
+                        Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(None),
+                        Poll::Ready(Ok(_)) => watch = false,
+                        Poll::Pending => {}
+                    }
+                }
+                Poll::Pending
+            })
+            .await
+        };
         let Some(response) = answered else {
             return false; // The client went away: the request is dropped.
         };

@@ -86,7 +86,13 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         match self {
             BackendPool::Http1(pool) => pool.send(request, fresh, deadline).await,
             BackendPool::Http2(pool) => {
-                let sent = tokio::time::timeout_at(deadline, pool.send(*request, fresh)).await;
+                // Boxed, as `Pool::send` boxes hyper's client: inline, this future
+                // and its timer would size every request's future, HTTP/1 ones too.
+                let sent = Box::pin(tokio::time::timeout_at(
+                    deadline,
+                    pool.send(*request, fresh),
+                ));
+                let sent = sent.await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
                 Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))

@@ -185,8 +185,11 @@ impl<B: SendBody> Pool<B> {
         if !fresh && direct::carries(&request.request) {
             return self.send_direct(request, permit, (here, deadline)).await;
         }
+        // Boxed: hyper's client carries the rarer requests (with a body, an upgrade, a
+        // resend on a fresh connection), and inline its future with its timer would
+        // take ~600 bytes of every request's future, held for the whole exchange.
         let sent = self.send_hyper(request, fresh, (permit, here));
-        match tokio::time::timeout_at(deadline, sent).await {
+        match Box::pin(tokio::time::timeout_at(deadline, sent)).await {
             Ok(result) => result,
             Err(_) => Err(SendFailure::sent(SendError::TimedOut)),
         }
