@@ -11,7 +11,7 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Uri, Version};
 use sluicegate_upstream::{FieldNames, spare_maps};
@@ -75,16 +75,21 @@ pub(crate) fn parse(buf: &mut BytesMut, spans: &mut Spans) -> Parsed {
     if len == 0 {
         return Parsed::Partial;
     }
-    let head = buf.split_to(len).freeze();
+    // Copied out of the buffer, not split off it: the request's values share the head
+    // until the request is done, and a head split off would keep the whole read
+    // buffer with it, so the next read (the client watched while the answer waits)
+    // would take a second one: 2 KiB more a connection at `-c 1000` (dhat). A head
+    // is ~100 bytes; the buffer stays the connection's own, reused in place.
+    let Some(head) = buf.get(..len).map(Bytes::copy_from_slice) else {
+        return Parsed::Handoff;
+    };
     match build(&head, spans) {
-        Some(request) => Parsed::Request(request),
-        // Cannot happen to a head the checks passed; hyper's path would answer it.
-        None => {
-            let mut back = BytesMut::from(&head[..]);
-            back.extend_from_slice(buf);
-            *buf = back;
-            Parsed::Handoff
+        Some(request) => {
+            buf.advance(len);
+            Parsed::Request(request)
         }
+        // Cannot happen to a head the checks passed; hyper's path would answer it.
+        None => Parsed::Handoff,
     }
 }
 
