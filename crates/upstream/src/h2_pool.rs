@@ -136,8 +136,7 @@ impl<B: SendBody + Unpin> H2Pool<B> {
             let (mut sender, slot) = match self.inner.slot(fresh).await {
                 Ok(taken) => taken,
                 Err(error) => {
-                    let request = Box::new(Outgoing::plain(request));
-                    return Err(SendFailure::unsent(error, request));
+                    return Err(SendFailure::unsent(error, Outgoing::handed_back(request)));
                 }
             };
             match sender.try_send_request(request).await {

@@ -31,6 +31,12 @@ impl<B> Outgoing<B> {
         Self::new(request, AddedFields::default())
     }
 
+    /// A request a client hands back unsent after [`Self::merged`]: its added fields
+    /// are in its map already.
+    pub(crate) fn handed_back(request: Request<B>) -> Box<Self> {
+        Box::new(Self::plain(request))
+    }
+
     /// The request with the added fields moved into its map, for a client that writes
     /// only the map (hyper's).
     pub fn merged(self) -> Request<B> {

@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
+use http::Response;
 use hyper::body::Body;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -215,7 +215,9 @@ impl<B: SendBody> Pool<B> {
                 // inline its state would be copied with every request's future.
                 None => match Box::pin(self.inner.connect()).await {
                     Ok(sender) => (sender, here, false),
-                    Err(error) => return Err(SendFailure::unsent(error, boxed(request))),
+                    Err(error) => {
+                        return Err(SendFailure::unsent(error, Outgoing::handed_back(request)));
+                    }
                 },
             };
             if reused && sender.ready().await.is_err() {
@@ -241,7 +243,7 @@ impl<B: SendBody> Pool<B> {
                         let given_back = None;
                         return Err(SendFailure {
                             error,
-                            unsent: unsent.map(boxed),
+                            unsent: unsent.map(Outgoing::handed_back),
                             given_back,
                         });
                     }
@@ -249,11 +251,6 @@ impl<B: SendBody> Pool<B> {
             }
         }
     }
-}
-
-/// A request handed back by hyper's client, its added fields in its map already.
-fn boxed<B>(request: Request<B>) -> Box<Outgoing<B>> {
-    Box::new(Outgoing::plain(request))
 }
 
 impl<B: SendBody> Inner<B> {

@@ -83,28 +83,32 @@ pub(crate) fn parse(buf: &mut BytesMut, spans: &mut Spans) -> Parsed {
     // buffer (2 KiB more a connection at `-c 1000`, dhat). Then the head (~100 bytes)
     // is copied out instead, and the buffer, its own again once the heads before are
     // done, is reused in place. Copying every head cost ~226 instructions a request.
-    if buf.capacity() - len >= MIN_READ {
-        let head = buf.split_to(len).freeze();
-        return match build(&head, spans) {
-            Some(request) => Parsed::Request(request),
-            // Cannot happen to a head the checks passed; hyper's path would answer it.
-            None => {
-                let mut back = BytesMut::from(&head[..]);
-                back.extend_from_slice(buf);
-                *buf = back;
-                Parsed::Handoff
-            }
-        };
-    }
-    let Some(head) = buf.get(..len).map(Bytes::copy_from_slice) else {
-        return Parsed::Handoff;
+    let split = buf.capacity() - len >= MIN_READ;
+    let head = if split {
+        buf.split_to(len).freeze()
+    } else {
+        match buf.get(..len) {
+            Some(head) => Bytes::copy_from_slice(head),
+            None => return Parsed::Handoff,
+        }
     };
     match build(&head, spans) {
         Some(request) => {
-            buf.advance(len);
+            if !split {
+                buf.advance(len);
+            }
             Parsed::Request(request)
         }
-        None => Parsed::Handoff,
+        // Cannot happen to a head the checks passed; hyper's path would answer it,
+        // from the buffer as it was.
+        None => {
+            if split {
+                let mut back = BytesMut::from(&head[..]);
+                back.extend_from_slice(buf);
+                *buf = back;
+            }
+            Parsed::Handoff
+        }
     }
 }
 
