@@ -199,4 +199,108 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h, before);
     }
+
+    /// Names a head is drawn from: every hop-by-hop and protected name, and ordinary
+    /// ones, each in any case.
+    const NAMES: [&str; 12] = [
+        "connection",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "transfer-encoding",
+        "host",
+        "x-forwarded-for",
+        "via",
+        "x-a",
+        "x-b",
+        "cookie",
+        "accept",
+    ];
+
+    fn spelt(name: &str, upper: u16) -> String {
+        name.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if upper >> (i % 16) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    /// A head: fields from [`NAMES`], and `Connection` lines listing names from it
+    /// (any case, with spaces and empty items).
+    fn head() -> impl proptest::strategy::Strategy<Value = Vec<(String, String)>> {
+        use proptest::prelude::*;
+        let name = (0..NAMES.len(), any::<u16>()).prop_map(|(i, up)| spelt(NAMES[i], up));
+        let option = prop_oneof![name.clone(), Just(String::new()), Just("close".into())];
+        let connection = prop::collection::vec(option, 1..4).prop_map(|o| o.join(" ,"));
+        let field = prop_oneof![
+            (name, "[a-z0-9=]{0,6}"),
+            connection.prop_map(|value| ("Connection".to_string(), value)),
+        ];
+        prop::collection::vec(field, 0..12)
+    }
+
+    /// What [`remove_hop_by_hop`] must leave, worked out the slow way: every field that
+    /// is neither hop-by-hop nor named by a `Connection` line (unless protected), with
+    /// its values in order.
+    fn expected(fields: &[(String, String)]) -> Vec<(String, String)> {
+        let named: Vec<String> = fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(',').map(|o| o.trim().to_ascii_lowercase()))
+            .collect();
+        fields
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .filter(|(n, _)| !HOP_BY_HOP.iter().any(|hop| hop.as_str() == n))
+            .filter(|(n, _)| NEVER_HOP_BY_HOP.contains(&n.as_str()) || !named.contains(n))
+            .collect()
+    }
+
+    fn sorted_by_name(mut fields: Vec<(String, String)>) -> Vec<(String, String)> {
+        fields.sort_by(|a, b| a.0.cmp(&b.0)); // stable: values keep their order
+        fields
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hop_by_hop_removal_matches_the_rule(fields in head()) {
+            let mut h = HeaderMap::new();
+            for (name, value) in &fields {
+                h.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            remove_hop_by_hop(&mut h);
+            let left: Vec<(String, String)> = h
+                .iter()
+                .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap().to_string()))
+                .collect();
+            proptest::prop_assert_eq!(sorted_by_name(left), sorted_by_name(expected(&fields)));
+        }
+
+        #[test]
+        fn a_list_field_gains_one_entry_at_its_end_on_one_line(
+            before in proptest::collection::vec("[a-z0-9.:]{1,8}", 0..4),
+            entry in "[a-z0-9.:]{1,8}",
+        ) {
+            let name = HeaderName::from_static("x-forwarded-for");
+            let mut h = HeaderMap::new();
+            for value in &before {
+                h.append(&name, HeaderValue::from_str(value).unwrap());
+            }
+            append_to_list(&mut h, &name, &entry);
+            let lines: Vec<&HeaderValue> = h.get_all(&name).iter().collect();
+            proptest::prop_assert_eq!(lines.len(), 1);
+            let items: Vec<&str> = lines[0].to_str().unwrap().split(", ").collect();
+            let mut want: Vec<&str> = before.iter().map(String::as_str).collect();
+            want.push(&entry);
+            proptest::prop_assert_eq!(items, want);
+        }
+    }
 }

@@ -301,3 +301,7 @@ mod tests {
         assert_eq!(head.parts.method, Method::POST);
     }
 }
+
+#[cfg(test)]
+#[path = "request_head_properties.rs"]
+mod properties;
