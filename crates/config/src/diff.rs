@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::spec::{BackendSpec, ClusterSpec, Config, ListenerSpec};
+use crate::spec::{Config, ConnectionRateSpec, ListenerSpec};
+
+mod clusters;
+use clusters::clusters;
 
 /// The changes from `old` to `new`, in a stable order; empty when nothing changed.
 pub fn diff(old: &Config, new: &Config) -> Vec<String> {
@@ -99,6 +102,12 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
         &a.max_request_body,
         &b.max_request_body,
     );
+    changed(
+        out,
+        &format!("{at} connection_rate_limit"),
+        &a.connection_rate_limit,
+        &b.connection_rate_limit,
+    );
     if a.routes != b.routes {
         out.push(format!(
             "{at} routes changed ({} → {})",
@@ -134,164 +143,15 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
     }
 }
 
-/// Clusters added, removed or changed, by name.
-fn clusters(out: &mut Vec<String>, old: &Config, new: &Config) {
-    let clusters = |c: &Config| -> BTreeMap<String, ClusterSpec> {
-        c.clusters
-            .iter()
-            .map(|c| (c.name.to_string(), c.clone()))
-            .collect()
-    };
-    for (name, pair) in pairs(clusters(old), clusters(new)) {
-        match pair {
-            (None, Some(c)) => out.push(format!(
-                "cluster {name} added ({}, {})",
-                count(c.backends.len(), "backend"),
-                c.policy.name()
-            )),
-            (Some(_), None) => out.push(format!("cluster {name} removed")),
-            (Some(a), Some(b)) => cluster(out, &name, &a, &b),
-            (None, None) => {}
-        }
-    }
-}
-
-/// What changed in cluster `name`: backends, policy, timeouts, then health checking
-/// and retries.
-fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) {
-    let at = format!("cluster {name}");
-    backends(out, &at, a, b);
-    if a.policy.name() != b.policy.name() {
-        out.push(format!(
-            "{at} policy {} → {}",
-            a.policy.name(),
-            b.policy.name()
-        ));
-    } else if a.policy != b.policy {
-        out.push(format!("{at} {} parameters changed", b.policy.name()));
-    }
-    timeouts(out, &at, a, b);
-    if a.upstream_protocol != b.upstream_protocol {
-        let (x, y) = (a.upstream_protocol.name(), b.upstream_protocol.name());
-        out.push(format!("{at} upstream_protocol {x} → {y}"));
-    }
-    for (key, differs) in [
-        ("health_check", a.health_check != b.health_check),
-        ("outlier", a.outlier != b.outlier),
-        ("unreachable", a.unreachable != b.unreachable),
-        ("retries", a.retries != b.retries),
-        ("tls", a.tls != b.tls),
-        ("h2_keepalive", a.h2_keepalive != b.h2_keepalive),
-    ] {
-        if differs {
-            out.push(format!("{at} {key} changed"));
-        }
-    }
-    changed(
-        out,
-        &format!("{at} panic_threshold"),
-        &a.panic_threshold,
-        &b.panic_threshold,
-    );
-}
-
-/// Backends added and removed (counted), and changes to the ones kept, by address.
-fn backends(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
-    let backends = |c: &ClusterSpec| -> BTreeMap<String, BackendSpec> {
-        c.backends
-            .iter()
-            .map(|b| (b.address.to_string(), b.clone()))
-            .collect()
-    };
-    let (mut added, mut removed) = (0, 0);
-    for (address, pair) in pairs(backends(a), backends(b)) {
-        match pair {
-            (None, Some(_)) => added += 1,
-            (Some(_), None) => removed += 1,
-            (Some(x), Some(y)) => {
-                if x.name != y.name {
-                    out.push(format!("{at} {address} now given as {}", given_as(&y)));
-                }
-                changed(out, &format!("{at} {y} weight"), &x.weight, &y.weight);
-                changed(out, &format!("{at} {y} down"), &x.down, &y.down);
-            }
-            (None, None) => {}
-        }
-    }
-    if added > 0 {
-        out.push(format!("{at} +{}", count(added, "backend")));
-    }
-    if removed > 0 {
-        out.push(format!("{at} -{}", count(removed, "backend")));
-    }
-}
-
-/// The cluster's connect, response and idle timeouts and its slow start.
-fn timeouts(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
-    changed(
-        out,
-        &format!("{at} connect_timeout"),
-        &a.connect_timeout,
-        &b.connect_timeout,
-    );
-    changed(
-        out,
-        &format!("{at} response_timeout"),
-        &a.response_timeout,
-        &b.response_timeout,
-    );
-    changed(
-        out,
-        &format!("{at} idle_timeout"),
-        &a.idle_timeout,
-        &b.idle_timeout,
-    );
-    changed(
-        out,
-        &format!("{at} max_connections"),
-        &a.max_connections,
-        &b.max_connections,
-    );
-    // The queue means something only with a connection limit.
-    if a.max_connections.is_some() || b.max_connections.is_some() {
-        changed(
-            out,
-            &format!("{at} max_pending"),
-            &a.queue.max_pending,
-            &b.queue.max_pending,
-        );
-        changed(
-            out,
-            &format!("{at} queue_timeout"),
-            &a.queue.timeout,
-            &b.queue.timeout,
-        );
-    }
-    changed(
-        out,
-        &format!("{at} slow_start"),
-        &a.slow_start,
-        &b.slow_start,
-    );
-}
-
-/// How the file gives a backend: by the name it was resolved from, or as an IP.
-fn given_as(backend: &BackendSpec) -> String {
-    backend
-        .name
-        .as_ref()
-        .map_or_else(|| "an IP address".to_owned(), |name| name.clone())
-}
-
 /// Pushes `what a → b` when the values differ.
-fn changed<T: PartialEq + Shown>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
+pub(super) fn changed<T: PartialEq + Shown>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
     if a != b {
         out.push(format!("{what} {} → {}", a.shown(), b.shown()));
     }
 }
 
 /// `1 backend`, `3 backends`.
-fn count(n: usize, noun: &str) -> String {
+pub(super) fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -300,7 +160,7 @@ fn count(n: usize, noun: &str) -> String {
 }
 
 /// A value as the YAML would write it (`30s`, `off`), not as Rust's debug text.
-trait Shown {
+pub(super) trait Shown {
     fn shown(&self) -> String;
 }
 
@@ -334,6 +194,15 @@ impl Shown for Option<u64> {
     }
 }
 
+impl Shown for Option<ConnectionRateSpec> {
+    fn shown(&self) -> String {
+        self.map_or_else(
+            || "off".to_owned(),
+            |r| format!("{}/s (burst {})", r.per_second, r.burst),
+        )
+    }
+}
+
 impl Shown for SocketAddr {
     fn shown(&self) -> String {
         self.to_string()
@@ -351,7 +220,7 @@ shown_by_display!(bool, u8, u32, std::num::NonZeroU32);
 type Pair<V> = (String, (Option<V>, Option<V>));
 
 /// Every key of either map with its value on each side.
-fn pairs<V>(mut a: BTreeMap<String, V>, b: BTreeMap<String, V>) -> Vec<Pair<V>> {
+pub(super) fn pairs<V>(mut a: BTreeMap<String, V>, b: BTreeMap<String, V>) -> Vec<Pair<V>> {
     let mut out: Vec<Pair<V>> = Vec::new();
     for (key, value) in b {
         let old = a.remove(&key);
@@ -447,5 +316,22 @@ mod tests {
                 "cluster web added (1 backend, round_robin)",
             ]
         );
+    }
+
+    #[test]
+    fn a_listener_limit_change_is_named_with_its_values() {
+        let config = |limit: &str| {
+            let text = format!(
+                "listeners:\n  web:\n    address: 127.0.0.1:8080\n{limit}    routes:\n      - cluster: api\nclusters:\n  api:\n    backends:\n      - address: 127.0.0.1:9001\n"
+            );
+            parse(&text).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let off = config("");
+        let on = config("    connection_rate_limit: { connections_per_second: 5, burst: 20 }\n");
+        assert_eq!(
+            diff(&off, &on),
+            ["listener web connection_rate_limit off → 5/s (burst 20)"]
+        );
+        assert_eq!(diff(&on, &on), Vec::<String>::new());
     }
 }

@@ -60,8 +60,8 @@ pub use print::{PrintError, to_yaml};
 pub use resolve::{LOOKUP_TIMEOUT, Resolver, system_resolver};
 pub use retry_spec::{RetryOn, RetrySpec, retry_defaults};
 pub use spec::{
-    AdminSpec, BackendSpec, ClusterSpec, Config, EscapedSlashesSpec, HostMatch, LimitKey,
-    ListenerSpec, MatchSpec, PathMatch, QueueSpec, RateLimitSpec, RouteSpec, defaults,
+    AdminSpec, BackendSpec, ClusterSpec, Config, ConnectionRateSpec, EscapedSlashesSpec, HostMatch,
+    LimitKey, ListenerSpec, MatchSpec, PathMatch, QueueSpec, RateLimitSpec, RouteSpec, defaults,
 };
 pub use tls_spec::{
     Alpn, CertificateSpec, ListenerTlsSpec, TlsVersion, UpstreamTlsSpec, tls_defaults,

@@ -82,6 +82,13 @@ fn listener(
         1,
         MAX_CONNECTIONS,
     );
+    let connection_rate_limit = l.connection_rate_limit.as_ref().and_then(|raw| {
+        crate::rate_limit::connection_rate_limit(
+            errors,
+            &format!("{at}.connection_rate_limit"),
+            raw,
+        )
+    });
     let max_request_body = l.max_request_body.as_ref().and_then(|raw| {
         let at = format!("{at}.max_request_body");
         crate::size::size(errors, at, raw, 0, MAX_REQUEST_BODY)
@@ -118,6 +125,7 @@ fn listener(
         header_read_timeout,
         request_body_timeout,
         max_connections,
+        connection_rate_limit,
         max_request_body,
         routes,
         trusted_proxies,

@@ -66,6 +66,8 @@ pub struct RawListener {
     pub request_body_timeout: Option<String>,
     /// Client connections this listener may have open at once.
     pub max_connections: Option<i64>,
+    /// New connections a second from one client address.
+    pub connection_rate_limit: Option<RawConnectionRate>,
     /// Largest request body accepted.
     pub max_request_body: Option<RawSize>,
     /// Routes, first match wins.
@@ -164,6 +166,16 @@ pub struct RawRateLimit {
     pub burst: Option<i64>,
     /// What a bucket is per.
     pub key: Option<RawLimitKey>,
+}
+
+/// `connection_rate_limit:` of a listener: a token bucket per client address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnectionRate {
+    /// Tokens added a second.
+    pub connections_per_second: Option<i64>,
+    /// Bucket size.
+    pub burst: Option<i64>,
 }
 
 /// `key:` of a rate limit: `source_ip`, `route`, or `{ header: NAME }`.

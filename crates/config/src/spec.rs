@@ -144,6 +144,9 @@ pub struct ListenerSpec {
     /// Client connections it may have open at once; past it a new one is closed at
     /// once (and counted).
     pub max_connections: u32,
+    /// New connections a second from one client address (`None`: any); past it a new
+    /// one is closed at once (and counted).
+    pub connection_rate_limit: Option<ConnectionRateSpec>,
     /// Largest request body accepted, in bytes (`None`: any); a larger one gets 413.
     pub max_request_body: Option<u64>,
     /// Routes, first match wins.
@@ -203,6 +206,15 @@ pub struct RateLimitSpec {
     pub burst: u32,
     /// What a bucket is per.
     pub key: LimitKey,
+}
+
+/// `listeners.*.connection_rate_limit`: a token bucket per client address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionRateSpec {
+    /// Tokens added a second (`connections_per_second`).
+    pub per_second: u32,
+    /// Bucket size (`burst`, default `connections_per_second`).
+    pub burst: u32,
 }
 
 /// What a rate limit's buckets are per.

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sluicegate_config::{
-    HashOn, LimitKey, PathMatch, PolicySpec, RateLimitSpec, defaults, parse, parse_with,
+    ConnectionRateSpec, HashOn, LimitKey, PathMatch, PolicySpec, RateLimitSpec, defaults, parse,
+    parse_with,
 };
 
 mod common;
@@ -98,6 +99,9 @@ fn limits_are_read_with_their_units() {
         .find(|l| l.name.as_str() == "api")
         .unwrap();
     assert_eq!(api.max_request_body, Some(1 << 20));
+    let rate = |per_second, burst| Some(ConnectionRateSpec { per_second, burst });
+    assert_eq!(uploads.connection_rate_limit, rate(20, 50));
+    assert_eq!(api.connection_rate_limit, rate(100, 100));
     let limits: Vec<_> = uploads
         .routes
         .iter()

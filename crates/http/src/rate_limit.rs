@@ -16,10 +16,7 @@ pub(crate) fn check(
     identity: &Identity,
 ) -> Result<(), ProxyError> {
     let checked = match &limit.params.key {
-        LimitKey::SourceIp => match identity.client {
-            std::net::IpAddr::V4(ip) => limit.check(&ip.octets()),
-            std::net::IpAddr::V6(ip) => limit.check(&ip.octets()),
-        },
+        LimitKey::SourceIp => limit.check_address(identity.client),
         LimitKey::Header(name) => match head.headers.get(name) {
             Some(value) => limit.check(value.as_bytes()),
             None => Ok(()),

@@ -2,12 +2,13 @@
 //! graceful drain. Listener changes while it runs come through [`Control`].
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use arc_swap::ArcSwap;
 use sluicegate_http::{Live, Source};
+use sluicegate_metrics::ConnectionLimit;
 use sluicegate_runtime::{SnapshotHandle, supervise};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -182,7 +183,7 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 backoff.succeeded();
-                let Some(slot) = admit(&live, &name, &counts) else {
+                let Some(slot) = admit(&live, &name, &counts, peer.ip()) else {
                     continue; // Closed here, unread.
                 };
                 let source = Source {
@@ -204,14 +205,21 @@ async fn accept_loop(
     // Dropping the socket here makes new connections fail at once.
 }
 
-/// A slot for a connection just accepted on `listener`, under the limits of the live
-/// config; `None` when a limit refuses it (counted, and logged at debug level: a
-/// flood must not flood the log).
-fn admit(live: &ArcSwap<Live>, listener: &str, counts: &Counts) -> Option<Slot> {
+/// A slot for a connection just accepted on `listener` from `source`, under the limits
+/// of the live config: open connections first (a connection refused there takes no
+/// token), then the listener's connection rate for `source`. `None` when a limit
+/// refuses it (counted, and logged at debug level: a flood must not flood the log).
+fn admit(live: &ArcSwap<Live>, listener: &str, counts: &Counts, source: IpAddr) -> Option<Slot> {
     let live = live.load();
     let snapshot = &live.snapshot;
     let l = snapshot.listener(listener)?;
-    match counts.admit(l.max_connections, snapshot.max_connections) {
+    let admitted = counts
+        .admit(l.max_connections, snapshot.max_connections)
+        .and_then(|slot| match &l.connection_rate {
+            Some(rate) if rate.check_address(source).is_err() => Err(ConnectionLimit::SourceRate),
+            _ => Ok(slot),
+        });
+    match admitted {
         Ok(slot) => Some(slot),
         Err(limit) => {
             l.series.connection_refused(limit);

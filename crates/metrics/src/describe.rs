@@ -86,8 +86,9 @@ pub fn describe() {
     describe_counter!(
         DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL,
         "Client connections closed at accept, before any byte was read, because the listener's \
-         or the process's max_connections was reached, by listener and reason \
-         (listener_limit, process_limit)."
+         or the process's max_connections was reached or the client's address passed the \
+         listener's connection_rate_limit, by listener and reason (listener_limit, \
+         process_limit, source_rate)."
     );
     describe_counter!(
         RATE_LIMITED_TOTAL,

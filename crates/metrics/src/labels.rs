@@ -220,17 +220,24 @@ pub enum ConnectionLimit {
     Listener,
     /// The process's `max_connections`.
     Process,
+    /// The listener's `connection_rate_limit` for the client's address.
+    SourceRate,
 }
 
 impl ConnectionLimit {
     /// Every reason, in label order.
-    pub const ALL: [ConnectionLimit; 2] = [ConnectionLimit::Listener, ConnectionLimit::Process];
+    pub const ALL: [ConnectionLimit; 3] = [
+        ConnectionLimit::Listener,
+        ConnectionLimit::Process,
+        ConnectionLimit::SourceRate,
+    ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
             ConnectionLimit::Listener => "listener_limit",
             ConnectionLimit::Process => "process_limit",
+            ConnectionLimit::SourceRate => "source_rate",
         }
     }
 

@@ -247,7 +247,7 @@ pub struct ListenerSeries {
     connections_active: Gauge,
     connections_idle: Gauge,
     connections_total: Counter,
-    connections_refused: [Counter; 2],
+    connections_refused: [Counter; ConnectionLimit::ALL.len()],
     accept_errors: Counter,
     tunnels_active: Gauge,
     tunnels_total: Counter,

@@ -166,6 +166,7 @@ fn listener(
         header_read_timeout: spec.header_read_timeout,
         request_body_timeout: spec.request_body_timeout,
         max_connections: spec.max_connections,
+        connection_rate: crate::rate_limit::connection_limit(spec, previous),
         max_request_body: spec.max_request_body,
         routes: RouteTable::new(routes),
         rate_limits: crate::rate_limit::route_limits(spec, previous),

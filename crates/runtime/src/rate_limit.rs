@@ -11,6 +11,7 @@
 //! are unchanged.
 
 use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,7 +80,7 @@ impl StateStore for Cells {
 
 type Limiter = RateLimiter<u64, Cells, DefaultClock>;
 
-/// A route's rate limit and its buckets.
+/// A rate limit and its buckets: a route's, or a listener's connection rate.
 #[derive(Debug)]
 pub struct RateLimit {
     /// As configured.
@@ -125,6 +126,16 @@ impl RateLimit {
             }
         }
     }
+
+    /// [`RateLimit::check`] for a client address: an IPv4 address and the same one
+    /// mapped into IPv6 (`::ffff:a.b.c.d`, as a dual-stack socket shows it) take from
+    /// one bucket.
+    pub fn check_address(&self, address: IpAddr) -> Result<(), Limited> {
+        match address.to_canonical() {
+            IpAddr::V4(ip) => self.check(&ip.octets()),
+            IpAddr::V6(ip) => self.check(&ip.octets()),
+        }
+    }
 }
 
 /// The rate limits of listener `spec`'s routes, by route index: those of `previous`'s
@@ -157,6 +168,30 @@ pub(crate) fn route_limits(
             )
         })
         .collect()
+}
+
+/// Listener `spec`'s connection rate limit: `previous`'s same listener's kept when the
+/// limit is unchanged (its buckets survive the reload), a new one otherwise. Refusals
+/// are counted by the listener's series (`sluicegate_downstream_connections_refused_total`),
+/// not by the limit.
+pub(crate) fn connection_limit(
+    spec: &sluicegate_config::ListenerSpec,
+    previous: Option<&crate::Snapshot>,
+) -> Option<Arc<RateLimit>> {
+    let rate = spec.connection_rate_limit?;
+    let params = RateLimitParams {
+        per_second: NonZeroU32::new(rate.per_second)?,
+        burst: NonZeroU32::new(rate.burst)?,
+        key: LimitKey::SourceIp,
+    };
+    let kept = previous
+        .and_then(|p| p.listener(spec.name.as_str()))
+        .and_then(|l| l.connection_rate.as_ref())
+        .filter(|l| l.params == params);
+    Some(
+        kept.cloned()
+            .unwrap_or_else(|| Arc::new(RateLimit::new(params, metrics::Counter::noop()))),
+    )
 }
 
 fn params(spec: &sluicegate_config::RateLimitSpec) -> Option<RateLimitParams> {
@@ -216,6 +251,20 @@ mod tests {
         let limit = self::limit(1, 1);
         assert!(limit.check(b"k").is_ok());
         assert!(limit.check(b"k").is_err());
+    }
+
+    #[test]
+    fn an_ipv4_address_and_its_ipv6_mapped_form_share_a_bucket() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let limit = limit(1, 1);
+        let v4 = Ipv4Addr::new(192, 0, 2, 7);
+        assert!(limit.check_address(IpAddr::V4(v4)).is_ok());
+        assert!(
+            limit
+                .check_address(IpAddr::V6(v4.to_ipv6_mapped()))
+                .is_err()
+        );
+        assert!(limit.check_address(IpAddr::V6(Ipv6Addr::LOCALHOST)).is_ok());
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Listener {
     pub request_body_timeout: Duration,
     /// Client connections it may have open at once. Read at every accept.
     pub max_connections: u32,
+    /// New connections a second per client address (`None`: any), with its buckets.
+    /// Checked at every accept.
+    pub connection_rate: Option<Arc<RateLimit>>,
     /// Largest request body, in bytes (`None`: any). Read per request.
     pub max_request_body: Option<u64>,
     /// Its route table, resolving to indices into [`Snapshot::clusters`].

@@ -1,6 +1,7 @@
 //! Connection limits and running out of file descriptors, on a real process: past a
-//! listener's or the process's `max_connections` a new connection is closed at once
-//! and counted while the open ones keep being served; out of descriptors, the accept
+//! listener's or the process's `max_connections`, or a listener's connection rate for
+//! one client address, a new connection is closed at once and counted while the open
+//! ones keep being served; out of descriptors, the accept
 //! loop backs off without spinning, counts and logs the failures, and serves again
 //! once descriptors are freed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
@@ -98,6 +99,50 @@ fn past_a_connection_limit_new_connections_are_closed_and_open_ones_are_served()
                 && again.read(&mut buf).is_ok_and(|n| n > 0)
         }),
         "a freed slot was not used again"
+    );
+}
+
+#[test]
+fn past_a_connection_rate_a_client_is_closed_until_a_token_is_back() {
+    let mut fakes = Detached::start();
+    let backend = fakes.named("a");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let (web, api) = (free_port(), free_port());
+    let config = format!(
+        "listeners:\n  web:\n    address: {web}\n    connection_rate_limit: {{ connections_per_second: 1, burst: 3 }}\n    routes:\n      - cluster: app\n  api:\n    address: {api}\n    routes:\n      - cluster: app\nclusters:\n  app:\n    backends:\n      - address: {backend}\nadmin:\n  address: 127.0.0.1:0\n"
+    );
+    std::fs::write(&path, config).unwrap();
+    let proxy = ProcessProxy::start(BIN, &path, web);
+
+    // The burst: three connections at once, each served.
+    let mut held: Vec<TcpStream> = (0..3).map(|_| open(web)).collect();
+    for stream in &mut held {
+        assert!(get_on(stream).ends_with("\r\n\r\na"));
+    }
+    // Then one a second: opened faster than that, one is closed unread. (Not
+    // necessarily the fourth: on a slow machine a token may be back by then.)
+    let refused_at = (0..20).find(|_| closed_unanswered(&mut open(web)));
+    assert!(
+        refused_at.is_some(),
+        "twenty more connections were all admitted"
+    );
+    assert!(proxy.metric(&refused("web", "source_rate")) >= 1.0);
+    assert_eq!(proxy.metric(&refused("web", "listener_limit")), 0.0);
+
+    // The open connections are untouched, another listener is not limited, and a
+    // token comes back within the second.
+    assert!(get_on(&mut held[0]).ends_with("\r\n\r\na"));
+    assert!(get_on(&mut open(api)).ends_with("\r\n\r\na"));
+    assert!(
+        poll(PROCESS_WAIT, || {
+            let mut again = open(web);
+            again
+                .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                .is_ok()
+                && again.read(&mut [0u8; 64]).is_ok_and(|n| n > 0)
+        }),
+        "no connection was admitted again"
     );
 }
 
