@@ -3,7 +3,7 @@
 //! rapid-reset flood (CVE-2023-44487) and a flood of streams the server must reset
 //! (MadeYouReset) end in GOAWAY `ENHANCE_YOUR_CALM`, the first reaching the backend
 //! little; an uppercase field name ends the connection unforwarded; a CONTINUATION
-//! flood is cut; a PING flood leaves the connection
+//! flood is cut; an empty-DATA flood gets GOAWAY; a PING flood leaves the connection
 //! working; streams past the advertised 100 are refused with `REFUSED_STREAM`, none
 //! lost. After each, the proxy serves a new client.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
@@ -155,6 +155,59 @@ async fn a_ping_flood_leaves_the_connection_serving() {
     assert_eq!((answer.kind, answer.stream), (kind::HEADERS, 1));
     assert!(pongs <= 50_000);
     assert_eq!(backend.requests(), 1);
+}
+
+/// CVE-2019-9518: h2 counts the empty DATA frames that do not end a stream (one free
+/// after each frame with data) and ends the connection with GOAWAY `ENHANCE_YOUR_CALM`
+/// past 100 (`MAX_RECV_EMPTY_DATA_FRAMES`; h2's recv path queues nothing for them
+/// meanwhile). A body with a few empty frames in it is forwarded as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_data_flood_gets_goaway_and_a_few_empty_frames_pass() {
+    init_tracing();
+    let backend = Backend::named("a");
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let block = request_block(&[("content-type", "text/plain")]);
+    let empty = frame(kind::DATA, 0, 1, &[]);
+
+    let mut conn = RawH2::open(proxy.addr()).await;
+    conn.send(&frame(kind::HEADERS, flag::END_HEADERS, 1, &block))
+        .await;
+    conn.send(&empty.repeat(50)).await;
+    conn.send(&frame(kind::DATA, flag::END_STREAM, 1, b"x"))
+        .await;
+    let answer = loop {
+        let f = conn
+            .next()
+            .await
+            .expect("closed on a body with empty frames");
+        if matches!(f.kind, kind::HEADERS | kind::GOAWAY | kind::RST_STREAM) {
+            break f;
+        }
+    };
+    assert_eq!(
+        (answer.kind, answer.stream),
+        (kind::HEADERS, 1),
+        "{answer:?}"
+    );
+
+    let mut conn = RawH2::open(proxy.addr()).await;
+    conn.send(&frame(kind::HEADERS, flag::END_HEADERS, 1, &block))
+        .await;
+    let flood = conn.flood(empty.repeat(100_000));
+    let goaway = loop {
+        let f = conn.next().await.expect("closed without GOAWAY");
+        if f.kind == kind::GOAWAY {
+            break f;
+        }
+    };
+    flood.abort();
+    assert_eq!(goaway.error_code(), Some(code::ENHANCE_YOUR_CALM));
+    assert!(
+        matches!(backend.requests(), 1 | 2),
+        "{}",
+        backend.requests()
+    );
+    assert!(still_serves(proxy.addr()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
