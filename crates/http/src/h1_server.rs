@@ -33,7 +33,7 @@
 //! in flight is answered with `Connection: close`, then the connection closes.
 
 mod date;
-mod request_head;
+pub(crate) mod request_head; // Also reached by `crate::fuzz`.
 mod response_body;
 mod response_head;
 

@@ -29,6 +29,9 @@ mod conn;
 mod failure;
 mod forward;
 mod forwarded;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz;
 mod grpc;
 mod h1_server;
 mod h2_limits;
