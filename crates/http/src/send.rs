@@ -167,9 +167,10 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
             cluster,
             reason: format!("TLS: {io}"),
         },
-        SendError::Exchange(_) | SendError::Direct(_) | SendError::Stale(_) => {
-            ProxyError::BadResponse { cluster }
-        }
+        SendError::Exchange(_)
+        | SendError::Direct(_)
+        | SendError::Invalid(_)
+        | SendError::Stale(_) => ProxyError::BadResponse { cluster },
         SendError::QueueFull => ProxyError::Saturated {
             cluster,
             why: "queue full",

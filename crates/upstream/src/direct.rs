@@ -23,7 +23,7 @@
 mod body;
 mod chunked;
 mod deadline;
-mod framing;
+pub(crate) mod framing;
 mod request_head;
 mod response_head;
 

@@ -53,6 +53,7 @@ use sluicegate_metrics::LazyCounter;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::connector::Connector;
+use crate::direct::framing::{CHUNKED_TWICE, chunked_codings};
 use crate::direct::{self, Stacks};
 use crate::lease::Lease;
 use crate::outgoing::Outgoing;
@@ -224,6 +225,10 @@ impl<B: SendBody> Pool<B> {
                 continue; // Closed while idle: try the next one.
             }
             match sender.try_send_request(request).await {
+                Ok(response) if chunked_twice(response.headers()) => {
+                    // Dropped with its sender and body: the connection closes.
+                    return Err(SendFailure::sent(SendError::Invalid(CHUNKED_TWICE)));
+                }
                 Ok(response) => {
                     let response = response.map(UpstreamBody::Hyper);
                     let lease =
@@ -251,6 +256,15 @@ impl<B: SendBody> Pool<B> {
             }
         }
     }
+}
+
+/// Whether a response head hyper accepted applies `chunked` more than once (hyper
+/// reads only the last coding).
+fn chunked_twice(headers: &http::HeaderMap) -> bool {
+    let codings = crate::short_head::get_all(headers, &http::header::TRANSFER_ENCODING)
+        .map(|v| chunked_codings(v.as_bytes()))
+        .fold(0u32, u32::saturating_add);
+    codings > 1
 }
 
 impl<B: SendBody> Inner<B> {

@@ -23,6 +23,9 @@ pub enum SendError {
     Exchange(hyper::Error),
     /// The in-task client's exchange failed: closed, reset or an invalid response.
     Direct(io::Error),
+    /// hyper's client read a response head that breaks a framing rule it does not
+    /// check itself (`chunked` applied twice): the connection is dropped.
+    Invalid(&'static str),
     /// The backend is at its `max_connections` and `max_pending` requests already
     /// wait for it: nothing was sent.
     QueueFull,
@@ -57,6 +60,7 @@ impl fmt::Display for SendError {
             SendError::Exchange(e) => chain(e, f),
             SendError::Stale(e) => chain(e.as_ref(), f),
             SendError::Direct(io) => write!(f, "{io}"),
+            SendError::Invalid(why) => write!(f, "invalid response head: {why}"),
         }
     }
 }
@@ -76,6 +80,7 @@ impl SendError {
             SendError::Connect(io) | SendError::Tls(io) => Some(io.kind()),
             SendError::Exchange(_)
             | SendError::Direct(_)
+            | SendError::Invalid(_)
             | SendError::Stale(_)
             | SendError::QueueFull
             | SendError::QueueTimeout(_)

@@ -27,6 +27,8 @@ pub(crate) struct Noted {
     length: Option<Result<u64, ()>>,
     /// `Transfer-Encoding` present, and whether its last coding is `chunked`.
     coding: Option<bool>,
+    /// `chunked` codings over every `Transfer-Encoding` line ([`chunked_codings`]).
+    chunked_codings: u32,
     close: bool,
     keep_alive: bool,
 }
@@ -68,6 +70,7 @@ impl Noted {
         } else if name == header::TRANSFER_ENCODING {
             let last = tokens(value).next_back();
             self.coding = Some(last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")));
+            self.chunked_codings = self.chunked_codings.saturating_add(chunked_codings(value));
         }
     }
 
@@ -92,6 +95,9 @@ impl Noted {
         {
             return Ok((Framing::Length(0), true));
         }
+        if self.chunked_codings > 1 {
+            return Err(HeadError::Invalid(CHUNKED_TWICE));
+        }
         match (self.coding, self.length) {
             (Some(true), length) => Ok((Framing::Chunked, length.is_none())),
             (Some(false), _) => Ok((Framing::Close, false)),
@@ -109,6 +115,20 @@ impl Noted {
             _ => !self.close,
         }
     }
+}
+
+/// Why an answer with more than one `chunked` coding is refused.
+pub(crate) const CHUNKED_TWICE: &str = "chunked applied more than once";
+
+/// How many of a `Transfer-Encoding` value's codings are `chunked`. More than one
+/// over a head's `Transfer-Encoding` lines is an invalid answer (RFC 9112 §6.1: a
+/// sender must not apply it twice), for the in-task client here and for hyper's,
+/// which reads only the last coding (`pool.rs`).
+pub(crate) fn chunked_codings(value: &[u8]) -> u32 {
+    let count = tokens(value)
+        .filter(|t| t.eq_ignore_ascii_case(b"chunked"))
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 /// The comma-separated tokens of a field value, without the spaces around them.
@@ -159,6 +179,23 @@ mod tests {
         ] {
             assert_eq!(lengths(bad), Err(()), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn chunked_applied_twice_is_invalid_on_one_line_or_two() {
+        let framing = |lines: &[&[u8]]| {
+            let mut noted = Noted::default();
+            for line in lines {
+                noted.note(&header::TRANSFER_ENCODING, line);
+            }
+            noted.framing(StatusCode::OK, false).map(|(f, _)| f)
+        };
+        assert_eq!(framing(&[b"gzip, Chunked"]), Ok(Framing::Chunked));
+        assert_eq!(framing(&[b"chunked", b"gzip"]), Ok(Framing::Close));
+        let twice = Err(HeadError::Invalid(CHUNKED_TWICE));
+        assert_eq!(framing(&[b"chunked, chunked"]), twice);
+        assert_eq!(framing(&[b"chunked", b"CHUNKED"]), twice);
+        assert_eq!(framing(&[b"chunked, gzip, chunked"]), twice);
     }
 
     #[test]
