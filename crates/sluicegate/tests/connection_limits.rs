@@ -50,18 +50,47 @@ fn refused(listener: &str, reason: &str) -> String {
     )
 }
 
-#[test]
-fn past_a_connection_limit_new_connections_are_closed_and_open_ones_are_served() {
+/// A running process with two listeners, `web` (with `web_lines` in its block) and
+/// `api`, both routing to one backend answering `"a"`; `top` goes before `listeners:`.
+/// Fields drop in order: the process before its config and its backend (bind them
+/// all: a `..` would drop the backend at once).
+struct TwoListeners {
+    proxy: ProcessProxy,
+    web: SocketAddr,
+    api: SocketAddr,
+    _dir: tempfile::TempDir,
+    _fakes: Detached,
+}
+
+fn two_listeners(top: &str, web_lines: &str) -> TwoListeners {
     let mut fakes = Detached::start();
     let backend = fakes.named("a");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
     let (web, api) = (free_port(), free_port());
     let config = format!(
-        "max_connections: 4\nlisteners:\n  web:\n    address: {web}\n    max_connections: 2\n    routes:\n      - cluster: app\n  api:\n    address: {api}\n    routes:\n      - cluster: app\nclusters:\n  app:\n    backends:\n      - address: {backend}\nadmin:\n  address: 127.0.0.1:0\n"
+        "{top}listeners:\n  web:\n    address: {web}\n{web_lines}    routes:\n      - cluster: app\n  api:\n    address: {api}\n    routes:\n      - cluster: app\nclusters:\n  app:\n    backends:\n      - address: {backend}\nadmin:\n  address: 127.0.0.1:0\n"
     );
     std::fs::write(&path, config).unwrap();
     let proxy = ProcessProxy::start(BIN, &path, web);
+    TwoListeners {
+        proxy,
+        web,
+        api,
+        _dir: dir,
+        _fakes: fakes,
+    }
+}
+
+#[test]
+fn past_a_connection_limit_new_connections_are_closed_and_open_ones_are_served() {
+    let TwoListeners {
+        proxy,
+        web,
+        api,
+        _dir,
+        _fakes,
+    } = two_listeners("max_connections: 4\n", "    max_connections: 2\n");
 
     let mut held = vec![open(web), open(web)];
     assert!(get_on(&mut held[0]).ends_with("\r\n\r\na"));
@@ -104,16 +133,14 @@ fn past_a_connection_limit_new_connections_are_closed_and_open_ones_are_served()
 
 #[test]
 fn past_a_connection_rate_a_client_is_closed_until_a_token_is_back() {
-    let mut fakes = Detached::start();
-    let backend = fakes.named("a");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sluicegate.yaml");
-    let (web, api) = (free_port(), free_port());
-    let config = format!(
-        "listeners:\n  web:\n    address: {web}\n    connection_rate_limit: {{ connections_per_second: 1, burst: 3 }}\n    routes:\n      - cluster: app\n  api:\n    address: {api}\n    routes:\n      - cluster: app\nclusters:\n  app:\n    backends:\n      - address: {backend}\nadmin:\n  address: 127.0.0.1:0\n"
-    );
-    std::fs::write(&path, config).unwrap();
-    let proxy = ProcessProxy::start(BIN, &path, web);
+    let rate = "    connection_rate_limit: { connections_per_second: 1, burst: 3 }\n";
+    let TwoListeners {
+        proxy,
+        web,
+        api,
+        _dir,
+        _fakes,
+    } = two_listeners("", rate);
 
     // The burst: three connections at once, each served.
     let mut held: Vec<TcpStream> = (0..3).map(|_| open(web)).collect();
