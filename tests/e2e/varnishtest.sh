@@ -3,7 +3,8 @@
 # RELIABILITY.md section 2 "vt"): each tests/e2e/vtc/*.vtc is a client speaking to
 # sluicegate byte by byte and a server playing its backend, with what each side must
 # see. For each file a fresh sluicegate runs one listener on $sg_port whose one
-# cluster is the file's server s1 on $be_port (both free ports, passed as macros).
+# cluster is the file's server s1 on $be_port (both free ports, passed as macros); a
+# file's `# cluster: KEY: VALUE` lines are added to that cluster.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
 # Needs: varnishtest (Debian's varnish), python3.
 # Usage: tests/e2e/varnishtest.sh [path/to/sluicegate] [case.vtc...]
@@ -43,6 +44,7 @@ listeners:
       - cluster: app
 clusters:
   app:
+$(sed -n 's/^# cluster: /    /p' "$file")
     backends:
       - address: 127.0.0.1:$be_port
 admin:
