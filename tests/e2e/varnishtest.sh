@@ -7,12 +7,16 @@
 # file's `# cluster: KEY: VALUE` lines are added to that cluster.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
 # Needs: varnishtest (Debian's varnish), python3.
-# Usage: tests/e2e/varnishtest.sh [path/to/sluicegate] [case.vtc...]
+# Usage: tests/e2e/varnishtest.sh [path/to/sluicegate] [case.vtc...] (a lone case runs with
+# the debug build)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/sluicegate}
-shift || true
+BIN=${CARGO_TARGET_DIR:-target}/debug/sluicegate
+if [[ $# -gt 0 && $1 != *.vtc ]]; then
+    BIN=$1
+    shift
+fi
 if [[ ! -x $BIN ]]; then
     cargo build -q -p sluicegate
 fi
@@ -36,6 +40,9 @@ run_case() {
     local sg_port be_port
     sg_port=$(free_port)
     be_port=$(free_port)
+    while [[ $be_port == "$sg_port" ]]; do
+        be_port=$(free_port)
+    done
     cat >"$WORK/$name.yaml" <<YAML
 listeners:
   web:

@@ -27,9 +27,24 @@ pub struct PrintError(String);
 
 /// `config` as YAML text with every default filled in (see the module docs).
 pub fn to_yaml(config: &Config) -> Result<String, PrintError> {
-    let text = serde_yaml::to_string(&Value::Mapping(document(config)))
-        .map_err(|e| PrintError(e.to_string()))?;
+    let mut document = Value::Mapping(document(config));
+    escape_dollars(&mut document);
+    let text = serde_yaml::to_string(&document).map_err(|e| PrintError(e.to_string()))?;
     Ok(name_comments(&text, config))
+}
+
+/// Writes every `$` of a string value as `$$`: the loader expands `${VAR}` and `$$`
+/// in every string value (`env.rs`), so a header match on `${A}` or a path with `$`
+/// in it would otherwise be read back as something else. Mapping keys are not
+/// expanded, so they are left alone.
+fn escape_dollars(value: &mut Value) {
+    match value {
+        Value::String(text) if text.contains('$') => *text = text.replace('$', "$$"),
+        Value::Sequence(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Mapping(entries) => entries.values_mut().for_each(escape_dollars),
+        Value::Tagged(tagged) => escape_dollars(&mut tagged.value),
+        _ => {}
+    }
 }
 
 /// A mapping from `(key, value)` pairs, in order.

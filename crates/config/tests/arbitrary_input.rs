@@ -59,6 +59,8 @@ const TOKENS: &[&str] = &[
     "${NOT_SET}",
     "${SG_HOST:-x",
     "$$",
+    "$$$$",
+    "a$${A}",
     "true",
     "no",
     "random",

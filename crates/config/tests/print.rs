@@ -76,6 +76,19 @@ fn header_names_in_any_case_read_back_equal() {
 }
 
 #[test]
+fn dollar_signs_read_back_equal() {
+    // Loaded as `${A}` and `$$`: printed as they are, they would read back as an
+    // unset variable and as `$`.
+    let config = parse_fixture(
+        "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - match: { headers: { x-a: \"$${A}\", x-b: \"$$$$\" } }\n        cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: 127.0.0.1:9001\n",
+    )
+    .unwrap();
+    let printed = to_yaml(&config).unwrap();
+    assert_eq!(parse_fixture(&printed).unwrap(), config, "{printed}");
+}
+
+#[test]
 fn a_minimal_config_is_written_with_every_default() {
     let config = sluicegate_config::parse(
         "listeners:\n  web:\n    address: 127.0.0.1:8080\n    routes:\n      - cluster: app\n\

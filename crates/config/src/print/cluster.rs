@@ -100,7 +100,7 @@ fn hash_on(h: &HashOn) -> Value {
     }
 }
 
-/// A backend; `address` comes first, which [`name_comments`] relies on.
+/// A backend; `address` comes first, which [`super::name_comments`] relies on.
 fn backend(b: &BackendSpec) -> Value {
     Value::Mapping(map([
         ("address", Value::from(b.address.to_string())),
