@@ -22,7 +22,6 @@
 
 mod body;
 mod chunked;
-mod deadline;
 pub(crate) mod framing;
 mod request_head;
 mod response_head;
@@ -36,12 +35,12 @@ use std::time::Duration;
 use bytes::BytesMut;
 use http::{Method, Request, StatusCode, header};
 use hyper::body::Body;
+use sluicegate_runtime::LazyTimer;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 pub use body::DirectBody;
-use deadline::ResponseTimer;
 pub(crate) use response_head::ResponseHead;
 
 use crate::connector::UpstreamStream;
@@ -80,7 +79,7 @@ pub(crate) struct Conn {
     io: UpstreamStream,
     read: BytesMut,
     write: Vec<u8>,
-    timer: ResponseTimer,
+    timer: LazyTimer,
     /// The backend's field names, remembered from head to head.
     names: FieldNames,
     _open: OpenCount,
@@ -108,7 +107,7 @@ impl Conn {
             io,
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
-            timer: ResponseTimer::default(),
+            timer: LazyTimer::default(),
             names: FieldNames::default(),
             _open: open,
         })
@@ -165,7 +164,7 @@ impl Conn {
 
     /// Writes the head of `request` (which has no body) and reads the response head,
     /// skipping informational responses, by `deadline` (the connection's own timer:
-    /// `direct/deadline.rs`). A `101` is an error: no upgrade was asked.
+    /// `sluicegate_runtime::LazyTimer`). A `101` is an error: no upgrade was asked.
     pub(crate) async fn exchange<B>(
         &mut self,
         request: &Outgoing<B>,
