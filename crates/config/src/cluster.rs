@@ -57,6 +57,7 @@ pub(crate) fn cluster(
         policy: policy?,
         connect_timeout: timeouts.connect,
         response_timeout: timeouts.response,
+        response_body_timeout: timeouts.response_body,
         idle_timeout: timeouts.idle,
         max_connections,
         queue,
@@ -77,6 +78,7 @@ pub(crate) fn cluster(
 struct Timeouts {
     connect: Duration,
     response: Duration,
+    response_body: Duration,
     idle: Duration,
     /// `None` when not given or zero.
     slow_start: Option<Duration>,
@@ -126,6 +128,11 @@ fn timeouts(errors: &mut Errors<'_>, at: &str, c: &RawCluster) -> Timeouts {
         c.response_timeout.as_deref(),
         defaults::RESPONSE_TIMEOUT,
     );
+    let response_body = errors.duration(
+        format!("{at}.response_body_timeout"),
+        c.response_body_timeout.as_deref(),
+        defaults::RESPONSE_BODY_TIMEOUT,
+    );
     let idle = errors.duration(
         format!("{at}.idle_timeout"),
         c.idle_timeout.as_deref(),
@@ -138,6 +145,7 @@ fn timeouts(errors: &mut Errors<'_>, at: &str, c: &RawCluster) -> Timeouts {
     Timeouts {
         connect,
         response,
+        response_body,
         idle,
         slow_start: slow_start.filter(|d| !d.is_zero()),
     }

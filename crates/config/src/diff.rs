@@ -304,7 +304,7 @@ mod tests {
         ))
         .unwrap_or_else(|e| panic!("{e}"));
         let new = parse(&format!(
-            "{base}    slow_start: 30s\n    connect_timeout: 1500ms\n    backends:\n      - address: 127.0.0.1:9001\n        weight: 3\n  web:\n    backends:\n      - address: 127.0.0.1:9002\n"
+            "{base}    slow_start: 30s\n    connect_timeout: 1500ms\n    response_body_timeout: 2m\n    backends:\n      - address: 127.0.0.1:9001\n        weight: 3\n  web:\n    backends:\n      - address: 127.0.0.1:9002\n"
         ))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -312,6 +312,7 @@ mod tests {
             [
                 "cluster api 127.0.0.1:9001 weight 1 → 3",
                 "cluster api connect_timeout 5s → 1500ms",
+                "cluster api response_body_timeout 60s → 120s",
                 "cluster api slow_start off → 30s",
                 "cluster web added (1 backend, round_robin)",
             ]

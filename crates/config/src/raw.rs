@@ -217,6 +217,8 @@ pub struct RawCluster {
     pub connect_timeout: Option<String>,
     /// Time allowed from sending the request to receiving the response head.
     pub response_timeout: Option<String>,
+    /// Time allowed between two reads of a response body.
+    pub response_body_timeout: Option<String>,
     /// How long an unused upstream connection stays in the pool.
     pub idle_timeout: Option<String>,
     /// Most connections open at once to each backend (HTTP/1.1).

@@ -29,6 +29,9 @@ pub mod defaults {
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// `clusters.*.response_timeout`: time to the response head, generous for slow APIs.
     pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `clusters.*.response_body_timeout`: nginx's `proxy_read_timeout`, between two
+    /// reads of a response body; the request side's `request_body_timeout` mirrored.
+    pub const RESPONSE_BODY_TIMEOUT: Duration = Duration::from_secs(60);
     /// `clusters.*.idle_timeout`: nginx's upstream `keepalive_timeout` default.
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
     /// `listeners.*.tunnel_idle_timeout`: an upgraded connection (WebSocket) with no
@@ -282,6 +285,8 @@ pub struct ClusterSpec {
     pub connect_timeout: Duration,
     /// Time from request sent to response head.
     pub response_timeout: Duration,
+    /// Longest wait for the next bytes of a response body once its head has come.
+    pub response_body_timeout: Duration,
     /// Idle time after which a pooled upstream connection is closed.
     pub idle_timeout: Duration,
     /// Most HTTP/1.1 connections open at once to each backend, busy or idle;

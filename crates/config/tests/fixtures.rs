@@ -62,6 +62,10 @@ fn defaults_are_applied() {
     assert_eq!(cluster.policy, PolicySpec::RoundRobin);
     assert_eq!(cluster.connect_timeout, defaults::CONNECT_TIMEOUT);
     assert_eq!(cluster.response_timeout, defaults::RESPONSE_TIMEOUT);
+    assert_eq!(
+        cluster.response_body_timeout,
+        defaults::RESPONSE_BODY_TIMEOUT
+    );
     assert_eq!(cluster.idle_timeout, defaults::IDLE_TIMEOUT);
     assert_eq!(cluster.backends[0].weight.get(), 1);
     let route = &config.listeners[0].routes[0];

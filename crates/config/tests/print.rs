@@ -115,6 +115,7 @@ clusters:
     policy: round_robin
     connect_timeout: 5s
     response_timeout: 30s
+    response_body_timeout: 1m
     idle_timeout: 1m
     upstream_protocol: http1
     unreachable:

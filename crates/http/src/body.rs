@@ -161,6 +161,11 @@ impl Body for ProxyBody {
         let (polled, ended) = match &mut this.kind {
             Kind::Upstream { body, lease, .. } => {
                 let polled = Pin::new(&mut *body).poll_frame(cx);
+                if let Poll::Ready(Some(Err(error))) = &polled {
+                    // The client's response is cut short (its connection closed, or
+                    // its stream reset) and the backend connection closed.
+                    tracing::warn!("response body from a backend failed, cut short: {error}");
+                }
                 let ended = matches!(polled, Poll::Ready(None)) || body.is_end_stream();
                 if ended {
                     lease.release();

@@ -19,7 +19,8 @@ use crate::status::ProxyError;
 use crate::upgrade::accepts;
 
 /// Sends the request to `backend` (on a new connection when `fresh`) and waits,
-/// bounded by the cluster's response timeout, for the response head. A `101` is
+/// bounded by the cluster's response timeout, for the response head; the body's
+/// waits for bytes are then bounded by its response body timeout. A `101` is
 /// accepted only as the answer to an upgrade the request asked for (it carries
 /// `Upgrade`, kept only for an upgrade that is honoured) and only when it switches to
 /// a protocol that was offered; any other `101` is a backend speaking another protocol
@@ -62,9 +63,10 @@ pub(crate) async fn send(
                 AfterSend::Reset,
             ))
         }
-        Ok(exchange) => {
+        Ok((response, lease)) => {
             backend.series.response_seconds().record(started.elapsed());
-            Ok(exchange)
+            let response = response.map(|body| body.bound(cluster.response_body_timeout));
+            Ok((response, lease))
         }
         Err(SendFailure {
             error: SendError::Exchange(error),

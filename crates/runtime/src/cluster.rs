@@ -46,6 +46,8 @@ pub struct Cluster {
     pub connect_timeout: Duration,
     /// Time from request sent to response head.
     pub response_timeout: Duration,
+    /// Longest wait for the next bytes of a response body.
+    pub response_body_timeout: Duration,
     /// Idle time of pooled upstream connections.
     pub idle_timeout: Duration,
     /// Most HTTP/1.1 connections open at once to each backend; `None`: no limit.

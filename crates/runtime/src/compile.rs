@@ -297,6 +297,7 @@ fn cluster(
         backends,
         connect_timeout: spec.connect_timeout,
         response_timeout: spec.response_timeout,
+        response_body_timeout: spec.response_body_timeout,
         idle_timeout: spec.idle_timeout,
         max_connections: spec.max_connections,
         max_pending: spec.queue.max_pending,

@@ -62,6 +62,7 @@ pub use pattern::{PatternBody, pattern_digest};
 pub use ports::{RefusingPort, free_port};
 pub use process::{ProcessProxy, Serving, log_seconds};
 pub use proxy::{Proxy, single_cluster, start_proxy, start_proxy_on};
+pub use raw::STALLED_BODY;
 pub use sluicegate_listener::{DrainOutcome, Workers};
 pub use sluicegate_runtime::BackendState;
 pub use switch::{HEALTH_PATH, Switch};

@@ -1,8 +1,8 @@
 //! Misbehaving backends written directly on TCP sockets, since a correct HTTP server
 //! cannot misbehave on purpose: [`Backend::stalling`], [`Backend::flaky`],
 //! [`Backend::garbage`], [`Backend::answering`], [`Backend::replying`], [`Backend::closing`],
-//! [`Backend::idle_closing`], [`Backend::hanging_up`] and
-//! [`Backend::silent`].
+//! [`Backend::idle_closing`], [`Backend::hanging_up`], [`Backend::silent`],
+//! [`Backend::stalling_mid_body`] and [`Backend::trickling`].
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -150,6 +150,57 @@ impl Backend {
         })
     }
 }
+
+impl Backend {
+    /// Answers each connection's first request (a body is not read) with a head that
+    /// frames [`STALLED_BODY`] bytes and sends only `hello` of them, then sends nothing
+    /// more, reading until the peer closes: a backend that hangs mid-body.
+    /// [`Backend::closed`] counts the connections the peer gave up on.
+    pub fn stalling_mid_body() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, counters| async move {
+            let mut heads = Heads::default();
+            if let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
+                let head =
+                    format!("HTTP/1.1 200 OK\r\ncontent-length: {STALLED_BODY}\r\n\r\nhello");
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut sink = [0u8; 4096];
+                while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            }
+        })
+    }
+
+    /// Answers each request (a body is not read) with a chunked body of `chunks`
+    /// chunks of `chunk` bytes, one every `gap`, on a keep-alive connection: a slow
+    /// but live stream (server-sent events, a long report).
+    pub fn trickling(chunks: usize, chunk: usize, gap: std::time::Duration) -> Backend {
+        crate::backend::spawn_tcp(move |mut stream, counters| async move {
+            let mut heads = Heads::default();
+            while let Some(line) = heads.next(&mut stream).await {
+                counters.request(line);
+                let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head).await.is_err() {
+                    return;
+                }
+                for _ in 0..chunks {
+                    tokio::time::sleep(gap).await;
+                    let piece = format!("{chunk:x}\r\n{}\r\n", "x".repeat(chunk));
+                    if stream.write_all(piece.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                if stream.write_all(b"0\r\n\r\n").await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+}
+
+/// The length [`Backend::stalling_mid_body`] announces.
+pub const STALLED_BODY: usize = 100;
 
 /// Splits a byte stream into request heads (bodies are not expected).
 #[derive(Default)]

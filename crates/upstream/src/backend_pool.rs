@@ -95,7 +95,7 @@ impl<B: SendBody + Unpin> BackendPool<B> {
                 let sent = sent.await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
-                Ok((response.map(UpstreamBody::Hyper), Lease::stream(slot)))
+                Ok((response.map(UpstreamBody::hyper), Lease::stream(slot)))
             }
         }
     }

@@ -43,6 +43,7 @@ use tokio::time::Instant;
 pub use body::DirectBody;
 pub(crate) use response_head::ResponseHead;
 
+use crate::body_stall::BodyStall;
 use crate::connector::UpstreamStream;
 use crate::field_names::FieldNames;
 use crate::outgoing::Outgoing;
@@ -80,6 +81,8 @@ pub(crate) struct Conn {
     read: BytesMut,
     write: Vec<u8>,
     timer: LazyTimer,
+    /// The bound on the current response body's waits for bytes.
+    stall: BodyStall,
     /// The backend's field names, remembered from head to head.
     names: FieldNames,
     _open: OpenCount,
@@ -108,6 +111,7 @@ impl Conn {
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
             timer: LazyTimer::default(),
+            stall: BodyStall::default(),
             names: FieldNames::default(),
             _open: open,
         })
@@ -134,6 +138,17 @@ impl Conn {
             self.read.reserve(READ_BUFFER);
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)
+    }
+
+    /// The body read found nothing: ready with the error to end it once the
+    /// response body timeout has passed without bytes (`body_stall.rs`).
+    pub(crate) fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        self.stall.poll_stalled(&mut self.timer, cx)
+    }
+
+    /// Bounds the waits of the body about to be read by `timeout` between reads.
+    pub(crate) fn bound_body(&mut self, timeout: Duration) {
+        self.stall = BodyStall::new(timeout);
     }
 
     async fn fill(&mut self) -> io::Result<usize> {

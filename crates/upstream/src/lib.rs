@@ -15,6 +15,7 @@
 
 mod added_fields;
 mod backend_pool;
+mod body_stall;
 mod connector;
 mod direct;
 mod field_names;
@@ -43,5 +44,5 @@ pub use outgoing::Outgoing;
 pub use pool::{Pool, SendBody};
 pub use queue::Limit;
 pub use send_error::{SendError, SendFailure};
-pub use upstream_body::{BodyError, UpstreamBody};
+pub use upstream_body::{BodyError, HyperBody, UpstreamBody};
 pub use upstreams::{BackendUpstream, ClusterUpstream, Upstreams};

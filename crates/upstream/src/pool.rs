@@ -230,7 +230,7 @@ impl<B: SendBody> Pool<B> {
                     return Err(SendFailure::sent(SendError::Invalid(CHUNKED_TWICE)));
                 }
                 Ok(response) => {
-                    let response = response.map(UpstreamBody::Hyper);
+                    let response = response.map(UpstreamBody::hyper);
                     let lease =
                         Lease::connection(sender, Arc::downgrade(&self.inner), permit, home);
                     return Ok((response, lease));

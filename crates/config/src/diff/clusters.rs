@@ -98,7 +98,7 @@ fn backends(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
     }
 }
 
-/// The cluster's connect, response and idle timeouts and its slow start.
+/// The cluster's connect, response, response body and idle timeouts and its slow start.
 fn timeouts(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
     changed(
         out,
@@ -111,6 +111,12 @@ fn timeouts(out: &mut Vec<String>, at: &str, a: &ClusterSpec, b: &ClusterSpec) {
         &format!("{at} response_timeout"),
         &a.response_timeout,
         &b.response_timeout,
+    );
+    changed(
+        out,
+        &format!("{at} response_body_timeout"),
+        &a.response_body_timeout,
+        &b.response_body_timeout,
     );
     changed(
         out,

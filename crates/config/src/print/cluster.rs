@@ -17,6 +17,7 @@ pub(super) fn cluster(c: &ClusterSpec) -> Value {
     out.extend(map([
         ("connect_timeout", duration(c.connect_timeout)),
         ("response_timeout", duration(c.response_timeout)),
+        ("response_body_timeout", duration(c.response_body_timeout)),
         ("idle_timeout", duration(c.idle_timeout)),
         ("upstream_protocol", Value::from(c.upstream_protocol.name())),
     ]));

@@ -8,6 +8,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -63,6 +64,14 @@ impl DirectBody {
             body.finish();
         }
         body
+    }
+
+    /// Bounds each wait for the body's next bytes by `timeout`; past it the body
+    /// fails (`body_stall.rs`) and its connection is closed.
+    pub(crate) fn bound(&mut self, timeout: Duration) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.bound_body(timeout);
+        }
     }
 
     /// The body has ended: the connection goes back, unless bytes follow the body
@@ -138,7 +147,16 @@ impl Body for DirectBody {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            match ready!(conn.poll_fill(cx)) {
+            let filled = match conn.poll_fill(cx) {
+                Poll::Ready(filled) => filled,
+                Poll::Pending => {
+                    // Nothing yet: wait, up to the response body timeout.
+                    let stalled = ready!(conn.poll_stalled(cx));
+                    return this.fail(stalled);
+                }
+            };
+            conn.stall.progressed();
+            match filled {
                 Ok(0) if matches!(this.state, State::Close) => {
                     // The close ends a close-delimited body; the connection is gone.
                     this.state = State::Done;
