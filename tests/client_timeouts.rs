@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use sluicegate_testkit::{Backend, WAIT, init_tracing, single_cluster, start_proxy, within};
+use sluicegate_testkit::{
+    Backend, WAIT, eventually, init_tracing, single_cluster, start_proxy, within,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -235,4 +237,66 @@ async fn a_body_trickling_under_the_request_body_timeout_is_forwarded_whole() {
     let answer = post_slowly(proxy.addr(), 100, &pieces, Duration::from_millis(150)).await;
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(answer.contains("bytes=100"), "{answer}");
+}
+
+/// A backend streaming `mib` MiB (chunked, 64 KiB chunks, as fast as it can write).
+fn streaming(mib: usize) -> Backend {
+    Backend::trickling(mib * 16, 64 * 1024, Duration::ZERO)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_at_the_send_timeout() {
+    init_tracing();
+    // Far more than the socket buffers on both sides can hold.
+    let backend = streaming(64);
+    let proxy = start_proxy(&with_listener_keys(&backend, &[("send_timeout", "1s")])).await;
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    // The client reads nothing: once the buffers are full the proxy's writes wait,
+    // and past the send timeout it gives up on the client and on the backend.
+    assert!(
+        eventually(WAIT, || backend.closed() == 1).await,
+        "the backend is still streaming to a client that reads nothing"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut early");
+    let got = read_to_close(&mut stream).await;
+    assert!(
+        got.starts_with("HTTP/1.1 200 "),
+        "{}",
+        &got[..got.len().min(200)]
+    );
+    assert!(!got.ends_with("0\r\n\r\n"), "the body ended whole");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reading_slowly_under_the_send_timeout_gets_the_whole_body() {
+    init_tracing();
+    let backend = streaming(4);
+    let proxy = start_proxy(&with_listener_keys(&backend, &[("send_timeout", "1s")])).await;
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // 256 KiB every 100 ms: the proxy's writes wait, but never near a second.
+    let mut got = Vec::new();
+    within(WAIT * 3, "the slowly read body", async {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let xs = got[body_at..].iter().filter(|&&b| b == b'x').count();
+    assert_eq!(xs, 4 * 1024 * 1024, "the body was cut");
+    assert!(got.ends_with(b"0\r\n\r\n"), "not ended whole");
 }

@@ -92,6 +92,12 @@ fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpe
     );
     changed(
         out,
+        &format!("{at} send_timeout"),
+        &a.send_timeout,
+        &b.send_timeout,
+    );
+    changed(
+        out,
         &format!("{at} max_connections"),
         &a.max_connections,
         &b.max_connections,

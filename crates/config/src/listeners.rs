@@ -74,6 +74,11 @@ fn listener(
         l.request_body_timeout.as_deref(),
         defaults::REQUEST_BODY_TIMEOUT,
     );
+    let send_timeout = errors.duration(
+        format!("{at}.send_timeout"),
+        l.send_timeout.as_deref(),
+        defaults::SEND_TIMEOUT,
+    );
     let max_connections = crate::numbers::count(
         errors,
         format!("{at}.max_connections"),
@@ -124,6 +129,7 @@ fn listener(
         keepalive_timeout,
         header_read_timeout,
         request_body_timeout,
+        send_timeout,
         max_connections,
         connection_rate_limit,
         max_request_body,

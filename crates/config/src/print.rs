@@ -103,6 +103,7 @@ fn listener(l: &ListenerSpec) -> Value {
         ("keepalive_timeout", duration(l.keepalive_timeout)),
         ("header_read_timeout", duration(l.header_read_timeout)),
         ("request_body_timeout", duration(l.request_body_timeout)),
+        ("send_timeout", duration(l.send_timeout)),
         ("max_connections", Value::from(l.max_connections)),
         (
             "trusted_proxies",

@@ -64,6 +64,8 @@ pub struct RawListener {
     pub header_read_timeout: Option<String>,
     /// Longest wait for the next bytes of a request body (HTTP/1).
     pub request_body_timeout: Option<String>,
+    /// Longest wait for a client to take the bytes written to it.
+    pub send_timeout: Option<String>,
     /// Client connections this listener may have open at once.
     pub max_connections: Option<i64>,
     /// New connections a second from one client address.

@@ -49,6 +49,9 @@ pub mod defaults {
     /// `listeners.*.request_body_timeout`: nginx's `client_body_timeout`, between two
     /// reads of a request body.
     pub const REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `listeners.*.send_timeout`: nginx's `send_timeout`, between two writes a client
+    /// takes.
+    pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
     /// `listeners.*.max_connections`: Envoy's and the bar; nginx's
     /// `worker_connections` is 512 per worker, HAProxy derives `maxconn` from the fd
     /// limit.
@@ -144,6 +147,9 @@ pub struct ListenerSpec {
     /// HTTP/1: longest wait for the next bytes of a request body that is being read;
     /// past it the request fails (408 when nothing was answered yet).
     pub request_body_timeout: Duration,
+    /// Longest a write to a client may wait for the client to take bytes (it reads
+    /// too slowly, or not at all); past it the connection is closed.
+    pub send_timeout: Duration,
     /// Client connections it may have open at once; past it a new one is closed at
     /// once (and counted).
     pub max_connections: u32,

@@ -104,6 +104,7 @@ listeners:
     keepalive_timeout: 1m
     header_read_timeout: 30s
     request_body_timeout: 1m
+    send_timeout: 1m
     max_connections: 10000
     trusted_proxies: []
     merge_slashes: true

@@ -1,5 +1,6 @@
-//! A client connection that counts the bytes it reads and writes, and stays counted
-//! as open until it is dropped.
+//! A client connection that counts the bytes it reads and writes, stays counted as
+//! open until it is dropped, and bounds each wait to write by the listener's send
+//! timeout (`send_timeout.rs`).
 
 use std::io;
 use std::pin::Pin;
@@ -7,6 +8,8 @@ use std::task::{Context, Poll};
 
 use metrics::{Counter, Gauge};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::send_timeout::SendClock;
 
 /// Wraps a stream; every successful read and write adds to the listener's counters.
 #[derive(Debug)]
@@ -16,16 +19,24 @@ pub(crate) struct Counted<S> {
     sent: Counter,
     /// `sluicegate_downstream_connections_active`, decremented on drop.
     active: Gauge,
+    send: SendClock,
 }
 
 impl<S> Counted<S> {
-    /// `inner`, counted into `received`/`sent`, holding one unit of `active`.
-    pub(crate) fn new(inner: S, (received, sent): (Counter, Counter), active: Gauge) -> Self {
+    /// `inner`, counted into `received`/`sent`, holding one unit of `active`, its
+    /// writes bounded by `send`.
+    pub(crate) fn new(
+        inner: S,
+        (received, sent): (Counter, Counter),
+        active: Gauge,
+        send: SendClock,
+    ) -> Self {
         Self {
             inner,
             received,
             sent,
             active,
+            send,
         }
     }
 
@@ -71,7 +82,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         if let Poll::Ready(Ok(n)) = polled {
             this.sent.increment(n as u64);
         }
-        polled
+        this.send.bound(polled, cx)
     }
 
     fn poll_write_vectored(
@@ -84,13 +95,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         if let Poll::Ready(Ok(n)) = polled {
             this.sent.increment(n as u64);
         }
-        polled
+        this.send.bound(polled, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
 
+    /// Not bounded: a socket's flush does not wait (the bytes wait in `poll_write`),
+    /// and a flush that moved nothing must not end a wait.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }

@@ -19,6 +19,7 @@ mod error;
 mod phase;
 mod pipeline;
 mod quiet;
+mod send_timeout;
 mod server;
 mod shared;
 mod sniff;

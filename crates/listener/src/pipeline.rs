@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 use crate::counted::Counted;
 use crate::phase::{Phase, Phases};
 use crate::quiet::{LazyQuiet, Quiet};
+use crate::send_timeout::{SendClock, UNLISTED_SEND_TIMEOUT};
 use crate::sniff::sniff_h2;
 
 /// The protocol an accepted connection is served with.
@@ -115,7 +116,12 @@ fn opened(
     let live = pinned.unwrap_or_else(|| source.live.load_full());
     match live.snapshot.listener(listener) {
         Some(l) => (
-            Counted::new(stream, l.series.bytes(), l.series.connection_opened()),
+            Counted::new(
+                stream,
+                l.series.bytes(),
+                l.series.connection_opened(),
+                SendClock::new(l.send_timeout, l.series.send_timeouts()),
+            ),
             l.tls.clone(),
             ClientTimeouts {
                 keepalive: l.keepalive_timeout,
@@ -124,7 +130,12 @@ fn opened(
             },
         ),
         None => (
-            Counted::new(stream, (Counter::noop(), Counter::noop()), Gauge::noop()),
+            Counted::new(
+                stream,
+                (Counter::noop(), Counter::noop()),
+                Gauge::noop(),
+                SendClock::new(UNLISTED_SEND_TIMEOUT, Counter::noop()),
+            ),
             None,
             ClientTimeouts::default(),
         ),

@@ -84,6 +84,11 @@ pub fn describe() {
         "Client connections accepted, by listener."
     );
     describe_counter!(
+        DOWNSTREAM_SEND_TIMEOUTS_TOTAL,
+        "Client connections closed because a write to the client waited longer than the \
+         listener's send_timeout (the client stopped reading; its response was cut), by listener."
+    );
+    describe_counter!(
         DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL,
         "Client connections closed at accept, before any byte was read, because the listener's \
          or the process's max_connections was reached or the client's address passed the \

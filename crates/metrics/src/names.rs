@@ -33,6 +33,9 @@ pub const DOWNSTREAM_CONNECTIONS_TOTAL: &str = "sluicegate_downstream_connection
 /// listener and reason.
 pub const DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL: &str =
     "sluicegate_downstream_connections_refused_total";
+/// Client connections closed because a write to the client waited past the
+/// listener's `send_timeout` (the client stopped reading), by listener.
+pub const DOWNSTREAM_SEND_TIMEOUTS_TOTAL: &str = "sluicegate_downstream_send_timeouts_total";
 /// Failed `accept` calls (out of file descriptors, memory, buffers), by listener.
 pub const ACCEPT_ERRORS_TOTAL: &str = "sluicegate_accept_errors_total";
 /// Requests refused by a route's rate limit (429), by listener and route (its index).

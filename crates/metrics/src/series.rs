@@ -249,6 +249,7 @@ pub struct ListenerSeries {
     connections_total: Counter,
     connections_refused: [Counter; ConnectionLimit::ALL.len()],
     accept_errors: Counter,
+    send_timeouts: Counter,
     tunnels_active: Gauge,
     tunnels_total: Counter,
     bytes_received: Counter,
@@ -296,6 +297,7 @@ impl ListenerSeries {
                 counter!(DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL, "listener" => l(), "reason" => reason)
             }),
             accept_errors: counter!(ACCEPT_ERRORS_TOTAL, "listener" => l()),
+            send_timeouts: counter!(DOWNSTREAM_SEND_TIMEOUTS_TOTAL, "listener" => l()),
             tunnels_active: gauge!(TUNNELS_ACTIVE, "listener" => l()),
             tunnels_total: counter!(TUNNELS_TOTAL, "listener" => l()),
             bytes_received: counter!(BYTES_RECEIVED_TOTAL, "listener" => l()),
@@ -389,6 +391,11 @@ impl ListenerSeries {
         (self.bytes_received.clone(), self.bytes_sent.clone())
     }
 
+    /// `sluicegate_downstream_send_timeouts_total`, for a connection to keep.
+    pub fn send_timeouts(&self) -> Counter {
+        self.send_timeouts.clone()
+    }
+
     /// Keeps every series alive through the next scrape.
     pub fn touch(&self) {
         self.unrouted.requests.touch();
@@ -400,6 +407,7 @@ impl ListenerSeries {
         self.connections_total.increment(0);
         self.bytes_received.increment(0);
         self.bytes_sent.increment(0);
+        self.send_timeouts.increment(0);
         self.connections_active.increment(0.0);
         self.connections_idle.increment(0.0);
         self.tunnels_total.increment(0);

@@ -165,6 +165,7 @@ fn listener(
         keepalive_timeout: spec.keepalive_timeout,
         header_read_timeout: spec.header_read_timeout,
         request_body_timeout: spec.request_body_timeout,
+        send_timeout: spec.send_timeout,
         max_connections: spec.max_connections,
         connection_rate: crate::rate_limit::connection_limit(spec, previous),
         max_request_body: spec.max_request_body,

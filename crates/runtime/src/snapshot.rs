@@ -23,13 +23,15 @@ pub struct Listener {
     /// before it is closed. Read when a tunnel opens: a reload changes it for the
     /// tunnels opened after it.
     pub tunnel_idle_timeout: Duration,
-    /// Time a client connection may go without a new request. Like the two below,
+    /// Time a client connection may go without a new request. Like the three below,
     /// read when a connection is accepted.
     pub keepalive_timeout: Duration,
     /// HTTP/1: the deadline for one request head.
     pub header_read_timeout: Duration,
     /// HTTP/1: the longest wait for the next bytes of a request body.
     pub request_body_timeout: Duration,
+    /// The longest a write to a client may wait for the client to take bytes.
+    pub send_timeout: Duration,
     /// Client connections it may have open at once. Read at every accept.
     pub max_connections: u32,
     /// New connections a second per client address (`None`: any), with its buckets.
