@@ -9,8 +9,11 @@ use http::header::{self, HeaderName, HeaderValue};
 use sluicegate_upstream::short_head;
 
 /// Fields that describe one connection and never cross a proxy. `HTTP2-Settings`
-/// belongs to an `h2c` upgrade (RFC 7540 §3.2.1), which is never honoured.
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// belongs to an `h2c` upgrade (RFC 7540 §3.2.1), which is never honoured. `Expect`
+/// is met at this hop, as Envoy does by default: hyper answers `100-continue` when
+/// the body is first read (`request_check.rs` refuses any other expectation), so the
+/// backend is not asked to meet it again.
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -19,6 +22,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
     header::TRAILER,
     HeaderName::from_static("http2-settings"),
+    header::EXPECT,
 ];
 
 /// Fields a `Connection` option can never remove (RFC 9110 §7.6.1: an option must not
@@ -72,7 +76,7 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// A bit per [`HOP_BY_HOP`] field the head has (bit `i` for `HOP_BY_HOP[i]`).
-fn present_hop_by_hop(headers: &HeaderMap) -> u8 {
+fn present_hop_by_hop(headers: &HeaderMap) -> u16 {
     headers.keys().fold(0, |present, name| {
         match HOP_BY_HOP.iter().position(|hop| hop == name) {
             Some(i) => present | 1 << i,

@@ -1,8 +1,8 @@
 //! What a request must satisfy before it is routed (RFC 9112 §3.2): no `CONNECT`,
 //! the asterisk form only with `OPTIONS`, one `Host` that is a valid authority
 //! without userinfo, an absolute-form target (or HTTP/2 `:authority`) that can become
-//! `Host` and names the connection's own scheme, no transfer coding but `chunked`, and
-//! no loop through this proxy.
+//! `Host` and names the connection's own scheme, no transfer coding but `chunked`, no
+//! expectation but `100-continue`, and no loop through this proxy.
 
 use http::request::Parts;
 use http::uri::Scheme;
@@ -39,6 +39,7 @@ pub(crate) fn check_request(head: &Parts, scheme: &Scheme) -> Result<(), ProxyEr
     }
     check_absolute_form(head, scheme)?;
     check_codings(head)?;
+    check_expect(head)?;
     match own_hops(&head.headers) {
         hops if hops > MAX_OWN_HOPS => Err(ProxyError::LoopDetected(hops)),
         _ => Ok(()),
@@ -101,6 +102,21 @@ fn check_codings(head: &Parts) -> Result<(), ProxyError> {
     if other {
         return Err(ProxyError::NotImplemented(
             "transfer coding other than chunked is not supported",
+        ));
+    }
+    Ok(())
+}
+
+/// `100-continue` is the only expectation there is (RFC 9110 §10.1.1), and the one
+/// sluicegate meets (hyper sends the `100` when the body is first read); any other
+/// member is one it cannot meet: 417, as Apache httpd answers.
+fn check_expect(head: &Parts) -> Result<(), ProxyError> {
+    let unmet = short_head::get_all(&head.headers, &header::EXPECT)
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|member| !member.trim_ascii().eq_ignore_ascii_case(b"100-continue"));
+    if unmet {
+        return Err(ProxyError::ExpectationFailed(
+            "only the 100-continue expectation is supported",
         ));
     }
     Ok(())

@@ -47,6 +47,10 @@ pub enum ProxyError {
     /// coding other than `chunked`), refused rather than altered.
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// The request has an `Expect` other than `100-continue`, which sluicegate
+    /// cannot meet (RFC 9110 §10.1.1).
+    #[error("{0}")]
+    ExpectationFailed(&'static str),
     /// The request already passed through this process too often: a cluster whose
     /// backend is one of this process's listeners.
     #[error("loop detected: the request came back through this proxy {0} times")]
@@ -121,6 +125,7 @@ impl ProxyError {
             ProxyError::VersionNotSupported(_) => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -147,6 +152,7 @@ impl ProxyError {
             ProxyError::VersionNotSupported(_) => "version_not_supported",
             ProxyError::MethodNotAllowed(_) => "method_not_allowed",
             ProxyError::NotImplemented(_) => "not_implemented",
+            ProxyError::ExpectationFailed(_) => "expectation_failed",
             ProxyError::LoopDetected(_) => "loop_detected",
             ProxyError::NoRoute => "no_route",
             ProxyError::RateLimited { .. } => "rate_limited",
@@ -170,7 +176,8 @@ impl ProxyError {
             | ProxyError::UriTooLong(_)
             | ProxyError::VersionNotSupported(_)
             | ProxyError::MethodNotAllowed(_)
-            | ProxyError::NotImplemented(_) => ErrorKind::BadRequest,
+            | ProxyError::NotImplemented(_)
+            | ProxyError::ExpectationFailed(_) => ErrorKind::BadRequest,
             ProxyError::NoRoute => ErrorKind::NoRoute,
             ProxyError::RateLimited { .. } => ErrorKind::RateLimited,
             ProxyError::LoopDetected(_) => ErrorKind::BadGateway,
@@ -211,6 +218,7 @@ impl ProxyError {
                 | ProxyError::UriTooLong(_)
                 | ProxyError::VersionNotSupported(_)
                 | ProxyError::NotImplemented(_)
+                | ProxyError::ExpectationFailed(_)
         ) {
             headers.insert(
                 header::CONNECTION,
@@ -274,7 +282,8 @@ impl ProxyError {
             | ProxyError::UriTooLong(_)
             | ProxyError::VersionNotSupported(_)
             | ProxyError::MethodNotAllowed(_)
-            | ProxyError::NotImplemented(_) => grpc_code::INTERNAL,
+            | ProxyError::NotImplemented(_)
+            | ProxyError::ExpectationFailed(_) => grpc_code::INTERNAL,
             ProxyError::PayloadTooLarge(_) => grpc_code::RESOURCE_EXHAUSTED,
             ProxyError::NoRoute => grpc_code::UNIMPLEMENTED,
             ProxyError::RateLimited { .. } => grpc_code::RESOURCE_EXHAUSTED,
@@ -351,6 +360,7 @@ mod tests {
         assert_eq!(ProxyError::UriTooLong("x").status(), 414);
         assert_eq!(ProxyError::VersionNotSupported("x").status(), 505);
         assert_eq!(ProxyError::LoopDetected(4).status(), 508);
+        assert_eq!(ProxyError::ExpectationFailed("x").status(), 417);
         assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
         let refused = ProxyError::ConnectFailed {
             cluster: c(),
