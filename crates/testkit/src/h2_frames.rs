@@ -129,6 +129,18 @@ pub fn request_block(extra: &[(&str, &str)]) -> Vec<u8> {
     block
 }
 
+/// An HPACK block of exactly `fields`, in order, every one literal (pseudo-header
+/// fields too): for requests whose pseudo-headers a test gets wrong on purpose.
+pub fn fields_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        block.push(0x00);
+        literal(&mut block, name.as_bytes());
+        literal(&mut block, value.as_bytes());
+    }
+    block
+}
+
 /// An HPACK string literal (no Huffman coding), its length as a 7-bit prefix integer.
 fn literal(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut len = bytes.len();
