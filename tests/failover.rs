@@ -184,3 +184,31 @@ async fn a_resent_request_counts_as_in_flight_through_its_backoff() {
     load.stop_without_failures().await;
     assert!(bad.requests() > 10, "few requests met the failing backend");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_never_accepts_times_out_at_the_connect_timeout_then_the_next_one_serves() {
+    init_tracing();
+    let full = Backend::unaccepting();
+    // Alone, it gets 504 at the connect timeout: its SYN is never answered.
+    let config = single_cluster(&[&full], &[("connect_timeout", "300ms")]);
+    let proxy = start_proxy(&config).await;
+    let started = tokio::time::Instant::now();
+    let (status, _, body) = get(proxy.addr(), "/", &[]).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("timed out connecting"), "{body}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "early"
+    );
+    drop(proxy);
+    // Beside a backend that accepts, every request is served: the timed-out one
+    // goes on to it (nothing was sent), and the full one is then left out.
+    let echo = Backend::named("b");
+    let config = single_cluster(&[&full, &echo], &[("connect_timeout", "300ms")]);
+    let proxy = start_proxy(&config).await;
+    for _ in 0..4 {
+        let (status, _, body) = get(proxy.addr(), "/", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, "b");
+    }
+}

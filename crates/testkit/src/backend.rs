@@ -140,6 +140,39 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Listens with room for one connection in its accept queue, fills it with a
+    /// connection of its own and never accepts: a later connect gets no answer to its
+    /// SYN (Linux drops SYNs to a full accept queue) and waits until its own timeout,
+    /// as with a backend overloaded past its queue or behind a firewall that drops.
+    /// Must be called inside a tokio runtime.
+    pub fn unaccepting() -> Backend {
+        let socket =
+            tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("cannot open a socket: {e}"));
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
+        let listener = socket
+            .listen(0)
+            .unwrap_or_else(|e| panic!("cannot listen: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("no local address: {e}"));
+        // The queue's one place, taken: the handshake completes without an accept.
+        let filler = std::net::TcpStream::connect_timeout(&addr, WAIT)
+            .unwrap_or_else(|e| panic!("cannot fill the accept queue of {addr}: {e}"));
+        let task = tokio::spawn(async move {
+            let _held = (listener, filler);
+            std::future::pending::<()>().await;
+        });
+        Backend {
+            addr,
+            counters: Arc::default(),
+            task: Some(task),
+        }
+    }
+}
+
 impl Drop for Backend {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
