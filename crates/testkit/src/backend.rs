@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub(crate) struct Counters {
     requests: AtomicUsize,
     accepts: AtomicUsize,
     closed: AtomicUsize,
+    /// Bytes of generated download bodies handed to the HTTP server ([`Backend::sink`]).
+    generated: AtomicU64,
     /// `METHOD target` of every request, in arrival order.
     lines: Mutex<Vec<String>>,
 }
@@ -53,6 +55,11 @@ impl Counters {
             lines.push(line);
         }
         self.requests.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Counts `n` bytes of a generated body handed to the server.
+    pub(crate) fn generated(&self, n: u64) {
+        self.generated.fetch_add(n, Ordering::SeqCst);
     }
 }
 
@@ -82,6 +89,13 @@ impl Backend {
     /// TCP connections accepted so far.
     pub fn accepts(&self) -> usize {
         self.counters.accepts.load(Ordering::SeqCst)
+    }
+
+    /// Bytes of generated download bodies the backend has handed to its HTTP server
+    /// so far ([`Backend::sink`]'s `/download`): what the peer has read, plus what
+    /// the socket buffers and the server's own buffer hold.
+    pub fn generated(&self) -> u64 {
+        self.counters.generated.load(Ordering::SeqCst)
     }
 
     /// Connections the backend has finished with (it closed them or the peer did).
@@ -290,13 +304,26 @@ where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
 {
+    spawn_http_counted(listener, idle, move |request, _| handler(request))
+}
+
+/// Like [`spawn_http_on`], the handler given the backend's counters too.
+pub(crate) fn spawn_http_counted<H, Fut>(
+    listener: TcpListener,
+    idle: Option<Duration>,
+    handler: H,
+) -> Backend
+where
+    H: Fn(Request<Incoming>, Arc<Counters>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
     spawn_tcp_on(listener, move |stream, counters| {
         let handler = handler.clone();
         async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
                 counters.request(format!("{} {target}", request.method()));
-                let reply = handler(request);
+                let reply = handler(request, counters.clone());
                 async move { Ok::<_, Infallible>(reply.await) }
             });
             let mut builder = http1::Builder::new();

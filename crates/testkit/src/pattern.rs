@@ -5,11 +5,14 @@
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use sha2::{Digest as _, Sha256};
+
+use crate::backend::Counters;
 
 /// Size of each generated chunk: a typical socket buffer size.
 pub const CHUNK: usize = 64 * 1024;
@@ -31,6 +34,8 @@ pub struct PatternBody {
     sent: u64,
     len: u64,
     sized: bool,
+    /// Where each chunk made is counted, if anywhere.
+    counted: Option<Arc<Counters>>,
 }
 
 impl PatternBody {
@@ -40,6 +45,7 @@ impl PatternBody {
             sent: 0,
             len,
             sized: true,
+            counted: None,
         }
     }
 
@@ -49,7 +55,16 @@ impl PatternBody {
             sent: 0,
             len,
             sized: false,
+            counted: None,
         }
+    }
+}
+
+impl PatternBody {
+    /// The same body, counting each chunk it makes in `counters`.
+    pub(crate) fn counted_in(mut self, counters: Arc<Counters>) -> Self {
+        self.counted = Some(counters);
+        self
     }
 }
 
@@ -69,6 +84,9 @@ impl Body for PatternBody {
         let len = usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK));
         let data = chunk(this.sent, len);
         this.sent += len as u64;
+        if let Some(counters) = &this.counted {
+            counters.generated(len as u64);
+        }
         Poll::Ready(Some(Ok(Frame::data(data))))
     }
 

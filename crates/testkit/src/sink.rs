@@ -6,7 +6,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::Backend;
-use crate::backend::{Reply, spawn_http, text};
+use std::sync::Arc;
+
+use crate::backend::{Counters, Reply, bind, spawn_http_counted, text};
 use crate::named::query_number;
 use crate::pattern::{Digest, PatternBody};
 
@@ -16,15 +18,21 @@ impl Backend {
     /// - any other request: reads the whole request body frame by frame, hashing it,
     ///   and answers `200` with `sha256=<hex> bytes=<n>` ([`crate::pattern::Digest`]).
     ///   A body that fails to arrive whole is answered `400` with the error.
+    ///
+    /// [`Backend::generated`] tells how much of the downloads it has produced.
     pub fn sink() -> Backend {
-        spawn_http(None, |request| async move { answer(request).await })
+        spawn_http_counted(bind(), None, |request, counters| async move {
+            answer(request, counters).await
+        })
     }
 }
 
-async fn answer(request: Request<Incoming>) -> Reply {
+async fn answer(request: Request<Incoming>, counters: Arc<Counters>) -> Reply {
     if request.method() == Method::GET && request.uri().path() == "/download" {
         let len = query_number(request.uri().query(), "bytes").unwrap_or(0);
-        let body = PatternBody::sized(len).map_err(|never| match never {});
+        let body = PatternBody::sized(len)
+            .counted_in(counters)
+            .map_err(|never| match never {});
         return Reply::new(body.boxed());
     }
     let mut body = request.into_body();

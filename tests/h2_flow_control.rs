@@ -1,0 +1,74 @@
+//! HTTP/2 flow control towards a client (RELIABILITY.md H2-10): a client that stops
+//! granting window (here: stops reading, so hyper's client releases none) stops the
+//! proxy reading its backend, the bytes in between held to windows and socket
+//! buffers, and once it reads again every byte arrives, in order.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use std::time::Duration;
+
+use http::Method;
+use http_body_util::BodyExt;
+use sluicegate_testkit::client::empty;
+use sluicegate_testkit::pattern::Digest;
+use sluicegate_testkit::{
+    Backend, H2Conn, WAIT, init_tracing, pattern_digest, single_cluster, start_proxy, within,
+};
+use tokio::time::Instant;
+
+/// The download: far more than every window and socket buffer on the way.
+const LEN: u64 = 128 * 1024 * 1024;
+/// What the backend may have produced while the client reads nothing: the client's
+/// windows, the proxy's HTTP/2 and HTTP/1 buffers and the socket buffers on both
+/// hops hold all of it.
+const HELD: u64 = 32 * 1024 * 1024;
+
+/// Polls `count` until it has not moved for half a second (bounded by [`WAIT`]);
+/// where it stopped.
+async fn settled(count: impl Fn() -> u64) -> u64 {
+    within(WAIT, "the backend to stop being read", async {
+        let (mut seen, mut since) = (count(), Instant::now());
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = count();
+            if now != seen {
+                (seen, since) = (now, Instant::now());
+            } else if since.elapsed() >= Duration::from_millis(500) {
+                return seen;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_granting_no_window_stops_the_backend_and_then_gets_every_byte() {
+    init_tracing();
+    let sink = Backend::sink();
+    let proxy = start_proxy(&single_cluster(&[&sink], &[])).await;
+    let expected = tokio::task::spawn_blocking(|| pattern_digest(LEN));
+    let client = H2Conn::open(proxy.addr()).await.unwrap();
+    let request = client.request(Method::GET, &format!("/download?bytes={LEN}"), empty());
+    let response = client.send(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut digest = Digest::default();
+    let first = within(WAIT, "the first bytes", body.frame()).await;
+    digest.update(first.unwrap().unwrap().data_ref().unwrap());
+    // Reading nothing more: the backend is read only as far as the buffers take.
+    let stalled = settled(|| sink.generated()).await;
+    eprintln!("backend stopped at {stalled} bytes while the client read nothing");
+    assert!(
+        stalled < HELD,
+        "{stalled} bytes went out to a client reading none"
+    );
+    // Reading again: the rest comes, every byte in order.
+    within(Duration::from_secs(60), "the rest of the download", async {
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame.unwrap().data_ref() {
+                digest.update(data);
+            }
+        }
+    })
+    .await;
+    assert_eq!(digest.finish(), expected.await.unwrap());
+}
