@@ -12,8 +12,9 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use crate::status::ProxyError;
 
 /// The answer to a request whose body could not be read: 413 past `max_request_body`,
-/// 408 when the client stopped sending it (the head guard's body deadline), 400
-/// otherwise.
+/// 408 when the client stopped sending it (the head guard's body deadline), 499 when
+/// it went away (closed or reset its connection, or reset its HTTP/2 stream: counted
+/// as `client_closed`, not as a bad request), 400 otherwise (bad framing).
 pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> ProxyError {
     let mut cause = Some(error);
     while let Some(error) = cause {
@@ -25,9 +26,35 @@ pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> ProxyError {
         {
             return ProxyError::RequestTimeout("the request body did not arrive in time");
         }
+        if went_away(error) {
+            return ProxyError::ClientClosed;
+        }
         cause = error.source();
     }
     ProxyError::BadRequest("the request body could not be read from the client")
+}
+
+/// Whether `error` (one link of a chain) says the client went away before its body
+/// ended, rather than sent something wrong.
+fn went_away(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+        // "connection closed before message completed"
+        return hyper.is_incomplete_message();
+    }
+    if let Some(io) = error.downcast_ref::<std::io::Error>() {
+        return matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        );
+    }
+    if let Some(h2) = error.downcast_ref::<h2::Error>() {
+        return h2.is_remote() && (h2.is_reset() || h2.is_go_away());
+    }
+    false
 }
 
 /// The answer to a body larger than the listener accepts.

@@ -51,6 +51,10 @@ pub enum ProxyError {
     /// cannot meet (RFC 9110 §10.1.1).
     #[error("{0}")]
     ExpectationFailed(&'static str),
+    /// The client closed or reset its connection (or HTTP/2 stream) before its request
+    /// body ended: nobody is left to answer (nginx's 499, "client closed request").
+    #[error("the client closed the connection before its request body ended")]
+    ClientClosed,
     /// The request already passed through this process too often: a cluster whose
     /// backend is one of this process's listeners.
     #[error("loop detected: the request came back through this proxy {0} times")]
@@ -126,6 +130,7 @@ impl ProxyError {
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
+            ProxyError::ClientClosed => client_closed_status(),
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -153,6 +158,7 @@ impl ProxyError {
             ProxyError::MethodNotAllowed(_) => "method_not_allowed",
             ProxyError::NotImplemented(_) => "not_implemented",
             ProxyError::ExpectationFailed(_) => "expectation_failed",
+            ProxyError::ClientClosed => "client_closed",
             ProxyError::LoopDetected(_) => "loop_detected",
             ProxyError::NoRoute => "no_route",
             ProxyError::RateLimited { .. } => "rate_limited",
@@ -180,6 +186,7 @@ impl ProxyError {
             | ProxyError::ExpectationFailed(_) => ErrorKind::BadRequest,
             ProxyError::NoRoute => ErrorKind::NoRoute,
             ProxyError::RateLimited { .. } => ErrorKind::RateLimited,
+            ProxyError::ClientClosed => ErrorKind::ClientClosed,
             ProxyError::LoopDetected(_) => ErrorKind::BadGateway,
             ProxyError::NoBackend { .. } => ErrorKind::NoBackend,
             ProxyError::Overloaded(_) | ProxyError::Saturated { .. } => ErrorKind::Overloaded,
@@ -219,6 +226,7 @@ impl ProxyError {
                 | ProxyError::VersionNotSupported(_)
                 | ProxyError::NotImplemented(_)
                 | ProxyError::ExpectationFailed(_)
+                | ProxyError::ClientClosed
         ) {
             headers.insert(
                 header::CONNECTION,
@@ -243,6 +251,12 @@ impl ProxyError {
         }
         response
     }
+}
+
+/// 499, nginx's "client closed request": no standard status says it, and the client
+/// never sees it (it is gone); it is what the access log and the counters show.
+fn client_closed_status() -> StatusCode {
+    StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
 /// `Retry-After` and the IETF draft's `RateLimit-Limit`, `RateLimit-Remaining` and
@@ -270,6 +284,8 @@ pub mod grpc_code {
     pub const DEADLINE_EXCEEDED: u32 = 4;
     /// Anything else (a loop through this proxy).
     pub const UNKNOWN: u32 = 2;
+    /// The client went away first.
+    pub const CANCELLED: u32 = 1;
 }
 
 impl ProxyError {
@@ -295,6 +311,7 @@ impl ProxyError {
             | ProxyError::BadResponse { .. } => grpc_code::UNAVAILABLE,
             ProxyError::ResponseTimeout { .. } => grpc_code::DEADLINE_EXCEEDED,
             ProxyError::LoopDetected(_) => grpc_code::UNKNOWN,
+            ProxyError::ClientClosed => grpc_code::CANCELLED,
         }
     }
 
@@ -361,6 +378,7 @@ mod tests {
         assert_eq!(ProxyError::VersionNotSupported("x").status(), 505);
         assert_eq!(ProxyError::LoopDetected(4).status(), 508);
         assert_eq!(ProxyError::ExpectationFailed("x").status(), 417);
+        assert_eq!(ProxyError::ClientClosed.status(), 499);
         assert_eq!(ProxyError::NoBackend { cluster: c() }.status(), 503);
         let refused = ProxyError::ConnectFailed {
             cluster: c(),

@@ -68,7 +68,8 @@ pub fn describe() {
     describe_counter!(
         ERRORS_TOTAL,
         "Requests answered by the proxy with an error, by listener and kind \
-         (no_route, no_backend, bad_gateway, timeout, bad_request, overloaded, rate_limited)."
+         (no_route, no_backend, bad_gateway, timeout, bad_request, overloaded, rate_limited, \
+         client_closed: the client went away before its request body ended, logged 499)."
     );
     describe_gauge!(
         DOWNSTREAM_CONNECTIONS_ACTIVE,

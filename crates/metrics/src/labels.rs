@@ -71,11 +71,14 @@ pub enum ErrorKind {
     Overloaded,
     /// A route's rate limit refused it (429).
     RateLimited,
+    /// The client closed or reset its connection (or HTTP/2 stream) before its
+    /// request body ended (nginx's 499): the request went no further.
+    ClientClosed,
 }
 
 impl ErrorKind {
     /// Every kind, in label order.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::NoRoute,
         ErrorKind::NoBackend,
         ErrorKind::BadGateway,
@@ -83,6 +86,7 @@ impl ErrorKind {
         ErrorKind::BadRequest,
         ErrorKind::Overloaded,
         ErrorKind::RateLimited,
+        ErrorKind::ClientClosed,
     ];
 
     /// The label value.
@@ -95,6 +99,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ClientClosed => "client_closed",
         }
     }
 

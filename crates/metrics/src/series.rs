@@ -242,7 +242,7 @@ pub struct ListenerSeries {
     unrouted: Routed,
     /// By cluster index; `None` where the listener does not route.
     clusters: Vec<Option<Routed>>,
-    errors: [Counter; 7],
+    errors: [Counter; ErrorKind::ALL.len()],
     rejected: [Counter; 5],
     connections_active: Gauge,
     connections_idle: Gauge,

@@ -132,3 +132,29 @@ fn text_access_lines_quote_request_data() {
         "{line}"
     );
 }
+
+#[test]
+fn an_upload_the_client_abandons_is_logged_499_and_counted_as_client_closed() {
+    let backend = reading_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    let config = format!("access_log: true\n{}", process_config(listen, backend));
+    std::fs::write(&path, config).unwrap();
+    let proxy = ProcessProxy::start_with(BIN, &path, listen, &["--log-format", "json"]);
+    let mut stream = TcpStream::connect_timeout(&listen, PROCESS_WAIT).unwrap();
+    let head = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n";
+    stream.write_all(head).unwrap();
+    stream.write_all(&[b'x'; 1000]).unwrap();
+    // Gone 1,000 bytes into 100,000: nginx logs 499, and so does sluicegate.
+    drop(stream);
+    let logged = poll(PROCESS_WAIT, || !proxy.lines("/up").is_empty());
+    let lines = proxy.lines("/up");
+    assert!(logged && lines.len() == 1, "{:?}", proxy.log());
+    let value: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(value["fields"]["status"], 499, "{}", lines[0]);
+    let series = "sluicegate_errors_total{listener=\"web\",kind=\"client_closed\"} ";
+    assert_eq!(proxy.metric(series), 1.0);
+    let bad = "sluicegate_errors_total{listener=\"web\",kind=\"bad_request\"} ";
+    assert_eq!(proxy.metric(bad), 0.0, "counted as a bad request too");
+}

@@ -37,6 +37,8 @@ pub(crate) struct Counters {
     closed: AtomicUsize,
     /// Bytes of generated download bodies handed to the HTTP server ([`Backend::sink`]).
     generated: AtomicU64,
+    /// Request bodies that failed to arrive whole ([`Backend::sink`]).
+    cut: AtomicUsize,
     /// `METHOD target` of every request, in arrival order.
     lines: Mutex<Vec<String>>,
 }
@@ -55,6 +57,11 @@ impl Counters {
             lines.push(line);
         }
         self.requests.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Counts a request body that failed to arrive whole.
+    pub(crate) fn cut(&self) {
+        self.cut.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Counts `n` bytes of a generated body handed to the server.
@@ -96,6 +103,13 @@ impl Backend {
     /// the socket buffers and the server's own buffer hold.
     pub fn generated(&self) -> u64 {
         self.counters.generated.load(Ordering::SeqCst)
+    }
+
+    /// Request bodies that did not arrive whole: the connection closed or reset, or
+    /// the framing broke, before the body's end ([`Backend::sink`]). A body cut but
+    /// re-framed as complete on the way would not count.
+    pub fn uploads_cut(&self) -> usize {
+        self.counters.cut.load(Ordering::SeqCst)
     }
 
     /// Connections the backend has finished with (it closed them or the peer did).

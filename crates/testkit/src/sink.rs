@@ -17,7 +17,8 @@ impl Backend {
     ///   ([`crate::pattern`]), generated in 64 KiB chunks, with `Content-Length`.
     /// - any other request: reads the whole request body frame by frame, hashing it,
     ///   and answers `200` with `sha256=<hex> bytes=<n>` ([`crate::pattern::Digest`]).
-    ///   A body that fails to arrive whole is answered `400` with the error.
+    ///   A body that fails to arrive whole is answered `400` with the error and
+    ///   counted ([`Backend::uploads_cut`]).
     ///
     /// [`Backend::generated`] tells how much of the downloads it has produced.
     pub fn sink() -> Backend {
@@ -44,7 +45,10 @@ async fn answer(request: Request<Incoming>, counters: Arc<Counters>) -> Reply {
                     digest.update(data);
                 }
             }
-            Err(error) => return text(StatusCode::BAD_REQUEST, format!("body failed: {error}")),
+            Err(error) => {
+                counters.cut();
+                return text(StatusCode::BAD_REQUEST, format!("body failed: {error}"));
+            }
         }
     }
     text(StatusCode::OK, digest.finish())
