@@ -7,7 +7,9 @@
 
 use std::net::SocketAddr;
 
-use sluicegate_testkit::{Backend, WAIT, init_tracing, single_cluster, start_proxy, within};
+use sluicegate_testkit::{
+    Backend, WAIT, eventually, init_tracing, single_cluster, start_proxy, within,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -101,6 +103,13 @@ async fn a_chunked_body_passing_the_limit_is_answered_413() {
     let retries = [("retries", "{attempts: 2, on: [reset]}")];
     let proxy = start_proxy(&limited(&sink, &retries)).await;
     assert_413(&exchange(proxy.addr(), &chunked(3, 600)).await);
+    // The backend never got a complete request: what reached it was cut.
+    assert!(
+        eventually(WAIT, || sink.uploads_cut() == sink.requests()).await,
+        "{} requests reached the backend, {} of them cut",
+        sink.requests(),
+        sink.uploads_cut()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

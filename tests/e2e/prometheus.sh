@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of sluicegate's metrics with a real Prometheus server:
-#   1. `promtool check metrics` lints a real scrape of /metrics;
+#   1. `promtool check metrics` lints a real scrape of /metrics, served with the
+#      text format's content type (text/plain; version=0.0.4);
 #   2. Prometheus scrapes the admin endpoint every second while traffic flows, and its
 #      HTTP API must return rate(sluicegate_requests_total[10s]) > 0 and up == 1.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
@@ -48,7 +49,14 @@ wait_for "the backend" curl -sf "http://127.0.0.1:$BACKEND/"
 # Some traffic, including a 404 from the backend, then lint a real scrape.
 for _ in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$LISTEN/"; done
 curl -s -o /dev/null "http://127.0.0.1:$LISTEN/missing"
-curl -sf "http://127.0.0.1:$ADMIN/metrics" >"$WORK/scrape.txt"
+curl -sf -D "$WORK/scrape.head" "http://127.0.0.1:$ADMIN/metrics" >"$WORK/scrape.txt"
+# The text format's own content type (Prometheus picks the parser by it).
+if ! grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' "$WORK/scrape.head"; then
+    echo "prometheus.sh: /metrics is not served as text/plain; version=0.0.4:" >&2
+    cat "$WORK/scrape.head" >&2
+    exit 1
+fi
+echo "content type: ok"
 if ! promtool check metrics <"$WORK/scrape.txt"; then
     echo "prometheus.sh: promtool check metrics failed on:" >&2
     cat "$WORK/scrape.txt" >&2

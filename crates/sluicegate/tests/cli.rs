@@ -139,6 +139,36 @@ fn run_names_the_listener_whose_port_is_taken() {
     );
 }
 
+#[test]
+fn run_refuses_an_invalid_file_before_it_binds_anything() {
+    // The listener's port is held here: had `run` bound before validating, it would
+    // fail on the bind, not on the config.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    for (yaml, error) in [
+        (
+            format!("listeners:\n  web:\n    address: {addr}\n   routes: []\n"),
+            "(line 4, column 4)",
+        ),
+        (
+            format!(
+                "listeners:\n  web:\n    address: {addr}\n    routes:\n      - cluster: nope\n\
+                 clusters:\n  app:\n    backends:\n      - address: 127.0.0.1:9\n"
+            ),
+            "listeners.web.routes[0].cluster: unknown cluster \"nope\" (line 5, column 18)",
+        ),
+    ] {
+        let file = write_temp(&yaml);
+        let out = bin().args(["run", "-c"]).arg(file.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{yaml}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(error), "{stderr}");
+        let name = file.path().display().to_string();
+        assert!(stderr.contains(&name), "the file is not named: {stderr}");
+        assert!(!stderr.contains("cannot bind"), "{stderr}");
+    }
+}
+
 /// Waits for a line containing `listening on http://` and returns the address after it.
 fn listening_addr(lines: &mpsc::Receiver<String>) -> SocketAddr {
     let deadline = Instant::now() + PROCESS_WAIT;
