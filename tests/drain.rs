@@ -88,3 +88,53 @@ async fn drain_timeout_closes_requests_that_are_still_running() {
     let result = slow.await.expect("the slow request's task");
     assert!(result.is_err(), "the request was not cut off: {result:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_finished_during_the_drain_says_connection_close() {
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = proxy_with_drain(&backend, "10s").await;
+    let addr = proxy.addr();
+    // A keep-alive connection (HTTP/1.1, nothing said) with a slow request on it.
+    let slow = tokio::spawn(async move {
+        let mut conn = Conn::open(addr).await.expect("connect to the proxy");
+        let answer = conn.get("/slow?ms=1500", &[]).await;
+        (answer, conn)
+    });
+    assert!(
+        eventually(WAIT, || backend.requests() == 1).await,
+        "the slow request never arrived"
+    );
+    let drain = tokio::spawn(proxy.shutdown());
+    let ((status, headers, _), conn) = slow.await.expect("the slow request's task");
+    assert_eq!(status, 200);
+    // The client learns from the answer itself not to send another request.
+    let connection = headers.get("connection").map(|v| v.to_str().unwrap_or(""));
+    assert_eq!(connection, Some("close"), "{headers:?}");
+    assert!(eventually(WAIT, || conn.is_closed()).await);
+    assert_eq!(drain.await.expect("the drain task"), DrainOutcome::Drained);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_request_in_flight_finishes_and_its_connection_gets_goaway() {
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = proxy_with_drain(&backend, "10s").await;
+    let client = sluicegate_testkit::H2Conn::open(proxy.addr())
+        .await
+        .expect("an HTTP/2 connection");
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(async move { client.get("/slow?ms=1500").await })
+    };
+    assert!(
+        eventually(WAIT, || backend.requests() == 1).await,
+        "the slow request never arrived"
+    );
+    let drain = tokio::spawn(proxy.shutdown());
+    let (status, _, body) = slow.await.expect("the slow request's task");
+    assert_eq!((status.as_u16(), body.as_str()), (200, "app"));
+    // GOAWAY came: the client takes the connection as closed, and the drain ends.
+    assert!(eventually(WAIT, || client.is_closed()).await, "no GOAWAY");
+    assert_eq!(drain.await.expect("the drain task"), DrainOutcome::Drained);
+}
