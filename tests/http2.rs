@@ -154,3 +154,33 @@ async fn an_h2_connection_without_requests_for_the_keepalive_timeout_is_closed()
     assert!(closed, "the idle connection is still open");
     assert!(!busy.is_closed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailers_from_an_http1_backend_reach_an_http2_client() {
+    use http_body_util::BodyExt;
+    init_tracing();
+    let backend = Backend::replying(
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-checksum\r\n\r\n\
+          5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n",
+    );
+    let proxy = start_proxy(&single_cluster(&[&backend], &[])).await;
+    let client = H2Conn::open(proxy.addr()).await.unwrap();
+    // Without a body (the in-task client reads the backend) and with one (hyper's).
+    for method in [Method::GET, Method::POST] {
+        let body = if method == Method::GET {
+            empty()
+        } else {
+            sluicegate_testkit::client::body(http_body_util::Full::new(bytes::Bytes::from("hi")))
+        };
+        let response = client.send(client.request(method.clone(), "/", body)).await;
+        let collected = response.unwrap().into_body().collect().await.unwrap();
+        let trailers = collected.trailers().cloned();
+        assert_eq!(collected.to_bytes(), "hello", "{method}");
+        let checksum = trailers.as_ref().and_then(|t| t.get("x-checksum"));
+        assert_eq!(
+            checksum.map(|v| v.as_bytes()),
+            Some(&b"abc"[..]),
+            "{method}: {trailers:?}"
+        );
+    }
+}
