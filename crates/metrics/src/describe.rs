@@ -134,6 +134,11 @@ pub fn describe() {
         "Unix time at which the config being served was loaded or reloaded."
     );
     describe_gauge!(
+        CONFIG_LAST_RELOAD_SUCCESSFUL,
+        "1 when the last reload attempt was applied (or none was made since the start), 0 when \
+         it was rejected and the config loaded before keeps serving: alert on == 0."
+    );
+    describe_gauge!(
         TLS_CERTIFICATE_EXPIRY_SECONDS,
         "Unix time at which a listener's certificate expires (its notAfter), by listener and \
          certificate (the certificate file's path)."

@@ -55,6 +55,9 @@ pub const CONFIG_GENERATION: &str = "sluicegate_config_generation";
 /// Unix time of the last config load or reload that was applied.
 pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
     "sluicegate_config_last_reload_success_timestamp_seconds";
+/// 1 when the last reload attempt was applied (or none was made yet), 0 when it was
+/// rejected and an older config still serves.
+pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "sluicegate_config_last_reload_successful";
 /// Always 1; its `version` label says which build runs.
 pub const BUILD_INFO: &str = "sluicegate_build_info";
 

@@ -421,6 +421,10 @@ pub struct ProcessSeries {
     reloads: [Counter; 2],
     generation: Gauge,
     last_success: Gauge,
+    /// `sluicegate_config_last_reload_successful`, and what it says (kept here: the
+    /// gauge is set again at every scrape, so the exporter keeps it).
+    last_ok: Gauge,
+    last_attempt_ok: std::sync::atomic::AtomicBool,
     build_info: Gauge,
 }
 
@@ -432,6 +436,8 @@ impl ProcessSeries {
             reloads: ["success", "error"].map(|r| counter!(CONFIG_RELOADS_TOTAL, "result" => r)),
             generation: gauge!(CONFIG_GENERATION),
             last_success: gauge!(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS),
+            last_ok: gauge!(CONFIG_LAST_RELOAD_SUCCESSFUL),
+            last_attempt_ok: std::sync::atomic::AtomicBool::new(true),
             build_info: gauge!(
                 BUILD_INFO,
                 "version" => version.to_owned(),
@@ -445,6 +451,9 @@ impl ProcessSeries {
     pub fn reloaded(&self, success: bool) {
         let [ok, error] = &self.reloads;
         if success { ok } else { error }.increment(1);
+        self.last_attempt_ok
+            .store(success, std::sync::atomic::Ordering::Relaxed);
+        self.last_ok.set(if success { 1.0 } else { 0.0 });
     }
 
     /// Sets the gauges and keeps every series alive through the next scrape.
@@ -454,6 +463,10 @@ impl ProcessSeries {
         #[allow(clippy::cast_precision_loss)]
         self.generation.set(generation as f64);
         self.last_success.set(last_success);
+        let ok = self
+            .last_attempt_ok
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.last_ok.set(if ok { 1.0 } else { 0.0 });
         self.build_info.set(1.0);
     }
 }

@@ -205,6 +205,14 @@ fn a_failed_reload_is_counted_and_shown_with_its_path() {
     let mut fakes = Detached::start();
     let a = fakes.named("a");
     let (_dir, path, proxy) = start(&[a], "");
+    let last_ok = |proxy: &ProcessProxy| {
+        metric(
+            &scrape(proxy),
+            "sluicegate_config_last_reload_successful",
+            &[],
+        )
+    };
+    assert_eq!(last_ok(&proxy), Some(1.0), "after the start");
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, good.replace(&a.to_string(), "127.0.0.1:99999")).unwrap();
     let (status, body) = proxy.admin_request("POST", "/reload");
@@ -232,6 +240,7 @@ fn a_failed_reload_is_counted_and_shown_with_its_path() {
     assert!(status["last_reload"]["errors"][0]["line"].is_number());
     assert_eq!(status["generation"], 1);
     assert_eq!(proxy.get(), "a", "the running config keeps serving");
+    assert_eq!(last_ok(&proxy), Some(0.0), "after the rejection");
 
     // The running config again: a success that changes nothing, generation kept.
     std::fs::write(&path, format!("# the same config\n{good}")).unwrap();
@@ -263,6 +272,7 @@ fn a_failed_reload_is_counted_and_shown_with_its_path() {
             >= 1.0
     );
     assert!(metric(&text, "sluicegate_config_generation", &[]).unwrap() >= 2.0);
+    assert_eq!(last_ok(&proxy), Some(1.0), "after a success");
 }
 
 #[test]
