@@ -221,6 +221,13 @@ async fn a_body_that_stops_arriving_is_answered_408_at_the_request_body_timeout(
         answer.contains("408 Request Timeout: the request body did not arrive in time"),
         "{answer}"
     );
+    // What reached the backend was cut, never ended as a shorter complete body.
+    assert!(
+        eventually(WAIT, || sink.uploads_cut() == sink.requests()).await,
+        "{} requests reached the backend, {} of them cut",
+        sink.requests(),
+        sink.uploads_cut()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

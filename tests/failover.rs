@@ -33,6 +33,28 @@ async fn without_retries_a_connect_failure_goes_to_the_next_backend() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_retries_a_post_meeting_a_refusing_backend_goes_to_the_next_one_whole() {
+    use sluicegate_testkit::client::{body, exchange, request};
+    init_tracing();
+    let (sink, dead) = (Backend::sink(), Backend::refusing());
+    // POST is not idempotent, but a request never sent may go anywhere.
+    let keys = [("policy", "round_robin"), ("unreachable", "{ejection: 0s}")];
+    let proxy = start_proxy(&single_cluster(&[&sink, &dead], &keys)).await;
+    let payload = bytes::Bytes::from_static(b"a body that must arrive whole");
+    for _ in 0..10 {
+        let upload = body(http_body_util::Full::new(payload.clone()));
+        let sent = request(http::Method::POST, proxy.addr(), "/", &[], upload);
+        let (status, _, text) = exchange(proxy.addr(), sent).await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        assert!(
+            text.ends_with(&format!("bytes={}", payload.len())),
+            "{text}"
+        );
+    }
+    assert_eq!(sink.requests(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_never_sent_needs_no_retry_budget() {
     init_tracing();
     let (a, b, dead) = (

@@ -29,6 +29,29 @@ async fn all_backends_unhealthy_without_panic_mode_is_503_no_healthy_backend() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_alive_but_failing_their_checks_get_no_request_and_the_client_503() {
+    init_tracing();
+    let (a, switch_a) = Backend::switchable("a");
+    let (b, switch_b) = Backend::switchable("b");
+    let spec = check("http", 100, "");
+    let proxy = start_proxy(&single_cluster(
+        &[&a, &b],
+        &[("health_check", spec.as_str())],
+    ))
+    .await;
+    switch_a.set_health(503);
+    switch_b.set_health(503);
+    until_state(&proxy, a.addr(), BackendState::Unhealthy).await;
+    until_state(&proxy, b.addr(), BackendState::Unhealthy).await;
+    for _ in 0..5 {
+        let (status, _, body) = get(proxy.addr(), "/", &[]).await;
+        assert_eq!(status, 503, "body: {body}");
+    }
+    // They accept connections, so any attempt would have been served: none was.
+    assert_eq!((a.served(), b.served()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_mode_spreads_over_every_backend_when_too_few_are_healthy() {
     init_tracing();
     let (a, switch_a) = Backend::switchable("a");
