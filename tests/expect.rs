@@ -9,7 +9,7 @@
 
 use sluicegate_testkit::client::raw_exchange;
 use sluicegate_testkit::{
-    Backend, Echoed, WAIT, init_tracing, single_cluster, start_proxy, within,
+    Backend, Echoed, WAIT, dechunked, init_tracing, single_cluster, start_proxy, within,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,12 +27,6 @@ async fn read_until(stream: &mut TcpStream, marker: &str) -> String {
     })
     .await;
     String::from_utf8_lossy(&got).into_owned()
-}
-
-/// The body text of a chunked answer (the echo backend streams its answer).
-fn dechunked(answer: &str) -> String {
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    body.split("\r\n").skip(1).step_by(2).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

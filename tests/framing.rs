@@ -5,13 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use sluicegate_testkit::client::raw_exchange;
-use sluicegate_testkit::{Backend, Echoed, init_tracing, single_cluster, start_proxy};
-
-/// The body text of a chunked answer (the echo backend streams its answer).
-fn dechunked(answer: &str) -> String {
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    body.split("\r\n").skip(1).step_by(2).collect()
-}
+use sluicegate_testkit::{Backend, Echoed, dechunked, init_tracing, single_cluster, start_proxy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zero_padded_content_length_goes_upstream_in_canonical_form() {

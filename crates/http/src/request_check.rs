@@ -96,10 +96,7 @@ fn check_absolute_form(head: &Parts, connection: &Scheme) -> Result<(), ProxyErr
 /// hyper decodes `chunked` and the body goes upstream re-framed: any other coding
 /// (`gzip, chunked`) would be lost on the way, so it is refused (as nginx does).
 fn check_codings(head: &Parts) -> Result<(), ProxyError> {
-    let other = short_head::get_all(&head.headers, &header::TRANSFER_ENCODING)
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|coding| !coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-    if other {
+    if has_other_member(head, &header::TRANSFER_ENCODING, b"chunked") {
         return Err(ProxyError::NotImplemented(
             "transfer coding other than chunked is not supported",
         ));
@@ -111,15 +108,20 @@ fn check_codings(head: &Parts) -> Result<(), ProxyError> {
 /// sluicegate meets (hyper sends the `100` when the body is first read); any other
 /// member is one it cannot meet: 417, as Apache httpd answers.
 fn check_expect(head: &Parts) -> Result<(), ProxyError> {
-    let unmet = short_head::get_all(&head.headers, &header::EXPECT)
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|member| !member.trim_ascii().eq_ignore_ascii_case(b"100-continue"));
-    if unmet {
+    if has_other_member(head, &header::EXPECT, b"100-continue") {
         return Err(ProxyError::ExpectationFailed(
             "only the 100-continue expectation is supported",
         ));
     }
     Ok(())
+}
+
+/// Whether a member of the comma-separated list in the `name` fields is other than
+/// `allowed` (compared without case, whitespace around it trimmed).
+fn has_other_member(head: &Parts, name: &header::HeaderName, allowed: &[u8]) -> bool {
+    short_head::get_all(&head.headers, name)
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|member| !member.trim_ascii().eq_ignore_ascii_case(allowed))
 }
 
 #[cfg(test)]

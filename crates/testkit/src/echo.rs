@@ -32,6 +32,14 @@ pub const ECHO_HOP_HEADERS: [(&str, &str); 3] = [
 /// An end-to-end response header the echo backend adds, which a proxy must pass on.
 pub const ECHO_END_TO_END_HEADER: (&str, &str) = ("x-echo", "1");
 
+/// The body of a raw chunked answer, its chunks' data joined: how a raw client reads
+/// the echo backend's answer (streamed, so chunked). Assumes chunks without `\r\n`
+/// in their data, as the echo's text has none.
+pub fn dechunked(answer: &str) -> String {
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    body.split("\r\n").skip(1).step_by(2).collect()
+}
+
 impl Backend {
     /// Answers `200` with a body made of the received request head as text, then the
     /// request body streamed back as it arrives. The head text is the request line

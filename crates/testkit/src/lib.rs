@@ -52,7 +52,7 @@ pub use backend::Backend;
 pub use child::{lines_of, signal, wait_exit};
 pub use client::{Conn, get, get_from, try_get};
 pub use detached::Detached;
-pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed};
+pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed, dechunked};
 pub use files::{Scribbler, process_config, save};
 pub use grpc::{grpc_message, streaming_body};
 pub use h2_client::H2Conn;
