@@ -326,3 +326,45 @@ async fn heads_and_bodies_split_anywhere_are_checked_the_same() {
     );
     assert_eq!(backend.requests(), 3);
 }
+
+/// Pipelined requests for two clusters, the bodies of two of them holding a whole
+/// request for the other cluster: each request is routed on its own head, and what a
+/// body holds goes to the backend of the request it belongs to, as body bytes.
+const TWO_CLUSTERS: &[u8] = b"GET /a/1 HTTP/1.1\r\nHost: t\r\n\r\n\
+POST /b/2 HTTP/1.1\r\nHost: t\r\nContent-Length: 27\r\n\r\nGET /a/x HTTP/1.1\r\nH: t\r\n\r\n\
+GET /b/3 HTTP/1.1\r\nHost: t\r\n\r\n\
+POST /a/4 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+1b\r\nGET /b/y HTTP/1.1\r\nH: t\r\n\r\n\r\n0\r\n\r\n\
+GET /b/5 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_each_routed_on_their_own_head() {
+    init_tracing();
+    let (a, b) = (Backend::echo(), Backend::echo());
+    let config = format!(
+        "listeners:\n  main:\n    address: 127.0.0.1:0\n    routes:\n\
+         \x20     - {{ match: {{ path_prefix: /a }}, cluster: a }}\n\
+         \x20     - {{ match: {{ path_prefix: /b }}, cluster: b }}\n\
+         clusters:\n  a:\n    backends:\n      - address: {}\n  b:\n    backends:\n      - address: {}\n",
+        a.addr(),
+        b.addr()
+    );
+    let proxy = start_proxy(&config).await;
+    let answer = raw_exchange(proxy.addr(), TWO_CLUSTERS).await;
+    assert_eq!(statuses(&answer), [200; 5], "{answer:?}");
+    // In order, each answered by the backend of its own route (the echo shows it).
+    let order: Vec<usize> = ["POST /b/2 ", "GET /b/3 ", "POST /a/4 ", "GET /b/5 "]
+        .iter()
+        .map(|line| {
+            answer
+                .find(line)
+                .unwrap_or_else(|| panic!("{line}: {answer:?}"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{answer:?}");
+    assert_eq!(a.request_lines(), ["GET /a/1", "POST /a/4"]);
+    assert_eq!(b.request_lines(), ["POST /b/2", "GET /b/3", "GET /b/5"]);
+    // The requests inside bodies went as bytes of those bodies.
+    assert!(answer.contains("GET /a/x HTTP/1.1\r\nH: t"), "{answer:?}");
+    assert!(answer.contains("GET /b/y HTTP/1.1\r\nH: t"), "{answer:?}");
+}
