@@ -230,6 +230,20 @@ for f in ciphers:
 if not ciphers:
     problems.append("testssl listed no cipher at all (--each-cipher did not run?)")
 
+# Forward secrecy (--pfs): offered, and every cipher offered has it: an (EC)DHE key
+# exchange, or TLS 1.3's suites (whose key exchange is always ephemeral).
+# "PFS" in testssl 3.0 (Debian), "FS" in 3.2 on.
+fs = by_id.get("FS") or by_id.get("PFS")
+if fs is None:
+    problems.append("no forward secrecy result (testssl's --pfs did not run?)")
+elif "offered" not in fs.get("finding", "") or "not offered" in fs.get("finding", ""):
+    problems.append(f"forward secrecy: {fs.get('finding')}")
+for f in ciphers:
+    cols = f.get("finding", "").split()
+    iana = cols[-1] if cols else ""
+    if not (iana.startswith(("TLS_AES_", "TLS_CHACHA20_")) or "DHE_" in iana):
+        problems.append(f"cipher without forward secrecy offered: {' '.join(cols)}")
+
 # Known vulnerabilities graded MEDIUM or worse (WARN, a test testssl could not
 # complete, is printed below but not failed on).
 for f in scan.get("vulnerabilities") or []:
@@ -256,7 +270,7 @@ if problems:
     for p in problems:
         print(f"testssl.sh: FAIL: {p}", file=sys.stderr)
     sys.exit(1)
-print("testssl: no old protocol, no weak cipher, no vulnerability: ok")
+print("testssl: no old protocol, no weak cipher, every cipher with forward secrecy, no vulnerability: ok")
 PY
     echo "--- testssl's report:" >&2
     cat "$WORK/testssl.log" >&2
