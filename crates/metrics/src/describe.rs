@@ -27,6 +27,13 @@ pub fn describe() {
         "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."
     );
     describe_counter!(
+        UPSTREAM_BODY_ERRORS_TOTAL,
+        "Response bodies from a backend that failed after their head was passed on, so the \
+         client's response was cut short, by cluster, backend and reason: timeout (nothing for \
+         response_body_timeout), closed (the backend closed or reset mid-body), invalid (bad \
+         framing)."
+    );
+    describe_counter!(
         UPSTREAM_OVERFLOW_TOTAL,
         "Requests that met a backend at its max_connections, by cluster, backend and kind: \
          queued (waited for a connection), queue_full (max_pending already waiting: 503), \

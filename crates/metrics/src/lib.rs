@@ -26,6 +26,7 @@
 //! written from the live state at each scrape ([`BackendGauges`]).
 
 mod backend_gauges;
+mod body_errors;
 mod buckets;
 mod describe;
 mod health;
@@ -37,6 +38,7 @@ mod text;
 mod tls;
 
 pub use backend_gauges::BackendGauges;
+pub use body_errors::{BodyErrorReason, BodyErrors};
 pub use buckets::BucketHistograms;
 pub use lazy::LazyCounter;
 

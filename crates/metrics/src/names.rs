@@ -33,6 +33,9 @@ pub const DOWNSTREAM_CONNECTIONS_TOTAL: &str = "sluicegate_downstream_connection
 /// listener and reason.
 pub const DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL: &str =
     "sluicegate_downstream_connections_refused_total";
+/// Response bodies from a backend that failed after their head (the client's response
+/// cut short), by cluster, backend and reason (timeout, closed, invalid).
+pub const UPSTREAM_BODY_ERRORS_TOTAL: &str = "sluicegate_upstream_body_errors_total";
 /// Client connections closed because a write to the client waited past the
 /// listener's `send_timeout` (the client stopped reading), by listener.
 pub const DOWNSTREAM_SEND_TIMEOUTS_TOTAL: &str = "sluicegate_downstream_send_timeouts_total";

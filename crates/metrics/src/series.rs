@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, counter, gauge};
 
+use crate::body_errors::{BodyErrorReason, BodyErrors};
 use crate::labels::{CodeClass, ConnectReason, ConnectionLimit, ErrorKind, RejectReason};
 use crate::lazy::LazyCounter;
 use crate::names::*;
@@ -133,6 +134,8 @@ pub struct BackendSeries {
     /// not route to this backend's cluster).
     requests: Vec<CodeCounters>,
     connect_errors: [LazyCounter; 5],
+    /// Held by the backend's pool and connections too.
+    body_errors: Arc<BodyErrors>,
     stale_retries: LazyCounter,
     /// `sluicegate_upstream_overflow_total` by kind: `queued`, `queue_full`,
     /// `queue_timeout`.
@@ -165,6 +168,14 @@ impl BackendSeries {
                 ];
                 LazyCounter::new(key(UPSTREAM_CONNECT_ERRORS_TOTAL, &labels))
             }),
+            body_errors: BodyErrors::new(BodyErrorReason::ALL.map(|reason| {
+                let labels = [
+                    ("cluster", cluster),
+                    ("backend", backend),
+                    ("reason", reason.label()),
+                ];
+                LazyCounter::new(key(UPSTREAM_BODY_ERRORS_TOTAL, &labels))
+            })),
             stale_retries: LazyCounter::new(key(UPSTREAM_STALE_RETRIES_TOTAL, &labels)),
             overflow: ["queued", "queue_full", "queue_timeout"].map(|kind| {
                 let labels = [("cluster", cluster), ("backend", backend), ("kind", kind)];
@@ -190,6 +201,11 @@ impl BackendSeries {
     /// Counts a request sent again on a fresh connection after an idle close.
     pub fn stale_retry(&self) {
         self.stale_retries.increment(1);
+    }
+
+    /// The body error counters, for its pool and connections to count in.
+    pub fn body_errors(&self) -> Arc<BodyErrors> {
+        self.body_errors.clone()
     }
 
     /// The counter of requests that waited for a connection (the backend at its
@@ -224,6 +240,7 @@ impl BackendSeries {
         for c in &self.connect_errors {
             c.touch();
         }
+        self.body_errors.touch();
         self.stale_retries.touch();
     }
 }

@@ -43,11 +43,17 @@ impl<B: SendBody + Unpin> BackendPool<B> {
         let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
         match cluster.upstream_protocol {
             UpstreamProtocol::Http1 => {
-                let queued = backend.series.queued();
-                BackendPool::Http1(Pool::new(connector, idle, (limit(cluster), queued)))
+                let counters = (backend.series.queued(), backend.series.body_errors());
+                let (queued, body_errors) = counters;
+                BackendPool::Http1(Pool::new(
+                    connector,
+                    idle,
+                    (limit(cluster), queued, body_errors),
+                ))
             }
             UpstreamProtocol::H2 | UpstreamProtocol::H2c => {
-                BackendPool::Http2(H2Pool::new(connector, idle, cluster.h2_keepalive))
+                let errors = backend.series.body_errors();
+                BackendPool::Http2(H2Pool::new(connector, idle, cluster.h2_keepalive, errors))
             }
         }
     }
@@ -95,7 +101,9 @@ impl<B: SendBody + Unpin> BackendPool<B> {
                 let sent = sent.await;
                 let (response, slot) =
                     sent.map_err(|_| SendFailure::sent(SendError::TimedOut))??;
-                Ok((response.map(UpstreamBody::hyper), Lease::stream(slot)))
+                let errors = pool.body_errors().clone();
+                let response = response.map(|body| UpstreamBody::hyper(body, errors));
+                Ok((response, Lease::stream(slot)))
             }
         }
     }

@@ -28,13 +28,14 @@ mod response_head;
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use http::{Method, Request, StatusCode, header};
 use hyper::body::Body;
+use sluicegate_metrics::BodyErrors;
 use sluicegate_runtime::LazyTimer;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
@@ -83,6 +84,8 @@ pub(crate) struct Conn {
     timer: LazyTimer,
     /// The bound on the current response body's waits for bytes.
     stall: BodyStall,
+    /// Where a body that fails is counted (its backend's counters).
+    body_errors: Arc<BodyErrors>,
     /// The backend's field names, remembered from head to head.
     names: FieldNames,
     _open: OpenCount,
@@ -103,15 +106,21 @@ pub(crate) enum ExchangeError {
 }
 
 impl Conn {
-    /// A new connection over `io`, counted in the pool's `open` while it lives.
+    /// A new connection over `io`, counted in the pool's `open` while it lives, its
+    /// failed bodies in `body_errors`.
     /// Boxed once for its life: it moves into and out of response bodies and stacks.
-    pub(crate) fn new(io: UpstreamStream, open: OpenCount) -> Box<Self> {
+    pub(crate) fn new(
+        io: UpstreamStream,
+        open: OpenCount,
+        body_errors: Arc<BodyErrors>,
+    ) -> Box<Self> {
         Box::new(Self {
             io,
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
             timer: LazyTimer::default(),
             stall: BodyStall::default(),
+            body_errors,
             names: FieldNames::default(),
             _open: open,
         })

@@ -17,6 +17,7 @@
 //! connection without open streams for the cluster's idle timeout is closed by the
 //! reaper. PING keep-alive runs when `h2_keepalive` is set.
 
+use sluicegate_metrics::BodyErrors;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,6 +71,7 @@ struct Inner<B> {
     idle_timeout: Duration,
     keepalive: Option<Duration>,
     conns: Mutex<Vec<Arc<Conn<B>>>>,
+    body_errors: Arc<BodyErrors>,
 }
 
 /// One connection and its streams.
@@ -99,12 +101,19 @@ impl Drop for StreamSlot {
 impl<B: SendBody + Unpin> H2Pool<B> {
     /// An empty pool of connections made by `connector` (with TLS, ALPN must say
     /// `h2`), with its reaper task (needs a tokio runtime).
-    pub fn new(connector: Connector, idle_timeout: Duration, keepalive: Option<Duration>) -> Self {
+    /// Bodies that fail are counted in `body_errors`.
+    pub fn new(
+        connector: Connector,
+        idle_timeout: Duration,
+        keepalive: Option<Duration>,
+        body_errors: Arc<BodyErrors>,
+    ) -> Self {
         let inner = Arc::new(Inner {
             connector,
             idle_timeout,
             keepalive,
             conns: Mutex::new(Vec::new()),
+            body_errors,
         });
         tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
         Self { inner }
@@ -114,6 +123,11 @@ impl<B: SendBody + Unpin> H2Pool<B> {
     pub fn fits(&self, connector: &Connector, idle: Duration, keepalive: Option<Duration>) -> bool {
         let i = &self.inner;
         i.connector.same_as(connector) && i.idle_timeout == idle && i.keepalive == keepalive
+    }
+
+    /// The backend's body error counters, for the bodies of its responses.
+    pub(crate) fn body_errors(&self) -> &Arc<BodyErrors> {
+        &self.inner.body_errors
     }
 
     /// Connections open now (for tests and status).

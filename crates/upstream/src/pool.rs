@@ -38,6 +38,7 @@
 //! The pool is generic over the request body `B` ([`SendBody`]): it never names
 //! the body type of the layer above (the retry buffer lives in the `http` crate).
 
+use sluicegate_metrics::BodyErrors;
 use std::error::Error as StdError;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -125,6 +126,8 @@ pub(crate) struct Inner<B> {
     direct: Arc<Stacks>,
     /// Connections open or opening.
     open: Arc<AtomicUsize>,
+    /// The backend's body error counters, for its connections and bodies.
+    body_errors: Arc<BodyErrors>,
 }
 
 #[derive(Debug)]
@@ -135,12 +138,12 @@ struct Idle<B> {
 
 impl<B: SendBody> Pool<B> {
     /// An empty pool of connections made by `connector`, at most `limit` of them
-    /// open at once (requests that wait for one counted in `queued`), with its reaper
-    /// task (needs a tokio runtime).
+    /// open at once (requests that wait for one counted in `queued`; bodies that fail
+    /// counted in `body_errors`), with its reaper task (needs a tokio runtime).
     pub fn new(
         connector: Connector,
         idle_timeout: Duration,
-        (limit, queued): (Option<Limit>, LazyCounter),
+        (limit, queued, body_errors): (Option<Limit>, LazyCounter, Arc<BodyErrors>),
     ) -> Self {
         let inner = Arc::new(Inner {
             connector,
@@ -149,6 +152,7 @@ impl<B: SendBody> Pool<B> {
             idle: (0..worker::count()).map(|_| Mutex::default()).collect(),
             direct: Arc::new(Stacks::new(worker::count(), idle_timeout)),
             open: Arc::default(),
+            body_errors,
         });
         tokio::spawn(reap(Arc::downgrade(&inner), idle_timeout));
         Self { inner }
@@ -230,7 +234,8 @@ impl<B: SendBody> Pool<B> {
                     return Err(SendFailure::sent(SendError::Invalid(CHUNKED_TWICE)));
                 }
                 Ok(response) => {
-                    let response = response.map(UpstreamBody::hyper);
+                    let errors = self.inner.body_errors.clone();
+                    let response = response.map(|body| UpstreamBody::hyper(body, errors));
                     let lease =
                         Lease::connection(sender, Arc::downgrade(&self.inner), permit, home);
                     return Ok((response, lease));

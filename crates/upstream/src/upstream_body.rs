@@ -5,11 +5,13 @@
 
 use std::error::Error as StdError;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use sluicegate_metrics::{BodyErrorReason, BodyErrors};
 use sluicegate_runtime::LazyTimer;
 
 use crate::body_stall::BodyStall;
@@ -35,15 +37,19 @@ pub struct HyperBody {
     body: Incoming,
     stall: BodyStall,
     timer: LazyTimer,
+    /// Where a failure is counted (its backend's counters).
+    errors: Arc<BodyErrors>,
 }
 
 impl UpstreamBody {
-    /// A body read by hyper's client, unbounded until [`UpstreamBody::bound`].
-    pub(crate) fn hyper(body: Incoming) -> Self {
+    /// A body read by hyper's client, unbounded until [`UpstreamBody::bound`], its
+    /// failure counted in `errors`.
+    pub(crate) fn hyper(body: Incoming, errors: Arc<BodyErrors>) -> Self {
         UpstreamBody::Hyper(Box::new(HyperBody {
             body,
             stall: BodyStall::default(),
             timer: LazyTimer::default(),
+            errors,
         }))
     }
 
@@ -69,14 +75,18 @@ impl Body for HyperBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(Some(Err(error))) => {
+                this.errors.count(reason(&error));
+                Poll::Ready(Some(Err(error.into())))
+            }
             Poll::Ready(polled) => {
                 this.stall.progressed();
                 Poll::Ready(polled.map(|frame| frame.map_err(Into::into)))
             }
-            Poll::Pending => this
-                .stall
-                .poll_stalled(&mut this.timer, cx)
-                .map(|stalled| Some(Err(stalled.into()))),
+            Poll::Pending => this.stall.poll_stalled(&mut this.timer, cx).map(|stalled| {
+                this.errors.count(BodyErrorReason::Timeout);
+                Some(Err(stalled.into()))
+            }),
         }
     }
 
@@ -86,6 +96,16 @@ impl Body for HyperBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// Why hyper's body failed: a broken framing, or else the backend's connection (or
+/// HTTP/2 stream) went away.
+fn reason(error: &hyper::Error) -> BodyErrorReason {
+    if error.is_parse() {
+        BodyErrorReason::Invalid
+    } else {
+        BodyErrorReason::Closed
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
+use sluicegate_metrics::BodyErrorReason;
 
 use super::chunked::{Chunked, Step};
 use super::framing::Framing;
@@ -86,8 +87,12 @@ impl DirectBody {
         }
     }
 
-    /// Ends the body on an error: the connection is closed.
+    /// Ends the body on an error, counted against its backend: the connection is
+    /// closed.
     fn fail(&mut self, error: io::Error) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if let Some(conn) = &self.conn {
+            conn.body_errors.count(reason(&error));
+        }
         self.state = State::Done;
         self.conn = None;
         self.back = None;
@@ -184,5 +189,15 @@ impl Body for DirectBody {
             State::Done => SizeHint::with_exact(0),
             State::Chunked(_) | State::Close => SizeHint::default(),
         }
+    }
+}
+
+/// Why the in-task client's body failed: its stall bound, the chunked decoder's
+/// refusal (`io::Error::other`) or a TLS record that is not one, else the connection.
+fn reason(error: &io::Error) -> BodyErrorReason {
+    match error.kind() {
+        io::ErrorKind::TimedOut => BodyErrorReason::Timeout,
+        io::ErrorKind::Other | io::ErrorKind::InvalidData => BodyErrorReason::Invalid,
+        _ => BodyErrorReason::Closed,
     }
 }

@@ -86,6 +86,6 @@ impl<B: SendBody> Inner<B> {
     async fn connect_direct(&self) -> Result<Box<Conn>, SendError> {
         let open = OpenCount::new(&self.open);
         let stream = self.connector.connect(false).await?;
-        Ok(Conn::new(stream, open))
+        Ok(Conn::new(stream, open, self.body_errors.clone()))
     }
 }
