@@ -242,6 +242,9 @@ impl BackendSeries {
         }
         self.body_errors.touch();
         self.stale_retries.touch();
+        for c in &self.overflow {
+            c.touch();
+        }
     }
 }
 

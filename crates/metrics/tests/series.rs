@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use sluicegate_metrics::{BackendSeries, ConnectReason, ErrorKind, ListenerSeries, names};
+use sluicegate_metrics::{
+    BackendSeries, BodyErrorReason, ConnectReason, ErrorKind, ListenerSeries, names,
+};
 
 /// Every series as `name{k=v,...} value`, sorted.
 fn lines(recorder: &DebuggingRecorder) -> Vec<String> {
@@ -41,6 +43,7 @@ fn backend_series_count_per_listener_and_class() {
         // Listener 1 does not route to this cluster: a no-op.
         series.requests(1).unwrap().count(200);
         series.connect_error(ConnectReason::Refused);
+        series.body_errors().count(BodyErrorReason::Timeout);
         series.response_seconds().record(0.25);
         series.touch();
     });
@@ -57,6 +60,9 @@ fn backend_series_count_per_listener_and_class() {
         "sluicegate_upstream_connect_errors_total{backend=127.0.0.1:9001,cluster=api,reason=refused} 1",
     );
     has("sluicegate_backend_response_seconds{backend=127.0.0.1:9001,cluster=api} 1 samples");
+    has(
+        "sluicegate_upstream_body_errors_total{backend=127.0.0.1:9001,cluster=api,reason=timeout} 1",
+    );
     assert_eq!(
         lines
             .iter()
@@ -75,6 +81,9 @@ fn backend_series_count_per_listener_and_class() {
         "sluicegate_upstream_connect_errors_total{backend=127.0.0.1:9001,cluster=api,reason=tls}",
     );
     absent("sluicegate_upstream_stale_retries_total");
+    absent(
+        "sluicegate_upstream_body_errors_total{backend=127.0.0.1:9001,cluster=api,reason=closed}",
+    );
 }
 
 #[test]
@@ -132,4 +141,90 @@ fn listener_series_split_by_route_outcome() {
     has("sluicegate_tunnels_active{listener=web} 1");
     has("sluicegate_bytes_received_total{listener=web} 100");
     has("sluicegate_bytes_sent_total{listener=web} 2000");
+}
+
+/// Counts every `increment` call per counter, zero included: a touch is an
+/// `increment(0)`, which keeps a series alive in the Prometheus exporter.
+#[derive(Default)]
+struct CallRecorder(std::sync::Mutex<Vec<(String, std::sync::Arc<Calls>)>>);
+
+#[derive(Default)]
+struct Calls(std::sync::atomic::AtomicU64);
+
+impl metrics::CounterFn for Calls {
+    fn increment(&self, _: u64) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn absolute(&self, _: u64) {}
+}
+
+impl metrics::Recorder for CallRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let calls = std::sync::Arc::new(Calls::default());
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        self.0.lock().unwrap().push((name, calls.clone()));
+        metrics::Counter::from_arc(calls)
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+#[test]
+fn a_touch_reaches_every_counter_a_backend_registered() {
+    let recorder = CallRecorder::default();
+    metrics::with_local_recorder(&recorder, || {
+        let series = BackendSeries::register("api", "127.0.0.1:9001", &[Some("web")]);
+        series.requests(0).unwrap().count(200);
+        series.connect_error(ConnectReason::Refused);
+        series.body_errors().count(BodyErrorReason::Closed);
+        series.stale_retry();
+        series.queued().increment(1);
+        series.queue_overflow(true);
+        series.queue_overflow(false);
+        series.touch();
+    });
+    let calls = recorder.0.lock().unwrap();
+    assert!(
+        calls.len() >= 7,
+        "{:?}",
+        calls.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for (name, calls) in calls.iter() {
+        // One count, then the touch.
+        let n = calls.0.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(n, 2, "{name} was not touched");
+    }
 }
