@@ -31,6 +31,11 @@
 #   benches/instructions.sh --no-build --no-peers --base /tmp/sluicegate-old --top 25
 #   benches/instructions.sh --no-build --tls -n 10000      # HTTPS, keep-alive
 #   benches/instructions.sh --no-build --tls --handshakes -n 1000
+#   benches/instructions.sh --no-build --pgo --base target/release/sluicegate
+#
+# --pgo counts the profile-guided build (benches/pgo.sh: target/pgo/sluicegate) as
+# `sluicegate`. VALGRIND_OPTS="--cache-sim=yes --branch-sim=yes" adds callgrind's
+# cache and branch simulation (instruction-cache misses: callgrind_annotate).
 #
 # Needs valgrind, nginx, haproxy, h2load and (--tls) openssl
 # (apt-get install -y valgrind nginx haproxy nghttp2-client openssl).
@@ -50,6 +55,7 @@ PEERS=1
 TLS=0
 HANDSHAKES=0
 DIRECT=0
+PGO=0
 CPU=${CPU:-1}
 
 die() { echo "instructions.sh: $*" >&2; exit 1; }
@@ -68,6 +74,7 @@ while (($#)); do
     --tls) TLS=1; shift ;;
     --handshakes) HANDSHAKES=1; shift ;;
     --direct) DIRECT=1; shift ;;
+    --pgo) PGO=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -95,6 +102,12 @@ if ((BUILD)); then
   cargo build --release -p sluicegate -p sluicegate-benches --bin sluicegate --bin floor --bin floor_direct
 fi
 [[ -x $BIN_DIR/sluicegate && -x $BIN_DIR/floor ]] || die "no binaries in $BIN_DIR (drop --no-build)"
+SLUICEGATE=$BIN_DIR/sluicegate
+if ((PGO)); then
+  ((BUILD)) && benches/pgo.sh
+  SLUICEGATE=$ROOT/target/pgo/sluicegate
+  [[ -x $SLUICEGATE ]] || die "no $SLUICEGATE (run benches/pgo.sh, or drop --no-build)"
+fi
 
 OUT="${RESULTS_DIR:-target/bench-results}/instructions-$(date -u +%Y%m%dT%H%M%SZ)"
 [[ $OUT == /* ]] || OUT="$ROOT/$OUT"
@@ -187,7 +200,7 @@ if ((TLS)); then
     RESULTS+=("$(count nginx 18443 nginx -p "$OUT/tls/nginx" -c "$OUT/tls/nginx/conf/nginx.conf" -g 'daemon off; master_process off;')")
     RESULTS+=("$(count haproxy-http 18444 haproxy -db -f "$OUT/tls/haproxy.cfg")")
   fi
-  RESULTS+=("$(count sluicegate 18453 "$BIN_DIR/sluicegate" run -c "$OUT/tls/sluicegate.yaml")")
+  RESULTS+=("$(count sluicegate 18453 "$SLUICEGATE" run -c "$OUT/tls/sluicegate.yaml")")
   if [[ -n $BASE ]]; then
     RESULTS+=("$(count base 18454 "$BASE" run -c "$OUT/tls/base.yaml")")
   fi
@@ -200,7 +213,7 @@ else
   if ((DIRECT)); then
     RESULTS+=("$(count floor-direct 18096 "$BIN_DIR/floor_direct" 127.0.0.1:18096 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
   fi
-  RESULTS+=("$(count sluicegate 18090 "$BIN_DIR/sluicegate" run -c "$ROOT/benches/bench.yaml")")
+  RESULTS+=("$(count sluicegate 18090 "$SLUICEGATE" run -c "$ROOT/benches/bench.yaml")")
   if [[ -n $BASE ]]; then
     RESULTS+=("$(count base 18091 "$BASE" run -c "$OUT/bench-base.yaml")")
   fi

@@ -34,6 +34,7 @@ H2_REQUESTS=200000
 BUILD=1
 BASE=""
 CONNS_ALL=0
+PGO=0
 declare -a SCENARIOS=()
 ALL_SCENARIOS="c64 4k c1000 c1 t2 h2 https tlsconn"
 ORIGINAL_ARGS=("$@")
@@ -66,7 +67,10 @@ options:
   --base BIN      also measure BIN (a previous sluicegate build) as target `base`, with a
                   copy of benches/bench.yaml on ports 18091 (listener) and 19902 (admin)
   --conns         count backend connections in every wrk scenario, not only c1000
-  --no-build      use the binaries already in target/release
+  --no-build      use the binaries already in target/release (and target/pgo)
+  --pgo           measure the profile-guided build (benches/pgo.sh, target/pgo/sluicegate)
+                  as `sluicegate`: the build to ship; `--base target/release/sluicegate`
+                  puts the plain build beside it
   -h, --help      this text
 
 environment:
@@ -94,6 +98,7 @@ while (($#)); do
     --base) BASE=${2:?--base wants a binary}; shift 2 ;;
     --conns) CONNS_ALL=1; shift ;;
     --no-build) BUILD=0; shift ;;
+    --pgo) PGO=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -123,8 +128,13 @@ done
 if ((BUILD)); then
   echo "== cargo build --release -p sluicegate -p sluicegate-benches --bin sluicegate --bin floor"
   cargo build --release -p sluicegate -p sluicegate-benches --bin sluicegate --bin floor
+  if ((PGO)); then
+    echo "== benches/pgo.sh"
+    benches/pgo.sh
+  fi
 fi
 SLUICEGATE="$BIN_DIR/sluicegate"
+((PGO)) && SLUICEGATE="$ROOT/target/pgo/sluicegate"
 FLOOR="$BIN_DIR/floor"
 for b in "$SLUICEGATE" "$FLOOR"; do
   [[ -x $b ]] || die "no binary at $b (drop --no-build, or set CARGO_TARGET_DIR)"
