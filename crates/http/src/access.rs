@@ -33,6 +33,9 @@ pub(crate) struct Outcome {
     pub(crate) backend: Option<String>,
     /// Backends tried.
     pub(crate) attempts: u32,
+    /// The client went away before the answer was made (a 499): whatever becomes of
+    /// the answer's body, it was not delivered.
+    pub(crate) client_gone: bool,
 }
 
 /// One request's log line in the making.
@@ -129,7 +132,7 @@ impl AccessRecord {
 
     /// The response body ended (rather than the client going away first).
     pub(crate) fn completed(&mut self) {
-        self.complete = true;
+        self.complete = !self.outcome.client_gone;
     }
 }
 

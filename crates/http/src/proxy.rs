@@ -71,12 +71,15 @@ pub(crate) async fn handle(
         None => Err(ProxyError::NoRoute),
     };
     let upstream_status = result.as_ref().ok().map(|r| r.status().as_u16());
+    let client_gone = matches!(result, Err(ProxyError::ClientClosed));
     let mut response = result.unwrap_or_else(|error| local_answer(error, at, &identity, grpc));
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), identity.request_id);
     let log = log.map(|mut log| {
-        log.answered(outcome(&live.snapshot, reached, &response, upstream_status));
+        let mut answer = outcome(&live.snapshot, reached, &response, upstream_status);
+        answer.client_gone = client_gone;
+        log.answered(answer);
         log
     });
     let Some((index, l)) = at else {
@@ -135,6 +138,7 @@ fn outcome(
             .map(|c| c.name.to_string()),
         backend: backend_of(snapshot, reached).map(|b| b.address().to_string()),
         attempts: reached.attempts,
+        client_gone: false,
     }
 }
 

@@ -153,6 +153,8 @@ fn an_upload_the_client_abandons_is_logged_499_and_counted_as_client_closed() {
     assert!(logged && lines.len() == 1, "{:?}", proxy.log());
     let value: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(value["fields"]["status"], 499, "{}", lines[0]);
+    // Nobody was left to take the answer: it was not delivered whole.
+    assert_eq!(value["fields"]["complete"], false, "{}", lines[0]);
     let series = "sluicegate_errors_total{listener=\"web\",kind=\"client_closed\"} ";
     assert_eq!(proxy.metric(series), 1.0);
     let bad = "sluicegate_errors_total{listener=\"web\",kind=\"bad_request\"} ";
