@@ -170,15 +170,10 @@ pub(super) trait Shown {
     fn shown(&self) -> String;
 }
 
+/// As `check --print` writes it (`1m`, `1s500ms`), so the two never disagree.
 impl Shown for Duration {
     fn shown(&self) -> String {
-        if self.subsec_nanos() == 0 {
-            format!("{}s", self.as_secs())
-        } else if self.subsec_nanos().is_multiple_of(1_000_000) {
-            format!("{}ms", self.as_millis())
-        } else {
-            format!("{self:?}")
-        }
+        crate::print::duration_text(*self)
     }
 }
 
@@ -317,8 +312,8 @@ mod tests {
             diff(&old, &new),
             [
                 "cluster api 127.0.0.1:9001 weight 1 → 3",
-                "cluster api connect_timeout 5s → 1500ms",
-                "cluster api response_body_timeout 60s → 120s",
+                "cluster api connect_timeout 5s → 1s500ms",
+                "cluster api response_body_timeout 1m → 2m",
                 "cluster api slow_start off → 30s",
                 "cluster web added (1 backend, round_robin)",
             ]
