@@ -89,9 +89,25 @@ start_proc backend NOPIN 19001 nginx -p "$RUN" -c "$RUN/conf/backend.conf" -e "$
 tls_configs "$RUN/tls" "$ROOT"
 
 run() { # what, command...: one training load; a failure is the script's failure
-  echo "== $1"
+  local what=$1 out
   shift
-  "$@" >>"$RUN/logs/training.out" 2>&1 || die "training step failed: $*; see $RUN/logs/training.out"
+  echo "== $what"
+  out=$("$@" 2>&1) || die "training step failed: $*: $out"
+  printf '%s\n' "$out" >>"$RUN/logs/training.out"
+  served "$what" "$out"
+}
+# A load that got errors trains the error paths, not the request path: wrk must see
+# requests and no non-2xx answer, h2load only succeeded requests.
+served() { # what, output
+  case $2 in
+    *"Non-2xx or 3xx responses"*) die "$1: answers other than 2xx: $2" ;;
+  esac
+  if [[ $2 == *"requests in"* ]]; then
+    [[ $2 =~ ([0-9]+)\ requests\ in ]] && ((BASH_REMATCH[1] > 0)) || die "$1: no request served: $2"
+  elif [[ $2 == *"requests: "* ]]; then
+    [[ $2 =~ ([0-9]+)\ succeeded,\ 0\ failed,\ 0\ errored ]] && ((BASH_REMATCH[1] > 0)) ||
+      die "$1: h2load requests failed: $2"
+  fi
 }
 train() { # config, port, scheme
   local config=$1 port=$2 url pid
@@ -127,7 +143,12 @@ shopt -s nullglob
 raws=("$RAW"/*.profraw)
 ((${#raws[@]})) || die "training wrote no profile into $RAW"
 "$PROFDATA" merge -o "$OUT/sluicegate.profdata" "${raws[@]}"
-build "$OUT/use" "-Cprofile-use=$OUT/sluicegate.profdata"
+# Named by its content: cargo does not look at the file a flag names, so a new profile
+# under the same name would leave every crate built with the old one.
+SUM=$(sha256sum "$OUT/sluicegate.profdata" | cut -c1-16)
+rm -f "$OUT"/sluicegate-*.profdata
+cp "$OUT/sluicegate.profdata" "$OUT/sluicegate-$SUM.profdata"
+build "$OUT/use" "-Cprofile-use=$OUT/sluicegate-$SUM.profdata"
 cp "$OUT/use/$HOST/release/sluicegate" "$OUT/sluicegate"
 "$OUT/sluicegate" check -c benches/bench.yaml >/dev/null || die "the built binary does not check benches/bench.yaml"
 echo "== built $OUT/sluicegate (profile $OUT/sluicegate.profdata, ${#raws[@]} raw file(s))"
