@@ -109,6 +109,13 @@ served() { # what, output
       die "$1: h2load requests failed: $2"
   fi
 }
+# Stops the trained process (TERM: its profile is written at exit), keeps the backend.
+stop_trained() {
+  kill -TERM "$1"
+  timeout 30 tail --pid="$1" -f /dev/null || die "sluicegate did not exit within 30 s of TERM"
+  wait "$1" || die "sluicegate exited with an error; see $RUN/logs/sluicegate.out"
+  unset 'STARTED[${#STARTED[@]}-1]'
+}
 train() { # config, port, scheme
   local config=$1 port=$2 url pid
   url="$3://127.0.0.1:$port"
@@ -125,14 +132,7 @@ train() { # config, port, scheme
   run "curl /metrics" curl -fsS -o /dev/null http://127.0.0.1:19901/metrics
   kill -HUP "$pid"
   run "curl /metrics after a reload" curl -fsS -o /dev/null http://127.0.0.1:19901/metrics
-  stop_all_but_backend "$pid"
-}
-# Stops the trained process (TERM: its profile is written at exit), keeps the backend.
-stop_all_but_backend() {
-  kill -TERM "$1"
-  timeout 30 tail --pid="$1" -f /dev/null || die "sluicegate did not exit within 30 s of TERM"
-  wait "$1" || die "sluicegate exited with an error; see $RUN/logs/sluicegate.out"
-  unset 'STARTED[${#STARTED[@]}-1]'
+  stop_trained "$pid"
 }
 train "$ROOT/benches/bench.yaml" 18090 http
 train "$RUN/tls/sluicegate.yaml" 18453 https
@@ -142,13 +142,13 @@ stop_all
 shopt -s nullglob
 raws=("$RAW"/*.profraw)
 ((${#raws[@]})) || die "training wrote no profile into $RAW"
-"$PROFDATA" merge -o "$OUT/sluicegate.profdata" "${raws[@]}"
+rm -f "$OUT"/sluicegate*.profdata
+"$PROFDATA" merge -o "$OUT/merged.profdata" "${raws[@]}"
 # Named by its content: cargo does not look at the file a flag names, so a new profile
 # under the same name would leave every crate built with the old one.
-SUM=$(sha256sum "$OUT/sluicegate.profdata" | cut -c1-16)
-rm -f "$OUT"/sluicegate-*.profdata
-cp "$OUT/sluicegate.profdata" "$OUT/sluicegate-$SUM.profdata"
-build "$OUT/use" "-Cprofile-use=$OUT/sluicegate-$SUM.profdata"
+PROFILE=$OUT/sluicegate-$(sha256sum "$OUT/merged.profdata" | cut -c1-16).profdata
+mv "$OUT/merged.profdata" "$PROFILE"
+build "$OUT/use" "-Cprofile-use=$PROFILE"
 cp "$OUT/use/$HOST/release/sluicegate" "$OUT/sluicegate"
 "$OUT/sluicegate" check -c benches/bench.yaml >/dev/null || die "the built binary does not check benches/bench.yaml"
-echo "== built $OUT/sluicegate (profile $OUT/sluicegate.profdata, ${#raws[@]} raw file(s))"
+echo "== built $OUT/sluicegate (profile $PROFILE, ${#raws[@]} raw file(s))"

@@ -77,9 +77,10 @@ pub(crate) async fn handle(
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), identity.request_id);
     let log = log.map(|mut log| {
-        let mut answer = outcome(&live.snapshot, reached, &response, upstream_status);
-        answer.client_gone = client_gone;
-        log.answered(answer);
+        log.answered(Outcome {
+            client_gone,
+            ..outcome(&live.snapshot, reached, &response, upstream_status)
+        });
         log
     });
     let Some((index, l)) = at else {
