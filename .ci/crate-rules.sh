@@ -3,10 +3,12 @@
 # dependency tree of each crate (normal dependencies only: tests and benches may use
 # anything). Fails with one line per broken rule.
 #
-#   http      never depends on listener (nor, once it exists, tcp), at any depth;
+#   http      never depends on listener or tcp, at any depth;
+#   tcp       never depends on http or listener, at any depth;
+#   transport never depends on hyper, rustls or config, at any depth (bytes only);
 #   upstream  never depends on http or listener, at any depth;
 #   config, balance, routing: no tokio and no hyper anywhere in their tree;
-#   upstream, http, listener: no direct dependency on config (they read runtime's
+#   upstream, http, tcp, listener: no direct dependency on config (they read runtime's
 #             compiled snapshot, never the YAML types);
 #   tls       never depends on config or hyper, at any depth (the runtime maps the
 #             config into its parameter types; it hands back a byte stream).
@@ -48,6 +50,10 @@ forbid sluicegate-http "" "http never imports listener or tcp" \
   sluicegate-listener sluicegate-tcp
 forbid sluicegate-upstream "" "upstream never imports http or listener" \
   sluicegate-http sluicegate-listener sluicegate-tcp
+forbid sluicegate-tcp "" "tcp never imports http or listener" \
+  sluicegate-http sluicegate-listener
+forbid sluicegate-transport "" "transport knows bytes only: no hyper, rustls or config" \
+  hyper rustls sluicegate-config
 for crate in sluicegate-config sluicegate-balance sluicegate-routing; do
   forbid "$crate" "" "config, balance and routing stay free of tokio and hyper" \
     tokio hyper
@@ -56,7 +62,7 @@ forbid sluicegate-tls "" "tls sees neither the config nor hyper" \
   sluicegate-config hyper
 forbid sluicegate-health "" "health sees neither the config, the policies nor TLS (injected)" \
   sluicegate-config sluicegate-balance sluicegate-tls rustls
-for crate in sluicegate-upstream sluicegate-http sluicegate-listener; do
+for crate in sluicegate-upstream sluicegate-http sluicegate-tcp sluicegate-listener; do
   forbid "$crate" 1 "the data plane reads runtime's snapshot, not config's types" \
     sluicegate-config
 done

@@ -52,6 +52,8 @@ pub(crate) fn cluster(
         .retries
         .as_ref()
         .map(|r| crate::retries::retries(errors, &format!("{at}.retries"), r));
+    let send_proxy_protocol =
+        crate::proxy_protocol::send_version(errors, &at, c.send_proxy_protocol.as_deref());
     Some(ClusterSpec {
         name: ClusterName::new(name),
         policy: policy?,
@@ -71,6 +73,7 @@ pub(crate) fn cluster(
         unreachable,
         panic_threshold,
         retries,
+        send_proxy_protocol,
     })
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::spec::{Config, ConnectionRateSpec, ListenerSpec};
 
 mod clusters;
+mod l4;
 use clusters::clusters;
 
 /// The changes from `old` to `new`, in a stable order; empty when nothing changed.
@@ -66,6 +67,7 @@ fn listeners(out: &mut Vec<String>, old: &Config, new: &Config) {
 fn listener(out: &mut Vec<String>, name: &str, a: &ListenerSpec, b: &ListenerSpec) {
     let at = format!("listener {name}");
     changed(out, &format!("{at} address"), &a.address, &b.address);
+    l4::l4(out, &at, a, b);
     changed(
         out,
         &format!("{at} tunnel_idle_timeout"),

@@ -20,6 +20,8 @@ mod error;
 mod errors;
 mod health;
 mod health_spec;
+mod l4_listener;
+mod l4_spec;
 mod listener_tls;
 mod listeners;
 mod locate;
@@ -30,6 +32,7 @@ mod paths;
 mod policy;
 mod policy_spec;
 mod print;
+mod proxy_protocol;
 mod rate_limit;
 pub mod raw;
 mod resolutions;
@@ -55,6 +58,7 @@ pub use health_spec::{
     CheckKind, HealthCheckSpec, HttpCheck, OutlierSpec, UnreachableSpec, health_defaults,
 };
 pub use ipnet::IpNet;
+pub use l4_spec::{L4Spec, ProxyProtocolSpec, SniRouteSpec, l4_defaults};
 pub use policy_spec::{HashOn, PolicySpec};
 pub use print::{PrintError, to_yaml};
 pub use resolve::{LOOKUP_TIMEOUT, Resolver, system_resolver};

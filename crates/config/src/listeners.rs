@@ -98,13 +98,12 @@ fn listener(
         let at = format!("{at}.max_request_body");
         crate::size::size(errors, at, raw, 0, MAX_REQUEST_BODY)
     });
-    if l.routes.is_empty() {
-        errors.push(
-            format!("{at}.routes"),
-            "an http listener needs at least one route",
-        );
-    }
-    let routes = routes(errors, &at, l, clusters);
+    let l4 = protocol.and_then(|p| crate::l4_listener::l4(errors, &at, l, p, clusters));
+    let proxy_protocol = crate::proxy_protocol::accept(errors, &at, l.proxy_protocol.as_ref());
+    let routes = match protocol {
+        Some(Protocol::Http) => routes(errors, &at, l, clusters),
+        _ => Vec::new(),
+    };
     let trusted_proxies =
         trusted::trusted_proxies(errors, &format!("{at}.trusted_proxies"), &l.trusted_proxies);
     let escaped_slashes = path_rules::escaped_slashes(
@@ -138,29 +137,26 @@ fn listener(
         merge_slashes: l.merge_slashes.unwrap_or(true),
         escaped_slashes,
         tls,
+        l4,
+        proxy_protocol,
     })
 }
 
-/// `protocol:`; only `http` is served today.
+/// `protocol:`: `http` (the default), `tcp` or `tls_passthrough`.
 fn protocol(errors: &mut Errors<'_>, at: &str, protocol: Option<&str>) -> Option<Protocol> {
-    match protocol {
-        None | Some("http") => Some(Protocol::Http),
-        Some("https") => {
-            let msg = "use protocol: http with a tls: block to terminate TLS";
-            errors.push(format!("{at}.protocol"), msg);
-            None
-        }
-        Some(other @ ("tcp" | "tls")) => {
-            let msg = format!("protocol \"{other}\" is not supported yet (supported: http)");
-            errors.push(format!("{at}.protocol"), msg);
-            None
-        }
-        Some(other) => {
-            let msg = format!("unknown protocol \"{other}\" (expected http)");
-            errors.push(format!("{at}.protocol"), msg);
-            None
-        }
-    }
+    let msg = match protocol {
+        None | Some("http") => return Some(Protocol::Http),
+        Some("tcp") => return Some(Protocol::Tcp),
+        Some("tls_passthrough") => return Some(Protocol::TlsPassthrough),
+        Some("https") => "use protocol: http with a tls: block to terminate TLS".to_string(),
+        Some("tls") => "use protocol: tls_passthrough to forward TLS untouched by SNI, or protocol: tcp with a tls: block to terminate it".to_string(),
+        Some(other) => format!(
+            "unknown protocol \"{}\" (expected http, tcp or tls_passthrough)",
+            crate::wording::echo(other)
+        ),
+    };
+    errors.push(format!("{at}.protocol"), msg);
+    None
 }
 
 /// The listener's routes that have a valid match; each route's cluster must be defined.
@@ -170,6 +166,10 @@ fn routes(
     l: &RawListener,
     clusters: &BTreeMap<String, RawCluster>,
 ) -> Vec<RouteSpec> {
+    if l.routes.is_empty() {
+        let msg = "an http listener needs at least one route";
+        errors.push(format!("{at}.routes"), msg);
+    }
     let mut routes = Vec::new();
     for (i, r) in l.routes.iter().enumerate() {
         let path = format!("{at}.routes[{i}]");
@@ -177,13 +177,16 @@ fn routes(
             Some(m) => match_spec(errors, &format!("{path}.match"), m),
             None => Some(MatchSpec::default()),
         };
-        if !clusters.contains_key(&r.cluster) {
-            let msg = format!(
-                "unknown cluster \"{}\"{}",
-                r.cluster,
-                suggest(&r.cluster, clusters)
-            );
-            errors.push(format!("{path}.cluster"), msg);
+        match clusters.get(&r.cluster) {
+            None => unknown_cluster(errors, format!("{path}.cluster"), &r.cluster, clusters),
+            Some(c) if c.send_proxy_protocol.is_some() => {
+                let msg = format!(
+                    "cluster \"{}\" sends the PROXY protocol (send_proxy_protocol), which only tcp and tls_passthrough listeners send so far: HTTP upstream connections are pooled across clients",
+                    r.cluster
+                );
+                errors.push(format!("{path}.cluster"), msg);
+            }
+            Some(_) => {}
         }
         let rate_limit = r
             .rate_limit
@@ -198,6 +201,17 @@ fn routes(
         }
     }
     routes
+}
+
+/// Pushes "unknown cluster" for `name` at `at`, with the defined one it is closest to.
+pub(crate) fn unknown_cluster(
+    errors: &mut Errors<'_>,
+    at: String,
+    name: &str,
+    clusters: &BTreeMap<String, RawCluster>,
+) {
+    let msg = format!("unknown cluster \"{name}\"{}", suggest(name, clusters));
+    errors.push(at, msg);
 }
 
 /// " (did you mean \"api\"?)" when a defined cluster is one edit away.

@@ -18,6 +18,7 @@ use crate::spec::{
 use crate::tls_spec::ListenerTlsSpec;
 
 mod cluster;
+mod l4;
 use cluster::cluster;
 
 /// The config could not be written as YAML (serde_yaml refused the document).
@@ -98,13 +99,37 @@ fn admin(a: &AdminSpec) -> Value {
 fn listener(l: &ListenerSpec) -> Value {
     let mut out = map([
         ("address", Value::from(l.address.to_string())),
-        ("protocol", Value::from(l.protocol.to_string())),
+        ("protocol", Value::from(l.protocol.name())),
+        ("send_timeout", duration(l.send_timeout)),
+        ("max_connections", Value::from(l.max_connections)),
+    ]);
+    match &l.l4 {
+        Some(l4) => out.extend(l4::l4(l4, l.protocol)),
+        None => out.extend(http(l)),
+    }
+    if let Some(rate) = l.connection_rate_limit {
+        let rate = map([
+            ("connections_per_second", Value::from(rate.per_second)),
+            ("burst", Value::from(rate.burst)),
+        ]);
+        out.insert("connection_rate_limit".into(), Value::Mapping(rate));
+    }
+    if let Some(t) = &l.tls {
+        out.insert("tls".into(), tls(t));
+    }
+    if let Some(p) = &l.proxy_protocol {
+        out.insert("proxy_protocol".into(), l4::proxy_protocol(p));
+    }
+    Value::Mapping(out)
+}
+
+/// The keys of an http listener only.
+fn http(l: &ListenerSpec) -> Mapping {
+    let mut out = map([
         ("tunnel_idle_timeout", duration(l.tunnel_idle_timeout)),
         ("keepalive_timeout", duration(l.keepalive_timeout)),
         ("header_read_timeout", duration(l.header_read_timeout)),
         ("request_body_timeout", duration(l.request_body_timeout)),
-        ("send_timeout", duration(l.send_timeout)),
-        ("max_connections", Value::from(l.max_connections)),
         (
             "trusted_proxies",
             l.trusted_proxies
@@ -119,17 +144,7 @@ fn listener(l: &ListenerSpec) -> Value {
     if let Some(limit) = l.max_request_body {
         out.insert("max_request_body".into(), Value::from(limit));
     }
-    if let Some(rate) = l.connection_rate_limit {
-        let rate = map([
-            ("connections_per_second", Value::from(rate.per_second)),
-            ("burst", Value::from(rate.burst)),
-        ]);
-        out.insert("connection_rate_limit".into(), Value::Mapping(rate));
-    }
-    if let Some(t) = &l.tls {
-        out.insert("tls".into(), tls(t));
-    }
-    Value::Mapping(out)
+    out
 }
 
 fn tls(t: &ListenerTlsSpec) -> Value {
@@ -182,11 +197,9 @@ fn rate_limit(l: &RateLimitSpec) -> Value {
 /// The route's conditions; `None` for the empty match, which matches everything.
 fn matcher(m: &MatchSpec) -> Option<Value> {
     let mut out = Mapping::new();
-    match &m.host {
-        Some(HostMatch::Exact(host)) => out.insert("host".into(), Value::from(host.as_str())),
-        Some(HostMatch::Suffix(suffix)) => out.insert("host".into(), format!("*{suffix}").into()),
-        None => None,
-    };
+    if let Some(host) = &m.host {
+        out.insert("host".into(), host_text(host));
+    }
     match &m.path {
         Some(PathMatch::Exact(path)) => out.insert("path".into(), Value::from(path.as_str())),
         Some(PathMatch::Prefix(path)) => {
@@ -207,6 +220,14 @@ fn matcher(m: &MatchSpec) -> Option<Value> {
         out.insert("headers".into(), Value::Mapping(headers));
     }
     (!out.is_empty()).then_some(Value::Mapping(out))
+}
+
+/// `api.example.com`, or `*.example.com` for a wildcard.
+pub(super) fn host_text(host: &HostMatch) -> Value {
+    match host {
+        HostMatch::Exact(host) => Value::from(host.as_str()),
+        HostMatch::Suffix(suffix) => format!("*{suffix}").into(),
+    }
 }
 
 pub(super) fn number(n: u32) -> Value {

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod l4;
+pub use l4::RawProxyProtocol;
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +57,7 @@ pub struct RawReload {
 pub struct RawListener {
     /// `IP:port` to bind.
     pub address: String,
-    /// `http` (the default).
+    /// `http` (the default), `tcp` or `tls_passthrough`.
     pub protocol: Option<String>,
     /// Time an upgraded connection may stay without traffic before it is closed.
     pub tunnel_idle_timeout: Option<String>,
@@ -84,6 +87,16 @@ pub struct RawListener {
     pub escaped_slashes: Option<String>,
     /// TLS termination.
     pub tls: Option<RawTls>,
+    /// `tcp`: the cluster every connection goes to.
+    pub cluster: Option<String>,
+    /// `tls_passthrough`: the cluster for no SNI or an SNI no route matches.
+    pub default_cluster: Option<String>,
+    /// `tcp`, `tls_passthrough`: time a session may pass no byte either way.
+    pub idle_timeout: Option<String>,
+    /// `tls_passthrough`: time a client has to send its ClientHello.
+    pub handshake_timeout: Option<String>,
+    /// PROXY protocol in.
+    pub proxy_protocol: Option<RawProxyProtocol>,
 }
 
 /// `tls:` of a cluster: TLS to its backends.
@@ -207,6 +220,8 @@ pub struct RawMatch {
     pub methods: Option<Vec<String>>,
     /// Header name to exact value.
     pub headers: Option<BTreeMap<String, String>>,
+    /// `tls_passthrough`: the ClientHello's server name, exact or `*.suffix`.
+    pub sni: Option<String>,
 }
 
 /// One entry under `clusters:`.
@@ -255,6 +270,8 @@ pub struct RawCluster {
     pub panic_threshold: Option<RawPercent>,
     /// Retries of failed requests.
     pub retries: Option<RawRetries>,
+    /// PROXY protocol header sent on each upstream connection: `v1` or `v2`.
+    pub send_proxy_protocol: Option<String>,
     /// The backends.
     #[serde(default)]
     pub backends: Vec<RawBackend>,

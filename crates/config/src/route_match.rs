@@ -8,7 +8,14 @@ use crate::spec::{HostMatch, MatchSpec, PathMatch};
 /// The conditions of one route, or `None` (with errors pushed) if any is invalid.
 pub(crate) fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Option<MatchSpec> {
     let before = errors.count();
-    let host = m.host.as_deref().and_then(|h| host_match(errors, at, h));
+    let host = m
+        .host
+        .as_deref()
+        .and_then(|h| host_match(errors, at, "host", h));
+    if m.sni.is_some() {
+        let msg = "applies to tls_passthrough routes only (an http route matches host:)";
+        errors.push(format!("{at}.sni"), msg);
+    }
     let path = match (&m.path, &m.path_prefix) {
         (Some(_), Some(_)) => {
             errors.push(
@@ -60,7 +67,14 @@ pub(crate) fn match_spec(errors: &mut Errors<'_>, at: &str, m: &RawMatch) -> Opt
     })
 }
 
-fn host_match(errors: &mut Errors<'_>, at: &str, host: &str) -> Option<HostMatch> {
+/// `key` (`host`, or `sni` on a passthrough route) of the match at `at`: an exact
+/// name or a `*.suffix` wildcard, lower-cased.
+pub(crate) fn host_match(
+    errors: &mut Errors<'_>,
+    at: &str,
+    key: &str,
+    host: &str,
+) -> Option<HostMatch> {
     let lower = host.to_ascii_lowercase();
     let (wildcard, rest) = match lower.strip_prefix("*.") {
         Some(rest) => (true, rest),
@@ -74,9 +88,9 @@ fn host_match(errors: &mut Errors<'_>, at: &str, host: &str) -> Option<HostMatch
         && !rest.ends_with('.');
     if !valid {
         let msg = format!(
-            "invalid host \"{host}\" (expected a name like api.example.com or *.example.com, without port)"
+            "invalid {key} \"{host}\" (expected a name like api.example.com or *.example.com, without port)"
         );
-        errors.push(format!("{at}.host"), msg);
+        errors.push(format!("{at}.{key}"), msg);
         return None;
     }
     Some(if wildcard {

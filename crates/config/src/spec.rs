@@ -6,9 +6,10 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use sluicegate_core::{ClusterName, ListenerName, Protocol, UpstreamProtocol};
+use sluicegate_core::{ClusterName, ListenerName, Protocol, ProxyVersion, UpstreamProtocol};
 
 use crate::health_spec::{HealthCheckSpec, OutlierSpec, UnreachableSpec};
+use crate::l4_spec::{L4Spec, ProxyProtocolSpec};
 use crate::policy_spec::PolicySpec;
 use crate::retry_spec::RetrySpec;
 use crate::tls_spec::{ListenerTlsSpec, UpstreamTlsSpec};
@@ -169,6 +170,11 @@ pub struct ListenerSpec {
     pub escaped_slashes: EscapedSlashesSpec,
     /// TLS termination; `None`: cleartext.
     pub tls: Option<ListenerTlsSpec>,
+    /// What a `tcp` or `tls_passthrough` listener forwards to; `None` for `http`
+    /// (whose HTTP-only keys above then keep their defaults, unused).
+    pub l4: Option<L4Spec>,
+    /// PROXY protocol in: a header read first, from trusted senders only; `None`: off.
+    pub proxy_protocol: Option<ProxyProtocolSpec>,
 }
 
 impl EscapedSlashesSpec {
@@ -323,6 +329,9 @@ pub struct ClusterSpec {
     pub panic_threshold: u8,
     /// Retries, if on.
     pub retries: Option<RetrySpec>,
+    /// The PROXY protocol header sent first on every connection to a backend;
+    /// `None`: none.
+    pub send_proxy_protocol: Option<ProxyVersion>,
 }
 
 /// One backend. A `host:port` entry in the file gives one per address it resolves to.

@@ -454,3 +454,54 @@ fn tls_blocks_are_read_with_their_defaults() {
     assert_eq!(tls.alpn, vec![Alpn::H2, Alpn::Http1]);
     assert_eq!(tls.handshake_timeout, tls_defaults::HANDSHAKE_TIMEOUT);
 }
+
+#[test]
+fn layer_4_listeners_read_their_cluster_routes_and_proxy_protocol() {
+    use sluicegate_config::{HostMatch, l4_defaults};
+    use sluicegate_core::{Protocol, ProxyVersion};
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/l4.yaml"),
+    )
+    .unwrap();
+    let config = parse_fixture(&text).unwrap();
+    let listener = |name: &str| {
+        config
+            .listeners
+            .iter()
+            .find(|l| l.name.as_str() == name)
+            .unwrap()
+    };
+    let pg = listener("pg");
+    assert_eq!(pg.protocol, Protocol::Tcp);
+    let l4 = pg.l4.as_ref().unwrap();
+    assert_eq!(l4.cluster.as_ref().unwrap().as_str(), "postgres");
+    assert_eq!(l4.idle_timeout, Duration::from_secs(1800));
+    let proxy = pg.proxy_protocol.as_ref().unwrap();
+    assert_eq!(proxy.timeout, Duration::from_secs(3));
+    assert_eq!(proxy.trusted.len(), 2);
+    let edge = listener("edge-tls").l4.as_ref().unwrap();
+    assert_eq!(edge.handshake_timeout, Duration::from_secs(5));
+    assert_eq!(edge.idle_timeout, l4_defaults::IDLE_TIMEOUT);
+    // Exact names before wildcards, whatever the file's order; names lower-cased.
+    let snis: Vec<&HostMatch> = edge.sni_routes.iter().map(|r| &r.sni).collect();
+    assert_eq!(
+        snis,
+        [
+            &HostMatch::Exact("api.example.com".into()),
+            &HostMatch::Suffix(".example.com".into())
+        ]
+    );
+    assert!(
+        listener("no-default")
+            .l4
+            .as_ref()
+            .unwrap()
+            .cluster
+            .is_none()
+    );
+    assert!(listener("web").proxy_protocol.is_none() && listener("web").l4.is_none());
+    let sent = |name: &str| config.cluster(name).unwrap().send_proxy_protocol;
+    assert_eq!(sent("postgres"), Some(ProxyVersion::V2));
+    assert_eq!(sent("wildcard-tls"), Some(ProxyVersion::V1));
+    assert_eq!(sent("api-tls"), None);
+}

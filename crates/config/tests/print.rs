@@ -100,12 +100,12 @@ listeners:
   web:
     address: 127.0.0.1:8080
     protocol: http
+    send_timeout: 1m
+    max_connections: 10000
     tunnel_idle_timeout: 1h
     keepalive_timeout: 1m
     header_read_timeout: 30s
     request_body_timeout: 1m
-    send_timeout: 1m
-    max_connections: 10000
     trusted_proxies: []
     merge_slashes: true
     escaped_slashes: keep
@@ -162,5 +162,31 @@ fn backends_given_by_name_are_written_as_their_addresses_with_the_name() {
              \x20   - address: 10.0.0.2:80  # api.internal:80\n      weight: 2\n"
         ),
         "{text}"
+    );
+}
+
+#[test]
+fn a_tcp_listener_is_written_with_its_layer_4_keys_only() {
+    let config = sluicegate_config::parse(
+        "listeners:\n  pg:\n    address: 127.0.0.1:5432\n    protocol: tcp\n    cluster: db\n\
+         clusters:\n  db:\n    send_proxy_protocol: v2\n    backends:\n      - address: 127.0.0.1:6432\n",
+    )
+    .unwrap();
+    let printed = to_yaml(&config).unwrap();
+    let expected = "\
+listeners:
+  pg:
+    address: 127.0.0.1:5432
+    protocol: tcp
+    send_timeout: 1m
+    max_connections: 10000
+    idle_timeout: 1h
+    cluster: db
+clusters:
+";
+    assert!(printed.starts_with(expected), "{printed}");
+    assert!(
+        printed.contains("    send_proxy_protocol: v2\n"),
+        "{printed}"
     );
 }

@@ -13,4 +13,4 @@ pub mod worker;
 
 pub use endpoints::{EndpointSet, FULL_RAMP, PickKey};
 pub use failure::{AfterSend, FailedAt};
-pub use names::{BackendKey, ClusterName, ListenerName, Protocol, UpstreamProtocol};
+pub use names::{BackendKey, ClusterName, ListenerName, Protocol, ProxyVersion, UpstreamProtocol};

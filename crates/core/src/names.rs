@@ -87,14 +87,52 @@ impl UpstreamProtocol {
 /// What a listener speaks to its clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// HTTP/1.1 (layer 7).
+    /// HTTP/1.1 and HTTP/2 (layer 7).
     Http,
+    /// Bytes forwarded both ways to one cluster (layer 4).
+    Tcp,
+    /// TLS forwarded untouched (layer 4), to the cluster its ClientHello's SNI routes to.
+    TlsPassthrough,
+}
+
+impl Protocol {
+    /// As the YAML writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Tcp => "tcp",
+            Protocol::TlsPassthrough => "tls_passthrough",
+        }
+    }
+
+    /// Whether it forwards bytes (layer 4) rather than requests.
+    pub fn is_l4(self) -> bool {
+        !matches!(self, Protocol::Http)
+    }
 }
 
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The version of the PROXY protocol header (HAProxy's spec) sent to a cluster's
+/// backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProxyVersion {
+    /// The text header: `PROXY TCP4 <src> <dst> <sport> <dport>\r\n`.
+    V1,
+    /// The binary header.
+    V2,
+}
+
+impl ProxyVersion {
+    /// As the YAML writes it.
+    pub fn name(self) -> &'static str {
         match self {
-            Protocol::Http => f.write_str("http"),
+            ProxyVersion::V1 => "v1",
+            ProxyVersion::V2 => "v2",
         }
     }
 }

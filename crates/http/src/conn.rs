@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::HeaderValue;
 use http::uri::Scheme;
 
-use crate::activity::Activity;
 use crate::identity::Peer;
 use crate::refusals::Refusals;
 use crate::tunnel::Tunnel;
 use crate::upgrades::Upgrades;
+use sluicegate_transport::Activity;
 
 /// The client connection a request came on.
 #[derive(Debug)]

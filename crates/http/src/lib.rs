@@ -19,7 +19,6 @@
 //! on).
 
 mod access;
-mod activity;
 mod addr_text;
 mod affinity;
 mod body;

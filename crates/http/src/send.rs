@@ -8,7 +8,6 @@ use tokio::time::Instant;
 
 use http::{Response, StatusCode, header};
 use sluicegate_core::{AfterSend, FailedAt};
-use sluicegate_metrics::ConnectReason;
 use sluicegate_runtime::{Backend, Cluster};
 use sluicegate_upstream::{BackendUpstream, Lease, Outgoing, SendError, SendFailure, UpstreamBody};
 
@@ -105,7 +104,7 @@ fn failed(
             given_back: None,
         };
     }
-    if let Some(reason) = connect_reason(error) {
+    if let Some(reason) = error.connect_reason() {
         backend.series.connect_error(reason);
     }
     let classified = classify(error, cluster);
@@ -183,19 +182,6 @@ fn classify(error: &SendError, cluster: String) -> ProxyError {
         },
         SendError::TimedOut => ProxyError::ResponseTimeout { cluster },
     }
-}
-
-/// The `reason` label of a failed connection attempt; `None` if it connected.
-fn connect_reason(error: &SendError) -> Option<ConnectReason> {
-    if matches!(error, SendError::Tls(_)) {
-        return Some(ConnectReason::Tls);
-    }
-    error.connect_error().map(|kind| match kind {
-        io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
-        io::ErrorKind::ConnectionReset => ConnectReason::Reset,
-        io::ErrorKind::TimedOut => ConnectReason::Timeout,
-        _ => ConnectReason::Other,
-    })
 }
 
 fn reason(kind: io::ErrorKind) -> String {

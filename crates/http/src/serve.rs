@@ -23,7 +23,6 @@ use hyper::service::{HttpService, service_fn};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::activity::Activity;
 use crate::body::ProxyBody;
 use crate::client_body::FromClient;
 use crate::conn::ClientConn;
@@ -34,6 +33,7 @@ use crate::live::Live;
 use crate::park::{self, IdleCount, PARK_AFTER, Parkable, Parking, Woken};
 use crate::proxy::handle;
 use crate::{refusal, rejected};
+use sluicegate_transport::Activity;
 
 /// The HTTP version a connection speaks, as the listener found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

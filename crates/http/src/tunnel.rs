@@ -17,8 +17,8 @@ use hyper_util::rt::TokioIo;
 use metrics::Gauge;
 use sluicegate_runtime::{InFlightGuard, RetryGuard};
 
-use crate::activity::{Activity, Stamped};
 use crate::upgrades::Opener;
+use sluicegate_transport::{Activity, Stamped};
 
 /// Bytes buffered per direction: a few TCP segments' worth, small enough that many
 /// idle tunnels cost little.

@@ -16,6 +16,7 @@ mod bound;
 mod control;
 mod counted;
 mod error;
+mod layer4;
 mod phase;
 mod pipeline;
 mod quiet;

@@ -4,16 +4,23 @@
 //! stream the step before produced):
 //!
 //! 1. socket options (`TCP_NODELAY`) and byte counting ([`Counted`]);
-//! 2. PROXY protocol v1/v2 in: read and strip the header, replace `peer` with the
-//!    client it names (only from trusted senders) — next, from `transport`;
-//! 3. TLS termination on a listener with `tls:` (`sluicegate_tls::ServerTls`: the
+//! 2. PROXY protocol v1/v2 in, on a listener with `proxy_protocol` (`layer4.rs`):
+//!    a peer outside `trusted` is closed; from a trusted one the header is read and
+//!    stripped, and the client it names replaces `peer` (for balancing, forwarding
+//!    headers, logs); what followed it is read again first (`Rewound`);
+//! 3. a `tcp` listener without `tls:` goes to `sluicegate_tcp` at once, before any
+//!    client byte (the backend may speak first); any other waits for the first
+//!    bytes;
+//! 4. a `tls_passthrough` listener reads the ClientHello (not terminated) for its
+//!    server name (`layer4.rs`) and hands the stream, ClientHello included, to
+//!    `sluicegate_tcp`;
+//! 5. TLS termination on a listener with `tls:` (`sluicegate_tls::ServerTls`: the
 //!    certificate chosen by SNI, the handshake bounded by its timeout, here in the
-//!    connection's own task, never in the accept loop); ALPN then decides h2 or
-//!    HTTP/1. Passthrough by SNI (peek the ClientHello, hand the raw stream to `tcp`)
-//!    comes later;
-//! 4. protocol dispatch ([`Protocol`]): HTTP/2 by ALPN or, without ALPN, by the
+//!    connection's own task, never in the accept loop); a `tcp` listener then
+//!    forwards the plaintext, an `http` one lets ALPN decide h2 or HTTP/1;
+//! 6. protocol dispatch ([`Protocol`]): HTTP/2 by ALPN or, without ALPN, by the
 //!    client's preface (prior knowledge, `sniff.rs`), else HTTP/1, both served by
-//!    [`sluicegate_http::serve`]; plain L4 forwarding for `tcp` listeners, later.
+//!    [`sluicegate_http::serve`].
 //!
 //! Steps that read from the client before a protocol serves it are bounded by the
 //! listener's `header_read_timeout` (the TLS handshake by its own timeout; the HTTP/1
@@ -26,14 +33,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use metrics::{Counter, Gauge};
+use sluicegate_core::Protocol as CoreProtocol;
 use sluicegate_http::{Accepted, ClientTimeouts, HttpVersion, Source};
+use sluicegate_metrics::L4ListenerSeries;
 use sluicegate_runtime::ListenerTls;
 use sluicegate_tls::{Alpn, Handshake};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::counted::Counted;
+use crate::layer4;
 use crate::phase::{Phase, Phases};
 use crate::quiet::{LazyQuiet, Quiet};
 use crate::send_timeout::{SendClock, UNLISTED_SEND_TIMEOUT};
@@ -61,8 +74,14 @@ pub(crate) async fn serve<H: Send>(
     let accepted_at = tokio::time::Instant::now();
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    let (stream, tls, timeouts) = opened(stream, &listener, &source);
-    let accepted = Accepted {
+    let Opened {
+        stream,
+        tls,
+        timeouts,
+        kind,
+        proxy,
+    } = opened(stream, peer, &listener, &source);
+    let mut accepted = Accepted {
         listener,
         peer,
         local,
@@ -71,15 +90,64 @@ pub(crate) async fn serve<H: Send>(
         timeouts,
         accepted_at,
     };
-    if !first_bytes(stream.get_ref(), &accepted, &mut phases).await {
+    if let Some(proxy) = proxy {
+        // Boxed, as the TLS path below: only listeners that take PROXY headers carry
+        // the header read's state and the rewound stream.
+        let proxied = Box::pin(layer4::proxy_in(stream, proxy, &mut accepted, &mut phases)).await;
+        if let Some(stream) = proxied {
+            Box::pin(next(stream, (tls, kind), accepted, source, phases)).await;
+        }
         return;
     }
+    // A plain tcp listener connects upstream at once: the backend may speak first
+    // (SMTP, MySQL banners).
+    let speaks_first = matches!(kind, Kind::Tcp) && tls.is_none();
+    if !speaks_first && !first_bytes(stream.get_ref(), &accepted, &mut phases).await {
+        return;
+    }
+    next(stream, (tls, kind), accepted, source, phases).await;
+}
+
+/// What a listener serves, as one connection needs it.
+enum Kind {
+    /// HTTP/1 or HTTP/2.
+    Http,
+    /// Bytes to one cluster; with `tls:`, after terminating TLS.
+    Tcp,
+    /// TLS untouched, by the ClientHello's server name: its timeout and the series
+    /// refusals are counted in.
+    Passthrough(Duration, L4ListenerSeries),
+}
+
+/// Serves `stream` (its PROXY header, if any, read) with its listener's `kind`,
+/// after terminating `tls` if there is one.
+async fn next<S>(
+    stream: S,
+    (tls, kind): (Option<Arc<ListenerTls>>, Kind),
+    accepted: Accepted,
+    source: Source,
+    phases: Phases,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // The TLS path (handshake, then HTTP over the TLS stream) is boxed: inline, its
     // state would make every plain connection's task as large as a TLS one's
     // (measured: 15.8 KiB per connection before the boxes here and in `serve`).
-    match tls {
-        Some(tls) => Box::pin(terminate(stream, &tls, accepted, source, phases)).await,
-        None => by_preface(stream, accepted, source, phases).await,
+    // So are the layer-4 paths, for the same reason.
+    match (kind, tls) {
+        (Kind::Passthrough(timeout, series), _) => {
+            let hello = (timeout, series);
+            Box::pin(layer4::passthrough(stream, hello, accepted, source, phases)).await;
+        }
+        (kind, Some(tls)) => {
+            let tcp = matches!(kind, Kind::Tcp);
+            Box::pin(terminate(stream, &tls, tcp, accepted, source, phases)).await;
+        }
+        (Kind::Tcp, None) => {
+            let read = (Bytes::new(), None);
+            Box::pin(layer4::forward(stream, read, accepted, source, phases)).await;
+        }
+        (Kind::Http, None) => by_preface(stream, accepted, source, phases).await,
     }
 }
 
@@ -104,41 +172,64 @@ async fn first_bytes(stream: &TcpStream, accepted: &Accepted, phases: &mut Phase
     }
 }
 
-/// `stream`, counted in its listener's series, with what the connection needs of the
-/// listener's config: its TLS termination and client timeouts. The config is read
-/// here and let go: a connection holds no snapshot between its requests.
-fn opened(
-    stream: TcpStream,
-    listener: &str,
-    source: &Source,
-) -> (Counted<TcpStream>, Option<Arc<ListenerTls>>, ClientTimeouts) {
+/// An accepted stream, counted, with what the connection needs of its listener's
+/// config.
+struct Opened {
+    stream: Counted<TcpStream>,
+    tls: Option<Arc<ListenerTls>>,
+    timeouts: ClientTimeouts,
+    kind: Kind,
+    proxy: Option<layer4::ProxyIn>,
+}
+
+/// `stream` from `peer`, counted in its listener's series, with what the connection
+/// needs of the listener's config: its TLS termination, client timeouts, what it
+/// serves and its PROXY protocol. The config is read here and let go: a connection
+/// holds no snapshot between its requests.
+fn opened(stream: TcpStream, peer: SocketAddr, listener: &str, source: &Source) -> Opened {
     let pinned = source.retired.get().cloned();
     let live = pinned.unwrap_or_else(|| source.live.load_full());
-    match live.snapshot.listener(listener) {
-        Some(l) => (
-            Counted::new(
-                stream,
-                l.series.bytes(),
-                l.series.connection_opened(),
-                SendClock::new(l.send_timeout, l.series.send_timeouts()),
-            ),
-            l.tls.clone(),
-            ClientTimeouts {
-                keepalive: l.keepalive_timeout,
-                header_read: l.header_read_timeout,
-                request_body: l.request_body_timeout,
-            },
-        ),
-        None => (
-            Counted::new(
+    let Some(l) = live.snapshot.listener(listener) else {
+        return Opened {
+            stream: Counted::new(
                 stream,
                 (Counter::noop(), Counter::noop()),
                 Gauge::noop(),
                 SendClock::new(UNLISTED_SEND_TIMEOUT, Counter::noop()),
             ),
-            None,
-            ClientTimeouts::default(),
+            tls: None,
+            timeouts: ClientTimeouts::default(),
+            kind: Kind::Http,
+            proxy: None,
+        };
+    };
+    let kind = match (l.protocol, &l.l4) {
+        (CoreProtocol::TlsPassthrough, Some(l4)) => {
+            Kind::Passthrough(l4.handshake_timeout, l4.series.clone())
+        }
+        (CoreProtocol::Tcp, _) => Kind::Tcp,
+        _ => Kind::Http,
+    };
+    let proxy = l.proxy_protocol.as_ref().map(|p| layer4::ProxyIn {
+        trusted: p.trusted.contains(peer.ip()),
+        timeout: p.timeout,
+        series: p.series.clone(),
+    });
+    Opened {
+        stream: Counted::new(
+            stream,
+            l.series.bytes(),
+            l.series.connection_opened(),
+            SendClock::new(l.send_timeout, l.series.send_timeouts()),
         ),
+        tls: l.tls.clone(),
+        timeouts: ClientTimeouts {
+            keepalive: l.keepalive_timeout,
+            header_read: l.header_read_timeout,
+            request_body: l.request_body_timeout,
+        },
+        kind,
+        proxy,
     }
 }
 
@@ -147,6 +238,7 @@ fn opened(
 async fn terminate<S>(
     stream: S,
     tls: &ListenerTls,
+    tcp: bool,
     accepted: Accepted,
     source: Source,
     mut phases: Phases,
@@ -170,6 +262,9 @@ async fn terminate<S>(
         }
     };
     let stream = Box::new(stream);
+    if tcp {
+        return layer4::forward(stream, (Bytes::new(), None), accepted, source, phases).await;
+    }
     let version = match alpn {
         Alpn::H2 => HttpVersion::Http2,
         Alpn::Http1 => HttpVersion::Http1,

@@ -27,6 +27,25 @@ pub fn describe() {
         "Failed connection attempts to a backend, by reason (refused, timeout, reset, tls, other)."
     );
     describe_counter!(
+        L4_REFUSED_TOTAL,
+        "Layer-4 connections closed before reaching a backend, by listener and reason: no_route, \
+         no_backend, connect_failed, client_hello_invalid, client_hello_too_large, \
+         client_hello_timeout, proxy_untrusted, proxy_invalid, proxy_timeout."
+    );
+    describe_counter!(
+        L4_SESSIONS_TOTAL,
+        "Layer-4 sessions that reached a backend, by listener and how they ended: closed, \
+         idle_timeout, error, drained."
+    );
+    describe_counter!(
+        UPSTREAM_BYTES_SENT_TOTAL,
+        "Bytes of layer-4 sessions written to a backend, by cluster and backend."
+    );
+    describe_counter!(
+        UPSTREAM_BYTES_RECEIVED_TOTAL,
+        "Bytes of layer-4 sessions read from a backend, by cluster and backend."
+    );
+    describe_counter!(
         UPSTREAM_BODY_ERRORS_TOTAL,
         "Response bodies from a backend that failed after their head was passed on, so the \
          client's response was cut short, by cluster, backend and reason: timeout (nothing for \

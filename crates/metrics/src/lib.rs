@@ -2,7 +2,8 @@
 //! HELP text ([`describe`]), the bounded label values ([`CodeClass`], [`ErrorKind`],
 //! [`ConnectReason`]) and the bundles of handles the data plane records into
 //! ([`BackendSeries`], [`ListenerSeries`], [`CodeCounters`], [`ProcessSeries`],
-//! [`HealthSeries`], [`RetrySeries`], [`TlsSeries`]).
+//! [`HealthSeries`], [`RetrySeries`], [`TlsSeries`], and the layer-4 sessions'
+//! [`L4ListenerSeries`] and [`UpstreamBytes`]).
 //!
 //! It talks only to the `metrics` facade: whichever recorder is installed (the
 //! binary installs the Prometheus exporter) receives the data; with none, every handle
@@ -34,6 +35,7 @@ mod labels;
 mod lazy;
 pub mod names;
 mod series;
+mod sessions;
 mod text;
 mod tls;
 
@@ -48,4 +50,5 @@ pub use labels::{CodeClass, ConnectReason, ConnectionLimit, ErrorKind, RejectRea
 pub use series::{
     BackendSeries, CodeCounters, HistogramCell, ListenerSeries, ProcessSeries, histogram,
 };
+pub use sessions::{L4ListenerSeries, L4Refusal, SessionEnd, UpstreamBytes};
 pub use tls::TlsSeries;

@@ -51,6 +51,14 @@ pub const TUNNELS_TOTAL: &str = "sluicegate_tunnels_total";
 pub const BYTES_RECEIVED_TOTAL: &str = "sluicegate_bytes_received_total";
 /// Bytes written to clients, by listener.
 pub const BYTES_SENT_TOTAL: &str = "sluicegate_bytes_sent_total";
+/// Layer-4 connections closed before they reached a backend, by listener and reason.
+pub const L4_REFUSED_TOTAL: &str = "sluicegate_l4_refused_total";
+/// Layer-4 sessions that reached a backend, by listener and how they ended.
+pub const L4_SESSIONS_TOTAL: &str = "sluicegate_l4_sessions_total";
+/// Bytes of layer-4 sessions written to a backend, by cluster and backend.
+pub const UPSTREAM_BYTES_SENT_TOTAL: &str = "sluicegate_upstream_bytes_sent_total";
+/// Bytes of layer-4 sessions read from a backend, by cluster and backend.
+pub const UPSTREAM_BYTES_RECEIVED_TOTAL: &str = "sluicegate_upstream_bytes_received_total";
 /// Config reloads, by result.
 pub const CONFIG_RELOADS_TOTAL: &str = "sluicegate_config_reloads_total";
 /// Generation of the config being served.

@@ -10,6 +10,7 @@ use crate::body_errors::{BodyErrorReason, BodyErrors};
 use crate::labels::{CodeClass, ConnectReason, ConnectionLimit, ErrorKind, RejectReason};
 use crate::lazy::LazyCounter;
 use crate::names::*;
+use crate::sessions::UpstreamBytes;
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -141,6 +142,8 @@ pub struct BackendSeries {
     /// `queue_timeout`.
     overflow: [LazyCounter; 3],
     response: HistogramCell,
+    /// Bytes of layer-4 sessions both ways.
+    upstream_bytes: UpstreamBytes,
 }
 
 impl BackendSeries {
@@ -182,7 +185,13 @@ impl BackendSeries {
                 LazyCounter::new(key(UPSTREAM_OVERFLOW_TOTAL, &labels))
             }),
             response: HistogramCell::register(key(BACKEND_RESPONSE_SECONDS, &labels)),
+            upstream_bytes: UpstreamBytes::register(cluster, backend),
         }
+    }
+
+    /// Its layer-4 sessions' byte counters.
+    pub fn upstream_bytes(&self) -> &UpstreamBytes {
+        &self.upstream_bytes
     }
 
     /// The request counters for responses sent on listener `listener` (an index).
@@ -245,6 +254,7 @@ impl BackendSeries {
         for c in &self.overflow {
             c.touch();
         }
+        self.upstream_bytes.touch();
     }
 }
 

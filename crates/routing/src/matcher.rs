@@ -15,7 +15,8 @@ pub enum HostPattern {
 }
 
 impl HostPattern {
-    fn matches(&self, host: &str) -> bool {
+    /// Whether `host` matches (ASCII case ignored).
+    pub fn matches(&self, host: &str) -> bool {
         match self {
             HostPattern::Exact(h) => host.eq_ignore_ascii_case(h),
             HostPattern::Suffix(s) => {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sluicegate_balance::{AnyPolicy, Policy};
-use sluicegate_core::{ClusterName, EndpointSet, PickKey, UpstreamProtocol};
+use sluicegate_core::{ClusterName, EndpointSet, PickKey, ProxyVersion, UpstreamProtocol};
 
 use crate::upstream_tls::UpstreamTls;
 use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_readmission};
@@ -62,6 +62,8 @@ pub struct Cluster {
     pub h2_keepalive: Option<Duration>,
     /// TLS to the backends; `None`: cleartext.
     pub tls: Option<UpstreamTls>,
+    /// The PROXY protocol header sent first on every connection to a backend.
+    pub send_proxy_protocol: Option<ProxyVersion>,
     /// Health checks, outlier ejection and panic mode.
     pub health: ClusterHealth,
     /// Retries, if configured.

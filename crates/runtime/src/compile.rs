@@ -51,6 +51,15 @@ pub enum CompileError {
         /// What is wrong.
         message: String,
     },
+    /// A layer-4 listener names a cluster the config does not define (validation
+    /// prevents this).
+    #[error("listeners.{listener}: unknown cluster \"{cluster}\"")]
+    UnknownL4Cluster {
+        /// Listener name.
+        listener: String,
+        /// The missing cluster.
+        cluster: String,
+    },
     /// Certificate, key or CA files that cannot be used: `(YAML path, message)` each.
     #[error("{}", lines(.0))]
     Files(Vec<(String, String)>),
@@ -66,6 +75,10 @@ impl CompileError {
     pub fn errors(&self) -> Vec<(String, String)> {
         match self {
             CompileError::Files(errors) => errors.clone(),
+            CompileError::UnknownL4Cluster { listener, cluster } => vec![(
+                format!("listeners.{listener}"),
+                format!("unknown cluster \"{cluster}\""),
+            )],
             CompileError::UnknownCluster {
                 listener, route, ..
             }
@@ -157,7 +170,10 @@ fn listener(
         routes.push(Route { matcher, cluster });
     }
     let series = ListenerSeries::register(spec.name.as_str(), &routed_clusters(config, &routes));
+    let l4 = crate::l4::l4_listener(spec, index)?;
     Ok(Listener {
+        l4,
+        proxy_protocol: crate::l4::proxy_protocol(spec),
         name: spec.name.clone(),
         address: spec.address,
         protocol: spec.protocol,
@@ -306,6 +322,7 @@ fn cluster(
         upstream_protocol: spec.upstream_protocol,
         h2_keepalive: spec.h2_keepalive,
         tls,
+        send_proxy_protocol: spec.send_proxy_protocol,
         health,
         retry,
         retry_series,
@@ -394,10 +411,7 @@ fn matcher(spec: &MatchSpec) -> Result<Matcher, String> {
         })
         .collect::<Result<_, _>>()?;
     Ok(Matcher {
-        host: spec.host.as_ref().map(|h| match h {
-            HostMatch::Exact(h) => HostPattern::Exact(h.clone()),
-            HostMatch::Suffix(s) => HostPattern::Suffix(s.clone()),
-        }),
+        host: spec.host.as_ref().map(host_pattern),
         path: spec.path.as_ref().map(|p| match p {
             PathMatch::Exact(p) => PathPattern::Exact(p.clone()),
             PathMatch::Prefix(p) => PathPattern::Prefix(p.clone()),
@@ -405,4 +419,12 @@ fn matcher(spec: &MatchSpec) -> Result<Matcher, String> {
         methods,
         headers,
     })
+}
+
+/// A host condition as the routing crate matches it (HTTP hosts and SNI names alike).
+pub(crate) fn host_pattern(host: &HostMatch) -> HostPattern {
+    match host {
+        HostMatch::Exact(h) => HostPattern::Exact(h.clone()),
+        HostMatch::Suffix(s) => HostPattern::Suffix(s.clone()),
+    }
 }

@@ -8,7 +8,7 @@ use sluicegate_core::{ListenerName, Protocol};
 use sluicegate_metrics::{BackendGauges, ListenerSeries};
 use sluicegate_routing::{PathRules, RouteTable};
 
-use crate::{Cluster, ListenerTls, RateLimit, TrustedProxies};
+use crate::{Cluster, L4Listener, ListenerTls, ProxyProtocolIn, RateLimit, TrustedProxies};
 
 /// One listener's compiled routes.
 #[derive(Debug)]
@@ -51,6 +51,10 @@ pub struct Listener {
     pub tls: Option<Arc<ListenerTls>>,
     /// How request paths are normalised before routing.
     pub path_rules: PathRules,
+    /// What a `tcp` or `tls_passthrough` listener forwards to; `None` for `http`.
+    pub l4: Option<L4Listener>,
+    /// PROXY protocol in; `None`: off.
+    pub proxy_protocol: Option<ProxyProtocolIn>,
 }
 
 /// One config generation, compiled. Immutable: a reload builds a new one.
@@ -115,6 +119,9 @@ impl Snapshot {
     pub fn touch_metrics(&self) {
         for listener in &self.listeners {
             listener.series.touch();
+            if let Some(l4) = &listener.l4 {
+                l4.series.touch();
+            }
             if let Some(tls) = &listener.tls {
                 tls.server.touch_metrics();
             }

@@ -34,6 +34,7 @@ mod grpc;
 mod h2_backend;
 mod h2_client;
 pub mod h2_frames;
+mod l4;
 mod load;
 mod named;
 pub mod pattern;

@@ -2,7 +2,8 @@
 //! files when a config is compiled ([`ServerTls`]), with an SNI certificate resolver
 //! whose pairs are swapped while connections are open ([`ServerTls::refresh`],
 //! [`CertWatch`]), the handshake under a timeout ([`ServerTls::accept`]), and client
-//! configs for TLS to upstreams ([`ClientTls`]).
+//! configs for TLS to upstreams ([`ClientTls`]), and the server name of a ClientHello
+//! read without terminating (passthrough by SNI, [`HelloReader`]).
 //!
 //! It is the only crate that names rustls: the others hold an `Arc<ServerTls>` or an
 //! `Arc<ClientTls>` and a stream. Of the workspace it depends on metrics only (core is
@@ -16,6 +17,7 @@
 mod cert_facts;
 mod cert_set;
 mod client;
+mod client_hello;
 mod error;
 mod expiry;
 mod handshake;
@@ -32,6 +34,7 @@ mod sni_table;
 pub mod watch;
 
 pub use client::{ClientStream, ClientTls};
+pub use client_hello::{HelloRead, HelloReader, MAX_CLIENT_HELLO};
 pub use error::{Field, HandshakeError, TlsError};
 pub use handshake::{Alpn, Handshake, ServerStream};
 pub use params::{ClientParams, MinVersion, PairSource, ServerParams};

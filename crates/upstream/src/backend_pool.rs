@@ -40,7 +40,10 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     /// A new pool for `backend` of `cluster` (needs a tokio runtime: pools run reaper
     /// tasks).
     pub fn new(backend: &Backend, cluster: &Cluster) -> Self {
-        let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
+        let (connector, idle) = (
+            Connector::for_backend(backend, cluster),
+            cluster.idle_timeout,
+        );
         match cluster.upstream_protocol {
             UpstreamProtocol::Http1 => {
                 let counters = (backend.series.queued(), backend.series.body_errors());
@@ -61,7 +64,10 @@ impl<B: SendBody + Unpin> BackendPool<B> {
     /// Whether this pool can serve `backend` of `cluster` as it is now (same protocol,
     /// connector and settings): then a reload keeps it, with its warm connections.
     pub fn fits(&self, backend: &Backend, cluster: &Cluster) -> bool {
-        let (connector, idle) = (connector(backend, cluster), cluster.idle_timeout);
+        let (connector, idle) = (
+            Connector::for_backend(backend, cluster),
+            cluster.idle_timeout,
+        );
         match (self, cluster.upstream_protocol) {
             (BackendPool::Http1(p), UpstreamProtocol::Http1) => {
                 p.fits(&connector, idle, limit(cluster))
@@ -106,21 +112,6 @@ impl<B: SendBody + Unpin> BackendPool<B> {
                 Ok((response, Lease::stream(slot)))
             }
         }
-    }
-}
-
-/// How `backend` of `cluster` is reached: its address, the cluster's connect timeout
-/// and TLS, verified against the configured name, else its host name, else its IP.
-fn connector(backend: &Backend, cluster: &Cluster) -> Connector {
-    let address = backend.address();
-    let tls = cluster.tls.as_ref().map(|tls| {
-        let name = tls.server_name(backend.name.as_deref(), address.ip());
-        (tls.client.clone(), name)
-    });
-    Connector {
-        address,
-        connect_timeout: cluster.connect_timeout,
-        tls,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Opening one connection to a backend: TCP within the connect timeout, then, for a
+//! Opening one connection to a backend: TCP within the connect timeout, for a layer-4
+//! session of a cluster with `send_proxy_protocol` the PROXY header, then, for a
 //! cluster with `tls:`, the TLS handshake (the certificate verified against the
 //! backend's server name, ALPN offered for the cluster's protocol). The handshake is
 //! bounded by the same connect timeout: to the layer above both are "connecting".
@@ -10,8 +11,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use sluicegate_core::ProxyVersion;
+use sluicegate_runtime::{Backend, Cluster};
 use sluicegate_tls::{ClientStream, ClientTls};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use sluicegate_transport::proxy_header;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::send_error::SendError;
@@ -25,9 +29,28 @@ pub struct Connector {
     pub connect_timeout: Duration,
     /// TLS: the client config and the server name to verify; `None`: cleartext.
     pub tls: Option<(Arc<ClientTls>, String)>,
+    /// The PROXY protocol header [`Connector::connect_for`] sends first; `None`: none.
+    pub proxy: Option<ProxyVersion>,
 }
 
 impl Connector {
+    /// How `backend` of `cluster` is reached: its address, the cluster's connect
+    /// timeout, PROXY protocol and TLS, verified against the configured name, else
+    /// the backend's host name, else its IP.
+    pub fn for_backend(backend: &Backend, cluster: &Cluster) -> Self {
+        let address = backend.address();
+        let tls = cluster.tls.as_ref().map(|tls| {
+            let name = tls.server_name(backend.name.as_deref(), address.ip());
+            (tls.client.clone(), name)
+        });
+        Connector {
+            address,
+            connect_timeout: cluster.connect_timeout,
+            tls,
+            proxy: cluster.send_proxy_protocol,
+        }
+    }
+
     /// Whether a pool built with `self` can serve a cluster that now asks for `other`.
     pub fn same_as(&self, other: &Connector) -> bool {
         let tls = match (&self.tls, &other.tls) {
@@ -35,7 +58,10 @@ impl Connector {
             (Some((a, x)), Some((b, y))) => a.params() == b.params() && x == y,
             _ => false,
         };
-        self.address == other.address && self.connect_timeout == other.connect_timeout && tls
+        self.address == other.address
+            && self.connect_timeout == other.connect_timeout
+            && self.proxy == other.proxy
+            && tls
     }
 
     /// The scheme requests over it carry (`:scheme` for HTTP/2).
@@ -44,13 +70,37 @@ impl Connector {
     }
 
     /// Opens a connection; with TLS, `h2` says whether the backend must agree to
-    /// HTTP/2 by ALPN.
+    /// HTTP/2 by ALPN. No PROXY header is sent: a pooled connection serves many
+    /// clients.
     pub async fn connect(&self, h2: bool) -> Result<UpstreamStream, SendError> {
+        self.open(h2, None).await
+    }
+
+    /// Opens a connection for one client session (layer 4): first the PROXY header
+    /// naming `client` (its address, and the address it connected to), when the
+    /// cluster sends one, then TLS if the cluster has it.
+    pub async fn connect_for(
+        &self,
+        client: (SocketAddr, SocketAddr),
+    ) -> Result<UpstreamStream, SendError> {
+        self.open(false, Some(client)).await
+    }
+
+    async fn open(
+        &self,
+        h2: bool,
+        client: Option<(SocketAddr, SocketAddr)>,
+    ) -> Result<UpstreamStream, SendError> {
         let opened = async {
-            let tcp = TcpStream::connect(self.address)
+            let mut tcp = TcpStream::connect(self.address)
                 .await
                 .map_err(SendError::Connect)?;
             let _ = tcp.set_nodelay(true);
+            if let (Some(version), Some((source, destination))) = (self.proxy, client) {
+                let header =
+                    proxy_header(version, source, destination).map_err(SendError::Connect)?;
+                tcp.write_all(&header).await.map_err(SendError::Connect)?;
+            }
             let Some((client, name)) = &self.tls else {
                 return Ok(UpstreamStream::Plain(tcp));
             };

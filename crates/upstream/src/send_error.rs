@@ -7,6 +7,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
+use sluicegate_metrics::ConnectReason;
+
 use sluicegate_core::{AfterSend, FailedAt};
 
 /// Why a request could not be sent or answered.
@@ -73,6 +75,19 @@ fn chain(first: &(dyn StdError + 'static), f: &mut fmt::Formatter<'_>) -> fmt::R
 }
 
 impl SendError {
+    /// The `reason` label of a failed connection attempt; `None` if it connected.
+    pub fn connect_reason(&self) -> Option<ConnectReason> {
+        if matches!(self, SendError::Tls(_)) {
+            return Some(ConnectReason::Tls);
+        }
+        self.connect_error().map(|kind| match kind {
+            io::ErrorKind::ConnectionRefused => ConnectReason::Refused,
+            io::ErrorKind::ConnectionReset => ConnectReason::Reset,
+            io::ErrorKind::TimedOut => ConnectReason::Timeout,
+            _ => ConnectReason::Other,
+        })
+    }
+
     /// The OS's reason for a failed connection attempt; `None` if it connected.
     pub fn connect_error(&self) -> Option<io::ErrorKind> {
         match self {

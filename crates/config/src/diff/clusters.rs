@@ -54,6 +54,10 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
         ("retries", a.retries != b.retries),
         ("tls", a.tls != b.tls),
         ("h2_keepalive", a.h2_keepalive != b.h2_keepalive),
+        (
+            "send_proxy_protocol",
+            a.send_proxy_protocol != b.send_proxy_protocol,
+        ),
     ] {
         if differs {
             out.push(format!("{at} {key} changed"));

@@ -55,6 +55,9 @@ pub(super) fn cluster(c: &ClusterSpec) -> Value {
     if let Some(r) = &c.retries {
         out.insert("retries".into(), retries(r));
     }
+    if let Some(v) = c.send_proxy_protocol {
+        out.insert("send_proxy_protocol".into(), Value::from(v.name()));
+    }
     out.insert("backends".into(), c.backends.iter().map(backend).collect());
     Value::Mapping(out)
 }

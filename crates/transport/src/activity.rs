@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 /// When a byte last moved through any of the streams stamped on it.
 #[derive(Debug)]
-pub(crate) struct Activity {
+pub struct Activity {
     start: Instant,
     /// Milliseconds from `start` to the last stamp.
     last: AtomicU64,
@@ -26,7 +26,7 @@ pub(crate) struct Activity {
 
 impl Activity {
     /// A clock whose last activity is now.
-    pub(crate) fn new() -> Arc<Self> {
+    pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
             last: AtomicU64::new(0),
@@ -34,7 +34,7 @@ impl Activity {
     }
 
     /// Notes activity now.
-    pub(crate) fn stamp(&self) {
+    pub fn stamp(&self) {
         let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(now, Ordering::Relaxed);
     }
@@ -44,7 +44,7 @@ impl Activity {
     }
 
     /// Resolves once no byte has moved for `limit`.
-    pub(crate) async fn idle_for(&self, limit: Duration) {
+    pub async fn idle_for(&self, limit: Duration) {
         loop {
             let deadline = self.last() + limit;
             if Instant::now() >= deadline {
@@ -57,14 +57,14 @@ impl Activity {
 
 /// A stream that stamps its [`Activity`] whenever bytes are read or written.
 #[derive(Debug)]
-pub(crate) struct Stamped<S> {
+pub struct Stamped<S> {
     inner: S,
     activity: Arc<Activity>,
 }
 
 impl<S> Stamped<S> {
     /// `inner`, stamping `activity`.
-    pub(crate) fn new(inner: S, activity: Arc<Activity>) -> Self {
+    pub fn new(inner: S, activity: Arc<Activity>) -> Self {
         Self { inner, activity }
     }
 }

@@ -1,0 +1,105 @@
+//! One layer-4 session, from the connection the listener hands over to the close of
+//! both sides:
+//!
+//! 1. **Route**: the listener's table names the cluster (`tcp`: its one cluster;
+//!    `tls_passthrough`: by the ClientHello's server name, else the default). No
+//!    cluster: closed, counted `no_route`.
+//! 2. **Connect** (`connect.rs`): the policy picks, a failed connect moves on to
+//!    the next backend. None reached: closed, counted `no_backend` or
+//!    `connect_failed`. The config is let go here: a session holds nothing of a
+//!    snapshot, only its backend's in-flight count (carried across reloads), so a
+//!    reload that keeps its listener leaves it running.
+//! 3. **Copy**: the bytes read ahead (a ClientHello, what followed a PROXY header)
+//!    go to the backend first, then both directions are copied untouched
+//!    (`sluicegate_transport::copy_session`) until both sides close, the listener's
+//!    `idle_timeout` passes without a byte, or `stop` fires (the listener was
+//!    removed, or the process stops, and the drain time ran out).
+//! 4. **Count**: the bytes both ways in the backend's series, how it ended in the
+//!    listener's.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sluicegate_metrics::{L4Refusal, SessionEnd};
+use sluicegate_runtime::Snapshot;
+use sluicegate_transport::{CopyEnd, copy_session};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::connect::{Unreached, connect};
+
+/// What the listener knows of an accepted layer-4 connection.
+#[derive(Debug)]
+pub struct Session {
+    /// Its listener's name.
+    pub listener: Arc<str>,
+    /// The client: the peer, or the client its PROXY header named.
+    pub client: SocketAddr,
+    /// The address the client connected to (from the PROXY header, if any).
+    pub local: SocketAddr,
+    /// The server name of its ClientHello (`tls_passthrough`), if it sent one.
+    pub sni: Option<String>,
+    /// Bytes already read from the client, to be sent to the backend first.
+    pub prefix: Bytes,
+}
+
+/// Forwards `client` as `session` of a listener of `snapshot` until both sides
+/// close, its idle timeout passes or `stop` resolves.
+pub async fn serve<S, F>(client: S, session: Session, snapshot: Arc<Snapshot>, stop: F)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Future<Output = ()>,
+{
+    let Some(l4) = snapshot
+        .listener(&session.listener)
+        .and_then(|l| l.l4.as_ref())
+    else {
+        return;
+    };
+    let (series, idle) = (l4.series.clone(), l4.idle_timeout);
+    let cluster = l4
+        .routes
+        .route(session.sni.as_deref())
+        .and_then(|i| snapshot.clusters.get(i));
+    let Some(cluster) = cluster.cloned() else {
+        series.refused(L4Refusal::NoRoute);
+        let (peer, sni) = (session.client, session.sni.as_deref().unwrap_or("-"));
+        tracing::debug!(%peer, listener = %session.listener, sni, "no route for the server name");
+        return;
+    };
+    drop(snapshot);
+    let connected = connect(&cluster, (session.client, session.local)).await;
+    let mut connected = match connected {
+        Ok(connected) => connected,
+        Err(why) => {
+            series.refused(match why {
+                Unreached::NoBackend => L4Refusal::NoBackend,
+                Unreached::ConnectFailed => L4Refusal::ConnectFailed,
+            });
+            let peer = session.client;
+            tracing::debug!(%peer, cluster = %cluster.name, "no backend reached: {why:?}");
+            return;
+        }
+    };
+    drop(cluster);
+    if !session.prefix.is_empty() && connected.stream.write_all(&session.prefix).await.is_err() {
+        series.ended(SessionEnd::Error);
+        return;
+    }
+    let copied = copy_session(client, &mut connected.stream, idle, stop).await;
+    let prefix = session.prefix.len() as u64;
+    connected
+        .bytes
+        .count(copied.to_backend + prefix, copied.to_client);
+    let end = match &copied.end {
+        CopyEnd::Closed => SessionEnd::Closed,
+        CopyEnd::Idle => SessionEnd::IdleTimeout,
+        CopyEnd::Failed(_) => SessionEnd::Error,
+        CopyEnd::Stopped => SessionEnd::Drained,
+    };
+    series.ended(end);
+    let (peer, backend) = (session.client, connected.backend);
+    tracing::debug!(%peer, %backend, to_backend = copied.to_backend + prefix, to_client = copied.to_client, "session ended: {:?}", copied.end);
+    drop(connected.held);
+}

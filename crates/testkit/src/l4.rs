@@ -1,0 +1,61 @@
+//! Layer-4 backends on raw TCP sockets: [`Backend::tcp_echo`] (every byte back,
+//! a half-close answered with one), [`Backend::banner`] (speaks first), and
+//! [`Backend::proxy_reading`] (reads a PROXY header and says what it named).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::Backend;
+
+impl Backend {
+    /// Writes back every byte it reads; when the peer half-closes, it finishes
+    /// writing and half-closes too, so the peer reads to the end.
+    pub fn tcp_echo() -> Backend {
+        crate::backend::spawn_tcp(|stream, _| echo(stream, Vec::new()))
+    }
+
+    /// Writes `banner` as soon as a connection is accepted, before reading
+    /// anything (SMTP's greeting), then echoes like [`Backend::tcp_echo`].
+    pub fn banner(banner: &'static str) -> Backend {
+        crate::backend::spawn_tcp(move |stream, _| echo(stream, banner.as_bytes().to_vec()))
+    }
+
+    /// Reads a PROXY header (either version) first and answers one line,
+    /// `<source> <destination>\n` as the header named them (`local\n` for a header
+    /// naming no client, `invalid: <why>\n` for none), then echoes.
+    pub fn proxy_reading() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, _| async move {
+            let (line, rest) = match sluicegate_transport::read_proxy_header(&mut stream).await {
+                Ok(header) => match header.addresses {
+                    Some((source, destination)) => {
+                        (format!("{source} {destination}\n"), header.rest.to_vec())
+                    }
+                    None => ("local\n".to_owned(), header.rest.to_vec()),
+                },
+                Err(error) => (format!("invalid: {error}\n"), Vec::new()),
+            };
+            let mut first = line.into_bytes();
+            first.extend_from_slice(&rest);
+            echo(stream, first).await;
+        })
+    }
+}
+
+/// Writes `first`, then echoes `stream` until it half-closes, then half-closes.
+async fn echo(mut stream: TcpStream, first: Vec<u8>) {
+    if !first.is_empty() && stream.write_all(&first).await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+}
