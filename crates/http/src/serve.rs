@@ -75,6 +75,15 @@ pub struct Source {
     pub retired: Arc<OnceLock<Arc<Live>>>,
 }
 
+impl Source {
+    /// The config a connection of this listener reads now: the pinned one of a
+    /// removed listener, else the published one.
+    pub fn current(&self) -> Arc<Live> {
+        let pinned = self.retired.get().cloned();
+        pinned.unwrap_or_else(|| self.live.load_full())
+    }
+}
+
 /// Serves HTTP on `stream` until the client closes it. Once `draining` resolves, the
 /// connection finishes what is in flight and closes; once `closing` resolves after
 /// that, it is dropped at once. A connection that ends with hyper refusing a request
@@ -248,8 +257,7 @@ fn guarded<S>(
 
 /// Counts a parked connection of `listener` as idle.
 fn idle_count(source: &Source, listener: &str) -> IdleCount {
-    let live = source.retired.get().cloned();
-    let live = live.unwrap_or_else(|| source.live.load_full());
+    let live = source.current();
     IdleCount::new(live.snapshot.listener(listener).map(|l| &l.series))
 }
 

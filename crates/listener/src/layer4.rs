@@ -139,11 +139,7 @@ pub(crate) async fn forward<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let snapshot = {
-        let pinned = source.retired.get().cloned();
-        let live = pinned.unwrap_or_else(|| source.live.load_full());
-        live.snapshot.clone()
-    };
+    let snapshot = source.current().snapshot.clone();
     let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     let session = sluicegate_tcp::Session {
         listener: accepted.listener,

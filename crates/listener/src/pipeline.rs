@@ -187,8 +187,7 @@ struct Opened {
 /// serves and its PROXY protocol. The config is read here and let go: a connection
 /// holds no snapshot between its requests.
 fn opened(stream: TcpStream, peer: SocketAddr, listener: &str, source: &Source) -> Opened {
-    let pinned = source.retired.get().cloned();
-    let live = pinned.unwrap_or_else(|| source.live.load_full());
+    let live = source.current();
     let Some(l) = live.snapshot.listener(listener) else {
         return Opened {
             stream: Counted::new(

@@ -7,11 +7,9 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::{Activity, Stamped};
 
@@ -54,7 +52,7 @@ where
     let activity = Activity::new();
     // Every byte of both directions passes the client side: stamping it alone keeps
     // the idle clock.
-    let mut client = Metered::new(Stamped::new(client, activity.clone()));
+    let mut client = Stamped::new(client, activity.clone());
     let mut backend = backend;
     let copied = tokio::select! {
         copied = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut backend, BUFFER, BUFFER) => {
@@ -67,64 +65,9 @@ where
         () = stop => CopyEnd::Stopped,
     };
     Copied {
-        to_backend: client.read,
-        to_client: client.written,
+        to_backend: client.read(),
+        to_client: client.written(),
         end: copied,
-    }
-}
-
-/// A stream that counts the bytes read from and written to it, readable after a
-/// copy that borrowed it was dropped half-way.
-struct Metered<S> {
-    inner: S,
-    read: u64,
-    written: u64,
-}
-
-impl<S> Metered<S> {
-    fn new(inner: S) -> Self {
-        Self {
-            inner,
-            read: 0,
-            written: 0,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.read += (buf.filled().len() - before) as u64;
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            this.written += n as u64;
-        }
-        polled
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
