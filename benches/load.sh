@@ -10,7 +10,10 @@
 #   floor       target/release/floor on :18095, a bare hyper forwarder (benches/floor.rs):
 #               the least a proxy on this stack can cost
 #   sluicegate  target/release/sluicegate run -c benches/bench.yaml on :18090
-#   base        --base BIN: a previous build on :18091 (admin :19902), same config
+#   sluicegate-tcp  the same binary as a layer-4 proxy (benches/bench-tcp.yaml, :18096),
+#               beside haproxy-tcp (HAProxy mode tcp)
+#   base        --base BIN: a previous build on :18091 (admin :19902), same config;
+#               base-tcp the same build as a layer-4 proxy on :18097 (admin :19904)
 #
 #   benches/load.sh                         # build, then c64, 4k and c1000
 #   benches/load.sh --scenario c1 --scenario h2 -r 5
@@ -120,7 +123,7 @@ command -v ss >/dev/null || die "missing ss (apt-get install iproute2)"
 
 # ---------------------------------------------------------------- ports
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-for port in 18090 18091 18095 18443 18444 18453 18454 19901 19902; do
+for port in 18090 18091 18095 18096 18097 18443 18444 18453 18454 19901 19902 19903 19904; do
   port_busy "$port" && die "127.0.0.1:$port is already in use; stop whatever holds it first"
 done
 
@@ -152,6 +155,11 @@ if [[ -n $BASE ]]; then
   if grep -q '127\.0\.0\.1:1\(8090\|9901\)' "$TMP/bench-base.yaml"; then
     die "the --base config still names port 18090 or 19901"
   fi
+  sed -e 's/127\.0\.0\.1:18096/127.0.0.1:18097/g' -e 's/127\.0\.0\.1:19903/127.0.0.1:19904/g' \
+    benches/bench-tcp.yaml >"$TMP/bench-tcp-base.yaml"
+  if grep -q '127\.0\.0\.1:1\(8096\|9903\)' "$TMP/bench-tcp-base.yaml"; then
+    die "the --base layer-4 config still names port 18096 or 19903"
+  fi
 fi
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -174,6 +182,8 @@ WRK_EXTRA=(
   --start "floor=$(q "$FLOOR") 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003"
   sluicegate=http://127.0.0.1:18090
   --start "sluicegate=$(q "$SLUICEGATE") run -c $(q "$ROOT/benches/bench.yaml")"
+  sluicegate-tcp=http://127.0.0.1:18096
+  --start "sluicegate-tcp=$(q "$SLUICEGATE") run -c $(q "$ROOT/benches/bench-tcp.yaml")"
 )
 H2_EXTRA=(
   sluicegate=http://127.0.0.1:18090
@@ -181,6 +191,7 @@ H2_EXTRA=(
 )
 if [[ -n $BASE ]]; then
   WRK_EXTRA+=(base=http://127.0.0.1:18091 --start "base=$(q "$BASE") run -c $(q "$TMP/bench-base.yaml")")
+  WRK_EXTRA+=(base-tcp=http://127.0.0.1:18097 --start "base-tcp=$(q "$BASE") run -c $(q "$TMP/bench-tcp-base.yaml")")
   H2_EXTRA+=(base=http://127.0.0.1:18091 --start "base=$(q "$BASE") run -c $(q "$TMP/bench-base.yaml")")
 fi
 PEERS=nginx,haproxy-http,haproxy-tcp

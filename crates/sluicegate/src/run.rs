@@ -94,11 +94,13 @@ pub async fn start(
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     sluicegate_runtime::log_resolutions(None, config);
     for (name, addr) in server.local_addrs() {
-        let tls = config
-            .listeners
-            .iter()
-            .any(|l| l.name.as_str() == &*name && l.tls.is_some());
-        let scheme = if tls { "https" } else { "http" };
+        let spec = config.listeners.iter().find(|l| l.name.as_str() == &*name);
+        // `http`, `https`, `tcp`, `tcp+tls` (terminated), `tls_passthrough`.
+        let scheme = spec.map_or("http", |l| match (l.protocol.name(), l.tls.is_some()) {
+            ("http", true) => "https",
+            ("tcp", true) => "tcp+tls",
+            (name, _) => name,
+        });
         tracing::info!(listener = %name, "listening on {scheme}://{addr}");
     }
     let admin_addr = admin.local_addr();

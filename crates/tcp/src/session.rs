@@ -69,7 +69,10 @@ where
         return;
     };
     drop(snapshot);
-    let connected = connect(&cluster, (session.client, session.local)).await;
+    // Boxed: the connect's state (the connector, TCP and TLS connect futures, their
+    // timer) is let go once connected, not carried in the session's future for as
+    // long as the session lasts.
+    let connected = Box::pin(connect(&cluster, (session.client, session.local))).await;
     let mut connected = match connected {
         Ok(connected) => connected,
         Err(why) => {

@@ -55,35 +55,17 @@ impl Activity {
     }
 }
 
-/// A stream that stamps its [`Activity`] whenever bytes are read or written, and
-/// counts them (readable after a copy that borrowed it was dropped half-way).
+/// A stream that stamps its [`Activity`] whenever bytes are read or written.
 #[derive(Debug)]
 pub struct Stamped<S> {
     inner: S,
     activity: Arc<Activity>,
-    read: u64,
-    written: u64,
 }
 
 impl<S> Stamped<S> {
     /// `inner`, stamping `activity`.
     pub fn new(inner: S, activity: Arc<Activity>) -> Self {
-        Self {
-            inner,
-            activity,
-            read: 0,
-            written: 0,
-        }
-    }
-
-    /// Bytes read from it so far.
-    pub fn read(&self) -> u64 {
-        self.read
-    }
-
-    /// Bytes written to it so far.
-    pub fn written(&self) -> u64 {
-        self.written
+        Self { inner, activity }
     }
 }
 
@@ -96,9 +78,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Stamped<S> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let read = buf.filled().len() - before;
-        if read > 0 {
-            this.read += read as u64;
+        if buf.filled().len() > before {
             this.activity.stamp();
         }
         polled
@@ -113,10 +93,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stamped<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled
-            && n > 0
-        {
-            this.written += n as u64;
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
             this.activity.stamp();
         }
         polled

@@ -1,21 +1,20 @@
 //! The copy of one layer-4 session: bytes both ways between the client and the
 //! backend until both sides have closed, with a half-close passed on (the client's
-//! FIN reaches the backend as a FIN while the backend's answer keeps flowing: tokio's
-//! `copy_bidirectional` shuts the other side's write half at each EOF), ended early
-//! when no byte moved either way for the idle timeout, or when the caller stops it
-//! (the listener's drain time ran out).
+//! FIN reaches the backend as a FIN while the backend's answer keeps flowing), ended
+//! early when no byte moved either way for the idle timeout, or when the caller stops
+//! it (the listener's drain time ran out). Each direction is a [`Direction`], which
+//! holds a buffer only while its writer is full (see `direction.rs`).
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::{Activity, Stamped};
-
-/// Each direction's copy buffer. Tokio's default (8 KiB), which `benches/load.sh`'s
-/// tcp rows measure against HAProxy's 16 KiB buffers.
-const BUFFER: usize = 8 * 1024;
+use crate::direction::Direction;
 
 /// How a session's copy ended.
 #[derive(Debug)]
@@ -54,21 +53,54 @@ where
     // the idle clock.
     let mut client = Stamped::new(client, activity.clone());
     let mut backend = backend;
+    let (mut up, mut down) = (Direction::default(), Direction::default());
     let copied = tokio::select! {
-        copied = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut backend, BUFFER, BUFFER) => {
-            match copied {
-                Ok(_) => CopyEnd::Closed,
-                Err(error) => CopyEnd::Failed(error),
-            }
-        }
+        copied = both_ways(&mut client, &mut backend, &mut up, &mut down) => match copied {
+            Ok(()) => CopyEnd::Closed,
+            Err(error) => CopyEnd::Failed(error),
+        },
         () = activity.idle_for(idle) => CopyEnd::Idle,
         () = stop => CopyEnd::Stopped,
     };
     Copied {
-        to_backend: client.read(),
-        to_client: client.written(),
+        to_backend: up.moved,
+        to_client: down.moved,
         end: copied,
     }
+}
+
+/// Both directions until both are done (each has passed its reader's EOF on), or
+/// until either fails: then the session is over both ways, as with tokio's
+/// `copy_bidirectional`.
+async fn both_ways<C, B>(
+    client: &mut C,
+    backend: &mut B,
+    up: &mut Direction,
+    down: &mut Direction,
+) -> io::Result<()>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut up_done, mut down_done) = (false, false);
+    poll_fn(|cx| {
+        if !up_done {
+            up_done = up
+                .poll_copy(cx, Pin::new(&mut *client), Pin::new(&mut *backend))?
+                .is_ready();
+        }
+        if !down_done {
+            down_done = down
+                .poll_copy(cx, Pin::new(&mut *backend), Pin::new(&mut *client))?
+                .is_ready();
+        }
+        if up_done && down_done {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -102,6 +134,43 @@ mod tests {
         let copied = copy.await.unwrap();
         assert!(matches!(copied.end, CopyEnd::Closed), "{copied:?}");
         assert_eq!((copied.to_backend, copied.to_client), (7, 16));
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_gets_every_byte_in_order_through_the_pending_buffer() {
+        // 64-byte pipes: nearly every write is partial, so the pending path carries
+        // most of the bytes.
+        let (client, mut client_far) = tokio::io::duplex(64);
+        let (backend, mut backend_far) = tokio::io::duplex(64);
+        let copy = tokio::spawn(copy_session(
+            client,
+            backend,
+            Duration::from_secs(60),
+            std::future::pending(),
+        ));
+        let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = sent.clone();
+        let writer = tokio::spawn(async move {
+            client_far.write_all(&sent).await.unwrap();
+            client_far.shutdown().await.unwrap();
+            client_far
+        });
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 7];
+        loop {
+            let n = backend_far.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+            tokio::task::yield_now().await;
+        }
+        assert!(got == expected, "{} bytes, in order", got.len());
+        backend_far.shutdown().await.unwrap();
+        drop(writer.await.unwrap());
+        let copied = copy.await.unwrap();
+        assert!(matches!(copied.end, CopyEnd::Closed), "{copied:?}");
+        assert_eq!(copied.to_backend, 200_000);
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,6 +9,7 @@
 
 mod activity;
 mod copy;
+mod direction;
 mod proxy_header;
 mod rewound;
 
