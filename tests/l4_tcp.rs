@@ -1,7 +1,8 @@
 //! `protocol: tcp` over real sockets: bytes both ways in bulk and in parallel, a
 //! half-close passed on, a backend that speaks first, failover past a refusing
 //! backend, ring-hash stickiness by source address, a session kept across reloads,
-//! the idle timeout, and a removed listener's sessions closed after its drain.
+//! the idle timeout, a removed listener's sessions closed after its drain, and open
+//! sessions held against the listener's connection limit.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use std::net::SocketAddr;
@@ -251,4 +252,42 @@ async fn a_silent_session_is_closed_at_its_idle_timeout() {
     let cluster = snapshot.cluster("db").unwrap();
     let (_, backend) = cluster.backend(echo.addr()).unwrap();
     assert!(eventually(WAIT, || backend.in_flight() == 0).await);
+}
+
+#[tokio::test]
+async fn open_sessions_count_against_the_listeners_limit_until_they_close() {
+    init_tracing();
+    let echo = Backend::tcp_echo();
+    let limited = tcp_config(&[echo.addr()], "round_robin", "    max_connections: 2\n");
+    let proxy = start_proxy(&limited).await;
+    let addr = proxy.listener("db");
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(echo_line(&mut first, b"1").await, b"1");
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(echo_line(&mut second, b"2").await, b"2");
+    // Both sessions run in tasks of their own, past the accept's: they still hold
+    // the listener's two connections, so a third is closed unserved.
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let _ = third.write_all(b"3").await;
+    let mut rest = Vec::new();
+    let _ = within(WAIT, "the third closed", third.read_to_end(&mut rest)).await;
+    assert!(rest.is_empty(), "a third session was served: {rest:?}");
+    drop(first);
+    // Once the first has closed, a new session is served.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut next = TcpStream::connect(addr).await.unwrap();
+        let _ = next.write_all(b"4").await;
+        let mut back = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(500), next.read(&mut back)).await;
+        if matches!(read, Ok(Ok(1))) {
+            assert_eq!(&back, b"4");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no session served after one closed"
+        );
+    }
+    assert_eq!(echo_line(&mut second, b"still").await, b"still");
 }

@@ -73,15 +73,15 @@ pub(crate) async fn proxy_in<S: AsyncRead + Unpin>(
 
 /// Reads the ClientHello of a `tls_passthrough` connection (within `timeout`, at
 /// most [`MAX_CLIENT_HELLO`] bytes), then forwards the connection by its server
-/// name, the ClientHello's bytes first.
-pub(crate) async fn passthrough<S>(
+/// name, the ClientHello's bytes first; `held` goes with the session.
+pub(crate) async fn passthrough<S, H>(
     mut stream: S,
     (timeout, series): (Duration, L4ListenerSeries),
     accepted: Accepted,
-    source: Source,
-    mut phases: Phases,
+    (source, mut phases, held): (Source, Phases, H),
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Send + 'static,
 {
     let read = tokio::select! {
         read = tokio::time::timeout(timeout, client_hello(&mut stream)) => read,
@@ -100,7 +100,7 @@ pub(crate) async fn passthrough<S>(
             return;
         }
     };
-    forward(stream, (read, sni), accepted, source, phases).await;
+    forward(stream, (read, sni), accepted, (source, phases, held)).await;
 }
 
 /// Reads from `stream` until its bytes are a whole ClientHello: every byte read, and
@@ -129,15 +129,16 @@ async fn client_hello<S: AsyncRead + Unpin>(
 }
 
 /// Hands `stream` to `sluicegate_tcp`, with `prefix` (the bytes read ahead) sent
-/// first and `sni` to route by, until the session ends or the listener closes.
-pub(crate) async fn forward<S>(
+/// first and `sni` to route by: the session, holding `held`, goes on in a task of
+/// its own until it ends or the listener closes.
+pub(crate) async fn forward<S, H>(
     stream: S,
     (prefix, sni): (Bytes, Option<String>),
     accepted: Accepted,
-    source: Source,
-    phases: Phases,
+    (source, phases, held): (Source, Phases, H),
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Send + 'static,
 {
     let snapshot = source.current().snapshot.clone();
     let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
@@ -150,5 +151,5 @@ pub(crate) async fn forward<S>(
     };
     let mut closing = phases;
     let stop = async move { closing.reached(Phase::Closing).await };
-    sluicegate_tcp::serve(stream, session, snapshot, stop).await;
+    sluicegate_tcp::serve(stream, session, snapshot, stop, held).await;
 }

@@ -61,16 +61,16 @@ pub(crate) enum Protocol {
 
 /// Runs one connection `stream` accepted from `peer` on `listener` through the
 /// pipeline and serves it with its protocol until it ends or `phases` says to stop;
-/// `held` (what counts it as open) is let go after that. Requests read their config
+/// `held` (what counts it as open) is let go after that, or goes with a layer-4
+/// session into the task it continues in. Requests read their config
 /// from `source`. Spawned as it is: a wrapping `async` block would copy all of it once
 /// more per connection.
-pub(crate) async fn serve<H: Send>(
+pub(crate) async fn serve<H: Send + 'static>(
     (stream, peer, listener): (TcpStream, SocketAddr, Arc<str>),
     source: Source,
     mut phases: Phases,
     held: H,
 ) {
-    let _held = held;
     let accepted_at = tokio::time::Instant::now();
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
@@ -95,7 +95,7 @@ pub(crate) async fn serve<H: Send>(
         // the header read's state and the rewound stream.
         let proxied = Box::pin(layer4::proxy_in(stream, proxy, &mut accepted, &mut phases)).await;
         if let Some(stream) = proxied {
-            Box::pin(next(stream, (tls, kind), accepted, source, phases)).await;
+            Box::pin(next(stream, (tls, kind), accepted, (source, phases), held)).await;
         }
         return;
     }
@@ -105,7 +105,7 @@ pub(crate) async fn serve<H: Send>(
     if !speaks_first && !first_bytes(stream.get_ref(), &accepted, &mut phases).await {
         return;
     }
-    next(stream, (tls, kind), accepted, source, phases).await;
+    next(stream, (tls, kind), accepted, (source, phases), held).await;
 }
 
 /// What a listener serves, as one connection needs it.
@@ -120,15 +120,16 @@ enum Kind {
 }
 
 /// Serves `stream` (its PROXY header, if any, read) with its listener's `kind`,
-/// after terminating `tls` if there is one.
-async fn next<S>(
+/// after terminating `tls` if there is one; `held` until it ends.
+async fn next<S, H>(
     stream: S,
     (tls, kind): (Option<Arc<ListenerTls>>, Kind),
     accepted: Accepted,
-    source: Source,
-    phases: Phases,
+    (source, phases): (Source, Phases),
+    held: H,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Send + 'static,
 {
     // The TLS path (handshake, then HTTP over the TLS stream) is boxed: inline, its
     // state would make every plain connection's task as large as a TLS one's
@@ -137,17 +138,34 @@ async fn next<S>(
     match (kind, tls) {
         (Kind::Passthrough(timeout, series), _) => {
             let hello = (timeout, series);
-            Box::pin(layer4::passthrough(stream, hello, accepted, source, phases)).await;
+            let open = (source, phases, held);
+            Box::pin(layer4::passthrough(stream, hello, accepted, open)).await;
         }
         (kind, Some(tls)) => {
             let tcp = matches!(kind, Kind::Tcp);
-            Box::pin(terminate(stream, &tls, tcp, accepted, source, phases)).await;
+            Box::pin(terminate(
+                stream,
+                &tls,
+                tcp,
+                accepted,
+                (source, phases, held),
+            ))
+            .await;
         }
         (Kind::Tcp, None) => {
             let read = (Bytes::new(), None);
-            Box::pin(layer4::forward(stream, read, accepted, source, phases)).await;
+            Box::pin(layer4::forward(
+                stream,
+                read,
+                accepted,
+                (source, phases, held),
+            ))
+            .await;
         }
-        (Kind::Http, None) => by_preface(stream, accepted, source, phases).await,
+        (Kind::Http, None) => {
+            by_preface(stream, accepted, source, phases).await;
+            drop(held);
+        }
     }
 }
 
@@ -233,16 +251,17 @@ fn opened(stream: TcpStream, peer: SocketAddr, listener: &str, source: &Source) 
 }
 
 /// Completes the TLS handshake on `stream` (bounded by the listener's handshake
-/// timeout, given up when the listener drains), then serves the protocol ALPN chose.
-async fn terminate<S>(
+/// timeout, given up when the listener drains), then serves the protocol ALPN chose
+/// (`tcp`: forwards the plaintext), `held` until it ends.
+async fn terminate<S, H>(
     stream: S,
     tls: &ListenerTls,
     tcp: bool,
     accepted: Accepted,
-    source: Source,
-    mut phases: Phases,
+    (source, mut phases, held): (Source, Phases, H),
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Send + 'static,
 {
     // Boxed, the handshake and then the stream: the handshake's state is let go once
     // it is done, and the stream (rustls's connection inline is ~3.4 KiB) moves by
@@ -262,7 +281,8 @@ async fn terminate<S>(
     };
     let stream = Box::new(stream);
     if tcp {
-        return layer4::forward(stream, (Bytes::new(), None), accepted, source, phases).await;
+        let open = (source, phases, held);
+        return layer4::forward(stream, (Bytes::new(), None), accepted, open).await;
     }
     let version = match alpn {
         Alpn::H2 => HttpVersion::Http2,
@@ -270,6 +290,7 @@ async fn terminate<S>(
         Alpn::None => return by_preface(stream, accepted, source, phases).await,
     };
     dispatch(stream, Protocol::Http(version), accepted, source, phases).await;
+    drop(held);
 }
 
 /// Serves `stream` as HTTP/2 when it starts with the client preface, else as HTTP/1.

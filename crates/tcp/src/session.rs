@@ -9,25 +9,27 @@
 //!    `connect_failed`. The config is let go here: a session holds nothing of a
 //!    snapshot, only its backend's in-flight count (carried across reloads), so a
 //!    reload that keeps its listener leaves it running.
-//! 3. **Copy**: the bytes read ahead (a ClientHello, what followed a PROXY header)
-//!    go to the backend first, then both directions are copied untouched
-//!    (`sluicegate_transport::copy_session`) until both sides close, the listener's
-//!    `idle_timeout` passes without a byte, or `stop` fires (the listener was
-//!    removed, or the process stops, and the drain time ran out).
+//! 3. **Copy**, in a task of its own (`running.rs`): the bytes read ahead (a
+//!    ClientHello, what followed a PROXY header) go to the backend first, then both
+//!    directions are copied untouched (`sluicegate_transport::CopySession`) until
+//!    both sides close, the listener's `idle_timeout` passes without a byte, or
+//!    `stop` fires (the listener was removed, or the process stops, and the drain
+//!    time ran out).
 //! 4. **Count**: the bytes both ways in the backend's series, how it ended in the
-//!    listener's.
+//!    listener's; then what held the connection open is let go.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sluicegate_metrics::{L4Refusal, SessionEnd};
+use sluicegate_metrics::L4Refusal;
 use sluicegate_runtime::Snapshot;
-use sluicegate_transport::{CopyEnd, copy_session};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use sluicegate_transport::CopySession;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connect::{Unreached, connect};
+use crate::running::{Running, Tally};
 
 /// What the listener knows of an accepted layer-4 connection.
 #[derive(Debug)]
@@ -44,12 +46,15 @@ pub struct Session {
     pub prefix: Bytes,
 }
 
-/// Forwards `client` as `session` of a listener of `snapshot` until both sides
-/// close, its idle timeout passes or `stop` resolves.
-pub async fn serve<S, F>(client: S, session: Session, snapshot: Arc<Snapshot>, stop: F)
+/// Forwards `client` as `session` of a listener of `snapshot`: once a backend is
+/// reached, the session goes on in a task of its own until both sides close, its
+/// idle timeout passes or `stop` resolves, holding `held` (what counts the
+/// connection as open) until then. Returns when the session is spawned or refused.
+pub async fn serve<S, F, H>(client: S, session: Session, snapshot: Arc<Snapshot>, stop: F, held: H)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: Future<Output = ()>,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+    H: Send + 'static,
 {
     let Some(l4) = snapshot
         .listener(&session.listener)
@@ -69,11 +74,7 @@ where
         return;
     };
     drop(snapshot);
-    // Boxed: the connect's state (the connector, TCP and TLS connect futures, their
-    // timer) is let go once connected, not carried in the session's future for as
-    // long as the session lasts.
-    let connected = Box::pin(connect(&cluster, (session.client, session.local))).await;
-    let mut connected = match connected {
+    let connected = match connect(&cluster, (session.client, session.local)).await {
         Ok(connected) => connected,
         Err(why) => {
             series.refused(match why {
@@ -85,24 +86,12 @@ where
             return;
         }
     };
-    drop(cluster);
-    if !session.prefix.is_empty() && connected.stream.write_all(&session.prefix).await.is_err() {
-        series.ended(SessionEnd::Error);
-        return;
-    }
-    let copied = copy_session(client, &mut connected.stream, idle, stop).await;
-    let prefix = session.prefix.len() as u64;
-    connected
-        .bytes
-        .count(copied.to_backend + prefix, copied.to_client);
-    let end = match &copied.end {
-        CopyEnd::Closed => SessionEnd::Closed,
-        CopyEnd::Idle => SessionEnd::IdleTimeout,
-        CopyEnd::Failed(_) => SessionEnd::Error,
-        CopyEnd::Stopped => SessionEnd::Drained,
+    let copy = CopySession::new(client, connected.stream, session.prefix, idle, stop);
+    let tally = Tally {
+        series,
+        bytes: connected.bytes,
+        client: session.client,
+        backend: connected.backend,
     };
-    series.ended(end);
-    let (peer, backend) = (session.client, connected.backend);
-    tracing::debug!(%peer, %backend, to_backend = copied.to_backend + prefix, to_client = copied.to_client, "session ended: {:?}", copied.end);
-    drop(connected.held);
+    tokio::spawn(Running::new(copy, tally, (connected.held, held)));
 }

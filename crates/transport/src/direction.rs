@@ -7,13 +7,16 @@
 //! 9,000 idle sessions, 17.3 KiB of RSS each with it (see `benches/BENCHMARKS.md`).
 //!
 //! The scratch buffer is borrowed only inside one `poll` call, never across an
-//! `await`, so every session of a thread shares it safely.
+//! `await`, so every session of a thread shares it safely. A direction may start
+//! with bytes pending: what was read ahead of the copy (a ClientHello, what followed
+//! a PROXY header) goes out first, the same way.
 
 use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A read's most bytes: HAProxy's `tune.bufsize`. Also the most one direction holds
@@ -27,10 +30,9 @@ thread_local! {
 /// Bytes read from one side, to be written to the other.
 #[derive(Debug, Default)]
 pub(crate) struct Direction {
-    /// Read but not yet written (the writer was full); `None` otherwise.
-    pending: Option<Box<[u8]>>,
-    /// How much of `pending` was written.
-    start: usize,
+    /// Read but not yet written (the writer was full); empty, holding no
+    /// allocation, otherwise.
+    pending: Bytes,
     /// Whether a write happened since the last flush.
     unflushed: bool,
     /// The reader said EOF.
@@ -40,6 +42,14 @@ pub(crate) struct Direction {
 }
 
 impl Direction {
+    /// A direction whose first bytes out are `pending`.
+    pub(crate) fn starting_with(pending: Bytes) -> Self {
+        Self {
+            pending,
+            ..Self::default()
+        }
+    }
+
     /// Copies from `reader` to `writer` until `reader`'s EOF has been passed on as a
     /// shutdown of `writer`.
     pub(crate) fn poll_copy<R, W>(
@@ -88,20 +98,20 @@ impl Direction {
         cx: &mut Context<'_>,
         mut writer: Pin<&mut W>,
     ) -> Poll<io::Result<()>> {
-        let Some(pending) = &self.pending else {
+        if self.pending.is_empty() {
             return Poll::Ready(Ok(()));
-        };
-        while self.start < pending.len() {
-            let n = ready!(writer.as_mut().poll_write(cx, &pending[self.start..]))?;
+        }
+        while !self.pending.is_empty() {
+            let n = ready!(writer.as_mut().poll_write(cx, &self.pending))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.start += n;
+            self.pending.advance(n);
             self.moved += n as u64;
             self.unflushed = true;
         }
-        self.pending = None;
-        self.start = 0;
+        // Advanced to its end, it would still hold its buffer.
+        self.pending = Bytes::new();
         Poll::Ready(Ok(()))
     }
 
@@ -134,7 +144,7 @@ impl Direction {
         self.moved += written as u64;
         self.unflushed |= written > 0;
         if written < read.len() {
-            self.pending = Some(read[written..].into());
+            self.pending = Bytes::copy_from_slice(&read[written..]);
         }
         Poll::Ready(Ok(()))
     }

@@ -2,7 +2,7 @@
 //! first bytes were read ahead and are read again first), [`Activity`] and
 //! [`Stamped`] (when a byte last moved, for idle timeouts), the PROXY protocol
 //! ([`read_proxy_header`], [`proxy_header`]) and the copy of a layer-4 session
-//! ([`copy_session`]).
+//! ([`CopySession`]).
 //!
 //! It knows bytes and sockets only: it must not depend on hyper, rustls or the
 //! config, nor parse HTTP. Nothing here panics on what a peer sends.
@@ -14,7 +14,7 @@ mod proxy_header;
 mod rewound;
 
 pub use activity::{Activity, Stamped};
-pub use copy::{Copied, CopyEnd, copy_session};
+pub use copy::{Copied, CopyEnd, CopySession};
 pub use proxy_header::{
     MAX_HEADER, ProxyHeader, ProxyHeaderError, proxy_header, read_proxy_header,
 };
