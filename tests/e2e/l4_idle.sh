@@ -4,7 +4,8 @@
 # less than ${MAX_BYTES_PER_SESSION:-3380} bytes per session (HAProxy's), a new session is still
 # served while they are open, and the listener's idle_timeout (IDLE_TIMEOUT, 20 s by
 # default) closes every one of them, counted as
-# sluicegate_l4_sessions_total{end="idle_timeout"}. Each session holds two sockets in
+# sluicegate_l4_sessions_total{end="idle_timeout"} and timed by
+# sluicegate_l4_session_duration_seconds. Each session holds two sockets in
 # the proxy: where the descriptor limit allows fewer, fewer are measured.
 # Measured on 2026-12-07, 9,500 sessions: 2,364 bytes each in a release build, 2,379
 # in a debug one (HAProxy 2.6 mode tcp the same way: 3.3 KiB); 17,603 with tokio's
@@ -137,4 +138,10 @@ cat "$WORK/clients.out"
 grep -q "closed by the proxy: $SESSIONS of $SESSIONS" "$WORK/clients.out" || fail "idle_timeout did not close every session"
 IDLED=$(metric 'sluicegate_l4_sessions_total{listener="db",end="idle_timeout"}')
 (( IDLED >= SESSIONS )) || fail "sluicegate_l4_sessions_total{end=\"idle_timeout\"} is ${IDLED:-absent}, expected $SESSIONS"
+# Each idle session lasted about IDLE_TIMEOUT: none in the buckets up to 10 s but the
+# one ping session.
+TIMED=$(metric 'sluicegate_l4_session_duration_seconds_count{listener="db"}')
+SHORT=$(metric 'sluicegate_l4_session_duration_seconds_bucket{listener="db",le="10"}')
+(( ${TIMED:-0} >= SESSIONS )) || fail "sluicegate_l4_session_duration_seconds_count is ${TIMED:-absent}, expected $SESSIONS"
+(( ${SHORT:-0} <= 1 )) || fail "$SHORT sessions are timed at 10 s or less; only the ping session was that short"
 echo "l4_idle.sh: ok"

@@ -78,6 +78,8 @@ struct Series {
 #[derive(Debug)]
 pub struct BucketHistograms {
     bounds: &'static [f64],
+    /// Names whose series have bounds of their own (a few: a list beats a map).
+    named: Vec<(&'static str, &'static [f64])>,
     idle: Duration,
     series: Mutex<HashMap<Key, Series>>,
     help: Mutex<HashMap<String, String>>,
@@ -90,16 +92,33 @@ impl BucketHistograms {
         Self {
             bounds,
             idle,
+            named: Vec::new(),
             series: Mutex::new(HashMap::new()),
             help: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// These histograms, with series named `name` bucketed at `bounds` (ascending)
+    /// instead.
+    #[must_use]
+    pub fn with_bounds(mut self, name: &'static str, bounds: &'static [f64]) -> Self {
+        self.named.push((name, bounds));
+        self
+    }
+
+    /// The bounds of the series named `name`.
+    fn bounds_of(&self, name: &str) -> &'static [f64] {
+        self.named
+            .iter()
+            .find(|(named, _)| *named == name)
+            .map_or(self.bounds, |(_, bounds)| bounds)
     }
 
     /// The handle of series `key`, created empty if it is not there.
     pub fn register(&self, key: &Key) -> Histogram {
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = series.entry(key.clone()).or_insert_with(|| Series {
-            buckets: Arc::new(Buckets::new(self.bounds)),
+            buckets: Arc::new(Buckets::new(self.bounds_of(key.name()))),
             seen: 0,
             still_since: Instant::now(),
         });
@@ -290,5 +309,26 @@ mod tests {
         out.clear();
         histograms.write_at(&mut out, start + idle * 2);
         assert!(out.contains("t_seconds_count{l=\"x\"} 1\n"), "{out}");
+    }
+
+    #[test]
+    fn a_name_with_bounds_of_its_own_is_bucketed_at_them() {
+        static LONG: [f64; 2] = [60.0, 3600.0];
+        let histograms = BucketHistograms::new(&BOUNDS, Duration::from_secs(60))
+            .with_bounds("long_seconds", &LONG);
+        histograms
+            .register(&Key::from_name("long_seconds"))
+            .record(120.0);
+        histograms.register(&key(&[])).record(120.0);
+        let mut out = String::new();
+        histograms.write_to(&mut out);
+        assert!(out.contains("long_seconds_bucket{le=\"60\"} 0\n"), "{out}");
+        assert!(
+            out.contains("long_seconds_bucket{le=\"3600\"} 1\n"),
+            "{out}"
+        );
+        assert!(!out.contains("long_seconds_bucket{le=\"2.5\"}"), "{out}");
+        assert!(out.contains("t_seconds_bucket{le=\"2.5\"} 0\n"), "{out}");
+        assert!(!out.contains("t_seconds_bucket{le=\"3600\"}"), "{out}");
     }
 }

@@ -37,6 +37,10 @@ pub fn describe() {
         "Layer-4 sessions that reached a backend, by listener and how they ended: closed, \
          idle_timeout, error, drained."
     );
+    describe_histogram!(
+        L4_SESSION_DURATION_SECONDS,
+        "Seconds from a layer-4 session's backend connected to the session's end, by listener."
+    );
     describe_counter!(
         UPSTREAM_BYTES_SENT_TOTAL,
         "Bytes of layer-4 sessions written to a backend, by cluster and backend."

@@ -55,6 +55,8 @@ pub const BYTES_SENT_TOTAL: &str = "sluicegate_bytes_sent_total";
 pub const L4_REFUSED_TOTAL: &str = "sluicegate_l4_refused_total";
 /// Layer-4 sessions that reached a backend, by listener and how they ended.
 pub const L4_SESSIONS_TOTAL: &str = "sluicegate_l4_sessions_total";
+/// Seconds from a layer-4 session's backend connected to its end, by listener.
+pub const L4_SESSION_DURATION_SECONDS: &str = "sluicegate_l4_session_duration_seconds";
 /// Bytes of layer-4 sessions written to a backend, by cluster and backend.
 pub const UPSTREAM_BYTES_SENT_TOTAL: &str = "sluicegate_upstream_bytes_sent_total";
 /// Bytes of layer-4 sessions read from a backend, by cluster and backend.
@@ -93,11 +95,22 @@ pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "sluicegate_tls_certificate_relo
 pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "sluicegate_tls_handshake_errors_total";
 
 /// Every histogram, for the exporter's bucket configuration.
-pub const HISTOGRAMS: [&str; 2] = [REQUEST_DURATION_SECONDS, BACKEND_RESPONSE_SECONDS];
+pub const HISTOGRAMS: [&str; 3] = [
+    REQUEST_DURATION_SECONDS,
+    BACKEND_RESPONSE_SECONDS,
+    L4_SESSION_DURATION_SECONDS,
+];
 
 /// Bucket bounds of every histogram, in seconds: from a loopback hop (250 µs) to a
 /// slow API (30 s).
 pub const SECONDS_BUCKETS: [f64; 16] = [
     0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     30.0,
+];
+
+/// Bucket bounds of [`L4_SESSION_DURATION_SECONDS`]: from a health probe's connect
+/// and close (10 ms) to a pooled database connection kept for a day. The request
+/// buckets stop at 30 s, where most layer-4 sessions have barely begun.
+pub const SESSION_SECONDS_BUCKETS: [f64; 11] = [
+    0.01, 0.1, 1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0,
 ];

@@ -1,14 +1,18 @@
 //! The series of layer-4 sessions (`tcp` and `tls_passthrough` listeners): a
 //! listener's sessions by how they ended, refused before a backend was reached by
-//! reason, and a backend's sessions and bytes both ways. Open sessions are the
+//! reason, how long they lasted, and a backend's sessions and bytes both ways. Open sessions are the
 //! backend's in-flight gauge (`sluicegate_backend_in_flight`), and the client side's
 //! connections and bytes are the listener's usual series, so neither is repeated here.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::LazyCounter;
 use crate::names::{
-    L4_REFUSED_TOTAL, L4_SESSIONS_TOTAL, UPSTREAM_BYTES_RECEIVED_TOTAL, UPSTREAM_BYTES_SENT_TOTAL,
+    L4_REFUSED_TOTAL, L4_SESSION_DURATION_SECONDS, L4_SESSIONS_TOTAL,
+    UPSTREAM_BYTES_RECEIVED_TOTAL, UPSTREAM_BYTES_SENT_TOTAL,
 };
-use crate::series::key;
+use crate::series::{HistogramCell, key};
 
 /// Why a layer-4 connection was closed before it reached a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +106,8 @@ impl SessionEnd {
 pub struct L4ListenerSeries {
     refused: [LazyCounter; 9],
     ended: [LazyCounter; 4],
+    /// `sluicegate_l4_session_duration_seconds`; `None` in the default (unlisted).
+    duration: Option<Arc<HistogramCell>>,
 }
 
 impl L4ListenerSeries {
@@ -116,6 +122,10 @@ impl L4ListenerSeries {
                 let labels = [("listener", listener), ("end", e.label())];
                 LazyCounter::new(key(L4_SESSIONS_TOTAL, &labels))
             }),
+            duration: Some(Arc::new(HistogramCell::register(key(
+                L4_SESSION_DURATION_SECONDS,
+                &[("listener", listener)],
+            )))),
         }
     }
 
@@ -126,10 +136,20 @@ impl L4ListenerSeries {
         }
     }
 
-    /// Counts a session that ended.
-    pub fn ended(&self, end: SessionEnd) {
+    /// Counts a session that ended, `lasted` after its backend connected.
+    pub fn ended(&self, end: SessionEnd, lasted: Duration) {
         if let Some(i) = SessionEnd::ALL.iter().position(|e| *e == end) {
             self.ended[i].increment(1);
+        }
+        if let Some(duration) = &self.duration {
+            duration.record(lasted.as_secs_f64());
+        }
+    }
+
+    /// Renews its histogram handle; see [`HistogramCell`].
+    pub fn renew_histograms(&self) {
+        if let Some(duration) = &self.duration {
+            duration.renew();
         }
     }
 

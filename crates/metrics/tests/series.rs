@@ -3,7 +3,8 @@
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use sluicegate_metrics::{
-    BackendSeries, BodyErrorReason, ConnectReason, ErrorKind, ListenerSeries, names,
+    BackendSeries, BodyErrorReason, ConnectReason, ErrorKind, L4ListenerSeries, L4Refusal,
+    ListenerSeries, SessionEnd, names,
 };
 
 /// Every series as `name{k=v,...} value`, sorted.
@@ -227,4 +228,34 @@ fn a_touch_reaches_every_counter_a_backend_registered() {
         let n = calls.0.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(n, 2, "{name} was not touched");
     }
+}
+
+#[test]
+fn layer_4_sessions_count_by_end_and_reason_and_time_their_length() {
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        let series = L4ListenerSeries::register("db");
+        series.ended(SessionEnd::IdleTimeout, std::time::Duration::from_secs(90));
+        series.ended(SessionEnd::Closed, std::time::Duration::from_millis(5));
+        series
+            .clone()
+            .ended(SessionEnd::Closed, std::time::Duration::from_secs(1));
+        series.refused(L4Refusal::NoRoute);
+    });
+    let lines = lines(&recorder);
+    for line in [
+        "sluicegate_l4_sessions_total{end=closed,listener=db} 2",
+        "sluicegate_l4_sessions_total{end=idle_timeout,listener=db} 1",
+        "sluicegate_l4_refused_total{listener=db,reason=no_route} 1",
+        "sluicegate_l4_session_duration_seconds{listener=db} 3 samples",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == line),
+            "{line} missing in {lines:#?}"
+        );
+    }
+    assert_eq!(
+        names::L4_SESSION_DURATION_SECONDS,
+        "sluicegate_l4_session_duration_seconds"
+    );
 }

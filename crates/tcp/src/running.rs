@@ -18,11 +18,14 @@ use sluicegate_runtime::InFlightGuard;
 use sluicegate_transport::{CopyEnd, CopySession};
 use sluicegate_upstream::UpstreamStream;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 
 /// What a session counts when it ends, and the client and backend its log line
 /// names.
 #[derive(Debug)]
 pub(crate) struct Tally {
+    /// When the backend connected.
+    pub(crate) since: Instant,
     pub(crate) series: L4ListenerSeries,
     pub(crate) bytes: UpstreamBytes,
     pub(crate) client: SocketAddr,
@@ -67,12 +70,13 @@ where
         let copied = ready!(this.copy.poll(cx));
         let tally = &*this.tally;
         tally.bytes.count(copied.to_backend, copied.to_client);
-        tally.series.ended(match &copied.end {
+        let end = match &copied.end {
             CopyEnd::Closed => SessionEnd::Closed,
             CopyEnd::Idle => SessionEnd::IdleTimeout,
             CopyEnd::Failed(_) => SessionEnd::Error,
             CopyEnd::Stopped => SessionEnd::Drained,
-        });
+        };
+        tally.series.ended(end, tally.since.elapsed());
         let (peer, backend) = (tally.client, tally.backend);
         let (to_backend, to_client) = (copied.to_backend, copied.to_client);
         tracing::debug!(%peer, %backend, to_backend, to_client, "session ended: {:?}", copied.end);

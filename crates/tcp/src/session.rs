@@ -88,6 +88,7 @@ where
     };
     let copy = CopySession::new(client, connected.stream, session.prefix, idle, stop);
     let tally = Tally {
+        since: tokio::time::Instant::now(),
         series,
         bytes: connected.bytes,
         client: session.client,

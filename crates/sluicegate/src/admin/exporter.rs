@@ -40,7 +40,11 @@ impl Exporter {
             .idle_timeout(MetricKindMask::ALL, Some(SERIES_IDLE))
             .build_recorder();
         let handle = exporter.handle();
-        let histograms = Arc::new(BucketHistograms::new(&names::SECONDS_BUCKETS, SERIES_IDLE));
+        let histograms = BucketHistograms::new(&names::SECONDS_BUCKETS, SERIES_IDLE).with_bounds(
+            names::L4_SESSION_DURATION_SECONDS,
+            &names::SESSION_SECONDS_BUCKETS,
+        );
+        let histograms = Arc::new(histograms);
         let recorder = Recorder {
             exporter,
             histograms: histograms.clone(),
