@@ -6,7 +6,8 @@
 //!
 //! [`CopySession`] is a future written by hand, so that an open session costs what
 //! it holds and no more: its two streams, a [`Direction`] each way (no buffer while
-//! idle, see `direction.rs`), one timer and the stop. As `async` functions nested
+//! idle, see `direction.rs`), one timer and the stop (polled only when it woke:
+//! `woken.rs`). As `async` functions nested
 //! three deep (the copy, its `select!`, the idle wait), the same state took 1.7 KiB
 //! of the session's task: each level keeps its own copy of its arguments.
 //!
@@ -25,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
 use crate::direction::Direction;
+use crate::woken::Woken;
 
 /// How a session's copy ended.
 #[derive(Debug)]
@@ -68,8 +70,9 @@ pin_project! {
         last: Instant,
         #[pin]
         timer: Sleep,
+        // Polled only when it woke: the session's task is woken by every byte.
         #[pin]
-        stop: F,
+        stop: Woken<F>,
     }
 }
 
@@ -88,7 +91,7 @@ impl<C, B, F> CopySession<C, B, F> {
             moved: 0,
             last: Instant::now(),
             timer: tokio::time::sleep(idle),
-            stop,
+            stop: Woken::new(stop),
         }
     }
 }
@@ -280,5 +283,36 @@ mod tests {
         backend_far.shutdown().await.unwrap();
         let copied = copy.await.unwrap();
         assert_eq!((copied.to_backend, copied.to_client), (20, 0));
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_a_busy_session_when_it_fires() {
+        let (client, mut client_far) = tokio::io::duplex(1024);
+        let (backend, mut backend_far) = tokio::io::duplex(1024);
+        let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = fired.await;
+        };
+        let copy = tokio::spawn(CopySession::new(
+            client,
+            backend,
+            Bytes::new(),
+            Duration::from_secs(60),
+            stop,
+        ));
+        // Bytes wake the session many times; the stop is not ready through them.
+        let mut back = [0u8; 4];
+        for _ in 0..50 {
+            client_far.write_all(b"ping").await.unwrap();
+            backend_far.read_exact(&mut back).await.unwrap();
+        }
+        assert!(!copy.is_finished());
+        fire.send(()).unwrap();
+        let copied = tokio::time::timeout(Duration::from_secs(10), copy)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(copied.end, CopyEnd::Stopped), "{copied:?}");
+        assert_eq!(copied.to_backend, 200);
     }
 }

@@ -12,6 +12,7 @@ mod copy;
 mod direction;
 mod proxy_header;
 mod rewound;
+mod woken;
 
 pub use activity::{Activity, Stamped};
 pub use copy::{Copied, CopyEnd, CopySession};
