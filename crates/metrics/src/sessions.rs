@@ -90,7 +90,8 @@ impl SessionEnd {
         SessionEnd::Drained,
     ];
 
-    fn label(self) -> &'static str {
+    /// Its `end` label.
+    pub fn label(self) -> &'static str {
         match self {
             SessionEnd::Closed => "closed",
             SessionEnd::IdleTimeout => "idle_timeout",

@@ -1,6 +1,7 @@
 //! The access log as a log shipper reads it: one line per request with the fields of
 //! nginx's `combined` and Envoy's default format, in text and in JSON, with request
-//! data escaped so no value can break a line. Real process, raw sockets.
+//! data escaped so no value can break a line; and one line per layer-4 session. Real
+//! process, raw sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use std::io::{Read, Write};
@@ -159,4 +160,76 @@ fn an_upload_the_client_abandons_is_logged_499_and_counted_as_client_closed() {
     assert_eq!(proxy.metric(series), 1.0);
     let bad = "sluicegate_errors_total{listener=\"web\",kind=\"bad_request\"} ";
     assert_eq!(proxy.metric(bad), 0.0, "counted as a bad request too");
+}
+
+/// A TCP echo backend: each connection's bytes back until its EOF, then a close.
+fn echo_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            std::thread::spawn(move || {
+                let mut back = stream.try_clone().unwrap();
+                let _ = std::io::copy(&mut stream, &mut back);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_layer_4_session_is_logged_as_it_ends_and_a_refused_one_with_its_reason() {
+    let echo = echo_backend();
+    // Bound and let go: nothing listens there, so connecting is refused.
+    let dead = free_port();
+    let (db, gone) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let config = format!(
+        "access_log: true\nlisteners:\n  db:\n    address: {db}\n    protocol: tcp\n    cluster: db\n\
+         \x20 gone:\n    address: {gone}\n    protocol: tcp\n    cluster: gone\n\
+         clusters:\n  db:\n    backends:\n      - address: {echo}\n\
+         \x20 gone:\n    backends:\n      - address: {dead}\n\
+         admin:\n  address: 127.0.0.1:0\n"
+    );
+    std::fs::write(&path, config).unwrap();
+    let proxy = ProcessProxy::start_with(BIN, &path, db, &["--log-format", "json"]);
+    let mut stream = TcpStream::connect_timeout(&db, PROCESS_WAIT).unwrap();
+    stream.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
+    stream.write_all(b"hello").unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    stream.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"hello");
+    let client = stream.local_addr().unwrap().to_string();
+    let mut refused = TcpStream::connect_timeout(&gone, PROCESS_WAIT).unwrap();
+    refused.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
+    let _ = refused.read_to_end(&mut Vec::new());
+    let fields = |listener: &str| {
+        let tag = format!("\"listener\":\"{listener}\"");
+        let access = || -> Vec<String> {
+            let lines = proxy.lines("\"target\":\"access\"");
+            lines.into_iter().filter(|l| l.contains(&tag)).collect()
+        };
+        let logged = poll(PROCESS_WAIT, || !access().is_empty());
+        let lines = access();
+        assert!(logged && lines.len() == 1, "{:?}", proxy.log());
+        let value: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(value["target"], "access", "{}", lines[0]);
+        value["fields"].clone()
+    };
+    let session = fields("db");
+    let expected = serde_json::json!({
+        "client": client, "cluster": "db", "backend": echo.to_string(), "end": "closed",
+        "bytes_to_backend": 5, "bytes_to_client": 5, "sni": "",
+    });
+    for (key, want) in expected.as_object().unwrap() {
+        assert_eq!(&session[key], want, "field {key} in {session}");
+    }
+    assert!(session["duration_ms"].as_f64().unwrap() > 0.0, "{session}");
+    let refusal = fields("gone");
+    assert_eq!(refusal["end"], "connect_failed", "{refusal}");
+    assert_eq!(refusal["cluster"], "gone", "{refusal}");
+    assert!(refusal["backend"].is_null(), "{refusal}");
 }

@@ -9,6 +9,7 @@
 //! (checked by `.ci/crate-rules.sh`), parses no protocol, and must not panic on
 //! anything a peer sends.
 
+mod access;
 mod connect;
 mod running;
 mod session;

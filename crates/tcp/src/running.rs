@@ -20,6 +20,8 @@ use sluicegate_upstream::UpstreamStream;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+use crate::access::AccessLine;
+
 /// What a session counts when it ends, and the client and backend its log line
 /// names.
 #[derive(Debug)]
@@ -30,6 +32,8 @@ pub(crate) struct Tally {
     pub(crate) bytes: UpstreamBytes,
     pub(crate) client: SocketAddr,
     pub(crate) backend: SocketAddr,
+    /// Its access log line, when the log is on.
+    pub(crate) access: Option<Box<AccessLine>>,
 }
 
 pin_project! {
@@ -77,6 +81,10 @@ where
             CopyEnd::Stopped => SessionEnd::Drained,
         };
         tally.series.ended(end, tally.since.elapsed());
+        if let Some(line) = &tally.access {
+            let moved = (copied.to_backend, copied.to_client);
+            line.write(end.label(), Some(tally.backend), moved);
+        }
         let (peer, backend) = (tally.client, tally.backend);
         let (to_backend, to_client) = (copied.to_backend, copied.to_client);
         tracing::debug!(%peer, %backend, to_backend, to_client, "session ended: {:?}", copied.end);

@@ -15,19 +15,23 @@
 //!    both sides close, the listener's `idle_timeout` passes without a byte, or
 //!    `stop` fires (the listener was removed, or the process stops, and the drain
 //!    time ran out).
-//! 4. **Count**: the bytes both ways in the backend's series, how it ended in the
-//!    listener's; then what held the connection open is let go.
+//! 4. **Count**: the bytes both ways in the backend's series, how it ended and how
+//!    long it lasted in the listener's, a line in the access log (`access.rs`) when
+//!    it is on; then what held the connection open is let go. A session refused
+//!    before a backend is counted (and logged) by its reason.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sluicegate_metrics::L4Refusal;
+use sluicegate_metrics::{L4ListenerSeries, L4Refusal};
 use sluicegate_runtime::Snapshot;
 use sluicegate_transport::CopySession;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 
+use crate::access::AccessLine;
 use crate::connect::{Unreached, connect};
 use crate::running::{Running, Tally};
 
@@ -56,6 +60,7 @@ where
     F: Future<Output = ()> + Send + 'static,
     H: Send + 'static,
 {
+    let started = Instant::now();
     let Some(l4) = snapshot
         .listener(&session.listener)
         .and_then(|l| l.l4.as_ref())
@@ -66,21 +71,35 @@ where
     let cluster = l4
         .routes
         .route(session.sni.as_deref())
-        .and_then(|i| snapshot.clusters.get(i));
-    let Some(cluster) = cluster.cloned() else {
-        series.refused(L4Refusal::NoRoute);
+        .and_then(|i| snapshot.clusters.get(i))
+        .cloned();
+    let mut access = snapshot.access_log.then(|| {
+        Box::new(AccessLine {
+            started,
+            listener: session.listener.clone(),
+            client: session.client,
+            sni: session.sni.clone(),
+            cluster: cluster.as_ref().map(|c| c.name.clone()),
+        })
+    });
+    drop(snapshot);
+    let Some(cluster) = cluster else {
+        refused(&series, access.as_deref(), L4Refusal::NoRoute);
         let (peer, sni) = (session.client, session.sni.as_deref().unwrap_or("-"));
         tracing::debug!(%peer, listener = %session.listener, sni, "no route for the server name");
         return;
     };
-    drop(snapshot);
     let connected = match connect(&cluster, (session.client, session.local)).await {
         Ok(connected) => connected,
         Err(why) => {
-            series.refused(match why {
-                Unreached::NoBackend => L4Refusal::NoBackend,
-                Unreached::ConnectFailed => L4Refusal::ConnectFailed,
-            });
+            refused(
+                &series,
+                access.as_deref(),
+                match why {
+                    Unreached::NoBackend => L4Refusal::NoBackend,
+                    Unreached::ConnectFailed => L4Refusal::ConnectFailed,
+                },
+            );
             let peer = session.client;
             tracing::debug!(%peer, cluster = %cluster.name, "no backend reached: {why:?}");
             return;
@@ -88,11 +107,20 @@ where
     };
     let copy = CopySession::new(client, connected.stream, session.prefix, idle, stop);
     let tally = Tally {
-        since: tokio::time::Instant::now(),
+        since: Instant::now(),
         series,
         bytes: connected.bytes,
         client: session.client,
         backend: connected.backend,
+        access: access.take(),
     };
     tokio::spawn(Running::new(copy, tally, (connected.held, held)));
+}
+
+/// Counts (and logs, with `access`) a session closed before a backend was reached.
+fn refused(series: &L4ListenerSeries, access: Option<&AccessLine>, why: L4Refusal) {
+    series.refused(why);
+    if let Some(line) = access {
+        line.write(why.label(), None, (0, 0));
+    }
 }
