@@ -7,9 +7,9 @@
 //! [`CopySession`] is a future written by hand, so that an open session costs what
 //! it holds and no more: its two streams, a [`Direction`] each way (no buffer while
 //! idle, see `direction.rs`), one timer and the stop (polled only when it woke:
-//! `woken.rs`). As `async` functions nested
-//! three deep (the copy, its `select!`, the idle wait), the same state took 1.7 KiB
-//! of the session's task: each level keeps its own copy of its arguments.
+//! `woken.rs`). As `async` functions nested three deep (the copy, its `select!`, the
+//! idle wait) under the session's, the same state took 3.9 KiB (dhat, 3,000 idle
+//! sessions): each level keeps its own copy of its arguments.
 //!
 //! The idle clock touches no timer on the data path: a poll that moved bytes notes
 //! the time, and the timer, when it fires, re-arms itself from that note.

@@ -4,7 +4,7 @@
 //! freed as soon as it is written. An idle session (all that tens of thousands of
 //! pooled database connections ever are) holds no copy buffer at all, where tokio's
 //! `copy_bidirectional` holds two of 8 KiB for the session's whole life: measured at
-//! 9,000 idle sessions, 17.3 KiB of RSS each with it (see `benches/BENCHMARKS.md`).
+//! 9,500 idle sessions, 17.2 KiB of RSS each with it (see `benches/BENCHMARKS.md`).
 //!
 //! The scratch buffer is borrowed only inside one `poll` call, never across an
 //! `await`, so every session of a thread shares it safely. A direction may start
