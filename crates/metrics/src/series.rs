@@ -35,7 +35,7 @@ pub struct HistogramCell {
 }
 
 impl HistogramCell {
-    pub(crate) fn register(key: Key) -> Self {
+    fn register(key: Key) -> Self {
         Self {
             key,
             handle: ArcSwapOption::empty(),

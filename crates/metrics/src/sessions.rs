@@ -12,7 +12,8 @@ use crate::names::{
     L4_REFUSED_TOTAL, L4_SESSION_DURATION_SECONDS, L4_SESSIONS_TOTAL,
     UPSTREAM_BYTES_RECEIVED_TOTAL, UPSTREAM_BYTES_SENT_TOTAL,
 };
-use crate::series::{HistogramCell, key};
+use crate::series::{histogram, key};
+use metrics::Key;
 
 /// Why a layer-4 connection was closed before it reached a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,8 +108,12 @@ impl SessionEnd {
 pub struct L4ListenerSeries {
     refused: [LazyCounter; 9],
     ended: [LazyCounter; 4],
-    /// `sluicegate_l4_session_duration_seconds`; `None` in the default (unlisted).
-    duration: Option<Arc<HistogramCell>>,
+    /// `sluicegate_l4_session_duration_seconds`'s key; `None` in the default
+    /// (unlisted). Looked up at each sample rather than kept as a handle: a session
+    /// outlives reloads, and a handle of an older config's series is not renewed
+    /// after the scrapes that may drop it (see [`crate::HistogramCell`]), so its
+    /// samples would go to a series no longer exported. One lookup a session.
+    duration: Option<Arc<Key>>,
 }
 
 impl L4ListenerSeries {
@@ -123,10 +128,10 @@ impl L4ListenerSeries {
                 let labels = [("listener", listener), ("end", e.label())];
                 LazyCounter::new(key(L4_SESSIONS_TOTAL, &labels))
             }),
-            duration: Some(Arc::new(HistogramCell::register(key(
+            duration: Some(Arc::new(key(
                 L4_SESSION_DURATION_SECONDS,
                 &[("listener", listener)],
-            )))),
+            ))),
         }
     }
 
@@ -143,14 +148,7 @@ impl L4ListenerSeries {
             self.ended[i].increment(1);
         }
         if let Some(duration) = &self.duration {
-            duration.record(lasted.as_secs_f64());
-        }
-    }
-
-    /// Renews its histogram handle; see [`HistogramCell`].
-    pub fn renew_histograms(&self) {
-        if let Some(duration) = &self.duration {
-            duration.renew();
+            histogram(duration).record(lasted.as_secs_f64());
         }
     }
 

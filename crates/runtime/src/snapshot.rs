@@ -99,9 +99,6 @@ impl Snapshot {
     pub fn renew_histograms(&self) {
         for listener in &self.listeners {
             listener.series.renew_histograms();
-            if let Some(l4) = &listener.l4 {
-                l4.series.renew_histograms();
-            }
         }
         for backend in self.clusters.iter().flat_map(|c| c.backends.iter()) {
             backend.series.renew_histograms();

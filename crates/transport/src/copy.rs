@@ -64,6 +64,8 @@ pin_project! {
         down: Direction,
         up_done: bool,
         down_done: bool,
+        // Which direction the next poll copies first (they take turns).
+        down_first: bool,
         idle: Duration,
         // Bytes moved both ways at the last poll, and when that count last changed.
         moved: u64,
@@ -87,6 +89,7 @@ impl<C, B, F> CopySession<C, B, F> {
             down: Direction::default(),
             up_done: false,
             down_done: false,
+            down_first: false,
             idle,
             moved: 0,
             last: Instant::now(),
@@ -125,7 +128,9 @@ where
 
 /// Both directions until both are done (each has passed its reader's EOF on), or
 /// until either fails: then the session is over both ways, as with tokio's
-/// `copy_bidirectional`.
+/// `copy_bidirectional`. Which goes first alternates from poll to poll: a direction
+/// copies until its reader has nothing, and under tokio's task budget the one polled
+/// second of a saturated pair would get nothing at all.
 fn both_ways<C, B, F>(
     this: &mut Projected<'_, C, B, F>,
     cx: &mut Context<'_>,
@@ -135,17 +140,19 @@ where
     B: AsyncRead + AsyncWrite + Unpin,
 {
     let (client, backend) = (&mut *this.client, &mut *this.backend);
-    if !*this.up_done {
-        *this.up_done = this
-            .up
-            .poll_copy(cx, Pin::new(&mut *client), Pin::new(&mut *backend))?
-            .is_ready();
-    }
-    if !*this.down_done {
-        *this.down_done = this
-            .down
-            .poll_copy(cx, Pin::new(backend), Pin::new(client))?
-            .is_ready();
+    *this.down_first = !*this.down_first;
+    for down in [*this.down_first, !*this.down_first] {
+        if down && !*this.down_done {
+            *this.down_done = this
+                .down
+                .poll_copy(cx, Pin::new(&mut *backend), Pin::new(&mut *client))?
+                .is_ready();
+        } else if !down && !*this.up_done {
+            *this.up_done = this
+                .up
+                .poll_copy(cx, Pin::new(&mut *client), Pin::new(&mut *backend))?
+                .is_ready();
+        }
     }
     if *this.up_done && *this.down_done {
         Poll::Ready(Ok(()))
@@ -177,21 +184,34 @@ fn idle<C, B, F>(this: &mut Projected<'_, C, B, F>, cx: &mut Context<'_>) -> Pol
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tokio::task::JoinHandle;
 
     use super::*;
 
+    /// A copy spawned between two in-memory pipes of `size` bytes, `prefix` sent
+    /// first, idle after `idle`, ended by `stop`: the client's far end, the backend's
+    /// far end, and the copy.
+    fn copying<F>(
+        size: usize,
+        prefix: &'static [u8],
+        idle: Duration,
+        stop: F,
+    ) -> (DuplexStream, DuplexStream, JoinHandle<Copied>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (client, client_far) = tokio::io::duplex(size);
+        let (backend, backend_far) = tokio::io::duplex(size);
+        let prefix = Bytes::from_static(prefix);
+        let copy = tokio::spawn(CopySession::new(client, backend, prefix, idle, stop));
+        (client_far, backend_far, copy)
+    }
+
     #[tokio::test]
     async fn a_half_close_passes_on_and_the_other_way_keeps_flowing() {
-        let (client, mut client_far) = tokio::io::duplex(1024);
-        let (backend, mut backend_far) = tokio::io::duplex(1024);
-        let copy = tokio::spawn(CopySession::new(
-            client,
-            backend,
-            Bytes::new(),
-            Duration::from_secs(60),
-            std::future::pending(),
-        ));
+        let (mut client_far, mut backend_far, copy) =
+            copying(1024, b"", Duration::from_secs(60), std::future::pending());
         client_far.write_all(b"request").await.unwrap();
         client_far.shutdown().await.unwrap();
         let mut got = Vec::new();
@@ -212,15 +232,8 @@ mod tests {
     async fn a_slow_reader_gets_every_byte_in_order_through_the_pending_buffer() {
         // 64-byte pipes: nearly every write is partial, so the pending path carries
         // most of the bytes.
-        let (client, mut client_far) = tokio::io::duplex(64);
-        let (backend, mut backend_far) = tokio::io::duplex(64);
-        let copy = tokio::spawn(CopySession::new(
-            client,
-            backend,
-            Bytes::new(),
-            Duration::from_secs(60),
-            std::future::pending(),
-        ));
+        let (mut client_far, mut backend_far, copy) =
+            copying(64, b"", Duration::from_secs(60), std::future::pending());
         let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let expected = sent.clone();
         let writer = tokio::spawn(async move {
@@ -248,15 +261,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_session_ends_at_its_idle_timeout_with_its_counts() {
-        let (client, mut client_far) = tokio::io::duplex(1024);
-        let (backend, _backend_far) = tokio::io::duplex(1024);
-        let copy = tokio::spawn(CopySession::new(
-            client,
-            backend,
-            Bytes::new(),
-            Duration::from_secs(30),
-            std::future::pending(),
-        ));
+        let (mut client_far, _backend_far, copy) =
+            copying(1024, b"", Duration::from_secs(30), std::future::pending());
         client_far.write_all(b"ping").await.unwrap();
         let copied = copy.await.unwrap();
         assert!(matches!(copied.end, CopyEnd::Idle), "{copied:?}");
@@ -265,16 +271,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_bytes_read_ahead_reach_the_backend_before_the_clients_next() {
-        let (client, mut client_far) = tokio::io::duplex(1024);
-        let (backend, mut backend_far) = tokio::io::duplex(1024);
-        let prefix = Bytes::from_static(b"read ahead;");
-        let copy = tokio::spawn(CopySession::new(
-            client,
-            backend,
-            prefix,
+        let (mut client_far, mut backend_far, copy) = copying(
+            1024,
+            b"read ahead;",
             Duration::from_secs(60),
             std::future::pending(),
-        ));
+        );
         client_far.write_all(b"then this").await.unwrap();
         client_far.shutdown().await.unwrap();
         let mut got = Vec::new();
@@ -287,19 +289,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_stop_ends_a_busy_session_when_it_fires() {
-        let (client, mut client_far) = tokio::io::duplex(1024);
-        let (backend, mut backend_far) = tokio::io::duplex(1024);
         let (fire, fired) = tokio::sync::oneshot::channel::<()>();
         let stop = async move {
             let _ = fired.await;
         };
-        let copy = tokio::spawn(CopySession::new(
-            client,
-            backend,
-            Bytes::new(),
-            Duration::from_secs(60),
-            stop,
-        ));
+        let (mut client_far, mut backend_far, copy) =
+            copying(1024, b"", Duration::from_secs(60), stop);
         // Bytes wake the session many times; the stop is not ready through them.
         let mut back = [0u8; 4];
         for _ in 0..50 {

@@ -102,7 +102,8 @@ impl Direction {
             return Poll::Ready(Ok(()));
         }
         while !self.pending.is_empty() {
-            let n = ready!(writer.as_mut().poll_write(cx, &self.pending))?;
+            // At most what was offered, whatever the writer says: never a panic here.
+            let n = ready!(writer.as_mut().poll_write(cx, &self.pending))?.min(self.pending.len());
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -137,7 +138,7 @@ impl Direction {
         }
         let written = match writer.poll_write(cx, read) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Ok(n)) => n.min(read.len()),
             Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
             Poll::Pending => 0,
         };

@@ -8,22 +8,25 @@
 //! under `wrk -c 1000` (perf: tokio's `Notified` locks its waiter list at each poll),
 //! for a signal that comes once in a session's life, if ever.
 //!
-//! The task's waker is the one of the last poll that polled the inner future: a
-//! `Woken` must stay in one task (a spawned session does).
+//! Every poll registers the task's waker ([`AtomicWaker`]: one compare-and-swap, no
+//! clone when it is the same waker) before it looks at the flag, so a wake from
+//! another thread between the two is never lost: it finds the waker registered, or
+//! the flag is seen.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
+use atomic_waker::AtomicWaker;
 use pin_project_lite::pin_project;
 
 /// What the inner future's waker does: note the wake, wake the task.
 #[derive(Debug)]
 struct Signal {
     woken: AtomicBool,
-    task: Mutex<Option<Waker>>,
+    task: AtomicWaker,
 }
 
 impl Wake for Signal {
@@ -33,14 +36,7 @@ impl Wake for Signal {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            task.wake();
-        }
+        self.task.wake();
     }
 }
 
@@ -59,7 +55,7 @@ impl<F> Woken<F> {
         let signal = Signal {
             // The first poll polls the inner future: it registers its waker then.
             woken: AtomicBool::new(true),
-            task: Mutex::new(None),
+            task: AtomicWaker::new(),
         };
         Self {
             inner,
@@ -73,15 +69,11 @@ impl<F: Future> Future for Woken<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        // Registered first: a wake after the flag is read finds the task's waker.
+        this.signal.task.register(cx.waker());
         if !this.signal.woken.swap(false, Ordering::AcqRel) {
             return Poll::Pending;
         }
-        // The task's waker first: a wake while the inner future is polled finds it.
-        *this
-            .signal
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
         let waker = Waker::from(Arc::clone(this.signal));
         this.inner.poll(&mut Context::from_waker(&waker))
     }
@@ -90,6 +82,7 @@ impl<F: Future> Future for Woken<F> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
