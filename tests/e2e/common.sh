@@ -27,6 +27,22 @@ fail() {
     exit 1
 }
 
+# need_tools TOOL...: exits, naming the first of the TOOLs that is not installed.
+need_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "${0##*/}: $tool is missing" >&2; exit 1; }
+    done
+}
+
+# sluicegate_binary [PATH]: the binary under test (PATH, else the debug build), built
+# first when it is not there.
+sluicegate_binary() {
+    local bin=${1:-${CARGO_TARGET_DIR:-target}/debug/sluicegate}
+    [[ -x $bin ]] || cargo build -q -p sluicegate >&2
+    echo "$bin"
+}
+
 # A port nothing listens on right now (bound, then released).
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -27,13 +27,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/sluicegate}
-if [[ ! -x $BIN ]]; then
-    cargo build -q -p sluicegate
-fi
-for tool in python3 curl; do
-    command -v "$tool" >/dev/null || { echo "idle_conns.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=tests/e2e/common.sh
+source tests/e2e/common.sh
+need_tools python3 curl
+BIN=$(sluicegate_binary "${1:-}")
 CONNS=${CONNS:-10000}
 # Which connections send one request: every other one (mixed), none (silent), all (kept).
 IDLE_MODE=${IDLE_MODE:-mixed}
@@ -43,7 +40,7 @@ case $IDLE_MODE in
 esac
 IDLE_TLS=${IDLE_TLS:-0}
 if [[ $IDLE_TLS == 1 ]]; then
-    command -v openssl >/dev/null || { echo "idle_conns.sh: openssl is missing" >&2; exit 1; }
+    need_tools openssl
     MAX_BYTES_PER_CONN=${MAX_BYTES_PER_CONN:-24576}
     # Python's handshakes, one after another, take longer than plain connects.
     IDLE_TIMEOUT=${IDLE_TIMEOUT:-60}
@@ -63,8 +60,6 @@ if (( $(ulimit -n) < CONNS + 1000 )); then
 fi
 (( CONNS >= 1000 )) || { echo "idle_conns.sh: ulimit -n $(ulimit -n) is too low" >&2; exit 1; }
 
-# shellcheck source=tests/e2e/common.sh
-source tests/e2e/common.sh
 POLL=0.2
 
 FAIL_LOGS=(sluicegate.log clients.out)

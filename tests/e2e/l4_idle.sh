@@ -19,13 +19,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/sluicegate}
-if [[ ! -x $BIN ]]; then
-    cargo build -q -p sluicegate
-fi
-for tool in python3 curl; do
-    command -v "$tool" >/dev/null || { echo "l4_idle.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=tests/e2e/common.sh
+source tests/e2e/common.sh
+need_tools python3 curl
+BIN=$(sluicegate_binary "${1:-}")
 SESSIONS=${SESSIONS:-10000}
 IDLE_TIMEOUT=${IDLE_TIMEOUT:-20}
 MAX_BYTES_PER_SESSION=${MAX_BYTES_PER_SESSION:-3380}
@@ -36,8 +33,6 @@ if (( $(ulimit -n) < 2 * SESSIONS + 1000 )); then
 fi
 (( SESSIONS >= 1000 )) || { echo "l4_idle.sh: ulimit -n $(ulimit -n) is too low" >&2; exit 1; }
 
-# shellcheck source=tests/e2e/common.sh
-source tests/e2e/common.sh
 POLL=0.2
 FAIL_LOGS=(sluicegate.log clients.out backend.log)
 
