@@ -1,10 +1,14 @@
 //! The PROXY protocol over real sockets: v1 and v2 headers (IPv4 and IPv6) read on a
 //! tcp listener and the client they name sent on to the backend in the cluster's
 //! version; the real peer sent when no header came in; a header from a peer outside
-//! `trusted` refused; and on an http listener the named client in `X-Forwarded-For`.
+//! `trusted` refused; on an http listener the named client in `X-Forwarded-For`; and
+//! a cluster behind an http listener that sends the header, on connections kept by
+//! client.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sluicegate_core::ProxyVersion;
 use sluicegate_testkit::{Backend, WAIT, init_tracing, start_proxy, within};
@@ -125,4 +129,117 @@ async fn an_http_listener_forwards_the_named_client() {
     .await
     .unwrap();
     assert!(plain.is_empty());
+}
+
+/// An HTTP/1.1 backend that reads a PROXY header first on each connection, then
+/// answers every request on it (keep-alive, no bodies) with
+/// `<source> <destination> #<n>`: the client the header named and the request's
+/// number on that connection. Returns its address and its count of connections.
+async fn proxy_reading_http() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let Ok(header) = sluicegate_transport::read_proxy_header(&mut stream).await else {
+                    return;
+                };
+                let named = match header.addresses {
+                    Some((source, destination)) => format!("{source} {destination}"),
+                    None => "local".to_owned(),
+                };
+                let mut read = header.rest.to_vec();
+                let mut buf = [0u8; 4096];
+                for n in 1.. {
+                    while !read.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(got) => read.extend_from_slice(&buf[..got]),
+                        }
+                    }
+                    let end = read.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    read.drain(..end);
+                    let body = format!("{named} #{n}");
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, connections)
+}
+
+/// Sends `GET /` on `stream` and reads the response's body (`content-length` framed).
+async fn get(stream: &mut TcpStream) -> String {
+    within(WAIT, "a response", async {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await?;
+        let mut read = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            assert!(
+                n > 0,
+                "closed mid-response: {:?}",
+                String::from_utf8_lossy(&read)
+            );
+            read.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&read).to_lowercase();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: ")?.trim().parse().ok())
+                    .unwrap();
+                if body.len() >= length {
+                    assert!(head.starts_with("http/1.1 200"), "{text}");
+                    return Ok::<_, std::io::Error>(body[..length].to_owned());
+                }
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn http_requests_reach_the_backend_on_connections_of_their_own_client() {
+    init_tracing();
+    let (backend, connections) = proxy_reading_http().await;
+    let yaml = format!(
+        "listeners:\n  web:\n    address: 127.0.0.1:0\n    proxy_protocol: {{ accept: true, trusted: [127.0.0.1] }}\n    routes:\n      - cluster: app\nclusters:\n  app:\n    send_proxy_protocol: v2\n    backends: [{{ address: {backend} }}]\n"
+    );
+    let proxy = start_proxy(&yaml).await;
+    // Two clients, as an L4 tier in front names them.
+    let open = |source: &str| {
+        let header = proxy_header(
+            ProxyVersion::V2,
+            source.parse().unwrap(),
+            "10.0.0.1:80".parse().unwrap(),
+        )
+        .unwrap();
+        let addr = proxy.listener("web");
+        async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.write_all(&header).await.unwrap();
+            stream
+        }
+    };
+    let mut first = open("192.0.2.1:1111").await;
+    let mut second = open("198.51.100.2:2222").await;
+    assert_eq!(get(&mut first).await, "192.0.2.1:1111 10.0.0.1:80 #1");
+    assert_eq!(get(&mut second).await, "198.51.100.2:2222 10.0.0.1:80 #1");
+    // Each client's next requests reuse its own connection, never the other's.
+    assert_eq!(get(&mut first).await, "192.0.2.1:1111 10.0.0.1:80 #2");
+    assert_eq!(get(&mut second).await, "198.51.100.2:2222 10.0.0.1:80 #2");
+    assert_eq!(get(&mut first).await, "192.0.2.1:1111 10.0.0.1:80 #3");
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
 }

@@ -179,9 +179,14 @@ fn routes(
         };
         match clusters.get(&r.cluster) {
             None => unknown_cluster(errors, format!("{path}.cluster"), &r.cluster, clusters),
-            Some(c) if c.send_proxy_protocol.is_some() => {
+            Some(c)
+                if c.send_proxy_protocol.is_some()
+                    && matches!(c.upstream_protocol.as_deref(), Some("h2" | "h2c")) =>
+            {
+                // A header names the one client a connection opened for; an HTTP/2
+                // connection carries every client's requests at once.
                 let msg = format!(
-                    "cluster \"{}\" sends the PROXY protocol (send_proxy_protocol), which only tcp and tls_passthrough listeners send so far: HTTP upstream connections are pooled across clients",
+                    "cluster \"{}\" sends the PROXY protocol (send_proxy_protocol) over HTTP/2 (upstream_protocol), whose connections carry many clients' requests at once, where a PROXY header names one: use upstream_protocol: http1 (each client gets connections of its own)",
                     r.cluster
                 );
                 errors.push(format!("{path}.cluster"), msg);

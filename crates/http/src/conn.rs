@@ -21,6 +21,9 @@ pub(crate) struct ClientConn {
     pub(crate) peer: Peer,
     /// The client's socket address.
     pub(crate) addr: SocketAddr,
+    /// The address it connected to (`0.0.0.0:0` when unknown): with `addr`, what a
+    /// PROXY protocol header sent for it names.
+    pub(crate) local: SocketAddr,
     /// The address it connected to, as a `Host` value: the `Host` of a request that
     /// came without one (HTTP/1.0), so a backend learns the name the client used
     /// rather than its own address.
@@ -58,6 +61,7 @@ impl ClientConn {
             listener,
             peer: Peer::new(peer),
             addr: peer,
+            local: local.unwrap_or(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))),
             host,
             scheme: if secure { Scheme::HTTPS } else { Scheme::HTTP },
             requests: http2.then(Activity::new),

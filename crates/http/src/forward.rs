@@ -16,7 +16,7 @@ use sluicegate_runtime::{
     Backend, BetweenAttempts, Cluster, InFlightGuard, RetryGuard, RetryPolicy,
 };
 use sluicegate_upstream::{
-    AddedFields, BackendUpstream, Lease, LiveCluster, Outgoing, UpstreamBody,
+    AddedFields, BackendUpstream, ClientKey, Lease, LiveCluster, Outgoing, UpstreamBody,
 };
 
 use crate::body::ProxyBody;
@@ -44,6 +44,8 @@ struct HeadCopy {
     headers: HeaderMap,
     /// The fields the proxy added, beside the map (`forwarded.rs`).
     added: AddedFields,
+    /// Its client, for a cluster that sends the PROXY protocol.
+    client: Option<ClientKey>,
 }
 
 impl HeadCopy {
@@ -55,6 +57,7 @@ impl HeadCopy {
             version: request.version(),
             headers: request.headers().clone(),
             added: outgoing.added.clone(),
+            client: outgoing.client.as_deref().copied(),
         }
     }
 
@@ -64,7 +67,7 @@ impl HeadCopy {
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.clone();
-        Box::new(Outgoing::new(request, self.added.clone()))
+        Box::new(Outgoing::new(request, self.added.clone()).for_client(self.client))
     }
 }
 

@@ -198,10 +198,14 @@ async fn proxy(
     let limit = retry.filter(|_| resend).map(|p| p.buffer);
     let mut body = Prepared::of(body, limit).await?;
     let first = body.take().ok_or_else(no_backend)?;
+    // A cluster that sends the PROXY protocol keeps each client's connections apart
+    // (`upstream`'s pool): the request says whose it is.
+    let client = cluster.send_proxy_protocol.map(|_| (conn.addr, conn.local));
+    let request = Outgoing::new(Request::from_parts(head, first), added).for_client(client);
     let exchange = Exchange {
         target,
         key,
-        request: Box::new(Outgoing::new(Request::from_parts(head, first), added)),
+        request: Box::new(request),
         body,
         resend,
         upgrade: asked.is_some(),

@@ -91,7 +91,9 @@ fn backend_series_count_per_listener_and_class() {
 fn an_idle_backend_registers_nothing() {
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || {
-        let series = BackendSeries::register("api", "127.0.0.1:9001", &[Some("web")]);
+        // A backend of its own in each test: the handles of a live key are shared
+        // process-wide (`lazy.rs`), and the tests run in parallel.
+        let series = BackendSeries::register("api", "127.0.0.1:9002", &[Some("web")]);
         series.renew_histograms();
         series.touch();
     });
@@ -207,7 +209,8 @@ impl metrics::Recorder for CallRecorder {
 fn a_touch_reaches_every_counter_a_backend_registered() {
     let recorder = CallRecorder::default();
     metrics::with_local_recorder(&recorder, || {
-        let series = BackendSeries::register("api", "127.0.0.1:9001", &[Some("web")]);
+        // Its own backend, as in `an_idle_backend_registers_nothing`.
+        let series = BackendSeries::register("api", "127.0.0.1:9003", &[Some("web")]);
         series.requests(0).unwrap().count(200);
         series.connect_error(ConnectReason::Refused);
         series.body_errors().count(BodyErrorReason::Closed);

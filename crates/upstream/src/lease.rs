@@ -6,7 +6,7 @@ use hyper::client::conn::http1::SendRequest;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::h2_pool::StreamSlot;
-use crate::pool::{Inner, SendBody};
+use crate::pool::{Home, Inner, SendBody};
 
 /// What one exchange holds until its response has been read: an HTTP/1 connection
 /// (which [`Lease::release`] returns to its pool once the response was read to its
@@ -36,18 +36,18 @@ struct HeldConnection<B> {
     pool: Weak<Inner<B>>,
     /// Released with the connection: back in the pool, or closed.
     permit: Option<OwnedSemaphorePermit>,
-    /// The worker stack it goes back to: that of the worker driving it.
-    home: usize,
+    /// Where it goes back to: the stack of the worker driving it, or its client's.
+    home: Home,
 }
 
 impl<B: SendBody> Lease<B> {
-    /// An HTTP/1 connection of `pool`, going back to stack `home` on release, with
-    /// the pool `permit` it holds until then.
+    /// An HTTP/1 connection of `pool`, going back to `home` on release, with the
+    /// pool `permit` it holds until then.
     pub(crate) fn connection(
         sender: SendRequest<B>,
         pool: Weak<Inner<B>>,
         permit: Option<OwnedSemaphorePermit>,
-        home: usize,
+        home: Home,
     ) -> Self {
         Self {
             held: Held::Connection(Box::new(HeldConnection {

@@ -40,7 +40,7 @@ pub use field_names::FieldNames;
 pub use h2_pool::{H2Pool, StreamSlot};
 pub use lease::Lease;
 pub use live::{Live, LiveCluster};
-pub use outgoing::Outgoing;
+pub use outgoing::{ClientKey, Outgoing};
 pub use pool::{Pool, SendBody};
 pub use queue::Limit;
 pub use send_error::{SendError, SendFailure};

@@ -7,9 +7,16 @@
 //! under callgrind, with the vector's own cost left out), for one value every request
 //! has.
 
+use std::net::SocketAddr;
+
 use http::Request;
 
 use crate::added_fields::AddedFields;
+
+/// The client a request is sent for, as a PROXY protocol header names it: its address
+/// and the address it connected to. A cluster that sends the header keeps each
+/// client's connections apart (see `pool.rs`).
+pub type ClientKey = (SocketAddr, SocketAddr);
 
 /// A request for a backend, with the fields added to its head.
 #[derive(Debug)]
@@ -18,12 +25,26 @@ pub struct Outgoing<B> {
     pub request: Request<B>,
     /// Written after the fields of `request`'s map.
     pub added: AddedFields,
+    /// Its client, for a cluster that sends the PROXY protocol; `None` otherwise.
+    /// Boxed: only such clusters' requests carry one.
+    pub client: Option<Box<ClientKey>>,
 }
 
 impl<B> Outgoing<B> {
     /// `request` with `added` to write after its own fields.
     pub fn new(request: Request<B>, added: AddedFields) -> Self {
-        Self { request, added }
+        Self {
+            request,
+            added,
+            client: None,
+        }
+    }
+
+    /// This request, sent for `client` (see [`Outgoing::client`]).
+    #[must_use]
+    pub fn for_client(mut self, client: Option<ClientKey>) -> Self {
+        self.client = client.map(Box::new);
+        self
     }
 
     /// `request` with nothing added.
@@ -40,7 +61,9 @@ impl<B> Outgoing<B> {
     /// The request with the added fields moved into its map, for a client that writes
     /// only the map (hyper's).
     pub fn merged(self) -> Request<B> {
-        let Self { mut request, added } = self;
+        let Self {
+            mut request, added, ..
+        } = self;
         added.append_to(request.headers_mut());
         request
     }

@@ -35,12 +35,20 @@
 //! hands the connection to whoever holds the response (`hyper::upgrade::on`), and
 //! such a connection never comes back: the caller drops its [`Lease`] unreleased.
 //!
+//! A cluster that sends the PROXY protocol (`send_proxy_protocol`) writes the header
+//! once, when a connection opens, so a connection speaks for one client only: its
+//! connections are kept by client (address and the address it connected to, as
+//! Envoy keys its pools by the downstream connection's PROXY state), each client's
+//! reused only by that client's requests, and all go through hyper's client.
+//!
 //! The pool is generic over the request body `B` ([`SendBody`]): it never names
 //! the body type of the layer above (the retry buffer lives in the `http` crate).
 
 use sluicegate_metrics::BodyErrors;
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -57,7 +65,7 @@ use crate::connector::Connector;
 use crate::direct::framing::{CHUNKED_TWICE, chunked_codings};
 use crate::direct::{self, Stacks};
 use crate::lease::Lease;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{ClientKey, Outgoing};
 use crate::queue::{Limit, Permits};
 use crate::send_error::{SendError, SendFailure, is_reset};
 use crate::upstream_body::UpstreamBody;
@@ -124,6 +132,9 @@ pub(crate) struct Inner<B> {
     idle: Box<[Mutex<Vec<Idle<B>>>]>,
     /// Idle connections of the in-task client (`direct.rs`), a stack per worker.
     direct: Arc<Stacks>,
+    /// With `send_proxy_protocol`: idle connections by the client they speak for
+    /// (the worker stacks stay empty).
+    by_client: Mutex<HashMap<ClientKey, Vec<Idle<B>>>>,
     /// Connections open or opening.
     open: Arc<AtomicUsize>,
     /// The backend's body error counters, for its connections and bodies.
@@ -135,6 +146,22 @@ struct Idle<B> {
     sender: SendRequest<B>,
     since: Instant,
 }
+
+/// Where a connection goes back to when its response has been read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Home {
+    /// The stack of this worker.
+    Worker(usize),
+    /// The connections of this client (a cluster with `send_proxy_protocol`).
+    Client(ClientKey),
+}
+
+/// The client a PROXY header names when a request came without one (none does: the
+/// `http` crate sets every such request's client): nobody.
+const NO_CLIENT: ClientKey = (
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+);
 
 impl<B: SendBody> Pool<B> {
     /// An empty pool of connections made by `connector`, at most `limit` of them
@@ -151,6 +178,7 @@ impl<B: SendBody> Pool<B> {
             limit: limit.map(|limit| Permits::new(limit, queued)),
             idle: (0..worker::count()).map(|_| Mutex::default()).collect(),
             direct: Arc::new(Stacks::new(worker::count(), idle_timeout)),
+            by_client: Mutex::default(),
             open: Arc::default(),
             body_errors,
         });
@@ -186,43 +214,55 @@ impl<B: SendBody> Pool<B> {
             },
             None => None,
         };
+        let mut request = request;
         let here = worker::current() % self.inner.idle.len();
-        if !fresh && direct::carries(&request.request) {
+        let home = match (self.inner.connector.proxy, request.client.take()) {
+            (Some(_), client) => Home::Client(client.map_or(NO_CLIENT, |c| *c)),
+            (None, _) => Home::Worker(here),
+        };
+        if matches!(home, Home::Worker(_)) && !fresh && direct::carries(&request.request) {
             return self.send_direct(request, permit, (here, deadline)).await;
         }
         // Boxed: hyper's client carries the rarer requests (with a body, an upgrade, a
         // resend on a fresh connection), and inline its future with its timer would
         // take ~600 bytes of every request's future, held for the whole exchange.
-        let sent = self.send_hyper(request, fresh, (permit, here));
+        let sent = self.send_hyper(request, fresh, (permit, home));
         match Box::pin(tokio::time::timeout_at(deadline, sent)).await {
             Ok(result) => result,
             Err(_) => Err(SendFailure::sent(SendError::TimedOut)),
         }
     }
 
-    /// `send` on hyper's client, untimed (`send` bounds it).
+    /// `send` on hyper's client, untimed (`send` bounds it), on a connection of
+    /// `home`'s.
     async fn send_hyper(
         &self,
         request: Box<Outgoing<B>>,
         fresh: bool,
-        (permit, here): (Option<OwnedSemaphorePermit>, usize),
+        (permit, home): (Option<OwnedSemaphorePermit>, Home),
     ) -> Result<(Response<UpstreamBody>, Lease<B>), SendFailure<Outgoing<B>>> {
         let mut request = request.merged();
+        // What goes back unsent keeps its client, for the next backend's header.
+        let back = |request| {
+            let mut unsent = Outgoing::handed_back(request);
+            if let Home::Client(client) = home {
+                unsent.client = Some(Box::new(client));
+            }
+            unsent
+        };
         loop {
             let idle = if fresh {
                 None
             } else {
-                self.inner.checkout(here)
+                self.inner.checkout_home(home)
             };
             let (mut sender, home, reused) = match idle {
                 Some((sender, home)) => (sender, home, true),
                 // Boxed: a connect (TCP, TLS, handshake) is rare next to a reuse, and
                 // inline its state would be copied with every request's future.
-                None => match Box::pin(self.inner.connect()).await {
-                    Ok(sender) => (sender, here, false),
-                    Err(error) => {
-                        return Err(SendFailure::unsent(error, Outgoing::handed_back(request)));
-                    }
+                None => match Box::pin(self.inner.connect_room(home)).await {
+                    Ok(sender) => (sender, home, false),
+                    Err(error) => return Err(SendFailure::unsent(error, back(request))),
                 },
             };
             if reused && sender.ready().await.is_err() {
@@ -253,7 +293,7 @@ impl<B: SendBody> Pool<B> {
                         let given_back = None;
                         return Err(SendFailure {
                             error,
-                            unsent: unsent.map(Outgoing::handed_back),
+                            unsent: unsent.map(back),
                             given_back,
                         });
                     }
@@ -273,6 +313,35 @@ fn chunked_twice(headers: &http::HeaderMap) -> bool {
 }
 
 impl<B: SendBody> Inner<B> {
+    /// An idle connection of `home` and where it goes back: for a worker, see
+    /// [`Self::checkout`]; for a client, that client's most recently used.
+    fn checkout_home(&self, home: Home) -> Option<(SendRequest<B>, Home)> {
+        match home {
+            Home::Worker(here) => self
+                .checkout(here)
+                .map(|(sender, at)| (sender, Home::Worker(at))),
+            Home::Client(client) => self.pop_client(client).map(|sender| (sender, home)),
+        }
+    }
+
+    /// The most recently used live connection of `client`, dropping expired and
+    /// closed ones (and the client's entry, once empty).
+    fn pop_client(&self, client: ClientKey) -> Option<SendRequest<B>> {
+        let mut by_client = self.by_client.lock().ok()?;
+        let idle = by_client.get_mut(&client)?;
+        let mut found = None;
+        while let Some(entry) = idle.pop() {
+            if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
+                found = Some(entry.sender);
+                break;
+            }
+        }
+        if idle.is_empty() {
+            by_client.remove(&client);
+        }
+        found
+    }
+
     /// An idle connection and the stack it came from: worker `here`'s most recently
     /// used, else, at the limit, another worker's.
     fn checkout(&self, here: usize) -> Option<(SendRequest<B>, usize)> {
@@ -311,26 +380,65 @@ impl<B: SendBody> Inner<B> {
         None
     }
 
-    /// Puts a connection whose response was read to its end back on stack `home`.
-    pub(crate) fn give_back(&self, sender: SendRequest<B>, home: usize) {
+    /// Puts a connection whose response was read to its end back where it came
+    /// from: its worker's stack, or its client's connections.
+    pub(crate) fn give_back(&self, sender: SendRequest<B>, home: Home) {
         if sender.is_closed() {
             return;
         }
-        if let Some(Ok(mut idle)) = self.idle.get(home).map(Mutex::lock)
-            && idle.len() < MAX_IDLE
-        {
-            idle.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
+        let entry = Idle {
+            sender,
+            since: Instant::now(),
+        };
+        match home {
+            Home::Worker(at) => {
+                if let Some(Ok(mut idle)) = self.idle.get(at).map(Mutex::lock)
+                    && idle.len() < MAX_IDLE
+                {
+                    idle.push(entry);
+                }
+            }
+            Home::Client(client) => {
+                if let Ok(mut by_client) = self.by_client.lock() {
+                    let idle = by_client.entry(client).or_default();
+                    if idle.len() < MAX_IDLE {
+                        idle.push(entry);
+                    }
+                }
+            }
         }
     }
 
-    /// A new connection, driven by a task on the calling worker and counted in
-    /// `open` until that task ends.
-    async fn connect(&self) -> Result<SendRequest<B>, SendError> {
+    /// [`Self::connect`], after closing another client's idle connection if the
+    /// backend is at its limit: a client's connections serve no other, so at the
+    /// limit a new client's takes the place of an idle one (the permit already bounds
+    /// the requests on their way).
+    async fn connect_room(&self, home: Home) -> Result<SendRequest<B>, SendError> {
+        if let (Home::Client(client), Some(permits)) = (home, &self.limit)
+            && self.open.load(Ordering::Relaxed) >= permits.limit.connections as usize
+            && let Ok(mut by_client) = self.by_client.lock()
+        {
+            let other = by_client.keys().find(|k| **k != client).copied();
+            if let Some(idle) = other.and_then(|other| by_client.get_mut(&other)) {
+                // Dropped: its connection closes.
+                drop(idle.remove(0));
+                if idle.is_empty() {
+                    by_client.retain(|_, idle| !idle.is_empty());
+                }
+            }
+        }
+        self.connect(home).await
+    }
+
+    /// A new connection for `home` (for a client: the PROXY header naming it sent
+    /// first), driven by a task on the calling worker and counted in `open` until
+    /// that task ends.
+    async fn connect(&self, home: Home) -> Result<SendRequest<B>, SendError> {
         let open = OpenCount::new(&self.open);
-        let stream = self.connector.connect(false).await?;
+        let stream = match home {
+            Home::Worker(_) => self.connector.connect(false).await?,
+            Home::Client(client) => self.connector.connect_for(client).await?,
+        };
         let (sender, connection) = http1::Builder::new()
             .max_header_size(MAX_RESPONSE_HEAD)
             .handshake(TokioIo::new(stream))
@@ -358,6 +466,12 @@ impl<B: SendBody> Inner<B> {
                     .unwrap_or(idle.len());
                 idle.drain(..fresh);
             }
+        }
+        if let Ok(mut by_client) = self.by_client.lock() {
+            by_client.retain(|_, idle| {
+                idle.retain(|e| e.since.elapsed() < self.idle_timeout && !e.sender.is_closed());
+                !idle.is_empty()
+            });
         }
     }
 }
