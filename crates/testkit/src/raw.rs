@@ -76,7 +76,7 @@ impl Backend {
             if let Some(line) = Heads::default().next(&mut stream).await {
                 counters.request(line);
                 let _ = stream.write_all(answer).await;
-                let _ = stream.shutdown().await;
+                lingering_close(stream).await;
             }
         })
     }
@@ -89,10 +89,23 @@ impl Backend {
             if let Some(line) = Heads::default().next(&mut stream).await {
                 counters.request(line);
                 let _ = stream.write_all(OK_RESPONSE).await;
-                let _ = stream.shutdown().await;
+                lingering_close(stream).await;
             }
         })
     }
+}
+
+/// Half-closes `stream`, then reads and drops what the proxy still sends (a request
+/// body not read) until it closes too, for at most [`crate::WAIT`]: closed with
+/// unread bytes, the socket would send a reset, and a reset makes the proxy's kernel
+/// drop the answer's bytes it has not read yet (what a test then finds missing).
+async fn lingering_close(mut stream: TcpStream) {
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut scratch = [0u8; 4096];
+        while let Ok(1..) = stream.read(&mut scratch).await {}
+    };
+    let _ = tokio::time::timeout(crate::WAIT, drain).await;
 }
 
 impl Backend {
