@@ -58,9 +58,6 @@ enum Kind {
         /// A retry's budget slot, held to the end of its response body (as Envoy).
         _retry: Option<RetryGuard>,
         lease: Lease<RequestBody>,
-        /// The backend's body failed: the error, held back for one poll (see
-        /// `poll_frame`).
-        failed: Option<BodyError>,
     },
     Local(Full<Bytes>),
     /// A `101`'s: no bytes; the backend's side until it is taken.
@@ -131,7 +128,6 @@ impl ProxyBody {
                 _guard: guard,
                 _retry: retry,
                 lease,
-                failed: None,
             },
             timer: None,
             log: None,
@@ -163,28 +159,12 @@ impl Body for ProxyBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         let (polled, ended) = match &mut this.kind {
-            Kind::Upstream {
-                body,
-                lease,
-                failed,
-                ..
-            } => {
-                if let Some(error) = failed.take() {
-                    return Poll::Ready(Some(Err(error)));
-                }
+            Kind::Upstream { body, lease, .. } => {
                 let polled = Pin::new(&mut *body).poll_frame(cx);
-                if let Poll::Ready(Some(Err(error))) = polled {
+                if let Poll::Ready(Some(Err(error))) = &polled {
                     // The client's response is cut short (its connection closed, or
-                    // its stream reset) and the backend connection closed. Not yet:
-                    // hyper's HTTP/1 server drops the bytes it has buffered when a
-                    // body fails, so it gets one `Pending` first, which it spends
-                    // flushing what it was given (BE-05: every byte the backend
-                    // sent reaches the client; without it, `truncated_bodies.rs`
-                    // lost the last chunk about once in ten runs).
+                    // its stream reset) and the backend connection closed.
                     tracing::warn!("response body from a backend failed, cut short: {error}");
-                    *failed = Some(error);
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
                 }
                 let ended = matches!(polled, Poll::Ready(None)) || body.is_end_stream();
                 if ended {

@@ -67,7 +67,9 @@ impl HeadCopy {
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.clone();
-        Box::new(Outgoing::new(request, self.added.clone()).for_client(self.client))
+        let mut outgoing = Box::new(Outgoing::new(request, self.added.clone()));
+        outgoing.client = self.client.map(Box::new);
+        outgoing
     }
 }
 

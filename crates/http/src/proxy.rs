@@ -200,12 +200,14 @@ async fn proxy(
     let first = body.take().ok_or_else(no_backend)?;
     // A cluster that sends the PROXY protocol keeps each client's connections apart
     // (`upstream`'s pool): the request says whose it is.
-    let client = cluster.send_proxy_protocol.map(|_| (conn.addr, conn.local));
-    let request = Outgoing::new(Request::from_parts(head, first), added).for_client(client);
+    let mut request = Box::new(Outgoing::new(Request::from_parts(head, first), added));
+    if cluster.send_proxy_protocol.is_some() {
+        request.client = Some(Box::new((conn.addr, conn.local)));
+    }
     let exchange = Exchange {
         target,
         key,
-        request: Box::new(request),
+        request,
         body,
         resend,
         upgrade: asked.is_some(),

@@ -40,13 +40,6 @@ impl<B> Outgoing<B> {
         }
     }
 
-    /// This request, sent for `client` (see [`Outgoing::client`]).
-    #[must_use]
-    pub fn for_client(mut self, client: Option<ClientKey>) -> Self {
-        self.client = client.map(Box::new);
-        self
-    }
-
     /// `request` with nothing added.
     pub fn plain(request: Request<B>) -> Self {
         Self::new(request, AddedFields::default())
