@@ -19,7 +19,6 @@ mod error;
 mod layer4;
 mod phase;
 mod pipeline;
-mod quiet;
 mod send_timeout;
 mod server;
 mod shared;

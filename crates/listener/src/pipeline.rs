@@ -42,13 +42,13 @@ use sluicegate_http::{Accepted, ClientTimeouts, HttpVersion, Source};
 use sluicegate_metrics::L4ListenerSeries;
 use sluicegate_runtime::ListenerTls;
 use sluicegate_tls::{Alpn, Handshake};
+use sluicegate_transport::{LazyQuiet, Quiet};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::counted::Counted;
 use crate::layer4;
 use crate::phase::{Phase, Phases};
-use crate::quiet::{LazyQuiet, Quiet};
 use crate::send_timeout::{SendClock, UNLISTED_SEND_TIMEOUT};
 use crate::sniff::sniff_h2;
 

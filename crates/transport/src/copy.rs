@@ -7,7 +7,7 @@
 //! [`CopySession`] is a future written by hand, so that an open session costs what
 //! it holds and no more: its two streams, a [`Direction`] each way (no buffer while
 //! idle, see `direction.rs`), one timer and the stop (polled only when it woke:
-//! `woken.rs`). As `async` functions nested three deep (the copy, its `select!`, the
+//! `quiet.rs`). As `async` functions nested three deep (the copy, its `select!`, the
 //! idle wait) under the session's, the same state took 3.9 KiB (dhat, 3,000 idle
 //! sessions): each level keeps its own copy of its arguments.
 //!
@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
 use crate::direction::Direction;
-use crate::woken::Woken;
+use crate::quiet::Quiet;
 
 /// How a session's copy ended.
 #[derive(Debug)]
@@ -73,12 +73,11 @@ pin_project! {
         #[pin]
         timer: Sleep,
         // Polled only when it woke: the session's task is woken by every byte.
-        #[pin]
-        stop: Woken<F>,
+        stop: Quiet<F>,
     }
 }
 
-impl<C, B, F> CopySession<C, B, F> {
+impl<C, B, F: Future> CopySession<C, B, F> {
     /// A copy between `client` and `backend` that sends `prefix` (bytes read from the
     /// client ahead of the copy) to the backend first.
     pub fn new(client: C, backend: B, prefix: Bytes, idle: Duration, stop: F) -> Self {
@@ -94,7 +93,7 @@ impl<C, B, F> CopySession<C, B, F> {
             moved: 0,
             last: Instant::now(),
             timer: tokio::time::sleep(idle),
-            stop: Woken::new(stop),
+            stop: Quiet::new(stop),
         }
     }
 }
@@ -112,7 +111,7 @@ where
         let end = match both_ways(&mut this, cx) {
             Poll::Ready(Ok(())) => CopyEnd::Closed,
             Poll::Ready(Err(error)) => CopyEnd::Failed(error),
-            Poll::Pending if this.stop.as_mut().poll(cx).is_ready() => CopyEnd::Stopped,
+            Poll::Pending if Pin::new(&mut *this.stop).poll(cx).is_ready() => CopyEnd::Stopped,
             Poll::Pending => {
                 ready!(idle(&mut this, cx));
                 CopyEnd::Idle

@@ -11,12 +11,13 @@ mod activity;
 mod copy;
 mod direction;
 mod proxy_header;
+mod quiet;
 mod rewound;
-mod woken;
 
 pub use activity::{Activity, Stamped};
 pub use copy::{Copied, CopyEnd, CopySession};
 pub use proxy_header::{
     MAX_HEADER, ProxyHeader, ProxyHeaderError, proxy_header, read_proxy_header,
 };
+pub use quiet::{LazyQuiet, Quiet};
 pub use rewound::Rewound;
