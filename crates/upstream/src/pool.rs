@@ -329,13 +329,7 @@ impl<B: SendBody> Inner<B> {
     fn pop_client(&self, client: ClientKey) -> Option<SendRequest<B>> {
         let mut by_client = self.by_client.lock().ok()?;
         let idle = by_client.get_mut(&client)?;
-        let mut found = None;
-        while let Some(entry) = idle.pop() {
-            if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
-                found = Some(entry.sender);
-                break;
-            }
-        }
+        let found = self.pop_live(idle);
         if idle.is_empty() {
             by_client.remove(&client);
         }
@@ -372,12 +366,22 @@ impl<B: SendBody> Inner<B> {
     /// closed ones.
     fn pop(&self, at: usize) -> Option<SendRequest<B>> {
         let mut idle = self.idle.get(at)?.lock().ok()?;
+        self.pop_live(&mut idle)
+    }
+
+    /// The most recently used live connection of `idle`, dropping dead ones above it.
+    fn pop_live(&self, idle: &mut Vec<Idle<B>>) -> Option<SendRequest<B>> {
         while let Some(entry) = idle.pop() {
-            if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
+            if self.live(&entry) {
                 return Some(entry.sender);
             }
         }
         None
+    }
+
+    /// Whether an idle connection may still be used: open, and not idle too long.
+    fn live(&self, entry: &Idle<B>) -> bool {
+        !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout
     }
 
     /// Puts a connection whose response was read to its end back where it came
@@ -419,11 +423,13 @@ impl<B: SendBody> Inner<B> {
             && let Ok(mut by_client) = self.by_client.lock()
         {
             let other = by_client.keys().find(|k| **k != client).copied();
-            if let Some(idle) = other.and_then(|other| by_client.get_mut(&other)) {
-                // Dropped: its connection closes.
+            if let Some(other) = other
+                && let Some(idle) = by_client.get_mut(&other)
+            {
+                // Its oldest, dropped: the connection closes.
                 drop(idle.remove(0));
                 if idle.is_empty() {
-                    by_client.retain(|_, idle| !idle.is_empty());
+                    by_client.remove(&other);
                 }
             }
         }
@@ -460,16 +466,13 @@ impl<B: SendBody> Inner<B> {
         self.direct.evict_expired();
         for stack in &self.idle {
             if let Ok(mut idle) = stack.lock() {
-                let fresh = idle
-                    .iter()
-                    .position(|e| e.since.elapsed() < self.idle_timeout && !e.sender.is_closed())
-                    .unwrap_or(idle.len());
+                let fresh = idle.iter().position(|e| self.live(e)).unwrap_or(idle.len());
                 idle.drain(..fresh);
             }
         }
         if let Ok(mut by_client) = self.by_client.lock() {
             by_client.retain(|_, idle| {
-                idle.retain(|e| e.since.elapsed() < self.idle_timeout && !e.sender.is_closed());
+                idle.retain(|e| self.live(e));
                 !idle.is_empty()
             });
         }
