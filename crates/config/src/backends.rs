@@ -17,6 +17,7 @@ use crate::spec::{BackendSpec, defaults};
 pub(crate) fn names(raw: &RawConfig) -> impl Iterator<Item = (String, u16)> + '_ {
     raw.clusters
         .values()
+        .filter(|c| c.discovery.is_none())
         .flat_map(|c| &c.backends)
         .filter_map(|b| match Target::parse(&b.address) {
             Some(Target::Name(host, port)) => Some((host, port)),

@@ -24,7 +24,21 @@ pub(crate) fn cluster(
 ) -> Option<ClusterSpec> {
     let at = format!("clusters.{name}");
     check_name(errors, &at, name);
-    let backends = crate::backends::backends(errors, &at, &c.backends, lookups);
+    let discovery = c
+        .discovery
+        .as_ref()
+        .and_then(|d| crate::discovery::discovery(errors, &format!("{at}.discovery"), d));
+    let backends = match &c.discovery {
+        None => crate::backends::backends(errors, &at, &c.backends, lookups),
+        Some(_) => {
+            if !c.backends.is_empty() {
+                let message = "backends and discovery are exclusive: a discovered cluster's \
+                               backends come from its source";
+                errors.push(format!("{at}.backends"), message);
+            }
+            Vec::new()
+        }
+    };
     // A name stands for all its addresses; an entry in error still counts as one.
     let count = backends.len().max(c.backends.len());
     let policy = crate::policy::policy(errors, &at, c, count);
@@ -68,6 +82,7 @@ pub(crate) fn cluster(
         tls: upstream.tls,
         slow_start: timeouts.slow_start,
         backends,
+        discovery,
         health_check,
         outlier,
         unreachable,

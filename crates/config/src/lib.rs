@@ -13,6 +13,9 @@ mod admin;
 mod backends;
 mod cluster;
 mod diff;
+mod discovered;
+mod discovery;
+mod discovery_spec;
 mod dupes;
 mod duration;
 mod env;
@@ -51,6 +54,10 @@ mod yaml;
 mod yaml_path;
 
 pub use diff::diff;
+pub use discovered::{MAX_DISCOVERED, discovered_set};
+pub use discovery_spec::{
+    DiscoverySpec, DnsQuery, DnsSpec, EmptyAnswer, SourceSpec, discovery_defaults,
+};
 pub use duration::parse_duration;
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};

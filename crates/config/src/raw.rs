@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod discovery;
 mod l4;
+pub use discovery::{RawDiscovery, RawDns};
 pub use l4::RawProxyProtocol;
 
 /// The whole file.
@@ -275,6 +277,8 @@ pub struct RawCluster {
     /// The backends.
     #[serde(default)]
     pub backends: Vec<RawBackend>,
+    /// Where the backends come from instead of `backends:`.
+    pub discovery: Option<RawDiscovery>,
 }
 
 /// `health_check:` of a cluster.

@@ -83,7 +83,7 @@ impl Target {
 
 /// A DNS name: labels of letters, digits, `-` and `_` (used in internal zones),
 /// separated by dots, not starting or ending with `.` or `-`.
-fn is_host_name(host: &str) -> bool {
+pub(crate) fn is_host_name(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 253
         && host

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use sluicegate_core::{ClusterName, ListenerName, Protocol, ProxyVersion, UpstreamProtocol};
 
+use crate::discovery_spec::DiscoverySpec;
 use crate::health_spec::{HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::l4_spec::{L4Spec, ProxyProtocolSpec};
 use crate::policy_spec::PolicySpec;
@@ -315,8 +316,11 @@ pub struct ClusterSpec {
     pub tls: Option<UpstreamTlsSpec>,
     /// Window over which a backend that joins ramps from 10% to its full weight.
     pub slow_start: Option<Duration>,
-    /// Backends, in file order.
+    /// Backends, in file order; for a cluster with `discovery`, the source's last good
+    /// set in address order (none as parsed: the reload core fills them in).
     pub backends: Vec<BackendSpec>,
+    /// Where the backends come from when the file does not list them.
+    pub discovery: Option<DiscoverySpec>,
     /// Active health checks, if any.
     pub health_check: Option<HealthCheckSpec>,
     /// Outlier ejection, if on.

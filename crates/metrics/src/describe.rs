@@ -184,6 +184,22 @@ pub fn describe() {
          not done within handshake_timeout; error: refused, e.g. no common version or cipher, \
          or the client gave up)."
     );
+    describe_counter!(
+        DISCOVERY_UPDATES_TOTAL,
+        "Answers of a cluster's discovery source (DNS), by cluster and result: applied (the \
+         set changed and is served), unchanged, empty (no backends in the answer: the last good \
+         set kept, under empty: keep_last), failed (the lookup failed: the last good set kept), \
+         rejected (the set cannot serve in the cluster: the last good set kept)."
+    );
+    describe_gauge!(
+        DISCOVERY_BACKENDS,
+        "Backends a discovered cluster serves, from its source's last good answer, by cluster."
+    );
+    describe_gauge!(
+        DISCOVERY_LAST_SUCCESS_TIMESTAMP_SECONDS,
+        "Unix time of a discovered cluster's last good answer (applied or unchanged), by \
+         cluster: alert when it falls behind."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label says which sluicegate build runs."

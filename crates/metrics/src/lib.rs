@@ -2,7 +2,7 @@
 //! HELP text ([`describe`]), the bounded label values ([`CodeClass`], [`ErrorKind`],
 //! [`ConnectReason`]) and the bundles of handles the data plane records into
 //! ([`BackendSeries`], [`ListenerSeries`], [`CodeCounters`], [`ProcessSeries`],
-//! [`HealthSeries`], [`RetrySeries`], [`TlsSeries`], and the layer-4 sessions'
+//! [`HealthSeries`], [`RetrySeries`], [`TlsSeries`], [`DiscoverySeries`], and the layer-4 sessions'
 //! [`L4ListenerSeries`] and [`UpstreamBytes`]).
 //!
 //! It talks only to the `metrics` facade: whichever recorder is installed (the
@@ -30,6 +30,7 @@ mod backend_gauges;
 mod body_errors;
 mod buckets;
 mod describe;
+mod discovery;
 mod health;
 mod labels;
 mod lazy;
@@ -45,6 +46,7 @@ pub use buckets::BucketHistograms;
 pub use lazy::LazyCounter;
 
 pub use describe::describe;
+pub use discovery::{DiscoveryResult, DiscoverySeries};
 pub use health::{HealthSeries, RetryReason, RetrySeries};
 pub use labels::{CodeClass, ConnectReason, ConnectionLimit, ErrorKind, RejectReason};
 pub use series::{

@@ -71,6 +71,14 @@ pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
 /// 1 when the last reload attempt was applied (or none was made yet), 0 when it was
 /// rejected and an older config still serves.
 pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "sluicegate_config_last_reload_successful";
+/// Answers of a cluster's discovery source, by cluster and result (applied,
+/// unchanged, empty, failed, rejected).
+pub const DISCOVERY_UPDATES_TOTAL: &str = "sluicegate_discovery_updates_total";
+/// Backends a discovered cluster serves from its source's last good answer.
+pub const DISCOVERY_BACKENDS: &str = "sluicegate_discovery_backends";
+/// Unix time of a discovered cluster's last good answer (applied or unchanged).
+pub const DISCOVERY_LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "sluicegate_discovery_last_success_timestamp_seconds";
 /// Always 1; its `version` label says which build runs.
 pub const BUILD_INFO: &str = "sluicegate_build_info";
 

@@ -10,7 +10,7 @@ use sluicegate_core::{ClusterName, EndpointSet, PickKey, ProxyVersion, UpstreamP
 
 use crate::upstream_tls::UpstreamTls;
 use sluicegate_health::{Check, Outlier, Unreachable, mark_unreachable, schedule_readmission};
-use sluicegate_metrics::RetrySeries;
+use sluicegate_metrics::{DiscoverySeries, RetrySeries};
 
 use crate::origin::Origin;
 use crate::retry::{RetryBudget, RetryPolicy};
@@ -70,6 +70,8 @@ pub struct Cluster {
     pub retry: Option<RetryPolicy>,
     /// Its retry series (no-ops without retries).
     pub retry_series: RetrySeries,
+    /// Its discovery source's series, for a cluster with `discovery:`.
+    pub discovery_series: Option<DiscoverySeries>,
     /// Requests in flight over all backends (carried across reloads by cluster name).
     pub(crate) in_flight: Arc<AtomicU64>,
     /// Retries in flight (carried like `in_flight`).

@@ -16,7 +16,9 @@ use sluicegate_routing::{
     EscapedSlashes, HostPattern, Matcher, PathPattern, PathRules, Route, RouteTable,
 };
 
-use sluicegate_metrics::{BackendSeries, HealthSeries, ListenerSeries, RetrySeries};
+use sluicegate_metrics::{
+    BackendSeries, DiscoverySeries, HealthSeries, ListenerSeries, RetrySeries,
+};
 
 use crate::cluster::HealthCache;
 use crate::cluster_health::cluster_health;
@@ -306,6 +308,10 @@ fn cluster(
     } else {
         RetrySeries::noop()
     };
+    let discovery_series = spec
+        .discovery
+        .as_ref()
+        .map(|_| DiscoverySeries::register(spec.name.as_str()));
     Cluster {
         name: spec.name.clone(),
         policy: policy(spec.name.as_str(), &spec.policy, &backends),
@@ -326,6 +332,7 @@ fn cluster(
         health,
         retry,
         retry_series,
+        discovery_series,
         in_flight,
         retries: RetryBudget::new(retries),
         cache: HealthCache::default(),

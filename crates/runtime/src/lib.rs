@@ -20,6 +20,7 @@ mod check_transport;
 mod cluster;
 mod cluster_health;
 mod compile;
+mod discovered;
 mod handle;
 mod hash_key;
 mod l4;
@@ -35,6 +36,8 @@ mod retry;
 mod self_target;
 mod snapshot;
 mod supervisor;
+#[cfg(test)]
+mod test_target;
 mod trusted;
 mod upstream_tls;
 
@@ -42,6 +45,7 @@ pub use apply::{Apply, ApplyError};
 pub use backend::{Backend, BackendState, Carried, InFlightGuard};
 pub use cluster::{Cluster, ClusterHealth};
 pub use compile::{CompileError, compile};
+pub use discovered::Discovered;
 pub use handle::SnapshotHandle;
 pub use hash_key::{HashKey, hash_ip, stable_hash};
 pub use l4::{L4Listener, ProxyProtocolIn};

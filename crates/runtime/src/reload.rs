@@ -1,7 +1,14 @@
 //! The reload core: config text → parse and validate → compare with the running config
 //! → compile against the running snapshot → diff → apply, in one place for every input
-//! (the binary's file watcher, SIGHUP and admin API, the testkit, and next, service
-//! discovery, which hands in a [`Config`] without text).
+//! (the binary's file watcher, SIGHUP and admin API, the testkit, and service
+//! discovery, which hands in one cluster's new backend set: [`Reload::discovered`]).
+//!
+//! A discovered cluster's backends are not in the file: the core keeps each one's
+//! last good set (`discovered.rs`) and fills it into every config it applies, so a
+//! file reload keeps them, and a discovery update is a reload of the running config
+//! that touches only that cluster: compiled against the running snapshot, its
+//! backends that stay keep their state by `BackendKey`, those that leave stop being
+//! picked at once while their requests finish on the snapshot they started with.
 //!
 //! A config equal to the running one applies nothing: no listener, pool, health
 //! checker or series is rebuilt and the generation stays (Envoy Gateway drops
@@ -20,9 +27,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sluicegate_config::Config;
+use sluicegate_config::{BackendSpec, Config, DiscoverySpec, EmptyAnswer};
+use sluicegate_core::ClusterName;
 
 use crate::apply::{Apply, ApplyError};
+use crate::discovered::{Discovered, DiscoveredSets};
 use crate::reload_outcome::{Rejection, ReloadError, ReloadOutcome, Transient};
 
 /// The running config and where its snapshots are served: every reload goes through
@@ -34,13 +43,17 @@ pub struct Reload<A> {
     /// The directory relative file paths in a text are relative to (the config
     /// file's); `None`: as written.
     base_dir: Option<PathBuf>,
+    /// Each discovered cluster's last good set.
+    discovered: DiscoveredSets,
 }
 
 impl<A: Apply> Reload<A> {
-    /// The core of a server that serves `running` through `target`.
+    /// The core of a server that serves `running` through `target`; the backends of
+    /// its discovered clusters are their sources' last good sets.
     pub fn new(target: A, running: Config) -> Self {
         Self {
             target,
+            discovered: DiscoveredSets::of(&running),
             running,
             base_dir: None,
         }
@@ -73,10 +86,65 @@ impl<A: Apply> Reload<A> {
         self.config(config, shown).await
     }
 
+    /// Serves `answer`, the backends `cluster`'s discovery source found under `spec`,
+    /// as the running config with that cluster's set replaced (see the module docs).
+    /// An empty answer keeps the last good set under `empty: keep_last`; a set that
+    /// cannot serve in the cluster is rejected, naming `clusters.NAME.discovery`.
+    pub async fn discovered(
+        &mut self,
+        cluster: &ClusterName,
+        spec: &DiscoverySpec,
+        answer: Vec<BackendSpec>,
+    ) -> Result<Discovered, Rejection> {
+        let Some(running) = self
+            .running
+            .clusters
+            .iter()
+            .find(|c| &c.name == cluster && c.discovery.as_ref() == Some(spec))
+        else {
+            return Ok(Discovered::Stale);
+        };
+        if answer.is_empty() && spec.empty == EmptyAnswer::KeepLast {
+            return Ok(Discovered::KeptLast);
+        }
+        let set = sluicegate_config::discovered_set(running, answer).map_err(|message| {
+            let path = format!("clusters.{cluster}.discovery");
+            Rejection::permanent(vec![ReloadError::new(path, message)])
+        })?;
+        if set == running.backends {
+            return Ok(Discovered::Unchanged);
+        }
+        let old = self.discovered.replace(cluster, spec, set);
+        let shown = format!("discovery of cluster {cluster}");
+        match self.config(self.running.clone(), &shown).await {
+            Ok(ReloadOutcome::Applied {
+                generation,
+                changes,
+            }) => Ok(Discovered::Applied {
+                generation,
+                changes,
+            }),
+            Ok(ReloadOutcome::Rejected(errors)) => {
+                self.discovered.restore(cluster, old);
+                Err(Rejection::permanent(errors))
+            }
+            Err(rejection) => {
+                self.discovered.restore(cluster, old);
+                Err(rejection)
+            }
+        }
+    }
+
     /// Compiles `next` against the running snapshot and serves it, unless it equals
-    /// the running config (then nothing is touched and the generation stays).
-    pub async fn config(&mut self, next: Config, shown: &str) -> Result<ReloadOutcome, Rejection> {
+    /// the running config (then nothing is touched and the generation stays). Its
+    /// discovered clusters get their last good sets first.
+    pub async fn config(
+        &mut self,
+        mut next: Config,
+        shown: &str,
+    ) -> Result<ReloadOutcome, Rejection> {
         let started = Instant::now();
+        self.discovered.fill(&mut next);
         let current = self.target.current();
         if next == self.running {
             let generation = current.generation;
@@ -113,6 +181,7 @@ impl<A: Apply> Reload<A> {
         let ms = started.elapsed().as_millis();
         tracing::info!("reload {generation} applied in {ms} ms: {summary}");
         log_resolutions(Some(&self.running), &next);
+        self.discovered = DiscoveredSets::of(&next);
         self.running = next;
         Ok(ReloadOutcome::Applied {
             generation,
@@ -184,50 +253,15 @@ fn apply_error(e: ApplyError) -> Rejection {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::{Snapshot, SnapshotHandle};
-
-    /// Serves into a handle, counting applies; refuses to bind listener `taken`.
-    struct Target {
-        handle: SnapshotHandle,
-        applies: AtomicUsize,
-    }
-
-    impl Apply for &Target {
-        fn current(&self) -> Arc<Snapshot> {
-            self.handle.load()
-        }
-
-        async fn apply(&self, next: Snapshot) -> Result<(), ApplyError> {
-            if next.listeners.iter().any(|l| l.name.as_str() == "taken") {
-                return Err(ApplyError::Bind {
-                    listener: "taken".into(),
-                    message: "listener taken: cannot bind".into(),
-                });
-            }
-            self.applies.fetch_add(1, Ordering::SeqCst);
-            self.handle.publish(next);
-            Ok(())
-        }
-    }
+    use crate::test_target::start;
 
     fn yaml(listener: &str, backend: &str) -> String {
         format!(
             "listeners:\n  {listener}:\n    address: 127.0.0.1:0\n    routes:\n      - cluster: app\nclusters:\n  app:\n    backends:\n      - address: {backend}\n"
         )
-    }
-
-    fn start(text: &str) -> (Target, Config) {
-        let config = sluicegate_config::parse(text).expect("a valid config");
-        let first = crate::compile(&config, None).expect("it compiles");
-        let target = Target {
-            handle: SnapshotHandle::new(first),
-            applies: AtomicUsize::new(0),
-        };
-        (target, config)
     }
 
     #[tokio::test]

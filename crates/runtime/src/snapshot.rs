@@ -128,6 +128,9 @@ impl Snapshot {
         }
         for cluster in &self.clusters {
             cluster.retry_series.touch();
+            if let Some(series) = &cluster.discovery_series {
+                series.touch();
+            }
             for backend in &cluster.backends {
                 backend.touch_metrics();
             }

@@ -48,6 +48,7 @@ fn cluster(out: &mut Vec<String>, name: &str, a: &ClusterSpec, b: &ClusterSpec) 
         out.push(format!("{at} upstream_protocol {x} → {y}"));
     }
     for (key, differs) in [
+        ("discovery", a.discovery != b.discovery),
         ("health_check", a.health_check != b.health_check),
         ("outlier", a.outlier != b.outlier),
         ("unreachable", a.unreachable != b.unreachable),

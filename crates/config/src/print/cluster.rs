@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_yaml::{Mapping, Value};
 
 use super::{duration, map, number, percent};
+use crate::discovery_spec::{DiscoverySpec, DnsQuery, SourceSpec};
 use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::policy_spec::{HashOn, PolicySpec};
 use crate::retry_spec::RetrySpec;
@@ -58,7 +59,16 @@ pub(super) fn cluster(c: &ClusterSpec) -> Value {
     if let Some(v) = c.send_proxy_protocol {
         out.insert("send_proxy_protocol".into(), Value::from(v.name()));
     }
-    out.insert("backends".into(), c.backends.iter().map(backend).collect());
+    match &c.discovery {
+        // The discovered set is the source's, not the file's: printed, it would no
+        // longer read back (a cluster has backends or discovery).
+        Some(d) => {
+            out.insert("discovery".into(), discovery(d));
+        }
+        None => {
+            out.insert("backends".into(), c.backends.iter().map(backend).collect());
+        }
+    }
     Value::Mapping(out)
 }
 
@@ -110,6 +120,25 @@ fn backend(b: &BackendSpec) -> Value {
         ("address", Value::from(b.address.to_string())),
         ("weight", number(b.weight.get())),
         ("down", Value::from(b.down)),
+    ]))
+}
+
+fn discovery(d: &DiscoverySpec) -> Value {
+    let SourceSpec::Dns(dns) = &d.source;
+    let mut source = match &dns.query {
+        DnsQuery::Addresses { name, port } => map([
+            ("name", Value::from(name.as_str())),
+            ("port", Value::from(*port)),
+        ]),
+        DnsQuery::Srv { name } => map([("srv", Value::from(name.as_str()))]),
+    };
+    source.insert("refresh".into(), duration(dns.refresh));
+    if let Some(resolver) = dns.resolver {
+        source.insert("resolver".into(), Value::from(resolver.to_string()));
+    }
+    Value::Mapping(map([
+        ("dns", Value::Mapping(source)),
+        ("empty", Value::from(d.empty.name())),
     ]))
 }
 
