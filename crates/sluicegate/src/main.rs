@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod demo;
 mod demo_backend;
+mod discovery;
 mod fd_limit;
 mod logging;
 mod reload;

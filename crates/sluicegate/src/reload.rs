@@ -22,6 +22,7 @@ use sluicegate_listener::Control;
 use sluicegate_runtime::{Rejection, Reload, ReloadError, ReloadOutcome, Transient};
 use tokio::sync::mpsc;
 
+use crate::discovery::Discovery;
 use crate::reload_log::ReloadAttempt;
 use crate::state::State;
 use crate::trigger::Trigger;
@@ -39,11 +40,13 @@ pub fn spawn(
     path: &Path,
     config: Config,
     state: Arc<State>,
+    mut discovery: Discovery,
 ) -> anyhow::Result<mpsc::Sender<Trigger>> {
     // Capacity 1: a trigger arriving while one is pending is already covered by it.
     let (triggers, received) = mpsc::channel(1);
     let watch = FileWatch::start(path, config.reload_debounce, triggers.clone())?;
     let text = std::fs::read_to_string(path).ok();
+    discovery.reconcile(&config, &state);
     let reloader = Reloader {
         path: path.to_path_buf(),
         core: Reload::new(state.control.clone(), config)
@@ -53,6 +56,7 @@ pub fn spawn(
         missing_warned: false,
         watch,
         retry: None,
+        discovery,
     };
     tokio::spawn(reloader.run(received));
     tokio::spawn(forward_sighup(triggers.clone()));
@@ -81,6 +85,8 @@ struct Reloader {
     watch: FileWatch,
     /// The armed retry: when it fires, and the wait it was armed with.
     retry: Option<(tokio::time::Instant, Duration)>,
+    /// The discovery sources of the running config, and their answers.
+    discovery: Discovery,
 }
 
 fn error(message: impl Into<String>) -> ReloadError {
@@ -90,12 +96,15 @@ fn error(message: impl Into<String>) -> ReloadError {
 impl Reloader {
     async fn run(mut self, mut triggers: mpsc::Receiver<Trigger>) {
         loop {
-            let trigger = match self.retry {
-                Some((at, _)) => tokio::select! {
-                    trigger = triggers.recv() => trigger,
-                    () = tokio::time::sleep_until(at) => Some(Trigger::Retry),
-                },
-                None => triggers.recv().await,
+            // With no retry armed, its branch waits for ever.
+            let retry = self.retry.map(|(at, _)| at);
+            let trigger = tokio::select! {
+                trigger = triggers.recv() => trigger,
+                () = sleep_until(retry) => Some(Trigger::Retry),
+                Some(update) = self.discovery.next() => {
+                    self.discovery.handle(&mut self.core, &self.state, update).await;
+                    continue;
+                }
             };
             let Some(trigger) = trigger else { return };
             self.handle(trigger).await;
@@ -116,6 +125,7 @@ impl Reloader {
             None => return,
             Some(Ok(applied)) => {
                 self.retry = None;
+                self.discovery.reconcile(self.core.running(), &self.state);
                 applied
             }
             Some(Err(rejection)) => {
@@ -201,6 +211,14 @@ impl Reloader {
     async fn apply(&mut self, text: &str) -> Result<ReloadOutcome, Rejection> {
         let shown = self.path.display().to_string();
         self.core.text(text, &shown).await
+    }
+}
+
+/// Sleeps until `at`; for ever when `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

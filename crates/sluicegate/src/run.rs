@@ -86,6 +86,9 @@ pub async fn start(
     if let Some(limit) = crate::fd_limit::raise() {
         crate::fd_limit::check(limit, config);
     }
+    let mut config = config.clone();
+    let discovery = crate::discovery::Discovery::start(&mut config).await;
+    let config = &config;
     let snapshot = sluicegate_runtime::compile(config, None)
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));
@@ -113,7 +116,7 @@ pub async fn start(
         tracing::info!("admin API on http://{addr}/ (metrics on /metrics)");
     }
     let state = Arc::new(State::new(server.control()));
-    let triggers = crate::reload::spawn(path, config.clone(), state.clone())?;
+    let triggers = crate::reload::spawn(path, config.clone(), state.clone(), discovery)?;
     admin.spawn(state.clone(), exporter, triggers);
     Ok(Running {
         server,

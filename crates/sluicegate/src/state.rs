@@ -1,11 +1,13 @@
 //! What the reload task and the admin API share about the running process.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use sluicegate_listener::Control;
 use sluicegate_metrics::ProcessSeries;
 
+use crate::discovery::DiscoveryStatus;
 use crate::reload_log::ReloadLog;
 
 /// The running process, as the admin API and the reload task see it.
@@ -16,6 +18,8 @@ pub struct State {
     /// Reload counters, generation, build info.
     pub process: ProcessSeries,
     reloads: Mutex<ReloadLog>,
+    /// Each discovered cluster's source and its last answer, by cluster name.
+    discovery: Mutex<BTreeMap<String, DiscoveryStatus>>,
     draining: AtomicBool,
 }
 
@@ -30,6 +34,7 @@ impl State {
                 env!("SLUICEGATE_RUSTC"),
             ),
             reloads: Mutex::new(ReloadLog::new()),
+            discovery: Mutex::new(BTreeMap::new()),
             draining: AtomicBool::new(false),
         }
     }
@@ -37,6 +42,13 @@ impl State {
     /// The reload log, locked. Never held across an `.await`.
     pub fn reloads(&self) -> MutexGuard<'_, ReloadLog> {
         self.reloads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The discovered clusters' sources, locked. Never held across an `.await`.
+    pub fn discovery(&self) -> MutexGuard<'_, BTreeMap<String, DiscoveryStatus>> {
+        self.discovery
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Marks the process as draining: `/ready` answers 503 from now on.

@@ -53,6 +53,14 @@ impl Detached {
         self.host(|| Backend::named(name))
     }
 
+    /// Hosts a [`Backend::named_on`] `addr` (e.g. `127.0.0.2:PORT`, for a DNS name whose
+    /// addresses share one port): every request is answered `200` with body `name`.
+    pub fn named_on(&mut self, name: &str, addr: SocketAddr) -> SocketAddr {
+        let backend = self.handle.block_on(Backend::named_on(name, addr));
+        self.backends.push(backend);
+        addr
+    }
+
     /// Hosts a [`Backend::named_localhost`] answering `name`, and returns its port:
     /// `localhost:PORT` answers `name` on every address `localhost` resolves to.
     pub fn localhost(&mut self, name: &str) -> u16 {

@@ -8,7 +8,8 @@
 //! switched at run time ([`Backend::switchable`]), for health-check tests. For
 //! upgrades: a WebSocket echo backend ([`Backend::websocket`]) and client
 //! ([`WsClient`]), and raw upgraded tunnels ([`Backend::upgrading`], [`upgrade`]). For
-//! HTTP/2 abuse: a client that writes frames as built ([`RawH2`], [`h2_frames`]).
+//! HTTP/2 abuse: a client that writes frames as built ([`RawH2`], [`h2_frames`]). For
+//! service discovery: a DNS server whose records change under test ([`DnsServer`]).
 //!
 //! The process-level tests of the binary run on std threads, without a tokio runtime,
 //! against a real `sluicegate run` child ([`ProcessProxy`], whose binary path the test
@@ -28,6 +29,7 @@ pub mod blocking;
 mod child;
 pub mod client;
 mod detached;
+mod dns;
 mod echo;
 mod files;
 mod grpc;
@@ -53,6 +55,7 @@ pub use backend::Backend;
 pub use child::{lines_of, signal, wait_exit};
 pub use client::{Conn, get, get_from, try_get};
 pub use detached::Detached;
+pub use dns::{DnsServer, Srv};
 pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed, dechunked};
 pub use files::{Scribbler, process_config, save};
 pub use grpc::{grpc_message, streaming_body};

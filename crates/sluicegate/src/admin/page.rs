@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::admin::status::{BackendStatus, ClusterStatus, ListenerStatus, ReloadReport, Status};
+use crate::discovery::DiscoveryStatus;
 
 /// The inline style sheet: the page loads nothing else.
 const STYLE: &str = r#"
@@ -157,11 +158,12 @@ fn cluster(out: &mut String, c: &ClusterStatus) {
     let _ = write!(
         out,
         "<h2><span class=\"kind\">Cluster</span>{}{panic} <small>{} &middot; {up}/{} backends up \
-         &middot; {} in flight &middot; {check}</small></h2><div class=\"scroll\"><table>{BACKEND_HEAD}<tbody>",
+         &middot; {} in flight &middot; {check}{}</small></h2><div class=\"scroll\"><table>{BACKEND_HEAD}<tbody>",
         escape(&c.name),
         escape(c.policy),
         c.backends.len(),
-        c.in_flight
+        c.in_flight,
+        source(c.discovery.as_ref()),
     );
     for b in &c.backends {
         backend(out, &c.name, b);
@@ -178,6 +180,25 @@ fn cluster(out: &mut String, c: &ClusterStatus) {
         sum(|b| b.in_flight),
         ratio_cell(failures, requests)
     );
+}
+
+/// Where a discovered cluster's backends come from and its source's last answer, as
+/// the tail of the cluster's heading; nothing for a cluster with `backends:`.
+fn source(discovery: Option<&DiscoveryStatus>) -> String {
+    let Some(d) = discovery else {
+        return String::new();
+    };
+    let last = match (d.last_result, &d.error) {
+        (None, _) => "no answer yet".to_owned(),
+        (Some(result), None) => result.to_owned(),
+        (Some(result), Some(why)) => format!("{result}: {why}, last good set kept"),
+    };
+    format!(
+        " &middot; discovery {} {}: {}",
+        d.source,
+        escape(&d.target),
+        escape(&last)
+    )
 }
 
 /// One backend row, with its drain (when up) or enable (when drained) button.
@@ -341,6 +362,7 @@ mod tests {
             health_check: None,
             panic: false,
             retries_in_flight: 0,
+            discovery: None,
             backends: backends.collect(),
         };
         Status {
@@ -464,5 +486,22 @@ mod tests {
         assert!(page.contains("<td class=\"n\">3</td>"));
         // Health does not take the operator's drain button away.
         assert!(page.contains("/backends/app/127.0.0.1:81/drain"));
+    }
+
+    #[test]
+    fn shows_a_discovered_cluster_source_and_its_last_answer() {
+        let mut st = status("api", &[("10.0.0.1:80", "up")]);
+        st.clusters[0].discovery = Some(DiscoveryStatus {
+            source: "dns",
+            target: "api.internal:80".into(),
+            last_result: Some("failed"),
+            last_answer_at: Some(1.0),
+            last_success_at: Some(0.5),
+            error: Some("lookup failed: <servfail>".into()),
+        });
+        let page = render(&st);
+        let want = "discovery dns api.internal:80: failed: lookup failed: &lt;servfail&gt;, last good set kept";
+        assert!(page.contains(want), "{page}");
+        assert!(!render(&status("web", &[])).contains("discovery"));
     }
 }

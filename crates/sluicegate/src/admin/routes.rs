@@ -149,10 +149,12 @@ impl Routes {
         let state = &self.state;
         let snapshot = state.control.current();
         let reloads = state.reloads();
+        let discovery = state.discovery();
         Status::of(
             &snapshot,
             |name| state.control.local_addr(name),
             &reloads,
+            &discovery,
             state.is_ready(),
         )
     }

@@ -1,6 +1,7 @@
 //! The model of `GET /status` (JSON) and of the HTML status page: a plain copy of the
 //! live config's state, taken at request time.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,6 +9,7 @@ use serde::Serialize;
 use sluicegate_health::{Check, Probe};
 use sluicegate_runtime::{Backend, Snapshot};
 
+use crate::discovery::DiscoveryStatus;
 use crate::reload_log::{ReloadAttempt, ReloadLog};
 use sluicegate_runtime::ReloadOutcome;
 
@@ -111,7 +113,10 @@ pub struct ClusterStatus {
     pub panic: bool,
     /// Retries in flight now.
     pub retries_in_flight: u64,
-    /// Its backends, in config order.
+    /// Where its backends come from, for a cluster with `discovery:`; `null` for one
+    /// with `backends:`.
+    pub discovery: Option<DiscoveryStatus>,
+    /// Its backends, in config order (a discovered cluster's in address order).
     pub backends: Vec<BackendStatus>,
 }
 
@@ -168,6 +173,7 @@ impl Status {
         snapshot: &Snapshot,
         bound: impl Fn(&str) -> Option<SocketAddr>,
         reloads: &ReloadLog,
+        discovery: &BTreeMap<String, DiscoveryStatus>,
         ready: bool,
     ) -> Self {
         Status {
@@ -201,6 +207,7 @@ impl Status {
                     health_check: c.health.check.as_deref().map(describe_check),
                     panic: c.in_panic(),
                     retries_in_flight: c.retries_in_flight(),
+                    discovery: discovery.get(c.name.as_str()).cloned(),
                     backends: c.backends.iter().map(BackendStatus::of).collect(),
                 })
                 .collect(),
