@@ -3,11 +3,13 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sluicegate_config::BackendSpec;
 use sluicegate_listener::{Control, DrainOutcome, Server, Workers};
-use sluicegate_runtime::{BackendState, Reload, SnapshotHandle, Transient};
+use sluicegate_runtime::{BackendState, Discovered, Reload, SnapshotHandle, Transient};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
@@ -152,6 +154,40 @@ impl Proxy {
                 }
             }
         }
+    }
+
+    /// Serves `backends` as the answer of discovered cluster `cluster`'s source (weight
+    /// 1 each), through the reload core as the binary's discovery does
+    /// (`Reload::discovered`). Panics if the cluster has no `discovery:` or the set
+    /// is rejected.
+    pub async fn discovered(&self, cluster: &str, backends: &[SocketAddr]) -> Discovered {
+        let mut core = self.core.lock().await;
+        let Some(running) = core
+            .running()
+            .clusters
+            .iter()
+            .find(|c| c.name.as_str() == cluster)
+        else {
+            panic!("the proxy has no cluster named {cluster:?}");
+        };
+        let (name, spec) = match &running.discovery {
+            Some(spec) => (running.name.clone(), spec.clone()),
+            None => panic!("cluster {cluster:?} has no discovery: block"),
+        };
+        let answer = backends.iter().map(|address| BackendSpec {
+            address: *address,
+            weight: NonZeroU32::MIN,
+            down: false,
+            name: None,
+        });
+        let served = within(
+            WAIT,
+            "serving a discovered set",
+            core.discovered(&name, &spec, answer.collect()),
+        );
+        served
+            .await
+            .unwrap_or_else(|r| panic!("the discovered set was rejected: {:?}", r.errors))
     }
 
     /// The published snapshot (backends' in-flight counts, policies …).
