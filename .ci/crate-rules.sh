@@ -15,9 +15,9 @@
 #   health    never depends on config, balance, tls or rustls, at any depth (the
 #             runtime maps the config into its parameter types and injects TLS as a
 #             health::TlsClient).
-#   discovery never depends on runtime, the data plane (upstream, http, tcp, listener)
-#             or hyper, at any depth: it hands answers to the reload side, in the
-#             config's vocabulary.
+#   discovery never depends on runtime or the data plane (upstream, http, tcp,
+#             listener), at any depth: it hands answers to the reload side, in the
+#             config's vocabulary (hyper reaches it only under tonic, etcd's gRPC).
 # A dependency that closes a cycle (http -> listener while listener -> http) makes
 # cargo itself fail first, which fails this script too.
 set -euo pipefail
@@ -65,8 +65,8 @@ forbid sluicegate-tls "" "tls sees neither the config nor hyper" \
   sluicegate-config hyper
 forbid sluicegate-health "" "health sees neither the config, the policies nor TLS (injected)" \
   sluicegate-config sluicegate-balance sluicegate-tls rustls
-forbid sluicegate-discovery "" "discovery hands answers to the reload side: no runtime, data plane or hyper" \
-  sluicegate-runtime sluicegate-upstream sluicegate-http sluicegate-tcp sluicegate-listener hyper
+forbid sluicegate-discovery "" "discovery hands answers to the reload side: no runtime or data plane" \
+  sluicegate-runtime sluicegate-upstream sluicegate-http sluicegate-tcp sluicegate-listener
 for crate in sluicegate-upstream sluicegate-http sluicegate-tcp sluicegate-listener; do
   forbid "$crate" 1 "the data plane reads runtime's snapshot, not config's types" \
     sluicegate-config

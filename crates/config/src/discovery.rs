@@ -25,15 +25,23 @@ pub(crate) fn discovery(
             EmptyAnswer::KeepLast
         }
     };
-    let Some(dns) = &raw.dns else {
-        errors.push(at, "give a source: dns");
-        return None;
+    let source = match (&raw.dns, &raw.etcd) {
+        (Some(dns), None) => SourceSpec::Dns(self::dns(errors, &format!("{at}.dns"), dns)?),
+        (None, Some(etcd)) => SourceSpec::Etcd(crate::discovery_etcd::etcd(
+            errors,
+            &format!("{at}.etcd"),
+            etcd,
+        )?),
+        (None, None) => {
+            errors.push(at, "give a source: dns or etcd");
+            return None;
+        }
+        (Some(_), Some(_)) => {
+            errors.push(at, "give one source: dns or etcd, not both");
+            return None;
+        }
     };
-    let dns = self::dns(errors, &format!("{at}.dns"), dns)?;
-    Some(DiscoverySpec {
-        source: SourceSpec::Dns(dns),
-        empty,
-    })
+    Some(DiscoverySpec { source, empty })
 }
 
 fn dns(errors: &mut Errors<'_>, at: &str, raw: &RawDns) -> Option<DnsSpec> {

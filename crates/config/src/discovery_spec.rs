@@ -3,6 +3,7 @@
 //! spec stays keeps its running lookups and its last good set.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Defaults of the `discovery:` keys.
@@ -17,6 +18,8 @@ pub mod discovery_defaults {
     pub const MIN_REFRESH: Duration = Duration::from_secs(1);
     /// The port of a `resolver:` given without one.
     pub const DNS_PORT: u16 = 53;
+    /// `etcd.timeout`: etcd's own clients' dial timeout.
+    pub const ETCD_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 /// Where a cluster's backends come from, and what an empty answer does.
@@ -33,6 +36,8 @@ pub struct DiscoverySpec {
 pub enum SourceSpec {
     /// DNS lookups, repeated.
     Dns(DnsSpec),
+    /// Keys under a prefix in etcd, watched.
+    Etcd(EtcdSpec),
 }
 
 impl SourceSpec {
@@ -47,6 +52,7 @@ impl SourceSpec {
                 query: DnsQuery::Srv { .. },
                 ..
             }) => "dns_srv",
+            SourceSpec::Etcd(_) => "etcd",
         }
     }
 
@@ -57,6 +63,7 @@ impl SourceSpec {
                 DnsQuery::Addresses { name, port } => format!("{name}:{port}"),
                 DnsQuery::Srv { name } => name.clone(),
             },
+            SourceSpec::Etcd(etcd) => etcd.prefix.clone(),
         }
     }
 }
@@ -90,6 +97,46 @@ pub enum DnsQuery {
         /// The SRV name (`_grpc._tcp.svc.internal`).
         name: String,
     },
+}
+
+/// `discovery.etcd`: where etcd is and which keys are the backends. Each key under
+/// `prefix` is one backend, its value JSON: `{"address": "10.0.0.7:8443", "weight": 2}`
+/// (`weight` optional, 1 by default).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EtcdSpec {
+    /// The members' URLs (`http://127.0.0.1:2379`), tried in turn.
+    pub endpoints: Vec<String>,
+    /// The key prefix.
+    pub prefix: String,
+    /// `(username, password)`, when etcd has authentication on.
+    pub credentials: Option<(String, String)>,
+    /// TLS to etcd, for `https` endpoints: `None` with `https` trusts the system's CAs.
+    pub tls: Option<EtcdTlsSpec>,
+    /// Longest wait to connect and for each request (the watch itself has none).
+    pub timeout: Duration,
+}
+
+/// The password is not written out (`{:?}` of a config goes to logs).
+impl std::fmt::Debug for EtcdSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.credentials.as_ref().map(|(user, _)| user);
+        f.debug_struct("EtcdSpec")
+            .field("endpoints", &self.endpoints)
+            .field("prefix", &self.prefix)
+            .field("username", &user)
+            .field("tls", &self.tls)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `discovery.etcd.tls`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdTlsSpec {
+    /// PEM file of the CAs trusted instead of the system's.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate chain and its key, for etcd's client-certificate auth.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// What an answer with no backends (an empty record set, NXDOMAIN, an empty etcd

@@ -15,6 +15,7 @@ mod cluster;
 mod diff;
 mod discovered;
 mod discovery;
+mod discovery_etcd;
 mod discovery_spec;
 mod dupes;
 mod duration;
@@ -56,7 +57,8 @@ mod yaml_path;
 pub use diff::diff;
 pub use discovered::{MAX_DISCOVERED, discovered_set};
 pub use discovery_spec::{
-    DiscoverySpec, DnsQuery, DnsSpec, EmptyAnswer, SourceSpec, discovery_defaults,
+    DiscoverySpec, DnsQuery, DnsSpec, EmptyAnswer, EtcdSpec, EtcdTlsSpec, SourceSpec,
+    discovery_defaults,
 };
 pub use duration::parse_duration;
 pub use env::Env;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::discovery_spec::{EtcdSpec, SourceSpec};
 use crate::spec::Config;
 
 impl Config {
@@ -26,6 +27,14 @@ impl Config {
         for cluster in &mut self.clusters {
             if let Some(ca) = cluster.tls.as_mut().and_then(|t| t.ca.as_mut()) {
                 join(ca);
+            }
+            let source = cluster.discovery.as_mut().map(|d| &mut d.source);
+            if let Some(SourceSpec::Etcd(EtcdSpec { tls: Some(tls), .. })) = source {
+                tls.ca.iter_mut().for_each(join);
+                if let Some((cert, key)) = &mut tls.identity {
+                    join(cert);
+                    join(key);
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 mod discovery;
 mod l4;
-pub use discovery::{RawDiscovery, RawDns};
+pub use discovery::{RawDiscovery, RawDns, RawEtcd, RawEtcdTls};
 pub use l4::RawProxyProtocol;
 
 /// The whole file.

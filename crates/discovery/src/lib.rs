@@ -16,6 +16,7 @@
 
 mod backoff;
 mod dns;
+mod etcd;
 mod source;
 mod sources;
 mod srv;

@@ -22,7 +22,14 @@ use crate::update::{Answer, Update};
 
 /// Runs the source of `cluster` under `spec`, sending each answer on `updates`.
 pub(crate) async fn run(cluster: ClusterName, spec: DiscoverySpec, updates: mpsc::Sender<Update>) {
-    let SourceSpec::Dns(dns) = &spec.source;
+    let dns = match &spec.source {
+        SourceSpec::Dns(dns) => dns.clone(),
+        SourceSpec::Etcd(etcd) => {
+            let etcd = etcd.clone();
+            return crate::etcd::run(cluster, spec, etcd, updates).await;
+        }
+    };
+    let dns = &dns;
     let mut backoff = Backoff::new(dns.refresh);
     let mut source: Option<DnsSource> = None;
     loop {

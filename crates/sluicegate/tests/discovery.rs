@@ -137,3 +137,50 @@ fn a_file_reload_keeps_the_discovered_set_and_check_contacts_nothing() {
         "one A and one AAAA query at start only"
     );
 }
+
+#[test]
+#[ignore = "needs etcd (Debian etcd-server): .ci/run runs it"]
+fn an_etcd_cluster_follows_its_keys_and_keeps_serving_while_etcd_is_down() {
+    let mut fakes = Detached::start();
+    let (a, b) = (fakes.named("a"), fakes.named("b"));
+    let mut etcd = sluicegate_testkit::Etcd::start();
+    let register = |key: &str, addr: SocketAddr| {
+        etcd.put(
+            &format!("/services/api/{key}"),
+            &format!(r#"{{"address": "{addr}"}}"#),
+        );
+    };
+    register("a", a);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    let yaml = format!(
+        "listeners:\n  web:\n    address: {listen}\n    routes:\n      - cluster: api\n\
+         clusters:\n  api:\n    discovery:\n      etcd:\n        endpoints: [{}]\n        \
+         prefix: /services/api/\n        timeout: 1s\nadmin:\n  address: 127.0.0.1:0\n",
+        etcd.url()
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let proxy = ProcessProxy::start(BIN, &path, listen);
+    assert_eq!(proxy.get(), "a");
+    register("b", b);
+    assert!(poll(APPLIED, || answering(&proxy, 6) == names(&["a", "b"])));
+
+    etcd.kill();
+    assert!(poll(APPLIED, || updates(&proxy, "failed") >= 1.0));
+    assert_eq!(
+        answering(&proxy, 6),
+        names(&["a", "b"]),
+        "etcd down emptied the cluster"
+    );
+    assert_eq!(proxy.status()["clusters"][0]["discovery"]["source"], "etcd");
+
+    etcd.restart();
+    etcd.delete("/services/api/a");
+    assert!(
+        poll(APPLIED * 2, || answering(&proxy, 6) == names(&["b"])),
+        "{:?}",
+        proxy.log()
+    );
+}

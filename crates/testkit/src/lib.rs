@@ -9,7 +9,8 @@
 //! upgrades: a WebSocket echo backend ([`Backend::websocket`]) and client
 //! ([`WsClient`]), and raw upgraded tunnels ([`Backend::upgrading`], [`upgrade`]). For
 //! HTTP/2 abuse: a client that writes frames as built ([`RawH2`], [`h2_frames`]). For
-//! service discovery: a DNS server whose records change under test ([`DnsServer`]).
+//! service discovery: a DNS server whose records change under test ([`DnsServer`]) and
+//! a real etcd ([`Etcd`]).
 //!
 //! The process-level tests of the binary run on std threads, without a tokio runtime,
 //! against a real `sluicegate run` child ([`ProcessProxy`], whose binary path the test
@@ -31,6 +32,7 @@ pub mod client;
 mod detached;
 mod dns;
 mod echo;
+mod etcd;
 mod files;
 mod grpc;
 mod h2_backend;
@@ -57,6 +59,7 @@ pub use client::{Conn, get, get_from, try_get};
 pub use detached::Detached;
 pub use dns::{DnsServer, Srv};
 pub use echo::{ECHO_END_TO_END_HEADER, ECHO_HOP_HEADERS, Echoed, dechunked};
+pub use etcd::Etcd;
 pub use files::{Scribbler, process_config, save};
 pub use grpc::{grpc_message, streaming_body};
 pub use h2_client::H2Conn;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_yaml::{Mapping, Value};
 
 use super::{duration, map, number, percent};
-use crate::discovery_spec::{DiscoverySpec, DnsQuery, SourceSpec};
+use crate::discovery_spec::{DiscoverySpec, DnsQuery, DnsSpec, EtcdSpec, SourceSpec};
 use crate::health_spec::{CheckKind, HealthCheckSpec, OutlierSpec, UnreachableSpec};
 use crate::policy_spec::{HashOn, PolicySpec};
 use crate::retry_spec::RetrySpec;
@@ -124,22 +124,55 @@ fn backend(b: &BackendSpec) -> Value {
 }
 
 fn discovery(d: &DiscoverySpec) -> Value {
-    let SourceSpec::Dns(dns) = &d.source;
-    let mut source = match &dns.query {
+    let source = match &d.source {
+        SourceSpec::Dns(spec) => ("dns", dns(spec)),
+        SourceSpec::Etcd(spec) => ("etcd", etcd(spec)),
+    };
+    Value::Mapping(map([
+        (source.0, Value::Mapping(source.1)),
+        ("empty", Value::from(d.empty.name())),
+    ]))
+}
+
+fn dns(dns: &DnsSpec) -> Mapping {
+    let mut out = match &dns.query {
         DnsQuery::Addresses { name, port } => map([
             ("name", Value::from(name.as_str())),
             ("port", Value::from(*port)),
         ]),
         DnsQuery::Srv { name } => map([("srv", Value::from(name.as_str()))]),
     };
-    source.insert("refresh".into(), duration(dns.refresh));
+    out.insert("refresh".into(), duration(dns.refresh));
     if let Some(resolver) = dns.resolver {
-        source.insert("resolver".into(), Value::from(resolver.to_string()));
+        out.insert("resolver".into(), Value::from(resolver.to_string()));
     }
-    Value::Mapping(map([
-        ("dns", Value::Mapping(source)),
-        ("empty", Value::from(d.empty.name())),
-    ]))
+    out
+}
+
+fn etcd(etcd: &EtcdSpec) -> Mapping {
+    let endpoints = etcd.endpoints.iter().map(|e| Value::from(e.as_str()));
+    let mut out = map([
+        ("endpoints", endpoints.collect()),
+        ("prefix", Value::from(etcd.prefix.as_str())),
+        ("timeout", duration(etcd.timeout)),
+    ]);
+    if let Some((user, password)) = &etcd.credentials {
+        out.insert("username".into(), Value::from(user.as_str()));
+        out.insert("password".into(), Value::from(password.as_str()));
+    }
+    if let Some(tls) = &etcd.tls {
+        let path = |p: &std::path::Path| Value::from(p.to_string_lossy().into_owned());
+        let mut t = Mapping::new();
+        if let Some(ca) = &tls.ca {
+            t.insert("ca".into(), path(ca));
+        }
+        if let Some((cert, key)) = &tls.identity {
+            t.insert("cert".into(), path(cert));
+            t.insert("key".into(), path(key));
+        }
+        out.insert("tls".into(), Value::Mapping(t));
+    }
+    out
 }
 
 fn health_check(h: &HealthCheckSpec) -> Value {

@@ -9,6 +9,8 @@ use serde::Deserialize;
 pub struct RawDiscovery {
     /// Backends from DNS: A/AAAA records of a name, or SRV records.
     pub dns: Option<RawDns>,
+    /// Backends registered in etcd under a key prefix.
+    pub etcd: Option<RawEtcd>,
     /// `keep_last` (the default) or `accept`.
     pub empty: Option<String>,
 }
@@ -27,4 +29,35 @@ pub struct RawDns {
     pub refresh: Option<String>,
     /// `IP` or `IP:port` of the DNS server to ask instead of `/etc/resolv.conf`'s.
     pub resolver: Option<String>,
+}
+
+/// `discovery.etcd:` of a cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtcd {
+    /// `http://host:port` or `https://host:port` of the cluster's members.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// The key prefix under which each key is one backend.
+    pub prefix: Option<String>,
+    /// etcd user, with `password`.
+    pub username: Option<String>,
+    /// The user's password.
+    pub password: Option<String>,
+    /// TLS to etcd (https endpoints): a CA, a client certificate.
+    pub tls: Option<RawEtcdTls>,
+    /// Longest wait to connect and for each request.
+    pub timeout: Option<String>,
+}
+
+/// `discovery.etcd.tls:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtcdTls {
+    /// PEM file of the CAs trusted instead of the system's.
+    pub ca: Option<String>,
+    /// PEM client certificate chain, with `key`.
+    pub cert: Option<String>,
+    /// PEM private key of `cert`.
+    pub key: Option<String>,
 }

@@ -1,0 +1,154 @@
+//! etcd sources against a real etcd on 127.0.0.1 (Debian's etcd-server, started by
+//! the testkit): the prefix read, puts and deletes applied within a second, etcd
+//! killed (the failure reported, the set kept by the reload side) and restarted (read
+//! again and watched, the changes made meanwhile applied), a compaction past the watched
+//! revision (the prefix read again). Ignored without etcd; `.ci/run` runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sluicegate_config::Config;
+use sluicegate_discovery::{Answer, Sources, Update, channel};
+use sluicegate_testkit::{Etcd, WAIT};
+use tokio::sync::mpsc::Receiver;
+
+fn config(etcd: &Etcd, extra: &str) -> Config {
+    let text = format!(
+        "listeners:\n  web:\n    address: 127.0.0.1:0\n    routes:\n      - cluster: pay\n\
+         clusters:\n  pay:\n    discovery:\n      etcd:\n        endpoints: [{}]\n        \
+         prefix: /services/pay/\n{extra}",
+        etcd.url()
+    );
+    sluicegate_config::parse(&text).expect("a valid config")
+}
+
+fn value(address: &str, weight: u32) -> String {
+    format!(r#"{{"address": "{address}", "weight": {weight}}}"#)
+}
+
+async fn next(
+    updates: &mut Receiver<Update>,
+    within: Duration,
+    wanted: impl Fn(&Answer) -> bool,
+) -> Update {
+    tokio::time::timeout(within, async {
+        loop {
+            let update = updates.recv().await.expect("the sources stopped");
+            if wanted(&update.answer) {
+                return update;
+            }
+        }
+    })
+    .await
+    .expect("no such answer in time")
+}
+
+fn found(list: &[&str]) -> impl Fn(&Answer) -> bool {
+    let mut want: Vec<SocketAddr> = list.iter().map(|a| a.parse().unwrap()).collect();
+    want.sort();
+    move |answer| match answer {
+        Answer::Found(backends) => {
+            let mut got: Vec<SocketAddr> = backends.iter().map(|b| b.address).collect();
+            got.sort();
+            got == want
+        }
+        Answer::Failed(_) => false,
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs etcd (Debian etcd-server): .ci/run runs it"]
+async fn the_prefix_is_read_then_watched_and_changes_arrive_within_a_second() {
+    let etcd = Etcd::start();
+    etcd.put("/services/pay/a", &value("10.0.0.1:8443", 2));
+    etcd.put("/services/other/x", &value("10.9.9.9:80", 1));
+    let (tx, mut updates) = channel();
+    let mut sources = Sources::new(tx);
+    sources.reconcile(&config(&etcd, ""));
+    let first = next(&mut updates, WAIT, found(&["10.0.0.1:8443"])).await;
+    let Answer::Found(backends) = first.answer else {
+        unreachable!()
+    };
+    assert_eq!(backends[0].weight.get(), 2);
+
+    for (change, want) in [
+        ("put b", vec!["10.0.0.1:8443", "10.0.0.2:8443"]),
+        ("delete a", vec!["10.0.0.2:8443"]),
+        ("bad c", vec!["10.0.0.2:8443"]),
+    ] {
+        let began = Instant::now();
+        match change {
+            "put b" => {
+                etcd.put("/services/pay/b", &value("10.0.0.2:8443", 1));
+            }
+            "delete a" => etcd.delete("/services/pay/a"),
+            _ => {
+                etcd.put("/services/pay/c", "not json");
+            }
+        }
+        next(&mut updates, WAIT, found(&want)).await;
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "{change} took {:?}",
+            began.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs etcd (Debian etcd-server): .ci/run runs it"]
+async fn a_killed_etcd_is_reported_and_its_restart_resumes_the_watch_with_what_changed() {
+    let mut etcd = Etcd::start();
+    etcd.put("/services/pay/a", &value("10.0.0.1:80", 1));
+    let (tx, mut updates) = channel();
+    let mut sources = Sources::new(tx);
+    sources.reconcile(&config(&etcd, "        timeout: 1s\n"));
+    next(&mut updates, WAIT, found(&["10.0.0.1:80"])).await;
+
+    etcd.kill();
+    let failed = next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    let Answer::Failed(why) = failed.answer else {
+        unreachable!()
+    };
+    assert!(why.contains("127.0.0.1"), "{why}");
+
+    // Changes made while the source was away: etcd restarts, the source catches up.
+    etcd.restart();
+    etcd.put("/services/pay/b", &value("10.0.0.2:80", 1));
+    etcd.delete("/services/pay/a");
+    // The retries back off to 2 s, 4 s …: within the wait after the restart.
+    next(&mut updates, WAIT * 2, found(&["10.0.0.2:80"])).await;
+}
+
+#[tokio::test]
+#[ignore = "needs etcd (Debian etcd-server): .ci/run runs it"]
+async fn a_compaction_past_the_watched_revision_reads_the_prefix_again() {
+    let mut etcd = Etcd::start();
+    etcd.put("/services/pay/a", &value("10.0.0.1:80", 1));
+    let (tx, mut updates) = channel();
+    let mut sources = Sources::new(tx);
+    sources.reconcile(&config(&etcd, "        timeout: 1s\n"));
+    next(&mut updates, WAIT, found(&["10.0.0.1:80"])).await;
+
+    // While the source cannot see: a put then a delete, then history compacted past
+    // both, so a resumed watch cannot replay them. Two failures first: the next try
+    // is then 4 s away, well after the compaction.
+    etcd.kill();
+    for _ in 0..2 {
+        next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    }
+    etcd.restart();
+    etcd.put("/services/pay/b", &value("10.0.0.2:80", 1));
+    etcd.delete("/services/pay/a");
+    let revision = etcd.put("/services/pay/c", &value("10.0.0.3:80", 1));
+    etcd.compact(revision);
+    // The first set after the outage is a fresh read of the prefix, never the set
+    // kept from before it.
+    let after = next(&mut updates, WAIT * 2, |a| matches!(a, Answer::Found(_))).await;
+    assert!(
+        found(&["10.0.0.2:80", "10.0.0.3:80"])(&after.answer),
+        "{:?}",
+        after.answer
+    );
+}
