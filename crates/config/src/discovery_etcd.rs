@@ -13,29 +13,7 @@ use crate::resolve::Target;
 /// pushing why there is none.
 pub(crate) fn etcd(errors: &mut Errors<'_>, at: &str, raw: &RawEtcd) -> Option<EtcdSpec> {
     let before = errors.count();
-    if raw.endpoints.is_empty() {
-        errors.push(
-            format!("{at}.endpoints"),
-            "at least one endpoint is required (e.g. http://127.0.0.1:2379)",
-        );
-    }
-    let mut schemes = Vec::new();
-    for (i, endpoint) in raw.endpoints.iter().enumerate() {
-        match scheme(endpoint) {
-            Some(scheme) => schemes.push(scheme),
-            None => errors.push(
-                format!("{at}.endpoints[{i}]"),
-                format!(
-                    "invalid endpoint \"{endpoint}\" (expected http://host:port or \
-                     https://host:port, e.g. http://127.0.0.1:2379)"
-                ),
-            ),
-        }
-    }
-    schemes.dedup();
-    if schemes.len() > 1 {
-        errors.push(format!("{at}.endpoints"), "mix of http and https endpoints");
-    }
+    let scheme = endpoints(errors, at, &raw.endpoints);
     let prefix = raw.prefix.clone().unwrap_or_default();
     if prefix.is_empty() {
         errors.push(
@@ -48,7 +26,7 @@ pub(crate) fn etcd(errors: &mut Errors<'_>, at: &str, raw: &RawEtcd) -> Option<E
         .tls
         .as_ref()
         .map(|t| tls(errors, &format!("{at}.tls"), t));
-    if tls.is_some() && schemes.first() == Some(&"http") {
+    if tls.is_some() && scheme == Some("http") {
         errors.push(format!("{at}.tls"), "applies only to https endpoints");
     }
     let timeout = errors.duration(
@@ -67,6 +45,34 @@ pub(crate) fn etcd(errors: &mut Errors<'_>, at: &str, raw: &RawEtcd) -> Option<E
         tls,
         timeout,
     })
+}
+
+/// Checks each endpoint; returns their scheme when they share one.
+fn endpoints(errors: &mut Errors<'_>, at: &str, raw: &[String]) -> Option<&'static str> {
+    if raw.is_empty() {
+        errors.push(
+            format!("{at}.endpoints"),
+            "at least one endpoint is required (e.g. http://127.0.0.1:2379)",
+        );
+    }
+    let mut schemes = Vec::new();
+    for (i, endpoint) in raw.iter().enumerate() {
+        match scheme(endpoint) {
+            Some(scheme) => schemes.push(scheme),
+            None => errors.push(
+                format!("{at}.endpoints[{i}]"),
+                format!(
+                    "invalid endpoint \"{endpoint}\" (expected http://host:port or \
+                     https://host:port, e.g. http://127.0.0.1:2379)"
+                ),
+            ),
+        }
+    }
+    schemes.dedup();
+    if schemes.len() > 1 {
+        errors.push(format!("{at}.endpoints"), "mix of http and https endpoints");
+    }
+    schemes.first().copied()
 }
 
 /// `http` or `https` when `endpoint` is `SCHEME://host:port` (a trailing `/` allowed).

@@ -41,7 +41,23 @@ pub enum SourceSpec {
 }
 
 impl SourceSpec {
-    /// The source's kind as `/status` and the logs name it: `dns` or `dns_srv`.
+    /// Whether `other` asks the same thing of the same place (the same records of the
+    /// same server, the same prefix of the same members), so a set one found is the
+    /// other's too: a reload that changes only how often or how patiently a source
+    /// asks (`refresh`, `timeout`, credentials) keeps the cluster's set.
+    pub fn same_source(&self, other: &SourceSpec) -> bool {
+        match (self, other) {
+            (SourceSpec::Dns(a), SourceSpec::Dns(b)) => {
+                a.query == b.query && a.resolver == b.resolver
+            }
+            (SourceSpec::Etcd(a), SourceSpec::Etcd(b)) => {
+                a.endpoints == b.endpoints && a.prefix == b.prefix
+            }
+            _ => false,
+        }
+    }
+
+    /// The source's kind as `/status` and the logs name it: `dns`, `dns_srv` or `etcd`.
     pub fn kind(&self) -> &'static str {
         match self {
             SourceSpec::Dns(DnsSpec {

@@ -10,9 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::{
-    LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::op::ResponseCode;
@@ -87,20 +85,49 @@ impl DnsSource {
         }
     }
 
+    /// The backends at the addresses of `name`, on `port`.
     async fn addresses(
         &self,
         name: &str,
         port: u16,
     ) -> Result<(Vec<BackendSpec>, Instant), NetError> {
-        let lookup = self.resolver.lookup_ip(name).await?;
+        let (ips, valid_until) = self.ips(name).await?;
         let shown = format!("{name}:{port}");
-        let backends = lookup.iter().map(|ip| BackendSpec {
+        let backends = ips.into_iter().map(|ip| BackendSpec {
             address: SocketAddr::new(ip, port),
             weight: NonZeroU32::MIN,
             down: false,
             name: Some(shown.clone()),
         });
-        Ok((backends.collect(), lookup.valid_until()))
+        Ok((backends.collect(), valid_until))
+    }
+
+    /// The A and AAAA records of `name`, asked apart: a family with no records is
+    /// fine, one that fails fails the lookup (the other family's addresses alone would
+    /// be a partial answer taken for a whole one). No records at all is an empty
+    /// answer (`is_empty`).
+    async fn ips(&self, name: &str) -> Result<(Vec<IpAddr>, Instant), NetError> {
+        let (v4, v6) = futures_util::join!(
+            self.resolver.ipv4_lookup(name),
+            self.resolver.ipv6_lookup(name)
+        );
+        let (mut ips, mut valid_until, mut empty) = (Vec::new(), None::<Instant>, None);
+        for family in [v4, v6] {
+            match family {
+                Ok(lookup) => {
+                    let until = lookup.valid_until();
+                    valid_until = Some(valid_until.map_or(until, |u| u.min(until)));
+                    ips.extend(lookup.answers().iter().filter_map(|r| r.data.ip_addr()));
+                }
+                Err(e) if is_empty(&e) => empty = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        match (valid_until, empty) {
+            (Some(valid_until), _) if !ips.is_empty() => Ok((ips, valid_until)),
+            (_, Some(e)) => Err(e),
+            _ => Err(NetError::Message("the records hold no address")),
+        }
     }
 
     /// SRV records, then each chosen target's addresses: from the answer's additional
@@ -129,10 +156,10 @@ impl DnsSource {
                 .filter_map(|r| r.data.ip_addr())
                 .collect();
             let addresses = if glue.is_empty() {
-                match self.resolver.lookup_ip(record.target.as_str()).await {
-                    Ok(target) => {
-                        valid_until = valid_until.min(target.valid_until());
-                        target.iter().collect()
+                match self.ips(&record.target).await {
+                    Ok((ips, until)) => {
+                        valid_until = valid_until.min(until);
+                        ips
                     }
                     Err(e) if is_empty(&e) => Vec::new(),
                     Err(e) => return Err(e),
@@ -155,12 +182,11 @@ fn name_server(server: SocketAddr) -> NameServerConfig {
     config
 }
 
-/// Bounded queries, both address families, and for a configured server, nothing but
+/// Bounded queries, and for a configured server, nothing but
 /// that server (no hosts file).
 fn tune(options: &mut ResolverOpts, own_server: bool) {
     options.timeout = QUERY_TIMEOUT;
     options.attempts = ATTEMPTS;
-    options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
     if own_server {
         options.use_hosts_file = ResolveHosts::Never;
     }

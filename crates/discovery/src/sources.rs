@@ -10,8 +10,9 @@ use tokio::task::JoinHandle;
 
 use crate::update::Update;
 
-/// Answers waiting for the reload side, at most: a source waits to send past it, so
-/// a slow reload never queues more than one answer per source of a large config.
+/// Answers waiting for the reload side, at most, all sources together: past it a
+/// source waits to send, so a slow reload holds the sources back rather than letting
+/// answers pile up.
 const PENDING_UPDATES: usize = 64;
 
 /// The channel sources send their answers on.

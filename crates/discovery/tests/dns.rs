@@ -193,7 +193,9 @@ async fn a_changed_spec_restarts_its_source_and_a_removed_one_stops() {
     sources.reconcile(&without);
     assert!(sources.is_empty());
     let asked = dns.queries("two.internal");
-    // A stopped source asks no more: two TTLs later the count has not moved.
+    // A stopped source asks no more: two TTLs later the count has moved by at most
+    // the A and AAAA queries that were already on their way.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(dns.queries("two.internal"), asked);
+    let later = dns.queries("two.internal");
+    assert!(later <= asked + 2, "{asked} queries, then {later}");
 }

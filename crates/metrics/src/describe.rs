@@ -186,7 +186,7 @@ pub fn describe() {
     );
     describe_counter!(
         DISCOVERY_UPDATES_TOTAL,
-        "Answers of a cluster's discovery source (DNS), by cluster and result: applied (the \
+        "Answers of a cluster's discovery source (DNS or etcd), by cluster and result: applied (the \
          set changed and is served), unchanged, empty (no backends in the answer: the last good \
          set kept, under empty: keep_last), failed (the lookup failed: the last good set kept), \
          rejected (the set cannot serve in the cluster: the last good set kept)."

@@ -2,9 +2,13 @@
 //! discovered cluster's last good set, under the `discovery:` spec it came from.
 //!
 //! Every config the core applies (a new file, or the running one with one cluster's
-//! set replaced) is first filled from here: a discovered cluster whose spec stays
-//! keeps the set last found for it, so editing the file never empties a discovered
-//! cluster, and a changed spec starts with no set until its new source answers.
+//! set replaced) is first filled from here: a discovered cluster whose source stays
+//! (`SourceSpec::same_source`: the same records of the same server, the same prefix
+//! of the same members, whatever its `refresh`, `timeout` or `empty`) keeps the set
+//! last found for it, so editing the file never empties a discovered cluster; a
+//! changed source starts with no set until it answers. The kept set is checked
+//! against the cluster as the file now writes it (a smaller Maglev table), and a
+//! set that no longer fits rejects the reload.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +31,7 @@ pub enum Discovered {
     /// (`empty: keep_last`).
     KeptLast,
     /// The cluster or its `discovery:` spec is no longer in the running config (a
-    /// reload changed it while the lookup ran): the answer is dropped.
+    /// reload changed it while the lookup ran): the answer is dropped, whatever it was.
     Stale,
 }
 
@@ -49,18 +53,28 @@ impl DiscoveredSets {
         }
     }
 
-    /// Gives each discovered cluster of `config` the set found under its spec, or none
-    /// (a new cluster, or a changed source, that has not answered yet).
-    pub(crate) fn fill(&self, config: &mut Config) {
+    /// Gives each discovered cluster of `config` the set its source found, or none (a
+    /// new cluster, or a changed source, that has not answered yet). Returns, as
+    /// `(YAML path, message)`, each kept set the cluster can no longer take.
+    pub(crate) fn fill(&self, config: &mut Config) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
         for cluster in &mut config.clusters {
             let Some(spec) = &cluster.discovery else {
                 continue;
             };
-            cluster.backends = match self.sets.get(&cluster.name) {
-                Some((found_under, set)) if found_under == spec => set.clone(),
+            let kept = match self.sets.get(&cluster.name) {
+                Some((found, set)) if found.source.same_source(&spec.source) => set.clone(),
                 _ => Vec::new(),
             };
+            cluster.backends = match sluicegate_config::discovered_set(cluster, kept) {
+                Ok(set) => set,
+                Err(message) => {
+                    errors.push((format!("clusters.{}.discovery", cluster.name), message));
+                    Vec::new()
+                }
+            };
         }
+        errors
     }
 
     /// Sets `cluster`'s set; returns the one it replaces, for [`DiscoveredSets::restore`].
@@ -200,6 +214,31 @@ mod tests {
             &cell,
             snapshot.clusters[0].backends[0].health()
         ));
+    }
+
+    #[tokio::test]
+    async fn a_new_refresh_keeps_the_set_and_a_smaller_maglev_table_that_cannot_hold_it_is_refused()
+    {
+        let maglev = "policy: maglev\n    maglev: { table_size: 5 }";
+        let (target, config) = start(&yaml("api.internal", maglev));
+        let (name, spec) = (config.clusters[0].name.clone(), spec(&config));
+        let mut core = Reload::new(&target, config);
+        let three = set(&["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+        core.discovered(&name, &spec, three).await.expect("applied");
+
+        let refreshed =
+            yaml("api.internal", maglev).replace("port: 80 }", "port: 80, refresh: 5s }");
+        core.text(&refreshed, "t")
+            .await
+            .expect("a new refresh applies");
+        assert_eq!(served(&core).len(), 3, "a new refresh emptied the cluster");
+
+        let smaller = refreshed.replace("table_size: 5", "table_size: 3");
+        let Err(rejection) = core.text(&smaller, "t").await else {
+            panic!("a table too small for the kept set applied");
+        };
+        assert_eq!(rejection.errors[0].path, "clusters.api.discovery");
+        assert_eq!(served(&core).len(), 3);
     }
 
     #[tokio::test]

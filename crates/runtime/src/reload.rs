@@ -144,7 +144,10 @@ impl<A: Apply> Reload<A> {
         shown: &str,
     ) -> Result<ReloadOutcome, Rejection> {
         let started = Instant::now();
-        self.discovered.fill(&mut next);
+        let unfit = self.discovered.fill(&mut next);
+        if !unfit.is_empty() {
+            return Err(rejected(shown, unfit));
+        }
         let current = self.target.current();
         if next == self.running {
             let generation = current.generation;
@@ -158,15 +161,8 @@ impl<A: Apply> Reload<A> {
                 changes: Vec::new(),
             });
         }
-        let snapshot = crate::compile(&next, Some(&current)).map_err(|e| {
-            let errors = e.errors();
-            for (path, message) in &errors {
-                tracing::error!("reload rejected: {shown}: {path}: {message}");
-            }
-            tracing::error!("the running config keeps serving");
-            let errors = errors.into_iter().map(|(p, m)| ReloadError::new(p, m));
-            Rejection::permanent(errors.collect())
-        })?;
+        let snapshot =
+            crate::compile(&next, Some(&current)).map_err(|e| rejected(shown, e.errors()))?;
         let generation = snapshot.generation;
         let changes = sluicegate_config::diff(&self.running, &next);
         self.target.apply(snapshot).await.map_err(apply_error)?;
@@ -188,6 +184,17 @@ impl<A: Apply> Reload<A> {
             changes,
         })
     }
+}
+
+/// Logs each `(YAML path, message)` of a config that cannot serve (`shown` names its
+/// source), and the rejection they make.
+fn rejected(shown: &str, errors: Vec<(String, String)>) -> Rejection {
+    for (path, message) in &errors {
+        tracing::error!("reload rejected: {shown}: {path}: {message}");
+    }
+    tracing::error!("the running config keeps serving");
+    let errors = errors.into_iter().map(|(p, m)| ReloadError::new(p, m));
+    Rejection::permanent(errors.collect())
 }
 
 /// Logs what each backend host name of `config` resolved to; after a reload from

@@ -17,7 +17,7 @@
 //! - After each applied file reload, [`Discovery::reconcile`] starts, keeps or stops
 //!   sources to match.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -32,17 +32,18 @@ use tokio::sync::mpsc::Receiver;
 use crate::admin::status::unix_seconds;
 use crate::state::State;
 
-/// Longest wait at start for the first answers of the discovery sources: one DNS
-/// query's timeout. Past it the process serves, the late sources' clusters empty
-/// until they answer.
+/// Longest wait at start for the first answers of the discovery sources: a DNS query's
+/// timeout, an etcd connect's default. A source that answers later (a DNS server that
+/// needs its retry, a slow etcd) serves as soon as it does; until then its cluster has
+/// no backends.
 pub const FIRST_ANSWERS: Duration = Duration::from_secs(5);
 
 /// A discovered cluster as `/status` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct DiscoveryStatus {
-    /// `dns` (A/AAAA) or `dns_srv`.
+    /// `dns` (A/AAAA), `dns_srv` or `etcd`.
     pub source: &'static str,
-    /// What it asks: `api.internal:8080`, `_grpc._tcp.svc.internal`.
+    /// What it asks: `api.internal:8080`, `_grpc._tcp.svc.internal`, an etcd prefix.
     pub target: String,
     /// What became of its last answer: `applied`, `unchanged`, `empty`, `failed`,
     /// `rejected`; `null` before the first.
@@ -77,16 +78,20 @@ impl Discovery {
             early: Vec::new(),
         };
         let deadline = tokio::time::Instant::now() + FIRST_ANSWERS;
-        while discovery.early.len() < discovery.sources.len() {
+        // A source may answer twice before another answers once (a quick failure, then
+        // its retry): the wait is for every cluster's first answer.
+        let mut answered = BTreeSet::new();
+        while answered.len() < discovery.sources.len() {
             let Ok(Some(update)) =
                 tokio::time::timeout_at(deadline, discovery.updates.recv()).await
             else {
                 break;
             };
             fill(config, &update);
+            answered.insert(update.cluster.clone());
             discovery.early.push(update);
         }
-        let late = discovery.sources.len() - discovery.early.len();
+        let late = discovery.sources.len() - answered.len();
         if late > 0 {
             tracing::warn!(
                 "{late} discovery source(s) did not answer within {FIRST_ANSWERS:?}: their clusters start with no backends"
@@ -130,6 +135,14 @@ impl Discovery {
 
     /// Serves `update` through `core`, then counts, shows and logs what became of it.
     pub async fn handle(&self, core: &mut Reload<Control>, state: &State, mut update: Update) {
+        // An answer of a source a reload replaced (still queued when its task was
+        // stopped) says nothing about the running one, failures included.
+        let current = |c: &&sluicegate_config::ClusterSpec| {
+            c.name == update.cluster && c.discovery.as_ref() == Some(&update.spec)
+        };
+        if !core.running().clusters.iter().any(|c| current(&c)) {
+            return;
+        }
         let answer = std::mem::replace(&mut update.answer, Answer::Found(Vec::new()));
         let (result, error) = match answer {
             Answer::Failed(why) => (

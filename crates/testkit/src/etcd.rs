@@ -5,11 +5,12 @@
 //! `etcd-server` and runs them (`-- --ignored`); without etcd, `cargo test` passes.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 use tempfile::TempDir;
 
-use crate::{PROCESS_WAIT, free_port, poll};
+use crate::{PROCESS_WAIT, TestCert, free_port, poll};
 
 /// A running etcd; killed and its data removed when dropped.
 #[derive(Debug)]
@@ -18,38 +19,83 @@ pub struct Etcd {
     dir: TempDir,
     client: SocketAddr,
     peer: SocketAddr,
+    /// `root:PASSWORD` once authentication is on, for etcdctl.
+    root: Option<String>,
+    /// The server's certificate and key, and the client certificate it requires
+    /// (self-signed, so also the CA it trusts), as files.
+    tls: Option<Files>,
+}
+
+/// The PEM files of a TLS etcd.
+#[derive(Debug)]
+struct Files {
+    server: (PathBuf, PathBuf),
+    client: Option<(PathBuf, PathBuf)>,
 }
 
 impl Etcd {
     /// Starts etcd and waits (up to [`PROCESS_WAIT`]) until it answers.
     pub fn start() -> Etcd {
+        Self::start_with(None, None)
+    }
+
+    /// Starts etcd serving TLS with `server` (its certificate, for `127.0.0.1`), and,
+    /// with `client`, requiring that client certificate (trusted as its own CA).
+    pub fn start_tls(server: &TestCert, client: Option<&TestCert>) -> Etcd {
+        Self::start_with(Some(server), client)
+    }
+
+    fn start_with(server: Option<&TestCert>, client: Option<&TestCert>) -> Etcd {
         let dir =
             tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make etcd's data dir: {e}"));
+        let tls = server.map(|cert| Files {
+            server: cert.write(dir.path(), "server"),
+            client: client.map(|c| c.write(dir.path(), "client")),
+        });
         let mut etcd = Etcd {
             child: None,
             dir,
             client: free_port(),
             peer: free_port(),
+            root: None,
+            tls,
         };
         etcd.restart();
         etcd
     }
 
-    /// The client URL (`http://127.0.0.1:PORT`), for `discovery.etcd.endpoints`.
+    /// The client URL (`http://127.0.0.1:PORT`, `https://` with TLS), for
+    /// `discovery.etcd.endpoints`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.client)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.client)
+    }
+
+    /// The server certificate's file (the CA a client trusts), with TLS.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|t| t.server.0.clone())
     }
 
     /// Starts it again (after [`Etcd::kill`]) on the same ports and data, and waits
     /// until it answers.
     pub fn restart(&mut self) {
-        let (client, peer) = (
-            format!("http://{}", self.client),
-            format!("http://{}", self.peer),
-        );
+        let (client, peer) = (self.url(), format!("http://{}", self.peer));
         let log = std::fs::File::create(self.dir.path().join("etcd.log"))
             .unwrap_or_else(|e| panic!("cannot create etcd's log: {e}"));
-        let child = Command::new("etcd")
+        let mut command = Command::new("etcd");
+        if let Some(tls) = &self.tls {
+            let (cert, key) = &tls.server;
+            command
+                .arg("--cert-file")
+                .arg(cert)
+                .arg("--key-file")
+                .arg(key);
+            if let Some((client_cert, _)) = &tls.client {
+                let trusted = ["--client-cert-auth", "--trusted-ca-file"];
+                command.args(trusted).arg(client_cert);
+            }
+        }
+        let child = command
             .args(["--name", "test", "--data-dir"])
             .arg(self.dir.path().join("data"))
             .args([
@@ -82,6 +128,36 @@ impl Etcd {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Turns authentication on, with a `user` who may read every key under `prefix`
+    /// (and etcd's `root`, whom this helper uses from now on).
+    pub fn enable_auth(&mut self, user: &str, password: &str, prefix: &str) {
+        let root_password = "root-secret";
+        self.run(&[
+            "user",
+            "add",
+            "root",
+            &format!("--new-user-password={root_password}"),
+        ]);
+        self.run(&[
+            "user",
+            "add",
+            user,
+            &format!("--new-user-password={password}"),
+        ]);
+        self.run(&["role", "add", "readers"]);
+        self.run(&[
+            "role",
+            "grant-permission",
+            "readers",
+            "read",
+            prefix,
+            "--prefix=true",
+        ]);
+        self.run(&["user", "grant-role", user, "readers"]);
+        self.run(&["auth", "enable"]);
+        self.root = Some(format!("root:{root_password}"));
     }
 
     /// Puts `value` at `key`; returns the store's revision after it.
@@ -123,16 +199,21 @@ impl Etcd {
     }
 
     fn ctl(&self, args: &[&str]) -> Output {
-        Command::new("etcdctl")
+        let mut command = Command::new("etcdctl");
+        command
             .env("ETCDCTL_API", "3")
-            .args([
-                "--endpoints",
-                &self.url(),
-                "--dial-timeout",
-                "2s",
-                "--command-timeout",
-                "5s",
-            ])
+            .args(["--endpoints", &self.url()]);
+        command.args(["--dial-timeout", "2s", "--command-timeout", "5s"]);
+        if let Some(root) = &self.root {
+            command.args(["--user", root]);
+        }
+        if let Some(tls) = &self.tls {
+            command.arg("--cacert").arg(&tls.server.0);
+            if let Some((cert, key)) = &tls.client {
+                command.arg("--cert").arg(cert).arg("--key").arg(key);
+            }
+        }
+        command
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run etcdctl (is etcd-client installed?): {e}"))

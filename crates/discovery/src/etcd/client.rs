@@ -18,7 +18,8 @@ use tonic_prost::ProstCodec;
 
 use crate::etcd::proto::{
     AUTHENTICATE, AuthenticateRequest, AuthenticateResponse, KeyValue, RANGE, RangeRequest,
-    RangeResponse, WATCH, WatchCreateRequest, WatchRequest, WatchResponse, prefix_end,
+    RangeResponse, WATCH, WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
+    prefix_end,
 };
 
 /// Largest response accepted: a prefix of tens of thousands of registrations
@@ -26,6 +27,10 @@ use crate::etcd::proto::{
 const MAX_RESPONSE: usize = 64 << 20;
 /// HTTP/2 PING interval on the connection, and the wait for its answer.
 const KEEPALIVE: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(5));
+/// How often a watch asks for a progress response: each one tells the source that
+/// etcd still answers and its set is current (etcd's own notifications come every
+/// 10 minutes).
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
 /// An open, authenticated connection to one member.
 pub(crate) struct EtcdClient {
@@ -47,12 +52,16 @@ impl EtcdClient {
         let tls = tls(spec).await?;
         let mut why = Vec::new();
         for i in 0..spec.endpoints.len() {
-            let member = &spec.endpoints[(start + i) % spec.endpoints.len()];
-            match Self::connect_to(spec, member, tls.clone()).await {
+            let at = (start + i) % spec.endpoints.len();
+            match Self::connect_to(spec, &spec.endpoints[at], tls.clone()).await {
                 Ok(client) => return Ok(client),
-                Err(e) => why.push(e),
+                Err(e) => why.push((at, e)),
             }
         }
+        // In the spec's order whatever member was tried first, so the same outage
+        // reads the same (the reload side logs a failure again only when it changes).
+        why.sort();
+        let why: Vec<String> = why.into_iter().map(|(_, e)| e).collect();
         Err(why.join("; "))
     }
 
@@ -115,12 +124,19 @@ impl EtcdClient {
             range_end: prefix_end(prefix),
         };
         let response: RangeResponse = self.unary(request, RANGE, "read the prefix").await?;
-        let revision = response.header.map_or(0, |h| h.revision);
-        Ok((revision, response.kvs))
+        let Some(header) = response.header else {
+            return Err(format!(
+                "read the prefix at {}: no revision in the answer",
+                self.member
+            ));
+        };
+        Ok((header.revision, response.kvs))
     }
 
-    /// Watches every key under `prefix` from revision `start` on (events since then
-    /// come first).
+    /// Watches every key under `prefix` from revision `start` on, asking for a
+    /// progress response every [`PROGRESS_EVERY`]. The watch requires a leader
+    /// (`hasleader`, etcd's `WithRequireLeader`): a member cut off from its cluster
+    /// ends it rather than keeping it open and silent.
     pub(crate) async fn watch(
         &mut self,
         prefix: &[u8],
@@ -133,10 +149,22 @@ impl EtcdClient {
                 start_revision: start,
                 progress_notify: true,
             }),
+            progress_request: None,
         };
         // The request stream stays open: etcd ends a watch whose client half-closes.
-        let requests = futures_util::stream::iter([create]).chain(futures_util::stream::pending());
-        let request = self.request(requests);
+        let progress = futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(PROGRESS_EVERY).await;
+            let ask = WatchRequest {
+                create_request: None,
+                progress_request: Some(WatchProgressRequest {}),
+            };
+            Some((ask, ()))
+        });
+        let requests = futures_util::stream::iter([create]).chain(progress);
+        let mut request = self.request(requests);
+        request
+            .metadata_mut()
+            .insert("hasleader", AsciiMetadataValue::from_static("true"));
         let member = self.member.clone();
         self.ready().await?;
         let call = self.grpc.streaming(request, WATCH, ProstCodec::default());

@@ -53,12 +53,20 @@ pub(crate) struct KeyValue {
     pub(crate) value: Vec<u8>,
 }
 
-/// `etcdserverpb.WatchRequest` with its `create_request` (field 1 of its oneof).
+/// `etcdserverpb.WatchRequest`: a `create_request` or a `progress_request` (fields 1
+/// and 3 of its oneof; one is set).
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct WatchRequest {
     #[prost(message, optional, tag = "1")]
     pub(crate) create_request: Option<WatchCreateRequest>,
+    #[prost(message, optional, tag = "3")]
+    pub(crate) progress_request: Option<WatchProgressRequest>,
 }
+
+/// `etcdserverpb.WatchProgressRequest` (etcd 3.4): asks for a progress response, sent
+/// once the watch has caught up with the store.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct WatchProgressRequest {}
 
 /// `etcdserverpb.WatchCreateRequest`.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -1,14 +1,18 @@
 //! One etcd source's task, for as long as its cluster keeps its spec:
 //!
 //! 1. connect to a member (`client.rs`: the first that answers, authenticated);
-//! 2. read the whole prefix and send its set;
-//! 3. watch the prefix from the revision after that read: each response with events
-//!    updates the keys and sends the new set;
-//! 4. when the connection or the watch fails (the member died, the network went), send
-//!    the failure (the reload side keeps the last good set), wait ([`Backoff`]: 1 s
-//!    doubling to [`RETRY_CEILING`]), and go to 1 on the next member;
-//! 5. when etcd cancels the watch because its revision was compacted away, go to 1 at
-//!    once, reporting no failure.
+//! 2. read the whole prefix;
+//! 3. watch the prefix from the revision after that read; once etcd has created the
+//!    watch, send the set read (the source is well only once it is watching); then
+//!    each response with events updates the keys and sends the new set, and each
+//!    progress response (asked for every 30 s) sends the set again, unchanged, so the
+//!    reload side knows the source is alive;
+//! 4. when the connection or the watch fails (the member died, the network went, it
+//!    lost its leader), send the failure (the reload side keeps the last good set),
+//!    wait ([`Backoff`]: 1 s doubling to [`RETRY_CEILING`], reset once a watch is
+//!    created), and go to 1 on the next member;
+//! 5. when etcd cancels the watch because its revision was compacted away, wait the
+//!    same way and go to 1, reporting no failure.
 //!
 //! After a reconnect the prefix is read again (step 2) rather than the old watch
 //! resumed from the last revision seen: a resumed watch gives no sign of having caught
@@ -24,9 +28,11 @@ use std::time::{Duration, SystemTime};
 use sluicegate_config::{DiscoverySpec, EtcdSpec};
 use sluicegate_core::ClusterName;
 use tokio::sync::mpsc;
+use tonic::Streaming;
 
 use crate::backoff::Backoff;
 use crate::etcd::client::EtcdClient;
+use crate::etcd::proto::WatchResponse;
 use crate::etcd::watched::Watched;
 use crate::update::{Answer, Update};
 
@@ -37,7 +43,7 @@ const RETRY_CEILING: Duration = Duration::from_secs(30);
 enum Ended {
     /// The reload side is gone: stop.
     Closed,
-    /// The watched revision was compacted: read the prefix again, now.
+    /// The watched revision was compacted: read the prefix again.
     Compacted,
     /// Why the session failed.
     Failed(String),
@@ -81,19 +87,20 @@ pub(crate) async fn run(
         match session(&etcd, start, &mut watched, &mut backoff, &sender).await {
             Ended::Closed => return,
             Ended::Compacted => {
-                tracing::info!(%cluster, "discovery etcd: the watched revision was compacted; reading {} again", etcd.prefix);
+                let prefix = &etcd.prefix;
+                tracing::info!(%cluster, "discovery etcd: the watched revision was compacted; reading {prefix} again");
             }
             Ended::Failed(why) => {
                 if !sender.send(Answer::Failed(why)).await {
                     return;
                 }
-                tokio::time::sleep(backoff.wait()).await;
             }
         }
+        tokio::time::sleep(backoff.wait()).await;
     }
 }
 
-/// One connection's life: read (unless resuming), then watch until it fails.
+/// One connection's life: read the prefix, then watch it until it fails.
 async fn session(
     etcd: &EtcdSpec,
     start: usize,
@@ -106,32 +113,34 @@ async fn session(
         Ok(client) => client,
         Err(why) => return Ended::Failed(why),
     };
-    let from = match client.range(prefix).await {
+    let revision = match client.range(prefix).await {
         Ok((revision, kvs)) => {
             watched.reset(sender.cluster, kvs);
-            backoff.reset();
-            if !sender.send(Answer::Found(watched.set())).await {
-                return Ended::Closed;
-            }
-            revision + 1
+            revision
         }
         Err(why) => return Ended::Failed(why),
     };
-    let mut stream = match client.watch(prefix, from).await {
-        Ok(stream) => stream,
-        Err(why) => return Ended::Failed(why),
-    };
+    match client.watch(prefix, revision + 1).await {
+        Ok(stream) => follow(stream, &client.member, watched, backoff, sender).await,
+        Err(why) => Ended::Failed(why),
+    }
+}
+
+/// Follows a watch: every response but a cancellation sends the set (see the
+/// module docs), until the watch fails or the reload side is gone.
+async fn follow(
+    mut stream: Streaming<WatchResponse>,
+    member: &str,
+    watched: &mut Watched,
+    backoff: &mut Backoff,
+    sender: &Sender<'_>,
+) -> Ended {
     loop {
         let response = match stream.message().await {
             Ok(Some(response)) => response,
-            Ok(None) => return Ended::Failed(format!("watch at {}: ended", client.member)),
+            Ok(None) => return Ended::Failed(format!("watch at {member}: ended")),
             Err(s) => {
-                let why = format!(
-                    "watch at {}: {} ({:?})",
-                    client.member,
-                    s.message(),
-                    s.code()
-                );
+                let why = format!("watch at {member}: {} ({:?})", s.message(), s.code());
                 return Ended::Failed(why);
             }
         };
@@ -139,15 +148,11 @@ async fn session(
             return Ended::Compacted;
         }
         if response.canceled {
-            let why = format!(
-                "watch at {}: cancelled: {}",
-                client.member, response.cancel_reason
-            );
+            let why = format!("watch at {member}: cancelled: {}", response.cancel_reason);
             return Ended::Failed(why);
         }
-        // Created, or a progress notification: nothing changed.
-        if response.events.is_empty() {
-            continue;
+        if response.created {
+            backoff.reset();
         }
         watched.apply(sender.cluster, response.events);
         if !sender.send(Answer::Found(watched.set())).await {
