@@ -213,6 +213,27 @@ async fn a_new_backend_ramps_up_under_slow_start_and_one_that_stays_keeps_its_ra
     assert!(ramp(a.addr()) >= ramp(b.addr()));
 }
 
+/// Two proxies with a discovered cluster (`keys`), fed the same `n` backends, the
+/// second in the order `reorder` makes; and the backends, in the first one's order.
+async fn fed_in_two_orders(
+    keys: &str,
+    n: u8,
+    reorder: impl Fn(&mut Vec<SocketAddr>),
+) -> (Proxy, Proxy, Vec<SocketAddr>) {
+    let addrs: Vec<SocketAddr> = (1..=n)
+        .map(|i| format!("127.0.0.{i}:80").parse().unwrap())
+        .collect();
+    let (one, two) = (
+        start_proxy(&discovered(keys)).await,
+        start_proxy(&discovered(keys)).await,
+    );
+    one.discovered("app", &addrs).await;
+    let mut other = addrs.clone();
+    reorder(&mut other);
+    two.discovered("app", &other).await;
+    (one, two, addrs)
+}
+
 /// The backend each of 10,000 keys goes to, by address.
 fn placement(proxy: &Proxy) -> Vec<SocketAddr> {
     let snapshot = proxy.snapshot();
@@ -231,17 +252,7 @@ fn placement(proxy: &Proxy) -> Vec<SocketAddr> {
 #[tokio::test]
 async fn hashing_places_keys_the_same_whatever_the_answer_order_and_moves_only_changed_keys() {
     let keys = "    policy: ring_hash\n    hash_on: { header: x-user }\n";
-    let addrs: Vec<SocketAddr> = (1..=5)
-        .map(|i| format!("127.0.0.{i}:80").parse().unwrap())
-        .collect();
-    let (one, two) = (
-        start_proxy(&discovered(keys)).await,
-        start_proxy(&discovered(keys)).await,
-    );
-    one.discovered("app", &addrs).await;
-    let mut reversed = addrs.clone();
-    reversed.reverse();
-    two.discovered("app", &reversed).await;
+    let (one, two, addrs) = fed_in_two_orders(keys, 5, |set| set.reverse()).await;
     let placed = placement(&one);
     assert_eq!(placed, placement(&two), "the answer order moved keys");
 
@@ -281,21 +292,12 @@ async fn hashing_places_keys_the_same_whatever_the_answer_order_and_moves_only_c
 
 #[tokio::test]
 async fn maglev_places_keys_the_same_whatever_the_answer_order() {
-    let keys = "    policy: maglev
-    hash_on: { header: x-user }
-";
-    let addrs: Vec<SocketAddr> = (1..=7)
-        .map(|i| format!("127.0.0.{i}:80").parse().unwrap())
-        .collect();
-    let (one, two) = (
-        start_proxy(&discovered(keys)).await,
-        start_proxy(&discovered(keys)).await,
-    );
-    one.discovered("app", &addrs).await;
-    let mut shuffled = addrs.clone();
-    shuffled.rotate_left(3);
-    shuffled.swap(0, 5);
-    two.discovered("app", &shuffled).await;
+    let keys = "    policy: maglev\n    hash_on: { header: x-user }\n";
+    let (one, two, _) = fed_in_two_orders(keys, 7, |set| {
+        set.rotate_left(3);
+        set.swap(0, 5);
+    })
+    .await;
     assert_eq!(
         placement(&one),
         placement(&two),

@@ -3,13 +3,16 @@
 //! (the TTL, the refresh ceiling).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use sluicegate_config::{BackendSpec, Config};
-use sluicegate_discovery::{Answer, Sources, Update, channel};
+use common::{failed, found};
+use sluicegate_config::Config;
+use sluicegate_discovery::{Answer, Update};
 use sluicegate_testkit::{DnsServer, WAIT};
 use tokio::sync::mpsc::Receiver;
+
+mod common;
 
 fn config(dns: &str) -> Config {
     let text = format!(
@@ -23,33 +26,8 @@ fn ips(list: &[&str]) -> Vec<IpAddr> {
     list.iter().map(|ip| ip.parse().unwrap()).collect()
 }
 
-/// The next update whose answer satisfies `wanted`, within [`WAIT`].
 async fn next(updates: &mut Receiver<Update>, wanted: impl Fn(&Answer) -> bool) -> Update {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let update = updates.recv().await.expect("the sources stopped");
-            if wanted(&update.answer) {
-                return update;
-            }
-        }
-    })
-    .await
-    .expect("no such answer in time")
-}
-
-fn addresses(answer: &Answer) -> Vec<SocketAddr> {
-    let Answer::Found(backends) = answer else {
-        return Vec::new();
-    };
-    let mut found: Vec<SocketAddr> = backends.iter().map(|b: &BackendSpec| b.address).collect();
-    found.sort();
-    found
-}
-
-fn found(list: &[&str]) -> impl Fn(&Answer) -> bool {
-    let mut want: Vec<SocketAddr> = list.iter().map(|a| a.parse().unwrap()).collect();
-    want.sort();
-    move |answer| matches!(answer, Answer::Found(_)) && addresses(answer) == want
+    common::next(updates, WAIT, wanted).await
 }
 
 #[tokio::test]
@@ -60,9 +38,7 @@ async fn addresses_follow_the_records_through_ttl_expiry_servfail_and_nxdomain()
         "{{ name: api.internal, port: 8080, refresh: 30s, resolver: \"{}\" }}",
         dns.addr()
     );
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&spec));
+    let (_sources, mut updates) = common::run(&config(&spec));
 
     let first = next(&mut updates, found(&["127.0.0.1:8080", "[::1]:8080"])).await;
     assert_eq!(first.cluster.as_str(), "api");
@@ -80,7 +56,7 @@ async fn addresses_follow_the_records_through_ttl_expiry_servfail_and_nxdomain()
     next(&mut updates, found(&["127.0.0.2:8080"])).await;
 
     dns.servfail("api.internal", true);
-    let failed = next(&mut updates, |a| matches!(a, Answer::Failed(_))).await;
+    let failed = next(&mut updates, failed).await;
     let Answer::Failed(why) = failed.answer else {
         unreachable!()
     };
@@ -104,9 +80,7 @@ async fn the_refresh_is_a_ceiling_on_a_long_ttl() {
         "{{ name: api.internal, port: 80, refresh: 1s, resolver: \"{}\" }}",
         dns.addr()
     );
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&spec));
+    let (_sources, mut updates) = common::run(&config(&spec));
     next(&mut updates, found(&["127.0.0.1:80"])).await;
     dns.set_addresses("api.internal", &ips(&["127.0.0.9"]), 3600);
     // Seen at the next refresh, not after the hour: the server was asked, not a cache.
@@ -129,9 +103,7 @@ async fn srv_records_give_the_lowest_priority_targets_on_their_ports_and_weights
         "{{ srv: _grpc._tcp.svc.internal, resolver: \"{}\" }}",
         dns.addr()
     );
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&spec));
+    let (_sources, mut updates) = common::run(&config(&spec));
 
     let want = found(&["127.0.0.1:9001", "127.0.0.2:9002", "127.0.0.3:9002"]);
     let update = next(&mut updates, want).await;
@@ -177,9 +149,7 @@ async fn a_changed_spec_restarts_its_source_and_a_removed_one_stops() {
     dns.set_addresses("one.internal", &ips(&["127.0.0.1"]), 1);
     dns.set_addresses("two.internal", &ips(&["127.0.0.2"]), 1);
     let spec = |name: &str| format!("{{ name: {name}, port: 80, resolver: \"{}\" }}", dns.addr());
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&spec("one.internal")));
+    let (mut sources, mut updates) = common::run(&config(&spec("one.internal")));
     next(&mut updates, found(&["127.0.0.1:80"])).await;
     sources.reconcile(&config(&spec("two.internal")));
     assert_eq!(sources.len(), 1);

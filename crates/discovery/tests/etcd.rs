@@ -5,13 +5,14 @@
 //! revision (the prefix read again). Ignored without etcd; `.ci/run` runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::{failed, found, next};
 use sluicegate_config::Config;
-use sluicegate_discovery::{Answer, Sources, Update, channel};
+use sluicegate_discovery::Answer;
 use sluicegate_testkit::{Etcd, TestCert, WAIT};
-use tokio::sync::mpsc::Receiver;
+
+mod common;
 
 fn config(etcd: &Etcd, extra: &str) -> Config {
     let text = format!(
@@ -27,45 +28,13 @@ fn value(address: &str, weight: u32) -> String {
     format!(r#"{{"address": "{address}", "weight": {weight}}}"#)
 }
 
-async fn next(
-    updates: &mut Receiver<Update>,
-    within: Duration,
-    wanted: impl Fn(&Answer) -> bool,
-) -> Update {
-    tokio::time::timeout(within, async {
-        loop {
-            let update = updates.recv().await.expect("the sources stopped");
-            if wanted(&update.answer) {
-                return update;
-            }
-        }
-    })
-    .await
-    .expect("no such answer in time")
-}
-
-fn found(list: &[&str]) -> impl Fn(&Answer) -> bool {
-    let mut want: Vec<SocketAddr> = list.iter().map(|a| a.parse().unwrap()).collect();
-    want.sort();
-    move |answer| match answer {
-        Answer::Found(backends) => {
-            let mut got: Vec<SocketAddr> = backends.iter().map(|b| b.address).collect();
-            got.sort();
-            got == want
-        }
-        Answer::Failed(_) => false,
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs etcd (Debian etcd-server): .ci/run runs it"]
 async fn the_prefix_is_read_then_watched_and_changes_arrive_within_a_second() {
     let etcd = Etcd::start();
     etcd.put("/services/pay/a", &value("10.0.0.1:8443", 2));
     etcd.put("/services/other/x", &value("10.9.9.9:80", 1));
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&etcd, ""));
+    let (_sources, mut updates) = common::run(&config(&etcd, ""));
     let first = next(&mut updates, WAIT, found(&["10.0.0.1:8443"])).await;
     let Answer::Found(backends) = first.answer else {
         unreachable!()
@@ -100,13 +69,11 @@ async fn the_prefix_is_read_then_watched_and_changes_arrive_within_a_second() {
 async fn a_killed_etcd_is_reported_and_its_restart_resumes_the_watch_with_what_changed() {
     let mut etcd = Etcd::start();
     etcd.put("/services/pay/a", &value("10.0.0.1:80", 1));
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&etcd, "        timeout: 1s\n"));
+    let (_sources, mut updates) = common::run(&config(&etcd, "        timeout: 1s\n"));
     next(&mut updates, WAIT, found(&["10.0.0.1:80"])).await;
 
     etcd.kill();
-    let failed = next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    let failed = next(&mut updates, WAIT, failed).await;
     let Answer::Failed(why) = failed.answer else {
         unreachable!()
     };
@@ -125,16 +92,14 @@ async fn a_killed_etcd_is_reported_and_its_restart_resumes_the_watch_with_what_c
 async fn a_compaction_past_the_watched_revision_reads_the_prefix_again() {
     let mut etcd = Etcd::start();
     etcd.put("/services/pay/a", &value("10.0.0.1:80", 1));
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&etcd, "        timeout: 1s\n"));
+    let (_sources, mut updates) = common::run(&config(&etcd, "        timeout: 1s\n"));
     next(&mut updates, WAIT, found(&["10.0.0.1:80"])).await;
 
     // While the source cannot see: a put and a delete, then history compacted past
     // both, so no watch could replay them: the source's read after it reconnects has
     // them all.
     etcd.kill();
-    next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    next(&mut updates, WAIT, failed).await;
     etcd.restart();
     etcd.put("/services/pay/b", &value("10.0.0.2:80", 1));
     etcd.delete("/services/pay/a");
@@ -157,22 +122,20 @@ async fn with_authentication_on_the_source_logs_in_and_a_wrong_password_is_a_fai
     let mut etcd = Etcd::start();
     etcd.enable_auth("sluicegate", "s3cret", "/services/pay/");
     etcd.put("/services/pay/a", &value("10.0.0.1:80", 1));
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
     let login = |password: &str| {
         config(
             &etcd,
             &format!("        username: sluicegate\n        password: {password}\n"),
         )
     };
-    sources.reconcile(&login("s3cret"));
+    let (mut sources, mut updates) = common::run(&login("s3cret"));
     next(&mut updates, WAIT, found(&["10.0.0.1:80"])).await;
     // Changes arrive through the authenticated watch too.
     etcd.put("/services/pay/b", &value("10.0.0.2:80", 1));
     next(&mut updates, WAIT, found(&["10.0.0.1:80", "10.0.0.2:80"])).await;
 
     sources.reconcile(&login("wrong"));
-    let failed = next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    let failed = next(&mut updates, WAIT, failed).await;
     let Answer::Failed(why) = failed.answer else {
         unreachable!()
     };
@@ -198,14 +161,12 @@ async fn over_tls_the_source_verifies_etcd_and_shows_its_client_certificate() {
         )
     };
     let with_identity = format!(", cert: {}, key: {}", cert.display(), key.display());
-    let (tx, mut updates) = channel();
-    let mut sources = Sources::new(tx);
-    sources.reconcile(&config(&etcd, &tls(&with_identity)));
+    let (mut sources, mut updates) = common::run(&config(&etcd, &tls(&with_identity)));
     next(&mut updates, WAIT, found(&["10.0.0.1:80"])).await;
 
     // Without the client certificate etcd refuses the session.
     sources.reconcile(&config(&etcd, &tls("")));
-    next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    next(&mut updates, WAIT, failed).await;
     // A server certificate no CA vouches for is refused too.
     let stranger = TestCert::new(&["127.0.0.1"])
         .write(dir.path(), "stranger")
@@ -215,5 +176,5 @@ async fn over_tls_the_source_verifies_etcd_and_shows_its_client_certificate() {
         stranger.display()
     );
     sources.reconcile(&config(&etcd, &untrusted));
-    next(&mut updates, WAIT, |a| matches!(a, Answer::Failed(_))).await;
+    next(&mut updates, WAIT, failed).await;
 }

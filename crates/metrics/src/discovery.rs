@@ -96,31 +96,19 @@ impl DiscoverySeries {
 
 #[cfg(test)]
 mod tests {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebugValue;
 
     use super::*;
+    use crate::recorded::recorded;
 
     #[test]
     fn counts_each_result_and_stamps_only_good_answers() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || {
+        let seen = recorded(|| {
             let series = DiscoverySeries::register("api");
             series.answered(DiscoveryResult::Applied, 3, 100.0);
             series.answered(DiscoveryResult::Failed, 3, 200.0);
             series.answered(DiscoveryResult::Failed, 3, 300.0);
         });
-        let mut seen: Vec<(String, Vec<String>, DebugValue)> = snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let key = key.key();
-                let labels = key.labels().map(|l| format!("{}={}", l.key(), l.value()));
-                (key.name().to_owned(), labels.collect(), value)
-            })
-            .collect();
-        seen.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let gauge = |name: &str, v: f64| {
             (
                 name.to_owned(),

@@ -35,6 +35,8 @@ mod health;
 mod labels;
 mod lazy;
 pub mod names;
+#[cfg(test)]
+mod recorded;
 mod series;
 mod sessions;
 mod text;

@@ -71,15 +71,14 @@ impl TlsSeries {
 
 #[cfg(test)]
 mod tests {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebugValue;
 
     use super::*;
+    use crate::recorded::recorded;
 
     #[test]
     fn records_reloads_and_expiry_under_the_listener() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || {
+        let seen = recorded(|| {
             let series = TlsSeries::register("web", &["a.pem".to_owned()]);
             series.reloaded(true);
             series.reloaded(false);
@@ -88,17 +87,6 @@ mod tests {
             series.expires(7, 1.0);
             series.handshake_failed(true);
         });
-        let mut seen: Vec<(String, Vec<String>, DebugValue)> = snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let key = key.key();
-                let labels = key.labels().map(|l| format!("{}={}", l.key(), l.value()));
-                (key.name().to_owned(), labels.collect(), value)
-            })
-            .collect();
-        seen.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let expiry = (
             TLS_CERTIFICATE_EXPIRY_SECONDS.to_owned(),
             vec!["listener=web".to_owned(), "certificate=a.pem".to_owned()],
