@@ -42,9 +42,22 @@ pub(crate) fn admin(errors: &mut Errors<'_>, raw: Option<&RawAdmin>) -> AdminSpe
             defaults::ADMIN_ADDRESS
         }
     };
+    let health_address = raw.health_address.as_deref().and_then(|text| {
+        let parsed = text.trim().parse::<SocketAddr>();
+        if parsed.is_err() {
+            let message =
+                format!("invalid socket address \"{text}\" (expected IP:port, e.g. 0.0.0.0:9902)");
+            errors.push("admin.health_address", message);
+        }
+        parsed.ok()
+    });
+    if health_address.is_some_and(|h| h == address) {
+        errors.push("admin.health_address", "must differ from admin.address");
+    }
     AdminSpec {
         address,
         allow_remote,
         metrics: raw.metrics.unwrap_or(true),
+        health_address,
     }
 }

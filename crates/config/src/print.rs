@@ -89,11 +89,15 @@ fn sections(c: &Config) -> Mapping {
 }
 
 fn admin(a: &AdminSpec) -> Value {
-    Value::Mapping(map([
+    let mut out = map([
         ("address", Value::from(a.address.to_string())),
         ("allow_remote", Value::from(a.allow_remote)),
         ("metrics", Value::from(a.metrics)),
-    ]))
+    ]);
+    if let Some(health) = a.health_address {
+        out.insert("health_address".into(), Value::from(health.to_string()));
+    }
+    Value::Mapping(out)
 }
 
 fn listener(l: &ListenerSpec) -> Value {

@@ -43,6 +43,8 @@ pub struct RawAdmin {
     pub allow_remote: Option<bool>,
     /// Record and expose Prometheus metrics.
     pub metrics: Option<bool>,
+    /// `IP:port` of a read-only listener for probes and scrapes.
+    pub health_address: Option<String>,
 }
 
 /// `reload:`: how changes to the config file are picked up.

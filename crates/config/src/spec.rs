@@ -103,12 +103,17 @@ pub struct AdminSpec {
     pub allow_remote: bool,
     /// Whether Prometheus metrics are recorded and served on `/metrics`.
     pub metrics: bool,
+    /// A second, read-only listener serving only `/healthz`, `/ready` and `/metrics`,
+    /// on any address (it can change nothing): for Kubernetes probes and Prometheus
+    /// while the admin API stays on loopback. `None`: none.
+    pub health_address: Option<SocketAddr>,
 }
 
 impl Default for AdminSpec {
     fn default() -> Self {
         Self {
             address: defaults::ADMIN_ADDRESS,
+            health_address: None,
             allow_remote: false,
             metrics: true,
         }

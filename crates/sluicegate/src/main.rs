@@ -10,6 +10,7 @@ mod demo_backend;
 mod discovery;
 mod fd_limit;
 mod logging;
+mod notify;
 mod reload;
 mod reload_log;
 mod run;

@@ -179,7 +179,14 @@ impl Reloader {
         if !forced && self.last_text.as_deref() == Some(text.as_str()) {
             return None;
         }
+        crate::notify::reloading();
         let result = self.apply(&text).await;
+        crate::notify::reloaded(&match &result {
+            Ok(ReloadOutcome::Applied { generation, .. }) => {
+                format!("serving generation {generation}")
+            }
+            _ => "reload rejected: the running config keeps serving".to_owned(),
+        });
         self.last_text = Some(text);
         Some(result)
     }

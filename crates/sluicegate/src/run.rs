@@ -93,7 +93,7 @@ pub async fn start(
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));
     let server = Server::bind_on(handle, workers).map_err(|e| anyhow!(e))?;
-    let admin = Admin::bind(config.admin.address).await?;
+    let admin = Admin::bind(&config.admin).await?;
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     sluicegate_runtime::log_resolutions(None, config);
     for (name, addr) in server.local_addrs() {
@@ -115,9 +115,15 @@ pub async fn start(
         }
         tracing::info!("admin API on http://{addr}/ (metrics on /metrics)");
     }
+    if let Some(addr) = admin.health_addr() {
+        tracing::info!(
+            "health endpoints on http://{addr}/ (read-only: /healthz, /ready, /metrics)"
+        );
+    }
     let state = Arc::new(State::new(server.control()));
     let triggers = crate::reload::spawn(path, config.clone(), state.clone(), discovery)?;
     admin.spawn(state.clone(), exporter, triggers);
+    crate::notify::ready(&format!("serving {}", summary(config)));
     Ok(Running {
         server,
         state,

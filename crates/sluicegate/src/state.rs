@@ -54,6 +54,7 @@ impl State {
     /// Marks the process as draining: `/ready` answers 503 from now on.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
+        crate::notify::stopping();
     }
 
     /// `false` once draining started.

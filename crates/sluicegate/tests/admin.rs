@@ -442,3 +442,33 @@ fn metrics_can_be_switched_off() {
     assert!(body.contains("admin.metrics: false"), "{body}");
     assert_eq!(proxy.admin_request("GET", "/status").0, 200);
 }
+
+#[test]
+fn the_health_listener_serves_probes_and_metrics_and_nothing_that_changes_the_proxy() {
+    let mut fakes = Detached::start();
+    let backend = fakes.named("a");
+    let health = free_port();
+    let extra = format!("  health_address: {health}\n");
+    let (_dir, _path, proxy) = start(&[backend], &extra);
+    assert!(
+        poll(PROCESS_WAIT, || proxy.logged("health endpoints on")),
+        "{:?}",
+        proxy.log()
+    );
+    assert_eq!(
+        blocking::request(health, "GET", "/healthz", ""),
+        (200, "ok\n".into())
+    );
+    assert_eq!(blocking::request(health, "GET", "/ready", "").0, 200);
+    let (status, metrics) = blocking::request(health, "GET", "/metrics", "");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("sluicegate_build_info"), "{metrics}");
+    for (method, path) in [("GET", "/status"), ("GET", "/"), ("POST", "/reload")] {
+        let (status, body) = blocking::request(health, method, path, "");
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    let drain = "/backends/app/".to_owned() + &backend.to_string() + "/drain";
+    assert_eq!(blocking::request(health, "POST", &drain, "").0, 404);
+    // The admin API itself still answers them.
+    assert_eq!(proxy.admin_request("GET", "/status").0, 200);
+}

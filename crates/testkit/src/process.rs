@@ -54,6 +54,20 @@ impl ProcessProxy {
         Self::spawn(command, addr)
     }
 
+    /// [`ProcessProxy::start`] with the environment variables `env` set for the child
+    /// (e.g. `NOTIFY_SOCKET`).
+    pub fn start_with_env(
+        bin: impl AsRef<Path>,
+        config: &Path,
+        addr: SocketAddr,
+        env: &[(&str, &Path)],
+    ) -> ProcessProxy {
+        let mut command = Command::new(bin.as_ref());
+        command.args(["run", "-c"]).arg(config);
+        command.envs(env.iter().copied());
+        Self::spawn(command, addr)
+    }
+
     /// [`ProcessProxy::start`] with at most `nofile` file descriptors (soft and hard
     /// limit, set by `sh`'s `ulimit -n` before it runs the binary).
     pub fn start_with_fd_limit(

@@ -111,9 +111,17 @@ fn percent_decode(segment: &str) -> Option<String> {
 }
 
 impl Routes {
-    pub(crate) async fn handle(&self, request: Request<Incoming>) -> Reply {
+    /// Answers `request`; `read_only` (the health listener) answers only `/healthz`,
+    /// `/ready` and `/metrics`, and 404 to the rest.
+    pub(crate) async fn handle(&self, request: Request<Incoming>, read_only: bool) -> Reply {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        if read_only && !matches!(path.as_str(), "/healthz" | "/ready" | "/metrics") {
+            return text(
+                StatusCode::NOT_FOUND,
+                "404 Not Found: this listener serves /healthz, /ready and /metrics only\n",
+            );
+        }
         if method == Method::POST && cross_site(&request) {
             return text(
                 StatusCode::FORBIDDEN,
