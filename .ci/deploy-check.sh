@@ -10,12 +10,14 @@ bin=$(realpath "${1:-target/debug/sluicegate}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "deploy/sluicegate.service: systemd-analyze verify"
+echo "deploy/sluicegate.service, deploy/sluicegate.socket: systemd-analyze verify"
 sed "s|/usr/local/bin/sluicegate|$bin|g" deploy/sluicegate.service > "$work/sluicegate.service"
-out=$(systemd-analyze verify "$work/sluicegate.service" 2>&1) || { echo "$out"; exit 1; }
+cp deploy/sluicegate.socket "$work/sluicegate.socket"
+out=$(systemd-analyze verify "$work/sluicegate.service" "$work/sluicegate.socket" 2>&1) \
+  || { echo "$out"; exit 1; }
 if [ -n "$out" ]; then
   echo "$out"
-  echo "deploy/sluicegate.service: systemd-analyze has warnings" >&2
+  echo "deploy/sluicegate.{service,socket}: systemd-analyze has warnings" >&2
   exit 1
 fi
 

@@ -11,6 +11,7 @@ use sluicegate_runtime::Listener;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::ServeError;
+use crate::inherited::{Inherited, from_taken};
 use crate::phase::Phase;
 use crate::sockets;
 
@@ -67,13 +68,20 @@ impl Bound {
         name: &str,
         address: SocketAddr,
         workers: usize,
+        inherited: &Inherited,
     ) -> Result<Self, ServeError> {
         let bind_error = |reason| ServeError::Bind {
             listener: name.to_owned(),
             address,
             reason,
         };
-        let (sockets, local) = sockets::bind(address, workers).map_err(bind_error)?;
+        let taken = inherited.take(address);
+        let (sockets, local) = if taken.is_empty() {
+            sockets::bind(address, workers).map_err(bind_error)?
+        } else {
+            let sockets = from_taken(taken, address, workers).map_err(bind_error)?;
+            (sockets, address)
+        };
         let name: Arc<str> = Arc::from(name);
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
         let (open_tx, open_rx) = mpsc::channel(1);

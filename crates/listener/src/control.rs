@@ -58,7 +58,13 @@ impl Control {
         let mut bound = Vec::with_capacity(added.len());
         for (name, address) in &added {
             // On failure, `bound` is dropped with the function: its sockets close.
-            bound.push(Bound::bind(name, *address, shared.workers.len())?);
+            let inherited = &shared.inherited;
+            bound.push(Bound::bind(
+                name,
+                *address,
+                shared.workers.len(),
+                inherited,
+            )?);
         }
         let drain_timeout = next.drain_timeout;
         let retired = self.swap(next, bound, removed)?;

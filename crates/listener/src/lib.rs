@@ -16,6 +16,7 @@ mod bound;
 mod control;
 mod counted;
 mod error;
+mod inherited;
 mod layer4;
 mod phase;
 mod pipeline;
@@ -28,5 +29,6 @@ mod workers;
 
 pub use control::Control;
 pub use error::ServeError;
+pub use inherited::Inherited;
 pub use server::{DrainOutcome, Server};
 pub use workers::Workers;

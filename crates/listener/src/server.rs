@@ -19,6 +19,7 @@ use crate::admission::{Counts, Slot};
 use crate::bound::{Accepting, Bound, Listening};
 use crate::control::Control;
 use crate::error::ServeError;
+use crate::inherited::Inherited;
 use crate::phase::{Phase, Phases};
 use crate::pipeline;
 use crate::shared::Shared;
@@ -51,19 +52,38 @@ impl Server {
     /// Binds every listener of the current snapshot once per worker, to be served on
     /// `workers`. Nothing serves until [`Server::run`].
     pub fn bind_on(handle: Arc<SnapshotHandle>, workers: Workers) -> Result<Self, ServeError> {
+        Self::bind_inherited(handle, workers, Inherited::default())
+    }
+
+    /// Like [`Server::bind_on`], taking the sockets of `inherited` (socket activation,
+    /// a binary upgrade) for the listeners configured on their addresses instead of
+    /// binding new ones (see `inherited.rs`); a listener added by a later reload may
+    /// take one too.
+    pub fn bind_inherited(
+        handle: Arc<SnapshotHandle>,
+        workers: Workers,
+        inherited: Inherited,
+    ) -> Result<Self, ServeError> {
         let snapshot = handle.load();
         let mut listeners = Vec::with_capacity(snapshot.listeners.len());
         for l in &snapshot.listeners {
-            listeners.push(Bound::bind(l.name.as_str(), l.address, workers.len())?);
+            let bound = Bound::bind(l.name.as_str(), l.address, workers.len(), &inherited)?;
+            listeners.push(bound);
         }
         let addrs = listeners
             .iter()
             .map(|l| (l.name.to_string(), l.local))
             .collect();
         Ok(Self {
-            shared: Arc::new(Shared::new(handle, listeners, workers)),
+            shared: Arc::new(Shared::new(handle, listeners, workers, inherited)),
             addrs,
         })
+    }
+
+    /// Closes the handed-over sockets no listener took at bind time, and returns
+    /// their addresses (a socket nobody accepts on would hold its clients waiting).
+    pub fn close_untaken(&self) -> Vec<SocketAddr> {
+        self.shared.inherited.close_untaken()
     }
 
     /// A handle that applies new snapshots to this server, before or while it runs.
@@ -102,7 +122,10 @@ impl Server {
         loop {
             for accepting in shared.take_pending() {
                 let Accepting { sockets, listening } = accepting;
-                for (socket, worker) in sockets.into_iter().zip(shared.workers.handles()) {
+                // Round the workers: a listener handed more sockets than there are
+                // workers keeps them all.
+                let workers = shared.workers.handles().iter().cycle();
+                for (socket, worker) in sockets.into_iter().zip(workers) {
                     let accept = accept_loop(
                         socket,
                         listening.clone(),

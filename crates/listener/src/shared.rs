@@ -10,6 +10,7 @@ use sluicegate_runtime::{Snapshot, SnapshotHandle};
 use tokio::sync::Notify;
 
 use crate::bound::{Accepting, Bound};
+use crate::inherited::Inherited;
 use crate::workers::Workers;
 
 /// The bound listeners and whether the server still takes new ones.
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     /// Client connections open on every listener, for the process's
     /// `max_connections`.
     pub(crate) connections: Arc<AtomicUsize>,
+    /// Sockets handed to the process at start, for the listeners that bind them.
+    pub(crate) inherited: Inherited,
 }
 
 impl Shared {
@@ -48,6 +51,7 @@ impl Shared {
         handle: Arc<SnapshotHandle>,
         listeners: Vec<Bound>,
         workers: Workers,
+        inherited: Inherited,
     ) -> Self {
         let snapshot = handle.load();
         Self {
@@ -61,6 +65,7 @@ impl Shared {
             applying: tokio::sync::Mutex::new(()),
             workers,
             connections: Arc::default(),
+            inherited,
         }
     }
 

@@ -2,6 +2,7 @@
 //! wiring of the library crates. It owns file reading and process exit codes; proxy
 //! logic belongs in the libraries, so this crate stays thin.
 
+mod activation;
 mod admin;
 mod check;
 mod cli;

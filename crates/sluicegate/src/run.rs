@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use sluicegate_listener::{DrainOutcome, Server, Workers};
+use sluicegate_listener::{DrainOutcome, Inherited, Server, Workers};
 use sluicegate_runtime::SnapshotHandle;
 
 use crate::admin::{Admin, Exporter};
@@ -15,6 +15,8 @@ use crate::state::State;
 
 /// Entry point of `run`: builds the runtime and serves until a signal.
 pub fn main(path: &Path) -> ExitCode {
+    // Before any thread: taking them edits the environment.
+    let activated = crate::activation::take();
     let config = match load(path) {
         Ok(config) => config,
         Err(error) => {
@@ -33,7 +35,7 @@ pub fn main(path: &Path) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let workers = workers()?;
-        let running = start(&config, path, workers).await?;
+        let running = start(&config, path, workers, Inherited::new(activated)).await?;
         Ok::<_, anyhow::Error>(running.serve().await)
     });
     match result {
@@ -76,6 +78,7 @@ pub async fn start(
     config: &sluicegate_config::Config,
     path: &Path,
     workers: Workers,
+    inherited: Inherited,
 ) -> anyhow::Result<Running> {
     // Before compiling: the compiled config registers its series with the recorder.
     let exporter = if config.admin.metrics {
@@ -92,7 +95,10 @@ pub async fn start(
     let snapshot = sluicegate_runtime::compile(config, None)
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));
-    let server = Server::bind_on(handle, workers).map_err(|e| anyhow!(e))?;
+    let server = Server::bind_inherited(handle, workers, inherited).map_err(|e| anyhow!(e))?;
+    for address in server.close_untaken() {
+        tracing::warn!("a socket handed over on {address} matches no listener's address: closed");
+    }
     let admin = Admin::bind(&config.admin).await?;
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     sluicegate_runtime::log_resolutions(None, config);

@@ -69,3 +69,26 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
     proxy.signal("TERM");
     until(&socket, "STOPPING=1");
 }
+
+#[test]
+#[ignore = "needs systemd-socket-activate (Debian systemd): .ci/run runs it"]
+fn a_socket_activated_listener_serves_the_connection_that_started_it() {
+    let mut fakes = Detached::start();
+    let backend = fakes.named("a");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    std::fs::write(&path, process_config(listen, backend)).unwrap();
+    // The socket is systemd's: sluicegate could not bind the port itself (no
+    // SO_REUSEPORT on it), so an answer on it is an answer on the handed socket.
+    let (proxy, first) = ProcessProxy::start_activated(BIN, &path, listen);
+    assert_eq!(
+        first,
+        "a",
+        "the queued connection was not served: {:?}",
+        proxy.log()
+    );
+    assert!(proxy.logged("socket activation: 1 socket(s) from systemd"));
+    assert_eq!(proxy.get(), "a");
+    assert!(!proxy.logged("matches no listener"), "{:?}", proxy.log());
+}

@@ -86,7 +86,33 @@ impl ProcessProxy {
     }
 
     /// Runs `command` (a `sluicegate run`) as [`ProcessProxy::start`] does.
-    fn spawn(mut command: Command, addr: SocketAddr) -> ProcessProxy {
+    /// `bin run -c config` started by systemd's `systemd-socket-activate -l addr` (the
+    /// socket bound by it, handed over in `LISTEN_FDS`), and the body of the first
+    /// request: the one whose connection makes it start the proxy, answered from the
+    /// socket's queue. Panics if systemd-socket-activate is not installed.
+    pub fn start_activated(
+        bin: impl AsRef<Path>,
+        config: &Path,
+        addr: SocketAddr,
+    ) -> (ProcessProxy, String) {
+        let mut command = Command::new("systemd-socket-activate");
+        command.arg("-l").arg(addr.to_string());
+        command.arg(bin.as_ref()).args(["run", "-c"]).arg(config);
+        let mut first = String::new();
+        let proxy = Self::spawn_then(command, addr, || {
+            // systemd-socket-activate binds before it forks: wait for its socket.
+            poll(PROCESS_WAIT, || std::net::TcpStream::connect(addr).is_ok());
+            first = blocking::get(addr);
+        });
+        (proxy, first)
+    }
+
+    fn spawn(command: Command, addr: SocketAddr) -> ProcessProxy {
+        Self::spawn_then(command, addr, || {})
+    }
+
+    /// Runs `command`, then `then`, then waits for the proxy to log that it listens.
+    fn spawn_then(mut command: Command, addr: SocketAddr, then: impl FnOnce()) -> ProcessProxy {
         let mut child = command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -103,6 +129,7 @@ impl ProcessProxy {
             incoming: lines_of(stderr),
         });
         let proxy = ProcessProxy { child, log, addr };
+        then();
         assert!(
             poll(PROCESS_WAIT, || proxy.logged("listening on")),
             "the proxy did not start: {:?}",
