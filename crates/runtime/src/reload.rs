@@ -86,6 +86,20 @@ impl<A: Apply> Reload<A> {
         self.config(config, shown).await
     }
 
+    /// The running cluster `cluster` if its backends come from `spec`; `None` when a
+    /// reload removed the cluster or changed its `discovery:` (an answer under `spec`
+    /// is then stale, whatever it says).
+    pub fn discovering(
+        &self,
+        cluster: &ClusterName,
+        spec: &DiscoverySpec,
+    ) -> Option<&sluicegate_config::ClusterSpec> {
+        self.running
+            .clusters
+            .iter()
+            .find(|c| &c.name == cluster && c.discovery.as_ref() == Some(spec))
+    }
+
     /// Serves `answer`, the backends `cluster`'s discovery source found under `spec`,
     /// as the running config with that cluster's set replaced (see the module docs).
     /// An empty answer keeps the last good set under `empty: keep_last`; a set that
@@ -96,12 +110,7 @@ impl<A: Apply> Reload<A> {
         spec: &DiscoverySpec,
         answer: Vec<BackendSpec>,
     ) -> Result<Discovered, Rejection> {
-        let Some(running) = self
-            .running
-            .clusters
-            .iter()
-            .find(|c| &c.name == cluster && c.discovery.as_ref() == Some(spec))
-        else {
+        let Some(running) = self.discovering(cluster, spec) else {
             return Ok(Discovered::Stale);
         };
         if answer.is_empty() && spec.empty == EmptyAnswer::KeepLast {

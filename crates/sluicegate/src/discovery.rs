@@ -137,10 +137,7 @@ impl Discovery {
     pub async fn handle(&self, core: &mut Reload<Control>, state: &State, mut update: Update) {
         // An answer of a source a reload replaced (still queued when its task was
         // stopped) says nothing about the running one, failures included.
-        let current = |c: &&sluicegate_config::ClusterSpec| {
-            c.name == update.cluster && c.discovery.as_ref() == Some(&update.spec)
-        };
-        if !core.running().clusters.iter().any(|c| current(&c)) {
+        if core.discovering(&update.cluster, &update.spec).is_none() {
             return;
         }
         let answer = std::mem::replace(&mut update.answer, Answer::Found(Vec::new()));
