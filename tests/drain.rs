@@ -138,3 +138,26 @@ async fn an_http2_request_in_flight_finishes_and_its_connection_gets_goaway() {
     assert!(eventually(WAIT, || client.is_closed()).await, "no GOAWAY");
     assert_eq!(drain.await.expect("the drain task"), DrainOutcome::Drained);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_just_after_the_drain_starts_on_a_busy_connection_is_answered() {
+    // A busy keep-alive client (wrk, a connection pool) sends its next request as
+    // soon as it read an answer: closing its connection the moment the drain starts
+    // would cut that request (the client sees a reset or an empty read, not an
+    // answer). A connection that was idle only a moment gets its next request
+    // answered, with `Connection: close`.
+    init_tracing();
+    let backend = Backend::named("app");
+    let proxy = proxy_with_drain(&backend, "10s").await;
+    let addr = proxy.addr();
+    let mut conn = Conn::open(addr).await.expect("connect to the proxy");
+    let (status, _, _) = conn.get("/", &[]).await;
+    assert_eq!(status, 200);
+    let drain = tokio::spawn(proxy.shutdown());
+    assert!(refused(addr).await, "the drain never started");
+    let (status, headers, _) = conn.get("/", &[]).await;
+    assert_eq!(status, 200, "the request racing the drain was cut");
+    let connection = headers.get("connection").map(|v| v.to_str().unwrap_or(""));
+    assert_eq!(connection, Some("close"), "{headers:?}");
+    assert_eq!(drain.await.expect("the drain task"), DrainOutcome::Drained);
+}

@@ -1,7 +1,8 @@
-//! `admin:`: where the admin API listens, and whether it may be reached from other
-//! hosts.
+//! `admin:`: where the admin API listens, whether it may be reached from other
+//! hosts, and the Unix socket a binary upgrade takes the listening sockets from.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::errors::Errors;
 use crate::raw::RawAdmin;
@@ -59,5 +60,29 @@ pub(crate) fn admin(errors: &mut Errors<'_>, raw: Option<&RawAdmin>) -> AdminSpe
         allow_remote,
         metrics: raw.metrics.unwrap_or(true),
         health_address,
+        upgrade_socket: upgrade_socket(errors, raw.upgrade_socket.as_deref()),
     }
+}
+
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes on Linux,
+/// one of them the terminating NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// `admin.upgrade_socket`: a path short enough to bind (checked again once made
+/// relative to the config's directory, at bind time).
+fn upgrade_socket(errors: &mut Errors<'_>, raw: Option<&str>) -> Option<PathBuf> {
+    let text = raw?;
+    if text.trim().is_empty() {
+        errors.push("admin.upgrade_socket", "must be a path, e.g. /run/sluicegate/upgrade.sock");
+        return None;
+    }
+    if text.len() > MAX_SOCKET_PATH {
+        let message = format!(
+            "is {} bytes long: a Unix socket path holds at most {MAX_SOCKET_PATH}",
+            text.len()
+        );
+        errors.push("admin.upgrade_socket", message);
+        return None;
+    }
+    Some(PathBuf::from(text))
 }

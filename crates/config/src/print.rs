@@ -97,6 +97,10 @@ fn admin(a: &AdminSpec) -> Value {
     if let Some(health) = a.health_address {
         out.insert("health_address".into(), Value::from(health.to_string()));
     }
+    if let Some(socket) = &a.upgrade_socket {
+        let path = socket.to_string_lossy().into_owned();
+        out.insert("upgrade_socket".into(), Value::from(path));
+    }
     Value::Mapping(out)
 }
 

@@ -45,6 +45,8 @@ pub struct RawAdmin {
     pub metrics: Option<bool>,
     /// `IP:port` of a read-only listener for probes and scrapes.
     pub health_address: Option<String>,
+    /// Path of the Unix socket a new binary takes the listening sockets from.
+    pub upgrade_socket: Option<String>,
 }
 
 /// `reload:`: how changes to the config file are picked up.

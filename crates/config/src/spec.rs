@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -107,6 +108,10 @@ pub struct AdminSpec {
     /// on any address (it can change nothing): for Kubernetes probes and Prometheus
     /// while the admin API stays on loopback. `None`: none.
     pub health_address: Option<SocketAddr>,
+    /// The Unix socket a running process hands its listening sockets over on, to a
+    /// new one started with `run --upgrade` (a binary upgrade without a refused
+    /// connection). Relative: to the config file's directory. `None`: no upgrade.
+    pub upgrade_socket: Option<PathBuf>,
 }
 
 impl Default for AdminSpec {
@@ -114,6 +119,7 @@ impl Default for AdminSpec {
         Self {
             address: defaults::ADMIN_ADDRESS,
             health_address: None,
+            upgrade_socket: None,
             allow_remote: false,
             metrics: true,
         }

@@ -135,6 +135,8 @@ fn a_remote_admin_address_needs_allow_remote() {
     assert_eq!(config.admin.address.to_string(), "0.0.0.0:9901");
     assert!(config.admin.allow_remote);
     assert!(!config.admin.metrics);
+    let socket = config.admin.upgrade_socket.as_deref();
+    assert_eq!(socket, Some(Path::new("/run/sluicegate/upgrade.sock")));
 }
 
 #[test]

@@ -187,12 +187,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             if let Some(next) = self.parsed() {
                 return Poll::Ready(next);
             }
-            // Polled even when it cannot close the connection here, so that the
-            // answer to a head read meanwhile knows (`Connection: close`).
-            let drained = draining.is_terminated() || draining.as_mut().poll(cx).is_ready();
-            let between = self.read.is_empty() || self.heads > 0;
-            if between && drained {
-                return Poll::Ready(Next::Closed);
+            // Polled here so that the answer to a head read meanwhile knows
+            // (`Connection: close`), and the waits below are cut short (the head
+            // clock's step 6: a request already on its way is answered, not cut).
+            if draining.is_terminated() || draining.as_mut().poll(cx).is_ready() {
+                self.clock.drain();
             }
             match self.poll_fill(cx) {
                 Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Next::Closed),

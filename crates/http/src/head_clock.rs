@@ -24,6 +24,16 @@
 //!    `request_body_timeout` the read fails as timed out, which fails the request
 //!    (408 when nothing was answered yet, see `send.rs`).
 //!
+//! 6. **Draining**: the listener drains (SIGTERM, a reload removing it, a binary
+//!    upgrade). A connection waiting for its next head is not closed at once: a
+//!    busy keep-alive client sends its next request the moment it read an answer,
+//!    and closing under it cuts that request (an empty read or a reset, which wrk
+//!    counts as an error and a client without retries fails). Every wait for a
+//!    head (steps 1, 2 and 4) is held to [`DRAIN_GRACE`] instead: a connection idle
+//!    that long already is closed at once, one idle only a moment gets its next
+//!    request answered, with `Connection: close`. HAProxy before 2.4, and its
+//!    `idle-close-on-response` since, do the same.
+//!
 //! Cost on the request path: one clock read when a wait starts; one timer per
 //! connection, allocated at its first wait and re-armed only when it fires before
 //! the deadline now wanted (a later deadline waits for the old one to fire first).
@@ -37,6 +47,11 @@ use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 use tokio::time::{Instant, Sleep};
+
+/// How long a draining connection waits for its next head (lifecycle step 6): the
+/// parking delay's second, past which a connection is idle, not between two
+/// requests of a client sending them back to back.
+pub const DRAIN_GRACE: Duration = crate::park::PARK_AFTER;
 
 /// A client connection's limits, as its listener sets them when it is accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +168,14 @@ impl HeadClock {
         self.responses.finished() >= heads
     }
 
+    /// The listener drains (lifecycle step 6): every wait for a head is held to
+    /// [`DRAIN_GRACE`], and an idle connection is no longer parked.
+    pub(crate) fn drain(&mut self) {
+        self.limits.keepalive = self.limits.keepalive.min(DRAIN_GRACE);
+        self.limits.header_read = self.limits.header_read.min(DRAIN_GRACE);
+        self.park_after = None;
+    }
+
     /// Bytes came: an idle or body wait is over (a head's deadline stays).
     pub(crate) fn moved(&mut self) {
         if !matches!(self.wait, Some((Wait::Head, _))) {
@@ -262,6 +285,26 @@ mod tests {
             poll(&mut clock, Some(Wait::Head)),
             Poll::Ready(Expired::Waited(Wait::Head))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_holds_waits_for_a_head_to_its_grace_and_never_parks() {
+        let (clock, _) = clock();
+        let mut clock = clock.parking_after(Duration::from_millis(500));
+        assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Pending);
+        tokio::time::advance(Duration::from_millis(300)).await;
+        clock.drain();
+        // Idle for 0.3 s: the next request may be on its way, so it waits.
+        assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Pending);
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert_eq!(poll(&mut clock, Some(Wait::Idle)), Poll::Pending, "parked");
+        tokio::time::advance(DRAIN_GRACE - Duration::from_millis(600)).await;
+        let closed = Poll::Ready(Expired::Waited(Wait::Idle));
+        assert_eq!(poll(&mut clock, Some(Wait::Idle)), closed);
+        // A body is not a head: its own limit stays.
+        assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Pending);
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert_eq!(poll(&mut clock, Some(Wait::Body)), Poll::Pending);
     }
 
     #[tokio::test(start_paused = true)]

@@ -61,7 +61,7 @@ mod via;
 
 pub use body::ProxyBody;
 pub use client_body::BodyError;
-pub use head_clock::ClientTimeouts;
+pub use head_clock::{ClientTimeouts, DRAIN_GRACE};
 pub use live::Live;
 pub use replay::RequestBody;
 pub use serve::{Accepted, HttpVersion, Source, serve};

@@ -170,8 +170,10 @@ async fn next<S, H>(
 }
 
 /// Waits until `stream` has bytes to read: `false` when the client sent none within
-/// its first head's deadline, closed, or the listener drains first, so the
-/// connection is closed quietly. Nothing is allocated for a connection until then: a
+/// its first head's deadline, closed, or the listener drains and it sent none within
+/// `DRAIN_GRACE` of its accept (a request on its way as the drain starts is
+/// answered: see `sluicegate_http`'s head clock), so the connection is closed
+/// quietly. Nothing is allocated for a connection until then: a
 /// connection that never sends costs its task and socket only (measured with 4,000
 /// silent connections: 14.6 KiB each before, when the protocol sniff's buffer and
 /// hyper's state waited for the first byte). A peek rather than `readable()`: tokio
@@ -181,13 +183,15 @@ async fn first_bytes(stream: &TcpStream, accepted: &Accepted, phases: &mut Phase
     let mut first = [0u8; 1];
     // Biased, the read first: a client whose bytes are already here is never made to
     // register (and remove) the drain's two watch waiters.
-    tokio::select! {
+    let peeked = tokio::select! {
         biased;
-        peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)) => {
-            matches!(peeked, Ok(Ok(n)) if n > 0)
+        peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)) => peeked,
+        () = phases.reached(Phase::Draining) => {
+            let grace = deadline.min(accepted.accepted_at + sluicegate_http::DRAIN_GRACE);
+            tokio::time::timeout_at(grace, stream.peek(&mut first)).await
         }
-        () = phases.reached(Phase::Draining) => false,
-    }
+    };
+    matches!(peeked, Ok(Ok(n)) if n > 0)
 }
 
 /// An accepted stream, counted, with what the connection needs of its listener's
