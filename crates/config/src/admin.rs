@@ -73,7 +73,10 @@ const MAX_SOCKET_PATH: usize = 107;
 fn upgrade_socket(errors: &mut Errors<'_>, raw: Option<&str>) -> Option<PathBuf> {
     let text = raw?;
     if text.trim().is_empty() {
-        errors.push("admin.upgrade_socket", "must be a path, e.g. /run/sluicegate/upgrade.sock");
+        errors.push(
+            "admin.upgrade_socket",
+            "must be a path, e.g. /run/sluicegate/upgrade.sock",
+        );
         return None;
     }
     if text.len() > MAX_SOCKET_PATH {

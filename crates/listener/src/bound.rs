@@ -1,5 +1,6 @@
 //! One bound listener: its socket (held until an accept loop takes it), its own
-//! phase, and its drain when a reload removes it.
+//! phase, and its drain when a reload removes it. It keeps a duplicate of each
+//! socket for as long as it accepts, to hand them over to a new binary (an upgrade).
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
@@ -56,6 +57,9 @@ pub(crate) struct Bound {
     pub(crate) local: SocketAddr,
     /// Until the run loop starts its accept loop.
     pub(crate) pending: Option<Accepting>,
+    /// Duplicates of the sockets (the same queues), for [`crate::Control::handover`];
+    /// dropped when the listener stops accepting, so its sockets really close then.
+    pub(crate) handover: Vec<std::net::TcpListener>,
     phase: watch::Sender<Phase>,
     retired: Retired,
     /// Yields `None` once the accept loop and all its connections have ended.
@@ -82,6 +86,11 @@ impl Bound {
             let sockets = from_taken(taken, address, workers).map_err(bind_error)?;
             (sockets, address)
         };
+        let handover = sockets
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect::<Result<_, _>>()
+            .map_err(bind_error)?;
         let name: Arc<str> = Arc::from(name);
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
         let (open_tx, open_rx) = mpsc::channel(1);
@@ -100,6 +109,7 @@ impl Bound {
                     connections: Arc::default(),
                 },
             }),
+            handover,
             phase: phase_tx,
             retired,
             open: open_rx,
@@ -119,6 +129,7 @@ impl Bound {
         // A socket no accept loop took yet is closed here; a running loop closes its
         // own on this signal.
         self.pending = None;
+        self.handover.clear();
         self.phase.send_replace(Phase::Draining);
     }
 

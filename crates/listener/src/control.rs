@@ -134,6 +134,16 @@ impl Control {
         Ok(retired)
     }
 
+    /// Duplicates of every listening socket of every listener that accepts (the
+    /// same sockets: a connection waiting in one's queue is accepted by whichever
+    /// process accepts first), for a new binary to serve on (`sluicegate run
+    /// --upgrade`). Empty once the server is shutting down.
+    pub fn handover(&self) -> std::io::Result<Vec<std::net::TcpListener>> {
+        let registry = self.shared.registry();
+        let sockets = registry.listeners.iter().flat_map(|b| &b.handover);
+        sockets.map(std::net::TcpListener::try_clone).collect()
+    }
+
     /// The snapshot being served.
     pub fn current(&self) -> Arc<Snapshot> {
         self.shared.handle.load()

@@ -29,7 +29,7 @@ impl Inherited {
 
     /// Takes every socket bound to `address` (an exact match: a listener on port 0
     /// never takes one).
-    pub(crate) fn take(&self, address: SocketAddr) -> Vec<TcpListener> {
+    pub fn take(&self, address: SocketAddr) -> Vec<TcpListener> {
         let mut sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
         let all = std::mem::take(&mut *sockets);
         let (taken, kept) = all

@@ -100,6 +100,7 @@ impl Shared {
         registry.stopped = true;
         for listener in &mut registry.listeners {
             listener.pending = None;
+            listener.handover.clear();
         }
     }
 }

@@ -35,6 +35,12 @@ pub enum Command {
         /// The YAML config file.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// Take over from the sluicegate running on the config's
+        /// `admin.upgrade_socket`, without refusing a connection: take its listening
+        /// sockets, serve on them, then let it drain and exit. If this process fails
+        /// to start, the running one goes on serving.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate a config file without binding anything.
     /// Exit 0 valid, 1 invalid (every error listed), 2 unreadable.

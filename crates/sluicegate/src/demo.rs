@@ -58,7 +58,8 @@ async fn demo(port: u16, admin_port: Option<u16>) -> anyhow::Result<()> {
         }
     };
     let workers = sluicegate_listener::Workers::current();
-    let running = run::start(&config, &path, workers, Default::default()).await?;
+    let mut running = run::start(&config, &path, workers, Default::default()).await?;
+    running.announce(&config, false);
     let addr = running
         .local_addr("demo")
         .context("the demo listener is missing")?;

@@ -10,6 +10,7 @@ mod demo;
 mod demo_backend;
 mod discovery;
 mod fd_limit;
+mod fd_passing;
 mod logging;
 mod notify;
 mod reload;
@@ -17,6 +18,7 @@ mod reload_log;
 mod run;
 mod state;
 mod trigger;
+mod upgrade;
 mod watch;
 
 use std::process::ExitCode;
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
             against,
             print,
         } => check::check(&config, against.as_deref(), print),
-        cli::Command::Run { config } => run::main(&config),
+        cli::Command::Run { config, upgrade } => run::main(&config, upgrade),
         cli::Command::Demo { port, admin_port } => demo::main(port, admin_port),
     }
 }

@@ -2,7 +2,8 @@
 //! the config is loaded and every listener and the admin API are bound;
 //! `RELOADING=1` (with `MONOTONIC_USEC`, so systemd 253+ tells this reload from the
 //! next) when a reload starts, then `READY=1` when it is over, applied or not;
-//! `STOPPING=1` when the drain starts. Each message carries a `STATUS=` line that
+//! `STOPPING=1` when the drain starts. A process that took over by a binary upgrade
+//! says `MAINPID=` with its `READY=1`, and the one it replaced says nothing more. Each message carries a `STATUS=` line that
 //! `systemctl status` shows.
 //!
 //! Without `NOTIFY_SOCKET` in the environment (not started by systemd) every call does
@@ -27,6 +28,16 @@ fn send(states: &[NotifyState<'_>]) {
 /// Serving: the config is loaded and everything is bound.
 pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// Serving, in place of the process it upgraded: systemd follows this one as the
+/// service's main process from now on (the unit needs `NotifyAccess=all`).
+pub fn ready_as_main(status: &str) {
+    send(&[
+        NotifyState::MainPid(std::process::id()),
+        NotifyState::Ready,
+        NotifyState::Status(status),
+    ]);
 }
 
 /// A reload starts.

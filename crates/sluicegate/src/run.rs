@@ -1,4 +1,5 @@
-//! `sluicegate run -c FILE`: load, bind, serve, drain on SIGTERM or Ctrl-C.
+//! `sluicegate run -c FILE`: load, bind, serve, drain on SIGTERM or Ctrl-C, or once a
+//! new binary took the sockets over (`--upgrade`, see `upgrade.rs`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,19 +9,33 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use sluicegate_listener::{DrainOutcome, Inherited, Server, Workers};
 use sluicegate_runtime::SnapshotHandle;
+use tokio::sync::watch;
 
 use crate::admin::{Admin, Exporter};
 use crate::check::{load, report, summary};
-use crate::state::State;
+use crate::state::{Drain, State};
+use crate::upgrade::{Handing, Published, UpgradeSocket};
 
-/// Entry point of `run`: builds the runtime and serves until a signal.
-pub fn main(path: &Path) -> ExitCode {
+/// Entry point of `run`: builds the runtime and serves until a signal; `upgrade`:
+/// takes the sockets of the process running on the config's upgrade socket, and
+/// takes over from it once bound.
+pub fn main(path: &Path, upgrade: bool) -> ExitCode {
     // Before any thread: taking them edits the environment.
-    let activated = crate::activation::take();
+    let mut handed = crate::activation::take();
     let config = match load(path) {
         Ok(config) => config,
         Err(error) => {
             return report(path, &error);
+        }
+    };
+    let taken = match upgrade.then(|| take(&config)).transpose() {
+        Ok(taken) => taken.map(|(sockets, taken)| {
+            handed.extend(sockets);
+            taken
+        }),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -35,7 +50,13 @@ pub fn main(path: &Path) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let workers = workers()?;
-        let running = start(&config, path, workers, Inherited::new(activated)).await?;
+        let mut running = start(&config, path, workers, Inherited::new(handed)).await?;
+        let upgraded = taken.is_some();
+        if let Some(taken) = taken {
+            taken.take_over().await?;
+            tracing::info!("upgrade: took over from the running process");
+        }
+        running.announce(&config, upgraded);
         Ok::<_, anyhow::Error>(running.serve().await)
     });
     match result {
@@ -47,6 +68,24 @@ pub fn main(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The sockets of the process serving upgrades on the config's upgrade socket.
+fn take(
+    config: &sluicegate_config::Config,
+) -> anyhow::Result<(Vec<std::net::TcpListener>, crate::upgrade::Taken)> {
+    let Some(path) = config.admin.upgrade_socket.as_deref() else {
+        anyhow::bail!(
+            "--upgrade: the config sets no admin.upgrade_socket, so there is no running process to take over from"
+        );
+    };
+    let (sockets, taken) = crate::upgrade::take(path)?;
+    tracing::info!(
+        "upgrade: took {} socket(s) from the process on {}",
+        sockets.len(),
+        path.display()
+    );
+    Ok((sockets, taken))
 }
 
 /// Where connections are served, for the CPUs this process may use (as `taskset` or
@@ -69,6 +108,12 @@ pub struct Running {
     server: Server,
     state: Arc<State>,
     admin: Option<SocketAddr>,
+    /// Bound and not published yet, with what it hands over.
+    upgrade: Option<(UpgradeSocket, Handing)>,
+    /// Once published, to remove at exit.
+    published: Option<Published>,
+    /// Set when a new binary took over.
+    handed: watch::Receiver<bool>,
 }
 
 /// Installs the metrics exporter (unless `admin.metrics: false`), compiles the config,
@@ -95,11 +140,15 @@ pub async fn start(
     let snapshot = sluicegate_runtime::compile(config, None)
         .with_context(|| format!("{}: cannot compile config", path.display()))?;
     let handle = Arc::new(SnapshotHandle::new(snapshot));
+    let admin = Admin::bind(&config.admin, &inherited).await?;
     let server = Server::bind_inherited(handle, workers, inherited).map_err(|e| anyhow!(e))?;
     for address in server.close_untaken() {
         tracing::warn!("a socket handed over on {address} matches no listener's address: closed");
     }
-    let admin = Admin::bind(&config.admin).await?;
+    let upgrade = match config.admin.upgrade_socket.as_deref() {
+        Some(path) => Some((UpgradeSocket::bind(path)?, admin.handover()?)),
+        None => None,
+    };
     tracing::info!("loaded {}: {}", path.display(), summary(config));
     sluicegate_runtime::log_resolutions(None, config);
     for (name, addr) in server.local_addrs() {
@@ -128,12 +177,24 @@ pub async fn start(
     }
     let state = Arc::new(State::new(server.control()));
     let triggers = crate::reload::spawn(path, config.clone(), state.clone(), discovery)?;
-    admin.spawn(state.clone(), exporter, triggers);
-    crate::notify::ready(&format!("serving {}", summary(config)));
+    let (handed_tx, handed) = watch::channel(false);
+    admin.spawn(state.clone(), exporter, (triggers, handed.clone()));
+    let upgrade = upgrade.map(|(socket, admin)| {
+        let control = server.control();
+        let handing = Handing {
+            control,
+            admin,
+            handed: handed_tx,
+        };
+        (socket, handing)
+    });
     Ok(Running {
         server,
         state,
         admin: admin_addr,
+        upgrade,
+        published: None,
+        handed,
     })
 }
 
@@ -141,6 +202,25 @@ impl Running {
     /// The bound address of listener `name`.
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
         self.server.local_addr(name)
+    }
+
+    /// Says the process serves: publishes its upgrade socket (from now on an upgrade
+    /// takes over from this process) and tells systemd (as its new main process
+    /// after an `upgraded` start).
+    pub fn announce(&mut self, config: &sluicegate_config::Config, upgraded: bool) {
+        if let Some((socket, handing)) = self.upgrade.take() {
+            let published = socket.publish().and_then(|()| socket.serve(handing));
+            match published {
+                Ok(published) => self.published = Some(published),
+                Err(e) => tracing::error!("serving, but cannot be upgraded: {e:#}"),
+            }
+        }
+        let status = format!("serving {}", summary(config));
+        if upgraded {
+            crate::notify::ready_as_main(&status);
+        } else {
+            crate::notify::ready(&status);
+        }
     }
 
     /// The admin API's bound address.
@@ -157,15 +237,19 @@ impl Running {
         // the first cannot fall between two registrations.
         let signals = count_signals();
         let mut first = signals.clone();
+        let mut handed = self.handed;
         let drain = self.server.run(async move {
-            if first.wait_for(|n| *n >= 1).await.is_err() {
-                // No signal can be listened for: serve until killed.
-                std::future::pending::<()>().await;
-            }
-            state.start_draining();
+            let why = tokio::select! {
+                Ok(_) = first.wait_for(|n| *n >= 1) => Drain::Stopping,
+                Ok(_) = handed.wait_for(|h| *h) => Drain::HandedOver,
+                // Neither can come (no signal can be listened for): serve until killed.
+                else => std::future::pending::<Drain>().await,
+            };
+            state.start_draining(why);
         });
+        let published = self.published;
         let mut second = signals;
-        tokio::select! {
+        let stopped = tokio::select! {
             outcome = drain => match outcome {
                 DrainOutcome::Drained => Stopped::Drained,
                 DrainOutcome::TimedOut => Stopped::TimedOut,
@@ -174,7 +258,11 @@ impl Running {
                 tracing::warn!("second signal during the drain: stopping now, in-flight requests are cut");
                 Stopped::Cut
             }
+        };
+        if let Some(published) = published {
+            published.remove();
         }
+        stopped
     }
 }
 

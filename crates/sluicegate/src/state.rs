@@ -10,6 +10,15 @@ use sluicegate_metrics::ProcessSeries;
 use crate::discovery::DiscoveryStatus;
 use crate::reload_log::ReloadLog;
 
+/// Why the process drains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drain {
+    /// A signal asked it to stop.
+    Stopping,
+    /// A new binary took its sockets over (`upgrade.rs`).
+    HandedOver,
+}
+
 /// The running process, as the admin API and the reload task see it.
 #[derive(Debug)]
 pub struct State {
@@ -52,9 +61,14 @@ impl State {
     }
 
     /// Marks the process as draining: `/ready` answers 503 from now on.
-    pub fn start_draining(&self) {
+    pub fn start_draining(&self, why: Drain) {
         self.draining.store(true, Ordering::Relaxed);
-        crate::notify::stopping();
+        match why {
+            Drain::Stopping => crate::notify::stopping(),
+            // systemd follows the new process now: a STOPPING=1 from this one would
+            // stop the service.
+            Drain::HandedOver => {}
+        }
     }
 
     /// `false` once draining started.

@@ -19,7 +19,8 @@ struct Tally {
 
 /// `n` keep-alive clients sending `GET /` through a proxy in a closed loop until
 /// stopped, each counting its 200s and noting every other answer or failed exchange
-/// (a client whose connection failed opens a new one).
+/// (a client whose connection failed, or was answered `Connection: close`, opens a
+/// new one).
 pub struct Load {
     tally: Arc<Tally>,
     stop: Arc<AtomicBool>,
@@ -29,7 +30,11 @@ pub struct Load {
 impl Load {
     /// Starts `n` clients against `proxy`.
     pub fn start(proxy: &Proxy, n: usize) -> Load {
-        let addr = proxy.addr();
+        Self::against(proxy.addr(), n)
+    }
+
+    /// Starts `n` clients against the proxy listening on `addr` (a process).
+    pub fn against(addr: SocketAddr, n: usize) -> Load {
         let tally = Arc::new(Tally::default());
         let stop = Arc::new(AtomicBool::new(false));
         let clients = (0..n)
@@ -106,8 +111,17 @@ async fn client_loop(addr: SocketAddr, tally: &Tally, stop: &AtomicBool) {
             Err(e) => Err(e),
         };
         let failure = match answer {
-            Ok((status, _, _)) if status == 200 => {
+            Ok((status, headers, _)) if status == 200 => {
                 tally.ok.fetch_add(1, Ordering::SeqCst);
+                // Told so (a drain), the client opens a new connection, as wrk does.
+                if headers
+                    .get(http::header::CONNECTION)
+                    .is_some_and(|v| v == "close")
+                {
+                    conn = Conn::open(addr)
+                        .await
+                        .unwrap_or_else(|e| panic!("connect to the proxy: {e}"));
+                }
                 continue;
             }
             Ok((status, _, body)) => format!("{status}: {body}"),

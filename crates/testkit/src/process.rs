@@ -85,6 +85,26 @@ impl ProcessProxy {
         Self::spawn(command, addr)
     }
 
+    /// `bin run -c config --upgrade`, taking over from the process running on the
+    /// config's upgrade socket: waits up to [`PROCESS_WAIT`] until it logs that it
+    /// took over, and panics with its log if it does not.
+    pub fn upgrade(bin: impl AsRef<Path>, config: &Path, addr: SocketAddr) -> ProcessProxy {
+        let proxy = Self::start_with(bin, config, addr, &["--upgrade"]);
+        assert!(
+            poll(PROCESS_WAIT, || proxy
+                .logged("took over from the running process")),
+            "the new process did not take over: {:?}",
+            proxy.log()
+        );
+        proxy
+    }
+
+    /// Waits up to [`PROCESS_WAIT`] for the process to exit and returns its status;
+    /// kills it and panics after that.
+    pub fn exit_status(&mut self) -> std::process::ExitStatus {
+        crate::wait_exit(&mut self.child)
+    }
+
     /// Runs `command` (a `sluicegate run`) as [`ProcessProxy::start`] does.
     /// `bin run -c config` started by systemd's `systemd-socket-activate -l addr` (the
     /// socket bound by it, handed over in `LISTEN_FDS`), and the body of the first

@@ -12,14 +12,16 @@ pub mod status;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use sluicegate_listener::Inherited;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 pub use exporter::Exporter;
 
@@ -34,22 +36,33 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Binds `address`. A failure stops start-up: an operator expects the admin API
-    /// where the config puts it.
-    pub async fn bind(spec: &sluicegate_config::AdminSpec) -> anyhow::Result<Self> {
-        let address = spec.address;
-        let listener = TcpListener::bind(address)
+    /// Binds `admin.address` (and `admin.health_address`), or takes the socket
+    /// handed over on it (`inherited`: a binary upgrade). A failure stops start-up:
+    /// an operator expects the admin API where the config puts it.
+    pub async fn bind(
+        spec: &sluicegate_config::AdminSpec,
+        inherited: &Inherited,
+    ) -> anyhow::Result<Self> {
+        let listener = bind(spec.address, inherited)
             .await
-            .with_context(|| format!("admin.address: cannot bind {address}"))?;
+            .with_context(|| format!("admin.address: cannot bind {}", spec.address))?;
         let health = match spec.health_address {
             Some(address) => Some(
-                TcpListener::bind(address)
+                bind(address, inherited)
                     .await
                     .with_context(|| format!("admin.health_address: cannot bind {address}"))?,
             ),
             None => None,
         };
         Ok(Self { listener, health })
+    }
+
+    /// Duplicates of the bound sockets, for a new binary to take (`upgrade.rs`).
+    pub fn handover(&self) -> std::io::Result<Vec<std::net::TcpListener>> {
+        let sockets = std::iter::once(&self.listener).chain(&self.health);
+        sockets
+            .map(|s| s.as_fd().try_clone_to_owned().map(Into::into))
+            .collect()
     }
 
     /// The bound address (port 0 resolved).
@@ -62,13 +75,14 @@ impl Admin {
         self.health.as_ref().and_then(|h| h.local_addr().ok())
     }
 
-    /// Serves the admin API until the process exits; `/metrics` renders with
-    /// `exporter` (`None` with `admin.metrics: false`).
+    /// Serves the admin API until the process exits or `handed` says a new binary
+    /// took over; `/metrics` renders with `exporter` (`None` with
+    /// `admin.metrics: false`).
     pub fn spawn(
         self,
         state: Arc<State>,
         exporter: Option<Exporter>,
-        triggers: mpsc::Sender<Trigger>,
+        (triggers, handed): (mpsc::Sender<Trigger>, watch::Receiver<bool>),
     ) {
         let routes = Arc::new(routes::Routes {
             state,
@@ -76,17 +90,44 @@ impl Admin {
             triggers,
         });
         if let Some(health) = self.health {
-            tokio::spawn(serve(health, routes.clone(), true));
+            tokio::spawn(serve(health, routes.clone(), true, handed.clone()));
         }
-        tokio::spawn(serve(self.listener, routes, false));
+        tokio::spawn(serve(self.listener, routes, false, handed));
     }
 }
 
-/// Accepts on `listener` until the process exits; `read_only` serves only `/healthz`,
-/// `/ready` and `/metrics`.
-async fn serve(listener: TcpListener, routes: Arc<routes::Routes>, read_only: bool) {
+/// Listens on `address`, or takes the socket handed over on it.
+async fn bind(address: SocketAddr, inherited: &Inherited) -> std::io::Result<TcpListener> {
+    match inherited.take(address).pop() {
+        Some(socket) => {
+            socket.set_nonblocking(true)?;
+            TcpListener::from_std(socket)
+        }
+        None => TcpListener::bind(address).await,
+    }
+}
+
+/// Accepts on `listener` until the process exits or `handed` is set (the sockets
+/// then belong to the new binary: a scrape must reach the process that serves);
+/// `read_only` serves only `/healthz`, `/ready` and `/metrics`.
+async fn serve(
+    listener: TcpListener,
+    routes: Arc<routes::Routes>,
+    read_only: bool,
+    mut handed: watch::Receiver<bool>,
+) {
+    let mut stop = std::pin::pin!(async move {
+        if handed.wait_for(|h| *h).await.is_err() {
+            // No upgrade can happen any more: serve until the process exits.
+            std::future::pending::<()>().await;
+        }
+    });
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            () = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!("admin: accept failed: {e}");
