@@ -26,8 +26,9 @@
 //!    the main process now (`MAINPID=`, `READY=1`) and serves. It can be upgraded in
 //!    turn.
 //!
-//! One upgrade at a time: a second `--upgrade` waits until the first is over, then
-//! finds the process that won.
+//! One upgrade at a time: a second `--upgrade` started meanwhile waits in the
+//! socket's queue; if the first takes over, it fails (its socket closed unanswered)
+//! and, run again, finds the new process; if the first is abandoned, it is answered.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
