@@ -13,6 +13,7 @@ mod fd_limit;
 mod fd_passing;
 mod logging;
 mod notify;
+mod reexec;
 mod reload;
 mod reload_log;
 mod run;

@@ -204,8 +204,8 @@ impl Running {
         self.server.local_addr(name)
     }
 
-    /// Says the process serves: publishes its upgrade socket (from now on an upgrade
-    /// takes over from this process) and tells systemd (as its new main process
+    /// Says the process serves: publishes its upgrade socket (from now on an upgrade,
+    /// `--upgrade` or SIGUSR2, takes over from this process) and tells systemd (as its new main process
     /// after an `upgraded` start).
     pub fn announce(&mut self, config: &sluicegate_config::Config, upgraded: bool) {
         if let Some((socket, handing)) = self.upgrade.take() {
@@ -215,6 +215,7 @@ impl Running {
                 Err(e) => tracing::error!("serving, but cannot be upgraded: {e:#}"),
             }
         }
+        crate::reexec::listen(self.published.is_some());
         let status = format!("serving {}", summary(config));
         if upgraded {
             crate::notify::ready_as_main(&status);

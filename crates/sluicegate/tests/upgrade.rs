@@ -181,3 +181,53 @@ fn upgrade_without_an_upgrade_socket_or_a_running_process_says_why() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sigusr2_starts_the_installed_binary_which_takes_over() {
+    init_tracing();
+    let mut fakes = Detached::start();
+    let (_dir, path, listen) = config(fakes.named("a"));
+    let mut old = ProcessProxy::start(BIN, &path, listen);
+    assert!(old.serves("a", PROCESS_WAIT), "{:?}", old.log());
+    old.signal("USR2");
+    // The child's log goes where the old process's goes.
+    let took_over = || old.logged("took over from the running process");
+    assert!(poll(PROCESS_WAIT, took_over), "{:?}", old.log());
+    assert!(old.exit_status().success(), "{:?}", old.log());
+    let line = old.lines("upgrade: process ").pop().unwrap();
+    let pid = line.split("upgrade: process ").nth(1).unwrap();
+    let pid = pid.split_whitespace().next().unwrap().to_owned();
+    let new = Stopped(pid);
+    assert!(poll(PROCESS_WAIT, || sluicegate_testkit::blocking::get(
+        listen
+    ) == "a"));
+    drop(new);
+}
+
+/// A process this test did not start (the one SIGUSR2 started), stopped with SIGTERM
+/// when dropped, and waited for (bounded) until it is gone.
+struct Stopped(String);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let kill = |signal: &str| {
+            Command::new("kill")
+                .args([signal, &self.0])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        // Gone, or a zombie its new parent has not reaped yet.
+        let running = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", self.0)).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|s| !s.trim_start().starts_with('Z'))
+            })
+        };
+        kill("-TERM");
+        if !poll(PROCESS_WAIT, || !running()) {
+            kill("-KILL");
+        }
+    }
+}
