@@ -79,9 +79,7 @@ impl UpgradeSocket {
         // A file left at this path by an earlier process with the same pid.
         let _ = std::fs::remove_file(&bound_at);
         let listener = std::os::unix::net::UnixListener::bind(&bound_at).with_context(context)?;
-        let bound = Self::owned(path, bound_at.clone(), listener);
-        let socket = bound.with_context(context)?;
-        Ok(socket)
+        Self::owned(path, bound_at.clone(), listener).with_context(context)
     }
 
     fn owned(
