@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::admin::{Admin, Exporter};
 use crate::check::{load, report, summary};
+use crate::discovery::Discovery;
 use crate::state::{Drain, State};
 use crate::upgrade::{Handing, Published, UpgradeSocket};
 
@@ -21,45 +22,12 @@ use crate::upgrade::{Handing, Published, UpgradeSocket};
 /// takes over from it once bound.
 pub fn main(path: &Path, upgrade: bool) -> ExitCode {
     // Before any thread: taking them edits the environment.
-    let mut handed = crate::activation::take();
+    let activated = crate::activation::take();
     let config = match load(path) {
         Ok(config) => config,
-        Err(error) => {
-            return report(path, &error);
-        }
+        Err(error) => return report(path, &error),
     };
-    let taken = match upgrade.then(|| take(&config)).transpose() {
-        Ok(taken) => taken.map(|(sockets, taken)| {
-            handed.extend(sockets);
-            taken
-        }),
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let workers = workers()?;
-        let mut running = start(&config, path, workers, Inherited::new(handed)).await?;
-        let upgraded = taken.is_some();
-        if let Some(taken) = taken {
-            taken.take_over().await?;
-            tracing::info!("upgrade: took over from the running process");
-        }
-        running.announce(&config, upgraded);
-        Ok::<_, anyhow::Error>(running.serve().await)
-    });
-    match result {
+    match serve(path, &config, upgrade, activated) {
         Ok(Stopped::Drained) => ExitCode::SUCCESS,
         // Requests were cut: a supervisor (systemd, Kubernetes) should know.
         Ok(Stopped::TimedOut | Stopped::Cut) => ExitCode::FAILURE,
@@ -68,6 +36,40 @@ pub fn main(path: &Path, upgrade: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Takes the running process's sockets (with `upgrade`; before any thread starts, so a
+/// refusal costs nothing), then builds the runtime, binds on `handed` and those, takes
+/// over, and serves until stopped.
+fn serve(
+    path: &Path,
+    config: &sluicegate_config::Config,
+    upgrade: bool,
+    mut handed: Vec<std::net::TcpListener>,
+) -> anyhow::Result<Stopped> {
+    let taken = match upgrade {
+        true => {
+            let (sockets, taken) = take(config)?;
+            handed.extend(sockets);
+            Some(taken)
+        }
+        false => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let workers = workers()?;
+        let mut running = start(config, path, workers, Inherited::new(handed)).await?;
+        let upgraded = taken.is_some();
+        if let Some(taken) = taken {
+            taken.take_over().await?;
+            tracing::info!("upgrade: took over from the running process");
+        }
+        running.announce(config, upgraded);
+        Ok(running.serve().await)
+    })
 }
 
 /// The sockets of the process serving upgrades on the config's upgrade socket.
@@ -103,6 +105,69 @@ fn workers() -> anyhow::Result<Workers> {
     Ok(workers)
 }
 
+/// The config as discovery first completed it (its discovered backends filled in), the
+/// discovery that goes on feeding it, and its compiled snapshot.
+async fn compile(
+    config: &sluicegate_config::Config,
+    path: &Path,
+) -> anyhow::Result<(sluicegate_config::Config, Discovery, Arc<SnapshotHandle>)> {
+    let mut config = config.clone();
+    let discovery = Discovery::start(&mut config).await;
+    let snapshot = sluicegate_runtime::compile(&config, None)
+        .with_context(|| format!("{}: cannot compile config", path.display()))?;
+    Ok((config, discovery, Arc::new(SnapshotHandle::new(snapshot))))
+}
+
+/// With `admin.upgrade_socket`, binds it (not published yet: see `Running::announce`),
+/// with what a new binary would be handed: the listeners' and the admin API's sockets.
+fn upgrade_socket(
+    config: &sluicegate_config::Config,
+    server: &Server,
+    admin: &Admin,
+    handed: watch::Sender<bool>,
+) -> anyhow::Result<Option<(UpgradeSocket, Handing)>> {
+    let Some(path) = config.admin.upgrade_socket.as_deref() else {
+        return Ok(None);
+    };
+    let socket = UpgradeSocket::bind(path)?;
+    let handing = Handing {
+        control: server.control(),
+        admin: admin.handover()?,
+        handed,
+    };
+    Ok(Some((socket, handing)))
+}
+
+/// Logs what was loaded and where each listener, the admin API and the health listener
+/// listen, and warns of an admin API reachable from other hosts.
+fn log_start(path: &Path, config: &sluicegate_config::Config, server: &Server, admin: &Admin) {
+    tracing::info!("loaded {}: {}", path.display(), summary(config));
+    sluicegate_runtime::log_resolutions(None, config);
+    for (name, addr) in server.local_addrs() {
+        let spec = config.listeners.iter().find(|l| l.name.as_str() == &*name);
+        // `http`, `https`, `tcp`, `tcp+tls` (terminated), `tls_passthrough`.
+        let scheme = spec.map_or("http", |l| match (l.protocol.name(), l.tls.is_some()) {
+            ("http", true) => "https",
+            ("tcp", true) => "tcp+tls",
+            (name, _) => name,
+        });
+        tracing::info!(listener = %name, "listening on {scheme}://{addr}");
+    }
+    if let Some(addr) = admin.local_addr() {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "the admin API is reachable from other hosts on {addr} (admin.allow_remote: true): anyone who can reach it can reload and drain"
+            );
+        }
+        tracing::info!("admin API on http://{addr}/ (metrics on /metrics)");
+    }
+    if let Some(addr) = admin.health_addr() {
+        tracing::info!(
+            "health endpoints on http://{addr}/ (read-only: /healthz, /ready, /metrics)"
+        );
+    }
+}
+
 /// A process that loaded its config and bound its listeners and admin API.
 pub struct Running {
     server: Server,
@@ -126,68 +191,24 @@ pub async fn start(
     inherited: Inherited,
 ) -> anyhow::Result<Running> {
     // Before compiling: the compiled config registers its series with the recorder.
-    let exporter = if config.admin.metrics {
-        Some(Exporter::install()?)
-    } else {
-        None
-    };
+    let exporter = config.admin.metrics.then(Exporter::install).transpose()?;
     if let Some(limit) = crate::fd_limit::raise() {
         crate::fd_limit::check(limit, config);
     }
-    let mut config = config.clone();
-    let discovery = crate::discovery::Discovery::start(&mut config).await;
+    let (config, discovery, handle) = compile(config, path).await?;
     let config = &config;
-    let snapshot = sluicegate_runtime::compile(config, None)
-        .with_context(|| format!("{}: cannot compile config", path.display()))?;
-    let handle = Arc::new(SnapshotHandle::new(snapshot));
     let admin = Admin::bind(&config.admin, &inherited).await?;
     let server = Server::bind_inherited(handle, workers, inherited).map_err(|e| anyhow!(e))?;
     for address in server.close_untaken() {
         tracing::warn!("a socket handed over on {address} matches no listener's address: closed");
     }
-    let upgrade = match config.admin.upgrade_socket.as_deref() {
-        Some(path) => Some((UpgradeSocket::bind(path)?, admin.handover()?)),
-        None => None,
-    };
-    tracing::info!("loaded {}: {}", path.display(), summary(config));
-    sluicegate_runtime::log_resolutions(None, config);
-    for (name, addr) in server.local_addrs() {
-        let spec = config.listeners.iter().find(|l| l.name.as_str() == &*name);
-        // `http`, `https`, `tcp`, `tcp+tls` (terminated), `tls_passthrough`.
-        let scheme = spec.map_or("http", |l| match (l.protocol.name(), l.tls.is_some()) {
-            ("http", true) => "https",
-            ("tcp", true) => "tcp+tls",
-            (name, _) => name,
-        });
-        tracing::info!(listener = %name, "listening on {scheme}://{addr}");
-    }
+    let (handed_tx, handed) = watch::channel(false);
+    let upgrade = upgrade_socket(config, &server, &admin, handed_tx)?;
+    log_start(path, config, &server, &admin);
     let admin_addr = admin.local_addr();
-    if let Some(addr) = admin_addr {
-        if !addr.ip().is_loopback() {
-            tracing::warn!(
-                "the admin API is reachable from other hosts on {addr} (admin.allow_remote: true): anyone who can reach it can reload and drain"
-            );
-        }
-        tracing::info!("admin API on http://{addr}/ (metrics on /metrics)");
-    }
-    if let Some(addr) = admin.health_addr() {
-        tracing::info!(
-            "health endpoints on http://{addr}/ (read-only: /healthz, /ready, /metrics)"
-        );
-    }
     let state = Arc::new(State::new(server.control()));
     let triggers = crate::reload::spawn(path, config.clone(), state.clone(), discovery)?;
-    let (handed_tx, handed) = watch::channel(false);
     admin.spawn(state.clone(), exporter, (triggers, handed.clone()));
-    let upgrade = upgrade.map(|(socket, admin)| {
-        let control = server.control();
-        let handing = Handing {
-            control,
-            admin,
-            handed: handed_tx,
-        };
-        (socket, handing)
-    });
     Ok(Running {
         server,
         state,
