@@ -27,8 +27,11 @@
 //!    turn.
 //!
 //! One upgrade at a time: a second `--upgrade` started meanwhile waits in the
-//! socket's queue; if the first takes over, it fails (its socket closed unanswered)
-//! and, run again, finds the new process; if the first is abandoned, it is answered.
+//! socket's queue. If the first is abandoned, the second is answered. If the first
+//! takes over, the old process answers every later ask with moved (`M`) instead of
+//! sockets, until it exits; the second then asks PATH again until it names the new
+//! process (step 5), and takes over from that one. So two upgrades started together
+//! both happen, one after the other, and the last one serves.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -51,6 +54,8 @@ const ASK: u8 = b'U';
 const TAKE_OVER: u8 = b'D';
 /// The old process stops accepting and drains.
 const TAKEN: u8 = b'K';
+/// The old process was upgraded already: ask PATH again, for its successor.
+const MOVED: u8 = b'M';
 
 /// How long the old process waits for a new one between its ask and its take-over:
 /// the new one loads, compiles and binds its config meanwhile, and waits up to 5 s
@@ -58,6 +63,15 @@ const TAKEN: u8 = b'K';
 const TAKE_OVER_WAIT: Duration = Duration::from_secs(120);
 /// How long each side waits for the other's answer to a step.
 const ANSWER_WAIT: Duration = Duration::from_secs(10);
+/// How long a new process waits for the first answer: an upgrade ahead of it in the
+/// socket's queue may hold the old process up to its take-over wait.
+const FIRST_ANSWER_WAIT: Duration = TAKE_OVER_WAIT.saturating_add(ANSWER_WAIT);
+/// How long a new process told moved asks PATH again until the successor published
+/// its socket there: the successor publishes the moment it took over, so this is
+/// slack for a busy machine.
+const SUCCESSOR_WAIT: Duration = Duration::from_secs(10);
+/// How often it asks meanwhile.
+const SUCCESSOR_POLL: Duration = Duration::from_millis(50);
 
 /// A process's upgrade socket, bound at its temporary path until published.
 #[derive(Debug)]
@@ -184,11 +198,26 @@ async fn serve(listener: tokio::net::UnixListener, handing: Arc<Handing>) {
             Ok(Ok(Some(pid))) => {
                 tracing::info!("upgrade: process {pid} took over; draining");
                 handing.handed.send_replace(true);
-                return;
+                return refer(listener).await;
             }
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!("upgrade abandoned ({e}); still serving"),
             Err(e) => tracing::error!("upgrade: the handover task failed ({e}); still serving"),
+        }
+    }
+}
+
+/// Once taken over, until the process exits: tells each later upgrade the sockets
+/// moved to the successor (it asks PATH again), rather than closing it unanswered.
+async fn refer(listener: tokio::net::UnixListener) {
+    loop {
+        match listener.accept().await {
+            // An empty socket buffer takes one byte at once.
+            Ok((stream, _)) => drop(stream.try_write(&[MOVED])),
+            Err(e) => {
+                tracing::warn!("upgrade socket: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 }
@@ -254,19 +283,61 @@ pub struct Taken {
 }
 
 /// Asks the process serving upgrades on `path` for its sockets (step 2): its
-/// listening sockets, and the connection to take over through.
+/// listening sockets, and the connection to take over through. Told moved, asks
+/// again until `path` names the successor, for up to [`SUCCESSOR_WAIT`].
 pub fn take(path: &Path) -> anyhow::Result<(Vec<TcpListener>, Taken)> {
     let shown = path.display();
     let stream = UnixStream::connect(path)
         .with_context(|| format!("--upgrade: no running sluicegate answers on {shown}"))?;
-    stream.set_read_timeout(Some(ANSWER_WAIT))?;
+    let Some(taken) = ask(stream, path)? else {
+        tracing::info!(
+            "--upgrade: the process on {shown} was upgraded meanwhile; asking the new one"
+        );
+        return take_from_successor(path);
+    };
+    Ok(taken)
+}
+
+/// Asks PATH again until a process there hands its sockets.
+fn take_from_successor(path: &Path) -> anyhow::Result<(Vec<TcpListener>, Taken)> {
+    let deadline = std::time::Instant::now() + SUCCESSOR_WAIT;
+    loop {
+        std::thread::sleep(SUCCESSOR_POLL);
+        // The old process may have exited and removed PATH before the successor
+        // renamed its own socket there.
+        if let Ok(stream) = UnixStream::connect(path)
+            && let Some(taken) = ask(stream, path)?
+        {
+            return Ok(taken);
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "--upgrade: the process on {} was upgraded meanwhile, and no successor answered there within {SUCCESSOR_WAIT:?}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Asks the process on `stream` for its sockets; `None` when it says they moved.
+fn ask(stream: UnixStream, path: &Path) -> anyhow::Result<Option<(Vec<TcpListener>, Taken)>> {
+    let shown = path.display();
+    stream.set_read_timeout(Some(FIRST_ANSWER_WAIT))?;
     (&stream)
         .write_all(&[ASK])
         .with_context(|| format!("--upgrade: cannot ask the process on {shown}"))?;
+    // A peek: the first byte of sockets carries the first of them.
+    let mut first = [0u8; 1];
+    let peeked = rustix::net::recv(&stream, &mut first, rustix::net::RecvFlags::PEEK)
+        .with_context(|| format!("--upgrade: the process on {shown} did not answer"))?;
+    if peeked.0 == 1 && first[0] == MOVED {
+        return Ok(None);
+    }
+    stream.set_read_timeout(Some(ANSWER_WAIT))?;
     let fds: Vec<OwnedFd> = fd_passing::receive(&stream)
         .with_context(|| format!("--upgrade: the process on {shown} sent no sockets"))?;
     let sockets = fds.into_iter().map(TcpListener::from).collect();
-    Ok((sockets, Taken { stream }))
+    Ok(Some((sockets, Taken { stream })))
 }
 
 impl Taken {

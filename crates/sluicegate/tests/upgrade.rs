@@ -165,6 +165,41 @@ fn a_failed_upgrade_leaves_the_old_process_serving_and_upgradable() {
 }
 
 #[test]
+fn two_upgrades_started_together_both_take_over_one_after_the_other() {
+    init_tracing();
+    let mut fakes = Detached::start();
+    let (dir, path, listen) = config(fakes.named("a"));
+    let mut old = ProcessProxy::start(BIN, &path, listen);
+    assert!(old.serves("a", PROCESS_WAIT), "{:?}", old.log());
+    // The first upgrade holds the old process between its ask and its take-over:
+    // its config has a cluster whose DNS server never answers, which it waits for
+    // (5 s) before it binds.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let slow = dir.path().join("slow.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let late = format!(
+        "clusters:\n  late:\n    discovery:\n      dns: {{ name: late.test, port: 80, resolver: \"{}\" }}\n",
+        silent.local_addr().unwrap()
+    );
+    std::fs::write(&slow, text.replace("clusters:\n", &late)).unwrap();
+    let first = std::thread::spawn(move || ProcessProxy::upgrade(BIN, &slow, listen));
+    let asked = || old.logged("upgrade: handing");
+    assert!(poll(PROCESS_WAIT, asked), "{:?}", old.log());
+    // The second asks meanwhile: it waits in the socket's queue, is told the sockets
+    // moved once the first took over, and takes them from the first.
+    let second = ProcessProxy::upgrade(BIN, &path, listen);
+    let mut first = first.join().unwrap();
+    assert!(
+        second.logged("upgraded meanwhile; asking the new one"),
+        "{:?}",
+        second.log()
+    );
+    assert!(old.exit_status().success(), "{:?}", old.log());
+    assert!(first.exit_status().success(), "{:?}", first.log());
+    assert!(second.serves("a", PROCESS_WAIT), "{:?}", second.log());
+}
+
+#[test]
 fn upgrade_without_an_upgrade_socket_or_a_running_process_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sluicegate.yaml");
