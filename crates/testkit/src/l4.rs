@@ -1,6 +1,8 @@
 //! Layer-4 backends on raw TCP sockets: [`Backend::tcp_echo`] (every byte back,
-//! a half-close answered with one), [`Backend::banner`] (speaks first), and
-//! [`Backend::proxy_reading`] (reads a PROXY header and says what it named).
+//! a half-close answered with one), [`Backend::banner`] (speaks first),
+//! [`Backend::proxy_reading`] (reads a PROXY header and says what it named),
+//! [`Backend::answering_after_eof`] (answers a half-closed request in bulk) and
+//! [`Backend::tcp_resetting`] (dies mid-session).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,6 +39,43 @@ impl Backend {
             let mut first = line.into_bytes();
             first.extend_from_slice(&rest);
             echo(stream, first).await;
+        })
+    }
+}
+
+impl Backend {
+    /// Reads until the peer half-closes, then writes `size` bytes of the pattern
+    /// (byte `i` is `i % 251`, as [`crate::PatternBody`]) and closes: a server that
+    /// answers only once it has the whole request.
+    pub fn answering_after_eof(size: usize) -> Backend {
+        crate::backend::spawn_tcp(move |mut stream, _| async move {
+            let mut scratch = vec![0u8; 64 * 1024];
+            while let Ok(1..) = stream.read(&mut scratch).await {}
+            let mut sent = 0;
+            while sent < size {
+                let len = (size - sent).min(crate::pattern::CHUNK);
+                let piece = crate::pattern::chunk(sent as u64, len);
+                if stream.write_all(&piece).await.is_err() {
+                    return;
+                }
+                sent += len;
+            }
+            let _ = stream.shutdown().await;
+        })
+    }
+
+    /// Echoes its first read; at its second it resets the connection (`SO_LINGER`
+    /// 0, so the close sends RST): a backend that dies in the middle of a session,
+    /// once the peer has had the echo (a reset can drop bytes not yet read).
+    pub fn tcp_resetting() -> Backend {
+        crate::backend::spawn_tcp(|mut stream, _| async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            if let Ok(n @ 1..) = stream.read(&mut buf).await {
+                let _ = stream.write_all(&buf[..n]).await;
+            }
+            let _ = stream.read(&mut buf).await;
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
+            drop(stream);
         })
     }
 }

@@ -65,7 +65,7 @@ pub use grpc::{grpc_message, streaming_body};
 pub use h2_client::H2Conn;
 pub use h2_frames::{Frame, RawH2};
 pub use load::Load;
-pub use pattern::{PatternBody, pattern_digest};
+pub use pattern::{Digest, PatternBody, pattern_digest};
 pub use ports::{RefusingPort, free_port};
 pub use process::{ProcessProxy, Serving, log_seconds};
 pub use proxy::{Proxy, single_cluster, start_proxy, start_proxy_on};

@@ -21,7 +21,7 @@ pub const CHUNK: usize = 64 * 1024;
 const MODULUS: u64 = 251;
 
 /// The `len` bytes of the pattern starting at `offset`.
-fn chunk(offset: u64, len: usize) -> Bytes {
+pub(crate) fn chunk(offset: u64, len: usize) -> Bytes {
     (offset..offset + len as u64)
         .map(|i| (i % MODULUS) as u8)
         .collect::<Vec<u8>>()
