@@ -9,9 +9,11 @@ use std::time::Duration;
 use http::Method;
 use http_body_util::BodyExt;
 use sluicegate_testkit::client::empty;
+use sluicegate_testkit::h2_frames::{RawH2, flag, frame, kind, request_block};
 use sluicegate_testkit::pattern::Digest;
 use sluicegate_testkit::{
-    Backend, H2Conn, WAIT, init_tracing, pattern_digest, single_cluster, start_proxy, within,
+    Backend, H2Conn, WAIT, eventually, init_tracing, pattern_digest, single_cluster, start_proxy,
+    within,
 };
 use tokio::time::Instant;
 
@@ -71,4 +73,78 @@ async fn a_client_granting_no_window_stops_the_backend_and_then_gets_every_byte(
     })
     .await;
     assert_eq!(digest.finish(), expected.await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_granting_no_window_past_the_send_timeout_is_cut_with_its_backend() {
+    init_tracing();
+    // 64 MiB, streamed as fast as the proxy reads.
+    let backend = Backend::trickling(64 * 16, 64 * 1024, Duration::ZERO);
+    let yaml = single_cluster(&[&backend], &[]).replace(
+        "    address: 127.0.0.1:0\n",
+        "    address: 127.0.0.1:0\n    send_timeout: 1s\n",
+    );
+    let proxy = start_proxy(&yaml).await;
+    let client = H2Conn::open(proxy.addr()).await.unwrap();
+    let response = client
+        .send(client.request(Method::GET, "/", empty()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let started = Instant::now();
+    let mut body = response.into_body();
+    let first = within(WAIT, "the first bytes", body.frame()).await;
+    assert!(first.unwrap().is_ok());
+    // Reading nothing more: hyper's client still drains the socket, so no write of
+    // the proxy waits, but it grants the stream no window. Past the send timeout the
+    // proxy gives up on the client, and on the backend behind it.
+    assert!(
+        eventually(WAIT, || backend.closed() == 1).await,
+        "the backend is still held by a client granting no window"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut early");
+    let ended = within(WAIT, "the rest of what was sent", async {
+        loop {
+            match body.frame().await {
+                None => return "whole",
+                Some(Err(_)) => return "cut",
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, "cut", "the body ended whole");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
+    init_tracing();
+    let backend = Backend::trickling(64 * 16, 64 * 1024, Duration::ZERO);
+    let yaml = single_cluster(&[&backend], &[]).replace(
+        "    address: 127.0.0.1:0\n",
+        "    address: 127.0.0.1:0\n    send_timeout: 1s\n",
+    );
+    let proxy = start_proxy(&yaml).await;
+    // SETTINGS_INITIAL_WINDOW_SIZE 0: no stream may be sent a byte of DATA.
+    let mut conn = RawH2::open_with(proxy.addr(), &[(0x4, 0)]).await;
+    let headers = frame(
+        kind::HEADERS,
+        flag::END_STREAM | flag::END_HEADERS,
+        1,
+        &request_block(&[]),
+    );
+    conn.send(&headers).await;
+    let started = Instant::now();
+    let mut frames = Vec::new();
+    // hyper sends the response head, then no DATA: its body is never polled.
+    while let Some(frame) = conn.next().await {
+        frames.push((frame.kind, frame.stream));
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut early");
+    assert!(frames.contains(&(kind::HEADERS, 1)), "{frames:?}");
+    assert!(!frames.contains(&(kind::DATA, 1)), "{frames:?}");
+    assert!(
+        eventually(WAIT, || backend.closed() == 1).await,
+        "the backend is still held"
+    );
 }

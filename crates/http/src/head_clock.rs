@@ -62,6 +62,9 @@ pub struct ClientTimeouts {
     pub header_read: Duration,
     /// HTTP/1: the longest wait for the next bytes of a request body.
     pub request_body: Duration,
+    /// HTTP/2: the longest a response may wait for the client to grant it window
+    /// (the listener's `send_timeout`, which bounds full sockets too).
+    pub send: Duration,
 }
 
 impl Default for ClientTimeouts {
@@ -71,6 +74,7 @@ impl Default for ClientTimeouts {
             keepalive: Duration::from_secs(60),
             header_read: Duration::from_secs(30),
             request_body: Duration::from_secs(60),
+            send: Duration::from_secs(60),
         }
     }
 }
@@ -257,6 +261,7 @@ mod tests {
             keepalive: Duration::from_secs(60),
             header_read: Duration::from_secs(30),
             request_body: Duration::from_secs(10),
+            send: Duration::from_secs(60),
         };
         let responses = Arc::new(Responses::default());
         let accepted = Instant::now();

@@ -58,6 +58,7 @@ mod upgrade;
 mod upgrades;
 mod upstream_head;
 mod via;
+mod window_wait;
 
 pub use body::ProxyBody;
 pub use client_body::BodyError;

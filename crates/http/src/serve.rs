@@ -32,6 +32,7 @@ use crate::head_guard::{HeadGuard, Start};
 use crate::live::Live;
 use crate::park::{self, IdleCount, PARK_AFTER, Parkable, Parking, Woken};
 use crate::proxy::handle;
+use crate::window_wait::WindowWaits;
 use crate::{refusal, rejected};
 use sluicegate_transport::Activity;
 
@@ -127,12 +128,12 @@ pub async fn serve<S>(
         // Boxed: hyper's HTTP/2 server is large, and inline every HTTP/1
         // connection's task would carry its size.
         HttpVersion::Http2 => {
-            let keepalive = accepted.timeouts.keepalive;
+            let timeouts = accepted.timeouts;
             Box::pin(http2(
                 stream,
                 conn.clone(),
                 source,
-                keepalive,
+                timeouts,
                 draining,
                 closing.as_mut(),
             ))
@@ -289,13 +290,15 @@ where
     drive(conn, draining, closing).await
 }
 
-/// HTTP/2 on `stream`; a connection without a new request for `keepalive` is ended
-/// as a drain ends it (GOAWAY, open streams finish). `None` when `closing` cut it.
+/// HTTP/2 on `stream`; a connection without a new request for the keep-alive
+/// timeout is ended as a drain ends it (GOAWAY, open streams finish). `None` when
+/// `closing` cut it, or a response waited longer than the send timeout for the
+/// client's window (`window_wait.rs`: counted as a send timeout, and dropped).
 async fn http2<S>(
     stream: S,
     conn: Arc<ClientConn>,
     source: Source,
-    keepalive: Duration,
+    timeouts: ClientTimeouts,
     draining: impl Future<Output = ()>,
     closing: impl Future<Output = ()>,
 ) -> Option<hyper::Result<()>>
@@ -306,15 +309,42 @@ where
     let draining = async move {
         tokio::select! {
             () = draining => {}
-            () = idle(requests, keepalive) => {}
+            () = idle(requests, timeouts.keepalive) => {}
         }
     };
-    let service = service_fn(move |r: Request<Incoming>| {
-        let request = r.map(FromClient::hyper);
-        respond(conn.clone(), source.clone(), request, None).map(Ok::<_, Infallible>)
+    let waits = Arc::new(WindowWaits::default());
+    let (client, live) = (conn.clone(), source.clone());
+    let service = service_fn({
+        let waits = waits.clone();
+        move |r: Request<Incoming>| {
+            let request = r.map(FromClient::hyper);
+            let waits = waits.clone();
+            respond(conn.clone(), source.clone(), request, None).map(move |response| {
+                Ok::<_, Infallible>(response.map(|b| b.watched(waits.watch())))
+            })
+        }
     });
-    let conn = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
-    drive(conn, draining, closing).await
+    let served = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = drive(served, draining, closing) => result,
+        () = waits.stalled(timeouts.send) => {
+            send_timed_out(&client, &live, timeouts.send);
+            None
+        }
+    }
+}
+
+/// Counts and logs an HTTP/2 connection ended because a response of it waited
+/// `timeout` for the client's window.
+fn send_timed_out(conn: &ClientConn, source: &Source, timeout: Duration) {
+    let live = source.current();
+    if let Some(listener) = live.snapshot.listener(&conn.listener) {
+        listener.series.send_timeouts().increment(1);
+    }
+    tracing::debug!(
+        peer = %conn.addr,
+        "an HTTP/2 response waited {timeout:?} for the client's window (send_timeout): connection closed"
+    );
 }
 
 /// Resolves once `requests` saw no new request for `limit` (never without a clock).

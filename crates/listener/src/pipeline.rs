@@ -248,6 +248,7 @@ fn opened(stream: TcpStream, peer: SocketAddr, listener: &str, source: &Source) 
             keepalive: l.keepalive_timeout,
             header_read: l.header_read_timeout,
             request_body: l.request_body_timeout,
+            send: l.send_timeout,
         },
         kind,
         proxy,

@@ -16,9 +16,9 @@
 //! the socket full, and the wait runs on one [`LazyTimer`] per connection, allocated
 //! at the first full socket and kept armed between waits.
 //!
-//! Not bounded here: an HTTP/2 client that keeps its socket drained but grants no
-//! flow-control window holds its streams without a full socket (h2's windows bound
-//! what it can hold; its connection's keep-alive and the drain still close it).
+//! Not seen here: an HTTP/2 client that keeps its socket drained but grants no
+//! flow-control window holds its streams without a full socket. The HTTP/2 server
+//! bounds that wait with the same timeout (`sluicegate_http`'s `window_wait.rs`).
 
 use std::io;
 use std::task::{Context, Poll, ready};

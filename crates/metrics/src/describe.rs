@@ -117,7 +117,8 @@ pub fn describe() {
     describe_counter!(
         DOWNSTREAM_SEND_TIMEOUTS_TOTAL,
         "Client connections closed because a write to the client waited longer than the \
-         listener's send_timeout (the client stopped reading; its response was cut), by listener."
+         listener's send_timeout (the client stopped reading; its response was cut), or an \
+         HTTP/2 response waited that long for the client's flow-control window, by listener."
     );
     describe_counter!(
         DOWNSTREAM_CONNECTIONS_REFUSED_TOTAL,

@@ -171,6 +171,11 @@ impl RawH2 {
     /// Connects to `addr`, sends the preface and empty SETTINGS, and reads the
     /// server's SETTINGS (acknowledged, as every later one is). Panics on failure.
     pub async fn open(addr: SocketAddr) -> RawH2 {
+        Self::open_with(addr, &[]).await
+    }
+
+    /// [`RawH2::open`], its SETTINGS carrying `settings` (identifier, value).
+    pub async fn open_with(addr: SocketAddr, settings: &[(u16, u32)]) -> RawH2 {
         let stream = within(WAIT, "an HTTP/2 connection", TcpStream::connect(addr))
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
@@ -185,7 +190,11 @@ impl RawH2 {
                 payload: Vec::new(),
             },
         };
-        let hello = [PREFACE, &frame(kind::SETTINGS, 0, 0, &[])].concat();
+        let payload: Vec<u8> = settings
+            .iter()
+            .flat_map(|(id, value)| [&id.to_be_bytes()[..], &value.to_be_bytes()[..]].concat())
+            .collect();
+        let hello = [PREFACE, &frame(kind::SETTINGS, 0, 0, &payload)].concat();
         conn.send(&hello).await;
         let first = conn.next().await;
         match first {
