@@ -33,6 +33,12 @@
 #   benches/instructions.sh --no-build --tls --handshakes -n 1000
 #   benches/instructions.sh --no-build --pgo --base target/release/sluicegate
 #
+# --h2 sends the requests over cleartext HTTP/2 (prior knowledge; with --tls, ALPN
+# h2), one stream at a time per connection, to sluicegate and --base only: the peers'
+# bench configs and the floor speak HTTP/1 alone.
+#
+#   benches/instructions.sh --no-build --h2 --base /tmp/sluicegate-old
+#
 # --pgo counts the profile-guided build (benches/pgo.sh: target/pgo/sluicegate) as
 # `sluicegate`. VALGRIND_OPTS="--cache-sim=yes --branch-sim=yes" adds callgrind's
 # cache and branch simulation (instruction-cache misses: callgrind_annotate).
@@ -56,6 +62,7 @@ TLS=0
 HANDSHAKES=0
 DIRECT=0
 PGO=0
+H2=0
 CPU=${CPU:-1}
 
 die() { echo "instructions.sh: $*" >&2; exit 1; }
@@ -75,6 +82,7 @@ while (($#)); do
     --handshakes) HANDSHAKES=1; shift ;;
     --direct) DIRECT=1; shift ;;
     --pgo) PGO=1; shift ;;
+    --h2) H2=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -83,6 +91,9 @@ for v in REQUESTS CONNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a whole number of at least 1"
 done
 [[ $TOP =~ ^[0-9]+$ ]] || die "--top must be a whole number"
+((H2 == 0 || HANDSHAKES == 0)) || die "--h2 with --handshakes is not measured"
+# The peers' configs and the floor serve HTTP/1 only.
+((H2)) && PEERS=0
 for tool in valgrind callgrind_control callgrind_annotate nginx h2load ss taskset; do
   command -v "$tool" >/dev/null || die "missing $tool (apt-get install -y valgrind nginx haproxy nghttp2-client iproute2 util-linux)"
 done
@@ -152,16 +163,17 @@ wait_port 19001 "${PIDS[-1]}" backend
 # drive URL N OUT: N requests to URL (keep-alive over -c connections, or with
 # --handshakes a connection each, in batches of -c); checks that every one got a 2xx.
 drive() {
-  local url=$1 n=$2 out=$3 left=$2 batch ok codes
+  local url=$1 n=$2 out=$3 left=$2 batch ok codes proto=(--h1)
+  ((H2)) && proto=()
   : >"$out"
   if ((HANDSHAKES)); then
     while ((left > 0)); do
       batch=$((left < CONNS ? left : CONNS))
-      timeout 300 h2load --h1 -n "$batch" -c "$batch" -t 1 "$url" >>"$out"
+      timeout 300 h2load "${proto[@]}" -n "$batch" -c "$batch" -t 1 "$url" >>"$out"
       left=$((left - batch))
     done
   else
-    timeout 600 h2load --h1 -n "$n" -c "$CONNS" -t 1 "$url" >>"$out"
+    timeout 600 h2load "${proto[@]}" -n "$n" -c "$CONNS" -t 1 "$url" >>"$out"
   fi
   ok=$(awk '/^requests:/ {s += $(NF - 7)} END {print s + 0}' "$out")
   codes=$(awk '/^status codes:/ {s += $3} END {print s + 0}' "$out")
@@ -209,8 +221,10 @@ else
     RESULTS+=("$(count nginx 18081 nginx -p "$OUT/nginx" -c "$OUT/nginx/conf/nginx-proxy.conf" -g 'daemon off; master_process off;')")
     RESULTS+=("$(count haproxy-http 18082 haproxy -db -f "$OUT/haproxy-http.cfg")")
   fi
-  RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
-  if ((DIRECT)); then
+  if ((H2 == 0)); then
+    RESULTS+=("$(count floor 18095 "$BIN_DIR/floor" 127.0.0.1:18095 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
+  fi
+  if ((DIRECT && H2 == 0)); then
     RESULTS+=("$(count floor-direct 18096 "$BIN_DIR/floor_direct" 127.0.0.1:18096 127.0.0.1:19001 127.0.0.1:19002 127.0.0.1:19003)")
   fi
   RESULTS+=("$(count sluicegate 18090 "$SLUICEGATE" run -c "$ROOT/benches/bench.yaml")")
@@ -225,7 +239,7 @@ ratio() { [[ -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}' 
 {
   echo "# instructions per request (callgrind, user space)"
   echo
-  echo "Command: benches/instructions.sh -n $REQUESTS -c $CONNS --path $URL_PATH$( ((TLS)) && echo ' --tls')$( ((HANDSHAKES)) && echo ' --handshakes')${BASE:+ --base $BASE};" \
+  echo "Command: benches/instructions.sh -n $REQUESTS -c $CONNS --path $URL_PATH$( ((TLS)) && echo ' --tls')$( ((HANDSHAKES)) && echo ' --handshakes')$( ((H2)) && echo ' --h2')${BASE:+ --base $BASE};" \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "| target | instructions / request | x floor | x nginx |"

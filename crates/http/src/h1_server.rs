@@ -48,6 +48,7 @@ use http::{Method, Request, Version};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use crate::body::Watched;
 use crate::client_body::FromClient;
 use crate::conn::ClientConn;
 use crate::head_check::MAX_HEAD;
@@ -261,7 +262,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         // took ~1.3 KiB more of every connection with a request in flight; dhat at
         // `-c 1000`).
         let answered = {
-            let mut respond = std::pin::pin!(respond(conn, source, request, None));
+            let mut respond = std::pin::pin!(respond(conn, source, request, Watched::Nothing));
             std::future::poll_fn(|cx| {
                 if let Poll::Ready(response) = respond.as_mut().poll(cx) {
                     return Poll::Ready(Some(response));

@@ -23,7 +23,7 @@ use hyper::service::{HttpService, service_fn};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::body::ProxyBody;
+use crate::body::{ProxyBody, Watched};
 use crate::client_body::FromClient;
 use crate::conn::ClientConn;
 use crate::h1_server::{self, Ended, Served};
@@ -32,7 +32,6 @@ use crate::head_guard::{HeadGuard, Start};
 use crate::live::Live;
 use crate::park::{self, IdleCount, PARK_AFTER, Parkable, Parking, Woken};
 use crate::proxy::handle;
-use crate::window_wait::WindowWaits;
 use crate::{refusal, rejected};
 use sluicegate_transport::Activity;
 
@@ -279,8 +278,8 @@ where
     // `async` block moved all 7 KiB of it once per request (rust-lang/rust#69826).
     let service = service_fn(move |r: Request<Incoming>| {
         let request = r.map(FromClient::hyper);
-        let responses = Some(responses.clone());
-        respond(conn.clone(), source.clone(), request, responses).map(Ok::<_, Infallible>)
+        let watched = Watched::Finished(responses.clone());
+        respond(conn.clone(), source.clone(), request, watched).map(Ok::<_, Infallible>)
     });
     let conn = http1::Builder::new()
         // The guard keeps the head deadline: hyper's is per request and needs a timer.
@@ -312,22 +311,20 @@ where
             () = idle(requests, timeouts.keepalive) => {}
         }
     };
-    let waits = Arc::new(WindowWaits::default());
+    let (waits, stalled, _watcher) = crate::window_wait::watch(timeouts.send);
     let (client, live) = (conn.clone(), source.clone());
-    let service = service_fn({
-        let waits = waits.clone();
-        move |r: Request<Incoming>| {
-            let request = r.map(FromClient::hyper);
-            let waits = waits.clone();
-            respond(conn.clone(), source.clone(), request, None).map(move |response| {
-                Ok::<_, Infallible>(response.map(|b| b.watched(waits.watch())))
-            })
-        }
+    let service = service_fn(move |r: Request<Incoming>| {
+        let request = r.map(FromClient::hyper);
+        // Not waiting on the client until the body is handed to hyper.
+        let watched = waits
+            .watch()
+            .map_or(Watched::Nothing, |w| Watched::Window(Box::new(w)));
+        respond(conn.clone(), source.clone(), request, watched).map(Ok::<_, Infallible>)
     });
     let served = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         result = drive(served, draining, closing) => result,
-        () = waits.stalled(timeouts.send) => {
+        () = stalled => {
             send_timed_out(&client, &live, timeouts.send);
             None
         }
@@ -412,13 +409,14 @@ where
 }
 
 /// The service's answer to one request on `conn`: its refusal when the head guard
-/// refused it, else the proxied response; counted in `finished` (HTTP/1 through
-/// hyper) when hyper is done with it.
+/// refused it, else the proxied response; its body tells the connection what
+/// `watched` asks (HTTP/1 through hyper: when hyper is done with it; HTTP/2: when
+/// hyper holds it for the client's window).
 pub(crate) async fn respond(
     conn: Arc<ClientConn>,
     source: Source,
     request: Request<FromClient>,
-    finished: Option<Arc<Responses>>,
+    watched: Watched,
 ) -> Response<ProxyBody> {
     // Load the live config first: `Control::apply` pins `retired` before it
     // publishes, so a request that sees the snapshot without this listener also
@@ -432,5 +430,5 @@ pub(crate) async fn respond(
         Some(refusal) => refusal::answer(&live, &conn, conn.addr, refusal),
         None => handle(live, &conn, request).await,
     };
-    response.map(|body| body.counted_in(finished))
+    response.map(|body| body.watched(watched))
 }

@@ -11,149 +11,275 @@
 //!
 //! How a stall is seen, without a clock read on the data path:
 //!
-//! 1. Each response body of the connection holds a [`StreamWait`]
-//!    ([`WindowWaits::watch`]): when it hands hyper a frame it says so (a count of
-//!    frames, and a flag: waiting to be polled again), and when hyper polls it next it
-//!    clears the flag. Two relaxed stores per frame. A new body is waiting from the
-//!    start, until hyper first polls it: with no window at all it never does.
-//! 2. [`WindowWaits::stalled`] runs beside the connection. While it has streams, it
-//!    looks at them every [`SCANS`]th of the timeout: a stream seen waiting with the
-//!    same count at `SCANS + 1` looks in a row waited the whole timeout since the
-//!    first (between the timeout and a fourth more).
-//! 3. It then resolves, and the connection is dropped: h2 fails every open stream,
-//!    their bodies (and the backend connections behind them) are let go.
+//! 1. Each response body of the connection holds a [`StreamWait`], a slot of the
+//!    connection's fixed table ([`WindowWaits::watch`]: no allocation, no lock):
+//!    when it hands hyper a frame it says so (a count of frames, and a flag: waiting
+//!    to be polled again), and when hyper polls it next it clears the flag. Two
+//!    relaxed stores per frame. A body handed to hyper waits from then until hyper
+//!    first polls it: with no window at all it never does.
+//! 2. [`WindowWaits::stalled`] runs in a task of its own ([`watch`]). While the
+//!    connection has streams, it looks at them every [`SCANS`]th of the timeout: a
+//!    stream seen waiting with the same count at `SCANS + 1` looks in a row waited
+//!    the whole timeout since the first (between the timeout and a fourth more).
+//! 3. It then fires the connection's [`Stalled`], and the connection is dropped: h2
+//!    fails every open stream, their bodies (and the backend connections behind
+//!    them) are let go.
+//!
+//! The watcher is a task, not a branch polled beside hyper's connection, because a
+//! `select!` polls every branch at each of the connection's wake-ups: a timer there
+//! cost 270 instructions a request (callgrind, h2load over HTTP/2). [`Stalled`] costs
+//! an atomic load per poll.
 //!
 //! A stream waiting for its backend is polled (hyper is waiting on it, not on the
 //! client): the response body timeout bounds that. A body handed over whole (its
 //! last frame given) is no longer watched. Without streams the watcher sleeps on a
 //! notification, so an idle connection costs no timer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Looks at the streams per timeout: the cut comes at most a fourth of the timeout
 /// late, for one timer wake-up every 15 s at the default minute.
 const SCANS: u32 = 4;
 /// The shortest wait between two looks, for a timeout set very short.
 const MIN_PERIOD: Duration = Duration::from_millis(10);
-/// The registry is swept of finished streams when it reaches this many entries
-/// (then twice what is left): a connection has at most 100 streams open.
-const FIRST_SWEEP: usize = 64;
+/// Slots for watched bodies: above the 100 streams a client may have open
+/// (`h2_limits.rs`), with room for bodies hyper has not dropped yet. A body that
+/// finds none free goes unwatched (the socket's send clock still bounds it).
+const SLOTS: usize = 128;
+const WORDS: usize = SLOTS / 64;
+/// Each claim of a slot starts its frame count this far past the last one, so a
+/// look never takes a new body in a reused slot for the old one.
+const CLAIM_STRIDE: u64 = 1 << 40;
 
 /// The streams of one HTTP/2 connection, watched for a response waiting on the
-/// client's window.
-#[derive(Debug, Default)]
+/// client's window: a fixed table of slots, so watching a body allocates nothing
+/// and takes no lock.
+#[derive(Debug)]
 pub(crate) struct WindowWaits {
-    registry: Mutex<Registry>,
-    /// Woken when a stream is watched while none was.
+    /// Per slot: frames handed over, times two, plus one while the last waits to be
+    /// followed.
+    slots: [AtomicU64; SLOTS],
+    /// Which slots a body holds.
+    used: [AtomicU64; WORDS],
+    /// Where the next claim starts its count.
+    claims: AtomicU64,
+    /// Set while the watcher sleeps for want of streams; the next body wakes it.
+    asleep: AtomicBool,
     woken: Notify,
 }
 
-#[derive(Debug, Default)]
-struct Registry {
-    streams: Vec<Entry>,
-    sweep_at: usize,
-}
-
-/// A watched stream, as the last look found it.
-#[derive(Debug)]
-struct Entry {
-    state: Weak<AtomicU64>,
-    last: u64,
-    /// Looks in a row that found it waiting with the same count.
-    unchanged: u32,
+impl Default for WindowWaits {
+    fn default() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            used: std::array::from_fn(|_| AtomicU64::new(0)),
+            claims: AtomicU64::new(0),
+            asleep: AtomicBool::new(false),
+            woken: Notify::new(),
+        }
+    }
 }
 
 impl WindowWaits {
-    /// Watches a new response body of the connection: waiting from the start, until
-    /// hyper first polls it (with no window at all, it never does).
-    pub(crate) fn watch(&self) -> StreamWait {
-        let state = Arc::new(AtomicU64::new(1));
-        let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        if registry.streams.len() >= registry.sweep_at {
-            registry.streams.retain(|e| e.state.strong_count() > 0);
-            registry.sweep_at = FIRST_SWEEP.max(2 * registry.streams.len());
-        }
-        let was_empty = registry.streams.is_empty();
-        registry.streams.push(Entry {
-            state: Arc::downgrade(&state),
-            // No state: the first look only records what it finds.
-            last: u64::MAX,
-            unchanged: 0,
-        });
-        drop(registry);
-        if was_empty {
+    /// A slot for a new response body of the connection (not waiting until it is
+    /// handed to hyper: [`StreamWait::handed_over`]); `None` when every slot is held.
+    pub(crate) fn watch(self: &Arc<Self>) -> Option<StreamWait> {
+        let slot = self.claim()?;
+        let frames = self.claims.fetch_add(CLAIM_STRIDE, Ordering::Relaxed);
+        self.slots[slot].store(frames << 1, Ordering::Relaxed);
+        // Only a sleeping watcher is notified: one awake finds the body at its next
+        // look (a notification a request cost 20 instructions). Sequentially
+        // consistent, with the claim and the watcher's side: each side writes, then
+        // reads what the other wrote, and one of them must see the other's write.
+        if self.asleep.load(Ordering::SeqCst) && self.asleep.swap(false, Ordering::SeqCst) {
             self.woken.notify_one();
         }
-        StreamWait {
-            state,
-            frames: 0,
-            waiting: true,
+        Some(StreamWait {
+            waits: self.clone(),
+            slot,
+            frames,
+            waiting: false,
+        })
+    }
+
+    fn claim(&self) -> Option<usize> {
+        for (word, used) in self.used.iter().enumerate() {
+            let mut bits = used.load(Ordering::Relaxed);
+            while bits != u64::MAX {
+                let bit = (!bits).trailing_zeros();
+                match used.compare_exchange_weak(
+                    bits,
+                    bits | 1 << bit,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Some(word * 64 + bit as usize),
+                    Err(now) => bits = now,
+                }
+            }
         }
+        None
+    }
+
+    fn release(&self, slot: usize) {
+        self.used[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::AcqRel);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.used.iter().all(|w| w.load(Ordering::SeqCst) == 0)
     }
 
     /// Resolves once a stream has waited `timeout` for the client (see the module
     /// doc); never while none does.
     pub(crate) async fn stalled(&self, timeout: Duration) {
         let period = (timeout / SCANS).max(MIN_PERIOD);
+        // Per slot, what the last look found and how many looks in a row found it
+        // waiting unchanged; `u64::MAX`: nothing yet, the next look only records.
+        let mut seen = [(u64::MAX, 0u32); SLOTS];
         loop {
             if self.is_empty() {
-                self.woken.notified().await;
+                self.asleep.store(true, Ordering::SeqCst);
+                // A body watched before the flag was up did not notify: look again.
+                if self.is_empty() {
+                    self.woken.notified().await;
+                }
+                self.asleep.store(false, Ordering::Release);
                 continue;
             }
             tokio::time::sleep(period).await;
-            if self.look() {
+            if self.look(&mut seen) {
                 return;
             }
         }
     }
 
-    fn is_empty(&self) -> bool {
-        let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        registry.streams.is_empty()
-    }
-
-    /// One look at every stream, forgetting the finished ones: whether one waited
-    /// [`SCANS`] looks in a row.
-    fn look(&self) -> bool {
-        let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+    /// One look at every held slot: whether one waited [`SCANS`] looks in a row.
+    fn look(&self, seen: &mut [(u64, u32); SLOTS]) -> bool {
         let mut stalled = false;
-        registry.streams.retain_mut(|entry| {
-            let Some(state) = entry.state.upgrade() else {
-                return false;
+        for (slot, (last, unchanged)) in seen.iter_mut().enumerate() {
+            let held = self.used[slot / 64].load(Ordering::Acquire) & 1 << (slot % 64) != 0;
+            let now = if held {
+                self.slots[slot].load(Ordering::Relaxed)
+            } else {
+                u64::MAX
             };
-            let now = state.load(Ordering::Relaxed);
-            let waiting = now & 1 == 1;
-            entry.unchanged = if waiting && now == entry.last {
-                entry.unchanged + 1
+            let waiting = held && now & 1 == 1;
+            *unchanged = if waiting && now == *last {
+                *unchanged + 1
             } else {
                 0
             };
-            entry.last = now;
-            stalled |= entry.unchanged >= SCANS;
-            true
-        });
+            *last = now;
+            stalled |= *unchanged >= SCANS;
+        }
         stalled
     }
 }
 
-/// One response body's side of [`WindowWaits`].
+/// Starts watching a connection's streams for `timeout`: the registry its response
+/// bodies are watched in, the signal the connection polls beside hyper's (ready once
+/// a stream waited `timeout`), and the watcher's task, aborted when dropped (when the
+/// connection ends).
+pub(crate) fn watch(timeout: Duration) -> (Arc<WindowWaits>, Stalled, AbortOnDropHandle<()>) {
+    let waits = Arc::new(WindowWaits::default());
+    let signal = Arc::new(Signal::default());
+    let task = tokio::spawn({
+        let (waits, signal) = (waits.clone(), signal.clone());
+        async move {
+            waits.stalled(timeout).await;
+            signal.fire();
+        }
+    });
+    let stalled = Stalled {
+        signal,
+        waker: None,
+    };
+    (waits, stalled, AbortOnDropHandle::new(task))
+}
+
+/// Set by the watcher, read by the connection.
+#[derive(Debug, Default)]
+struct Signal {
+    fired: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Ready once a stream of the connection waited the send timeout for the client.
+#[derive(Debug)]
+pub(crate) struct Stalled {
+    signal: Arc<Signal>,
+    /// The waker last handed to the watcher: handed again only when the task
+    /// polling changes, so a poll is one load and a pointer comparison.
+    waker: Option<Waker>,
+}
+
+impl Future for Stalled {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.fired.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            let waker = cx.waker().clone();
+            *self
+                .signal
+                .waker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(waker.clone());
+            self.waker = Some(waker);
+            // Fired meanwhile: it found no waker, or the one it took was stale.
+            if self.signal.fired.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// One response body's slot in [`WindowWaits`], given back when dropped.
 #[derive(Debug)]
 pub(crate) struct StreamWait {
-    /// Frames handed over, times two, plus one while the last waits to be followed.
-    state: Arc<AtomicU64>,
+    waits: Arc<WindowWaits>,
+    slot: usize,
     frames: u64,
     waiting: bool,
 }
 
 impl StreamWait {
+    /// The body is handed to hyper: it waits until hyper first polls it (with no
+    /// window at all, it never does).
+    pub(crate) fn handed_over(&mut self) {
+        self.waiting = true;
+        self.store();
+    }
+
     /// hyper polls the body: it is not waiting on the client.
     pub(crate) fn polled(&mut self) {
         if std::mem::take(&mut self.waiting) {
-            self.state.store(self.frames << 1, Ordering::Relaxed);
+            self.store();
         }
     }
 
@@ -162,7 +288,20 @@ impl StreamWait {
     pub(crate) fn handed(&mut self) {
         self.frames += 1;
         self.waiting = true;
-        self.state.store(self.frames << 1 | 1, Ordering::Relaxed);
+        self.store();
+    }
+
+    fn store(&self) {
+        let state = self.frames << 1 | u64::from(self.waiting);
+        self.waits.slots[self.slot].store(state, Ordering::Relaxed);
+    }
+}
+
+impl Drop for StreamWait {
+    fn drop(&mut self) {
+        self.waiting = false;
+        self.store();
+        self.waits.release(self.slot);
     }
 }
 
@@ -172,36 +311,55 @@ mod tests {
 
     const TIMEOUT: Duration = Duration::from_secs(4);
 
-    #[tokio::test(start_paused = true)]
-    async fn a_stream_never_polled_after_a_frame_stalls_at_the_timeout() {
-        let waits = WindowWaits::default();
-        let mut stream = waits.watch();
-        stream.polled();
-        stream.handed();
+    /// A watched body, handed to hyper.
+    fn handed_over(waits: &Arc<WindowWaits>) -> StreamWait {
+        let mut stream = waits.watch().unwrap_or_else(|| panic!("no free slot"));
+        stream.handed_over();
+        stream
+    }
+
+    async fn stalls_within_its_timeout(waits: &WindowWaits) {
         let start = tokio::time::Instant::now();
         waits.stalled(TIMEOUT).await;
         let waited = start.elapsed();
         assert!(waited >= TIMEOUT, "{waited:?}");
         assert!(waited <= TIMEOUT + TIMEOUT / SCANS, "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_never_polled_after_a_frame_stalls_at_the_timeout() {
+        let waits = Arc::new(WindowWaits::default());
+        let mut stream = handed_over(&waits);
+        stream.polled();
+        stream.handed();
+        stalls_within_its_timeout(&waits).await;
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stream_never_polled_at_all_stalls_at_the_timeout() {
-        let waits = WindowWaits::default();
-        let _stream = waits.watch();
-        let start = tokio::time::Instant::now();
-        waits.stalled(TIMEOUT).await;
-        let waited = start.elapsed();
-        assert!(waited >= TIMEOUT, "{waited:?}");
-        assert!(waited <= TIMEOUT + TIMEOUT / SCANS, "{waited:?}");
+        let waits = Arc::new(WindowWaits::default());
+        let _stream = handed_over(&waits);
+        stalls_within_its_timeout(&waits).await;
     }
 
     #[tokio::test(start_paused = true)]
-    async fn streams_that_are_polled_again_or_wait_on_their_backend_never_stall() {
-        let waits = WindowWaits::default();
-        let (mut moving, mut backend) = (waits.watch(), waits.watch());
+    async fn the_watcher_task_fires_the_connections_signal() {
+        let (waits, stalled, _task) = watch(TIMEOUT);
+        let _stream = handed_over(&waits);
+        let start = tokio::time::Instant::now();
+        stalled.await;
+        assert!(start.elapsed() >= TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streams_moving_waiting_on_their_backend_or_not_handed_over_never_stall() {
+        let waits = Arc::new(WindowWaits::default());
+        let mut moving = handed_over(&waits);
         // Polled, pending on its backend: not waiting on the client.
+        let mut backend = handed_over(&waits);
         backend.polled();
+        // A response head still on its way: its body not handed to hyper yet.
+        let _unsent = waits.watch();
         let watcher = waits.stalled(TIMEOUT);
         tokio::pin!(watcher);
         for _ in 0..40 {
@@ -209,33 +367,43 @@ mod tests {
             moving.handed();
             let slept = tokio::time::sleep(TIMEOUT / 3);
             tokio::select! {
-                () = &mut watcher => panic!("a moving stream was taken as stalled"),
+                () = &mut watcher => panic!("a stream not waiting on the client stalled"),
                 () = slept => {}
             }
         }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn finished_streams_are_forgotten_and_a_new_one_wakes_the_watcher() {
+    async fn a_slot_given_back_and_taken_again_is_a_new_stream() {
         let waits = Arc::new(WindowWaits::default());
-        for _ in 0..1000 {
-            let mut done = waits.watch();
-            done.handed();
-        }
-        let left = waits.registry.lock().map(|r| r.streams.len());
-        assert!(left.is_ok_and(|n| n < 2 * FIRST_SWEEP));
         let watcher = tokio::spawn({
             let waits = waits.clone();
             async move { waits.stalled(TIMEOUT).await }
         });
+        // Body after body, each in the same slot, each waiting a third of the
+        // timeout and then dropped: no one waited the timeout.
+        for _ in 0..12 {
+            let stream = handed_over(&waits);
+            assert_eq!(stream.slot, 0);
+            tokio::time::sleep(TIMEOUT / 3).await;
+            drop(stream);
+        }
+        assert!(!watcher.is_finished(), "short waits added up to a stall");
+        // With none left the watcher sleeps; a new body wakes it.
         tokio::time::sleep(TIMEOUT * 3).await;
-        assert!(
-            !watcher.is_finished(),
-            "finished streams stalled the connection"
-        );
-        let mut held = waits.watch();
-        held.handed();
+        let _held = handed_over(&waits);
         tokio::time::sleep(TIMEOUT * 2).await;
         assert!(watcher.is_finished());
+    }
+
+    #[test]
+    fn every_slot_can_be_held_and_the_next_body_goes_unwatched() {
+        let waits = Arc::new(WindowWaits::default());
+        let held: Vec<_> = (0..SLOTS).filter_map(|_| waits.watch()).collect();
+        assert_eq!(held.len(), SLOTS);
+        assert!(waits.watch().is_none());
+        drop(held);
+        assert!(waits.is_empty());
+        assert!(waits.watch().is_some());
     }
 }
