@@ -1,6 +1,6 @@
 //! Responses cut short, on a real process, and counted where they were cut: by the
-//! client side's `send_timeout` (a client that stops reading a large download,
-//! `sluicegate_downstream_send_timeouts_total`), or by the backend side, a body that
+//! client side's `send_timeout` (a client that stops reading a large download, or an
+//! HTTP/2 client that grants it no window: `sluicegate_downstream_send_timeouts_total`), or by the backend side, a body that
 //! stalls past `response_body_timeout` or stops at a close
 //! (`sluicegate_upstream_body_errors_total{reason}`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
@@ -8,7 +8,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use sluicegate_testkit::{Backend, Detached, PROCESS_WAIT, ProcessProxy, free_port, poll};
+use sluicegate_testkit::h2_frames::{fields_block, flag, frame, kind};
+use sluicegate_testkit::{Backend, Detached, PROCESS_WAIT, ProcessProxy, RawH2, free_port, poll};
 
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
@@ -43,6 +44,58 @@ fn a_client_that_stops_reading_is_cut_and_counted() {
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
     assert!(rest.len() < 268_435_456, "the whole download arrived");
+}
+
+#[test]
+fn an_http2_client_granting_no_window_is_cut_and_counted() {
+    let mut fakes = Detached::start();
+    let sink = fakes.host(Backend::sink);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluicegate.yaml");
+    let listen = free_port();
+    let config = format!(
+        "listeners:\n  web:\n    address: {listen}\n    send_timeout: 1s\n    routes:\n      - cluster: app\n\
+         clusters:\n  app:\n    backends:\n      - address: {sink}\n\
+         admin:\n  address: 127.0.0.1:0\n"
+    );
+    std::fs::write(&path, config).unwrap();
+    let proxy = ProcessProxy::start(BIN, &path, listen);
+    let series = "sluicegate_downstream_send_timeouts_total{listener=\"web\"} ";
+    assert_eq!(proxy.metric(series), 0.0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Cleartext HTTP/2 with SETTINGS_INITIAL_WINDOW_SIZE 0: the response head comes,
+    // no DATA may, and the client keeps reading (its socket never fills).
+    let frames = runtime.block_on(async {
+        let mut conn = RawH2::open_with(listen, &[(0x4, 0)]).await;
+        let block = fields_block(&[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/download?bytes=268435456"),
+            (":authority", "t"),
+        ]);
+        let headers = frame(
+            kind::HEADERS,
+            flag::END_STREAM | flag::END_HEADERS,
+            1,
+            &block,
+        );
+        conn.send(&headers).await;
+        let mut frames = Vec::new();
+        while let Some(frame) = conn.next().await {
+            frames.push(frame.kind);
+        }
+        frames
+    });
+    assert!(frames.contains(&kind::HEADERS), "{frames:?}");
+    assert!(!frames.contains(&kind::DATA), "{frames:?}");
+    assert!(
+        poll(PROCESS_WAIT, || proxy.metric(series) == 1.0),
+        "no send timeout counted: {:?}",
+        proxy.log()
+    );
 }
 
 #[test]
