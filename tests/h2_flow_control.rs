@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::Method;
 use http_body_util::BodyExt;
 use sluicegate_testkit::client::empty;
-use sluicegate_testkit::h2_frames::{RawH2, flag, frame, kind, request_block};
+use sluicegate_testkit::h2_frames::{RawH2, fields_block, flag, frame, kind, request_block};
 use sluicegate_testkit::pattern::Digest;
 use sluicegate_testkit::{
     Backend, H2Conn, WAIT, eventually, init_tracing, pattern_digest, single_cluster, start_proxy,
@@ -136,7 +136,7 @@ async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
     conn.send(&headers).await;
     let started = Instant::now();
     let mut frames = Vec::new();
-    // hyper sends the response head, then no DATA: its body is never polled.
+    // hyper sends the response head, then no DATA: the window has no room.
     while let Some(frame) = conn.next().await {
         frames.push((frame.kind, frame.stream));
     }
@@ -147,4 +147,77 @@ async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
         eventually(WAIT, || backend.closed() == 1).await,
         "the backend is still held"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_frame_held_in_part_by_the_clients_window_does_not_hold_the_connection() {
+    init_tracing();
+    let sink = Backend::sink();
+    let yaml = single_cluster(&[&sink], &[]).replace(
+        "    address: 127.0.0.1:0\n",
+        "    address: 127.0.0.1:0\n    send_timeout: 1s\n    keepalive_timeout: 1s\n",
+    );
+    let proxy = start_proxy(&yaml).await;
+    // A 100-byte window for a 1000-byte answer: hyper hands h2 the whole body and
+    // lets the body go; h2 sends 100 bytes and keeps the rest for a window that
+    // never comes.
+    let mut conn = RawH2::open_with(proxy.addr(), &[(0x4, 100)]).await;
+    let block = fields_block(&[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/download?bytes=1000"),
+        (":authority", "t"),
+    ]);
+    conn.send(&frame(
+        kind::HEADERS,
+        flag::END_STREAM | flag::END_HEADERS,
+        1,
+        &block,
+    ))
+    .await;
+    let mut data = 0;
+    // The keep-alive close (GOAWAY) waits for the stream; past the send timeout
+    // the connection is dropped rather than held for the rest of the body.
+    while let Some(frame) = conn.next().await {
+        if frame.kind == kind::DATA {
+            data += frame.payload.len();
+        }
+    }
+    assert!(data <= 100, "{data} bytes sent past a 100-byte window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_frame_answer_the_client_opens_no_window_for_is_cut_at_the_send_timeout() {
+    init_tracing();
+    let sink = Backend::sink();
+    let yaml = single_cluster(&[&sink], &[]).replace(
+        "    address: 127.0.0.1:0\n",
+        "    address: 127.0.0.1:0\n    send_timeout: 1s\n",
+    );
+    let proxy = start_proxy(&yaml).await;
+    // No window at all, for an answer that is one frame: its body's last frame
+    // waits for room like any other (the keep-alive close, a minute off, is not
+    // what ends it).
+    let mut conn = RawH2::open_with(proxy.addr(), &[(0x4, 0)]).await;
+    let block = fields_block(&[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/download?bytes=1000"),
+        (":authority", "t"),
+    ]);
+    conn.send(&frame(
+        kind::HEADERS,
+        flag::END_STREAM | flag::END_HEADERS,
+        1,
+        &block,
+    ))
+    .await;
+    let started = Instant::now();
+    let mut frames = Vec::new();
+    while let Some(frame) = conn.next().await {
+        frames.push(frame.kind);
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut early");
+    assert!(frames.contains(&kind::HEADERS), "{frames:?}");
+    assert!(!frames.contains(&kind::DATA), "{frames:?}");
 }

@@ -207,9 +207,8 @@ impl Body for ProxyBody {
         {
             log.sent(data.len());
         }
-        if let (Watched::Window(window), Poll::Ready(Some(Ok(_))), false) =
-            (&mut this.watched, &polled, ended)
-        {
+        // The last frame too: it waits for room as any other.
+        if let (Watched::Window(window), Poll::Ready(Some(Ok(_)))) = (&mut this.watched, &polled) {
             window.handed();
         }
         if ended {

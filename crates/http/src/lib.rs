@@ -50,6 +50,7 @@ mod replay;
 mod request_check;
 mod send;
 mod serve;
+mod serve_h2;
 pub mod status;
 mod switching;
 mod target;

@@ -1,7 +1,7 @@
 //! Serving HTTP on one accepted connection: HTTP/1.1 in the in-task server
 //! ([`crate::h1_server`]), which hands what it does not serve to the head guard in
-//! front of hyper's HTTP/1 server, or HTTP/2 on hyper's HTTP/2 server (the listener decides
-//! which, by ALPN or the client's preface); one service for both that answers refused
+//! front of hyper's HTTP/1 server, or HTTP/2 on hyper's HTTP/2 server (`serve_h2.rs`;
+//! the listener decides which, by ALPN or the client's preface); one service for both that answers refused
 //! heads and hands every other request to [`crate::proxy::handle`]; the tunnel an
 //! HTTP/1 `101` leaves behind ([`crate::tunnel`]); and the connection's graceful end
 //! when its listener drains (HTTP/1: finish the request in flight and close; HTTP/2:
@@ -12,7 +12,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use futures_util::future::{FusedFuture, FutureExt};
@@ -33,7 +32,6 @@ use crate::live::Live;
 use crate::park::{self, IdleCount, PARK_AFTER, Parkable, Parking, Woken};
 use crate::proxy::handle;
 use crate::{refusal, rejected};
-use sluicegate_transport::Activity;
 
 /// The HTTP version a connection speaks, as the listener found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +126,7 @@ pub async fn serve<S>(
         // connection's task would carry its size.
         HttpVersion::Http2 => {
             let timeouts = accepted.timeouts;
-            Box::pin(http2(
+            Box::pin(crate::serve_h2::http2(
                 stream,
                 conn.clone(),
                 source,
@@ -140,7 +138,7 @@ pub async fn serve<S>(
         }
     };
     let Some(result) = result else {
-        return; // Closed by the drain.
+        return; // Dropped: by the drain, or a stream stalled on the client's window.
     };
     if let Err(error) = result {
         tracing::debug!(%peer, "client connection ended with an error: {error}");
@@ -289,72 +287,9 @@ where
     drive(conn, draining, closing).await
 }
 
-/// HTTP/2 on `stream`; a connection without a new request for the keep-alive
-/// timeout is ended as a drain ends it (GOAWAY, open streams finish). `None` when
-/// `closing` cut it, or a response waited longer than the send timeout for the
-/// client's window (`window_wait.rs`: counted as a send timeout, and dropped).
-async fn http2<S>(
-    stream: S,
-    conn: Arc<ClientConn>,
-    source: Source,
-    timeouts: ClientTimeouts,
-    draining: impl Future<Output = ()>,
-    closing: impl Future<Output = ()>,
-) -> Option<hyper::Result<()>>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let requests = conn.requests.clone();
-    let draining = async move {
-        tokio::select! {
-            () = draining => {}
-            () = idle(requests, timeouts.keepalive) => {}
-        }
-    };
-    let (waits, stalled, _watcher) = crate::window_wait::watch(timeouts.send);
-    let (client, live) = (conn.clone(), source.clone());
-    let service = service_fn(move |r: Request<Incoming>| {
-        let request = r.map(FromClient::hyper);
-        // Not waiting on the client until the body is handed to hyper.
-        let watched = waits
-            .watch()
-            .map_or(Watched::Nothing, |w| Watched::Window(Box::new(w)));
-        respond(conn.clone(), source.clone(), request, watched).map(Ok::<_, Infallible>)
-    });
-    let served = crate::h2_limits::builder().serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        result = drive(served, draining, closing) => result,
-        () = stalled => {
-            send_timed_out(&client, &live, timeouts.send);
-            None
-        }
-    }
-}
-
-/// Counts and logs an HTTP/2 connection ended because a response of it waited
-/// `timeout` for the client's window.
-fn send_timed_out(conn: &ClientConn, source: &Source, timeout: Duration) {
-    let live = source.current();
-    if let Some(listener) = live.snapshot.listener(&conn.listener) {
-        listener.series.send_timeouts().increment(1);
-    }
-    tracing::debug!(
-        peer = %conn.addr,
-        "an HTTP/2 response waited {timeout:?} for the client's window (send_timeout): connection closed"
-    );
-}
-
-/// Resolves once `requests` saw no new request for `limit` (never without a clock).
-async fn idle(requests: Option<Arc<Activity>>, limit: Duration) {
-    match requests {
-        Some(requests) => requests.idle_for(limit).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// A hyper server connection that can be asked to end gracefully (hyper-util's
 /// `GracefulConnection` leaves out the upgradeable HTTP/1 connection).
-trait Graceful: Future<Output = hyper::Result<()>> {
+pub(crate) trait Graceful: Future<Output = hyper::Result<()>> {
     fn graceful_shutdown(self: Pin<&mut Self>);
 }
 
@@ -387,7 +322,7 @@ where
 
 /// Runs `conn` to its end; once `draining` resolves, shuts it down gracefully, and
 /// once `closing` resolves after that, drops it (`None`).
-async fn drive<C>(
+pub(crate) async fn drive<C>(
     conn: C,
     draining: impl Future<Output = ()>,
     closing: impl Future<Output = ()>,

@@ -1,13 +1,16 @@
-//! The send timeout of an HTTP/2 connection's streams (nginx's `send_timeout` per
-//! stream, Envoy's `stream_idle_timeout`): a response that waits longer than the
-//! listener's `send_timeout` for the client to grant it flow-control window ends
-//! the connection, as a full socket does on the listener's send clock.
+//! The send timeout of an HTTP/2 connection's streams: a response that waits longer
+//! than the listener's `send_timeout` for the client to grant it flow-control window
+//! ends the connection, as a full socket does on the listener's send clock. nginx's
+//! `send_timeout` and Envoy's `stream_idle_timeout` reset only that stream; hyper
+//! offers no way to reset one stream from outside, so here every stream of the
+//! connection is cut with it (a client that holds one stream still is stalling
+//! itself; a well-behaved one opens a new connection).
 //!
-//! The socket-level clock cannot see this: hyper's HTTP/2 client side keeps reading
-//! the socket, so no write waits, while a stream whose window is spent is never
-//! polled again (hyper asks h2 for capacity before it polls the body). Such a stream
-//! would hold its backend connection, its in-flight count and h2's send buffer for
-//! as long as the client likes (LIM-06).
+//! The socket-level clock cannot see this: the client keeps reading the socket, so no
+//! write waits, while a stream whose window is spent is not polled again (hyper holds
+//! the frame it has until h2 gives it room). Such a stream would hold its backend
+//! connection, its in-flight count and h2's send buffer for as long as the client
+//! likes (LIM-06).
 //!
 //! How a stall is seen, without a clock read on the data path:
 //!
@@ -15,8 +18,10 @@
 //!    connection's fixed table ([`WindowWaits::watch`]: no allocation, no lock):
 //!    when it hands hyper a frame it says so (a count of frames, and a flag: waiting
 //!    to be polled again), and when hyper polls it next it clears the flag. Two
-//!    relaxed stores per frame. A body handed to hyper waits from then until hyper
-//!    first polls it: with no window at all it never does.
+//!    relaxed stores per frame. The last frame too: hyper drops the body once that
+//!    frame is sent, which gives the slot back. A body handed to hyper waits from
+//!    then until hyper first polls it (hyper 1.12 polls before it asks for room;
+//!    earlier versions asked first, and with no window never polled).
 //! 2. [`WindowWaits::stalled`] runs in a task of its own ([`watch`]). While the
 //!    connection has streams, it looks at them every [`SCANS`]th of the timeout: a
 //!    stream seen waiting with the same count at `SCANS + 1` looks in a row waited
@@ -31,9 +36,12 @@
 //! an atomic load per poll.
 //!
 //! A stream waiting for its backend is polled (hyper is waiting on it, not on the
-//! client): the response body timeout bounds that. A body handed over whole (its
-//! last frame given) is no longer watched. Without streams the watcher sleeps on a
-//! notification, so an idle connection costs no timer.
+//! client): the response body timeout bounds that. Not watched: the tail of a last
+//! frame hyper passed to h2 in part (it drops the body then) waits in h2's buffer;
+//! the keep-alive close bounds that (`serve.rs`: a connection gracefully closed for
+//! want of requests is dropped if its streams take longer than this timeout to end).
+//! Without streams the watcher sleeps on a notification, so an idle connection costs
+//! no timer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,8 +63,9 @@ const MIN_PERIOD: Duration = Duration::from_millis(10);
 /// finds none free goes unwatched (the socket's send clock still bounds it).
 const SLOTS: usize = 128;
 const WORDS: usize = SLOTS / 64;
-/// Each claim of a slot starts its frame count this far past the last one, so a
-/// look never takes a new body in a reused slot for the old one.
+/// Each claim of a slot starts its count this far past the last one, so a look does
+/// not take a new body in a reused slot for the old one (until 2^24 claims wrap,
+/// and then only at the same count between two looks).
 const CLAIM_STRIDE: u64 = 1 << 40;
 
 /// The streams of one HTTP/2 connection, watched for a response waiting on the
@@ -64,8 +73,8 @@ const CLAIM_STRIDE: u64 = 1 << 40;
 /// and takes no lock.
 #[derive(Debug)]
 pub(crate) struct WindowWaits {
-    /// Per slot: frames handed over, times two, plus one while the last waits to be
-    /// followed.
+    /// Per slot: the body's count (two per frame handed over, from its claim's
+    /// start), plus one while the last frame waits to be followed.
     slots: [AtomicU64; SLOTS],
     /// Which slots a body holds.
     used: [AtomicU64; WORDS],
@@ -93,8 +102,8 @@ impl WindowWaits {
     /// handed to hyper: [`StreamWait::handed_over`]); `None` when every slot is held.
     pub(crate) fn watch(self: &Arc<Self>) -> Option<StreamWait> {
         let slot = self.claim()?;
-        let frames = self.claims.fetch_add(CLAIM_STRIDE, Ordering::Relaxed);
-        self.slots[slot].store(frames << 1, Ordering::Relaxed);
+        let count = self.claims.fetch_add(CLAIM_STRIDE, Ordering::Relaxed);
+        self.slots[slot].store(count, Ordering::Relaxed);
         // Only a sleeping watcher is notified: one awake finds the body at its next
         // look (a notification a request cost 20 instructions). Sequentially
         // consistent, with the claim and the watcher's side: each side writes, then
@@ -105,7 +114,7 @@ impl WindowWaits {
         Some(StreamWait {
             waits: self.clone(),
             slot,
-            frames,
+            count,
             waiting: false,
         })
     }
@@ -264,13 +273,13 @@ impl Future for Stalled {
 pub(crate) struct StreamWait {
     waits: Arc<WindowWaits>,
     slot: usize,
-    frames: u64,
+    /// Even: two per frame handed over.
+    count: u64,
     waiting: bool,
 }
 
 impl StreamWait {
-    /// The body is handed to hyper: it waits until hyper first polls it (with no
-    /// window at all, it never does).
+    /// The body is handed to hyper: it waits until hyper first polls it.
     pub(crate) fn handed_over(&mut self) {
         self.waiting = true;
         self.store();
@@ -283,16 +292,16 @@ impl StreamWait {
         }
     }
 
-    /// The body handed hyper a frame and has more to come: until hyper polls it
-    /// again, it waits for room to send (the client's window).
+    /// The body handed hyper a frame: until hyper polls it again (or, after its last,
+    /// drops it), it waits for room to send (the client's window).
     pub(crate) fn handed(&mut self) {
-        self.frames += 1;
+        self.count = self.count.wrapping_add(2);
         self.waiting = true;
         self.store();
     }
 
     fn store(&self) {
-        let state = self.frames << 1 | u64::from(self.waiting);
+        let state = self.count | u64::from(self.waiting);
         self.waits.slots[self.slot].store(state, Ordering::Relaxed);
     }
 }
