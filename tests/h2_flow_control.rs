@@ -4,12 +4,13 @@
 //! buffers, and once it reads again every byte arrives, in order.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure report.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::Method;
 use http_body_util::BodyExt;
 use sluicegate_testkit::client::empty;
-use sluicegate_testkit::h2_frames::{RawH2, fields_block, flag, frame, kind, request_block};
+use sluicegate_testkit::h2_frames::{RawH2, kind};
 use sluicegate_testkit::pattern::Digest;
 use sluicegate_testkit::{
     Backend, H2Conn, WAIT, eventually, init_tracing, pattern_digest, single_cluster, start_proxy,
@@ -40,6 +41,40 @@ async fn settled(count: impl Fn() -> u64) -> u64 {
         }
     })
     .await
+}
+
+/// A single-cluster config of `backend`, its listener with `keys` (YAML lines).
+fn with_listener_keys(backend: &Backend, keys: &str) -> String {
+    single_cluster(&[backend], &[]).replace(
+        "    address: 127.0.0.1:0\n",
+        &format!("    address: 127.0.0.1:0\n{keys}"),
+    )
+}
+
+/// Over cleartext HTTP/2 to `addr`, granting each stream `window` bytes
+/// (SETTINGS_INITIAL_WINDOW_SIZE, never updated), `GET path` on stream 1: the frames
+/// the proxy sends until it closes the connection, as (kind, stream, payload bytes),
+/// and how long that took.
+async fn get_with_window(
+    addr: SocketAddr,
+    window: u32,
+    path: &str,
+) -> (Vec<(u8, u32, usize)>, Duration) {
+    let mut conn = RawH2::open_with(addr, &[(0x4, window)]).await;
+    conn.send_get(1, path).await;
+    let started = Instant::now();
+    let mut frames = Vec::new();
+    while let Some(frame) = conn.next().await {
+        frames.push((frame.kind, frame.stream, frame.payload.len()));
+    }
+    (frames, started.elapsed())
+}
+
+/// Whether `frames` hold one of `kind` on stream 1.
+fn has(frames: &[(u8, u32, usize)], kind: u8) -> bool {
+    frames
+        .iter()
+        .any(|&(k, stream, _)| k == kind && stream == 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,11 +115,7 @@ async fn a_client_granting_no_window_past_the_send_timeout_is_cut_with_its_backe
     init_tracing();
     // 64 MiB, streamed as fast as the proxy reads.
     let backend = Backend::trickling(64 * 16, 64 * 1024, Duration::ZERO);
-    let yaml = single_cluster(&[&backend], &[]).replace(
-        "    address: 127.0.0.1:0\n",
-        "    address: 127.0.0.1:0\n    send_timeout: 1s\n",
-    );
-    let proxy = start_proxy(&yaml).await;
+    let proxy = start_proxy(&with_listener_keys(&backend, "    send_timeout: 1s\n")).await;
     let client = H2Conn::open(proxy.addr()).await.unwrap();
     let response = client
         .send(client.request(Method::GET, "/", empty()))
@@ -120,29 +151,12 @@ async fn a_client_granting_no_window_past_the_send_timeout_is_cut_with_its_backe
 async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
     init_tracing();
     let backend = Backend::trickling(64 * 16, 64 * 1024, Duration::ZERO);
-    let yaml = single_cluster(&[&backend], &[]).replace(
-        "    address: 127.0.0.1:0\n",
-        "    address: 127.0.0.1:0\n    send_timeout: 1s\n",
-    );
-    let proxy = start_proxy(&yaml).await;
-    // SETTINGS_INITIAL_WINDOW_SIZE 0: no stream may be sent a byte of DATA.
-    let mut conn = RawH2::open_with(proxy.addr(), &[(0x4, 0)]).await;
-    let headers = frame(
-        kind::HEADERS,
-        flag::END_STREAM | flag::END_HEADERS,
-        1,
-        &request_block(&[]),
-    );
-    conn.send(&headers).await;
-    let started = Instant::now();
-    let mut frames = Vec::new();
-    // hyper sends the response head, then no DATA: the window has no room.
-    while let Some(frame) = conn.next().await {
-        frames.push((frame.kind, frame.stream));
-    }
-    assert!(started.elapsed() >= Duration::from_secs(1), "cut early");
-    assert!(frames.contains(&(kind::HEADERS, 1)), "{frames:?}");
-    assert!(!frames.contains(&(kind::DATA, 1)), "{frames:?}");
+    let proxy = start_proxy(&with_listener_keys(&backend, "    send_timeout: 1s\n")).await;
+    // No stream may be sent a byte of DATA: the response head comes, then nothing.
+    let (frames, took) = get_with_window(proxy.addr(), 0, "/").await;
+    assert!(took >= Duration::from_secs(1), "cut early");
+    assert!(has(&frames, kind::HEADERS), "{frames:?}");
+    assert!(!has(&frames, kind::DATA), "{frames:?}");
     assert!(
         eventually(WAIT, || backend.closed() == 1).await,
         "the backend is still held"
@@ -153,36 +167,19 @@ async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
 async fn a_last_frame_held_in_part_by_the_clients_window_does_not_hold_the_connection() {
     init_tracing();
     let sink = Backend::sink();
-    let yaml = single_cluster(&[&sink], &[]).replace(
-        "    address: 127.0.0.1:0\n",
-        "    address: 127.0.0.1:0\n    send_timeout: 1s\n    keepalive_timeout: 1s\n",
-    );
-    let proxy = start_proxy(&yaml).await;
+    let keys = "    send_timeout: 1s\n    keepalive_timeout: 1s\n";
+    let proxy = start_proxy(&with_listener_keys(&sink, keys)).await;
     // A 100-byte window for a 1000-byte answer: hyper hands h2 the whole body and
     // lets the body go; h2 sends 100 bytes and keeps the rest for a window that
-    // never comes.
-    let mut conn = RawH2::open_with(proxy.addr(), &[(0x4, 100)]).await;
-    let block = fields_block(&[
-        (":method", "GET"),
-        (":scheme", "http"),
-        (":path", "/download?bytes=1000"),
-        (":authority", "t"),
-    ]);
-    conn.send(&frame(
-        kind::HEADERS,
-        flag::END_STREAM | flag::END_HEADERS,
-        1,
-        &block,
-    ))
-    .await;
-    let mut data = 0;
-    // The keep-alive close (GOAWAY) waits for the stream; past the send timeout
-    // the connection is dropped rather than held for the rest of the body.
-    while let Some(frame) = conn.next().await {
-        if frame.kind == kind::DATA {
-            data += frame.payload.len();
-        }
-    }
+    // never comes. The keep-alive close (GOAWAY) waits for the stream; past the send
+    // timeout the connection is dropped rather than held for the rest.
+    let (frames, _) = get_with_window(proxy.addr(), 100, "/download?bytes=1000").await;
+    let data: usize = frames
+        .iter()
+        .filter(|f| f.0 == kind::DATA)
+        .map(|f| f.2)
+        .sum();
+    assert!(has(&frames, kind::HEADERS), "{frames:?}");
     assert!(data <= 100, "{data} bytes sent past a 100-byte window");
 }
 
@@ -190,34 +187,12 @@ async fn a_last_frame_held_in_part_by_the_clients_window_does_not_hold_the_conne
 async fn a_one_frame_answer_the_client_opens_no_window_for_is_cut_at_the_send_timeout() {
     init_tracing();
     let sink = Backend::sink();
-    let yaml = single_cluster(&[&sink], &[]).replace(
-        "    address: 127.0.0.1:0\n",
-        "    address: 127.0.0.1:0\n    send_timeout: 1s\n",
-    );
-    let proxy = start_proxy(&yaml).await;
+    let proxy = start_proxy(&with_listener_keys(&sink, "    send_timeout: 1s\n")).await;
     // No window at all, for an answer that is one frame: its body's last frame
     // waits for room like any other (the keep-alive close, a minute off, is not
     // what ends it).
-    let mut conn = RawH2::open_with(proxy.addr(), &[(0x4, 0)]).await;
-    let block = fields_block(&[
-        (":method", "GET"),
-        (":scheme", "http"),
-        (":path", "/download?bytes=1000"),
-        (":authority", "t"),
-    ]);
-    conn.send(&frame(
-        kind::HEADERS,
-        flag::END_STREAM | flag::END_HEADERS,
-        1,
-        &block,
-    ))
-    .await;
-    let started = Instant::now();
-    let mut frames = Vec::new();
-    while let Some(frame) = conn.next().await {
-        frames.push(frame.kind);
-    }
-    assert!(started.elapsed() >= Duration::from_secs(1), "cut early");
-    assert!(frames.contains(&kind::HEADERS), "{frames:?}");
-    assert!(!frames.contains(&kind::DATA), "{frames:?}");
+    let (frames, took) = get_with_window(proxy.addr(), 0, "/download?bytes=1000").await;
+    assert!(took >= Duration::from_secs(1), "cut early");
+    assert!(has(&frames, kind::HEADERS), "{frames:?}");
+    assert!(!has(&frames, kind::DATA), "{frames:?}");
 }

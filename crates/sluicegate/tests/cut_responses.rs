@@ -8,14 +8,23 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use sluicegate_testkit::h2_frames::{fields_block, flag, frame, kind};
+use sluicegate_testkit::h2_frames::kind;
 use sluicegate_testkit::{Backend, Detached, PROCESS_WAIT, ProcessProxy, RawH2, free_port, poll};
 
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_sluicegate");
 
-#[test]
-fn a_client_that_stops_reading_is_cut_and_counted() {
+/// The send timeouts counted on the listener of [`sending_to_a_sink`].
+const SEND_TIMEOUTS: &str = "sluicegate_downstream_send_timeouts_total{listener=\"web\"} ";
+
+/// A process whose listener (`web`, `send_timeout: 1s`) sends to a sink backend:
+/// the backend's host, the config's directory, the listener's address, the process.
+fn sending_to_a_sink() -> (
+    Detached,
+    tempfile::TempDir,
+    std::net::SocketAddr,
+    ProcessProxy,
+) {
     let mut fakes = Detached::start();
     let sink = fakes.host(Backend::sink);
     let dir = tempfile::tempdir().unwrap();
@@ -28,14 +37,19 @@ fn a_client_that_stops_reading_is_cut_and_counted() {
     );
     std::fs::write(&path, config).unwrap();
     let proxy = ProcessProxy::start(BIN, &path, listen);
-    let series = "sluicegate_downstream_send_timeouts_total{listener=\"web\"} ";
-    assert_eq!(proxy.metric(series), 0.0);
+    (fakes, dir, listen, proxy)
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_and_counted() {
+    let (_fakes, _dir, listen, proxy) = sending_to_a_sink();
+    assert_eq!(proxy.metric(SEND_TIMEOUTS), 0.0);
     let mut stream = TcpStream::connect_timeout(&listen, PROCESS_WAIT).unwrap();
     // 256 MiB, far past the socket buffers; then nothing is read.
     let request = "GET /download?bytes=268435456 HTTP/1.1\r\nHost: t\r\n\r\n";
     stream.write_all(request.as_bytes()).unwrap();
     assert!(
-        poll(PROCESS_WAIT, || proxy.metric(series) == 1.0),
+        poll(PROCESS_WAIT, || proxy.metric(SEND_TIMEOUTS) == 1.0),
         "no send timeout counted: {:?}",
         proxy.log()
     );
@@ -48,20 +62,8 @@ fn a_client_that_stops_reading_is_cut_and_counted() {
 
 #[test]
 fn an_http2_client_granting_no_window_is_cut_and_counted() {
-    let mut fakes = Detached::start();
-    let sink = fakes.host(Backend::sink);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sluicegate.yaml");
-    let listen = free_port();
-    let config = format!(
-        "listeners:\n  web:\n    address: {listen}\n    send_timeout: 1s\n    routes:\n      - cluster: app\n\
-         clusters:\n  app:\n    backends:\n      - address: {sink}\n\
-         admin:\n  address: 127.0.0.1:0\n"
-    );
-    std::fs::write(&path, config).unwrap();
-    let proxy = ProcessProxy::start(BIN, &path, listen);
-    let series = "sluicegate_downstream_send_timeouts_total{listener=\"web\"} ";
-    assert_eq!(proxy.metric(series), 0.0);
+    let (_fakes, _dir, listen, proxy) = sending_to_a_sink();
+    assert_eq!(proxy.metric(SEND_TIMEOUTS), 0.0);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,19 +72,7 @@ fn an_http2_client_granting_no_window_is_cut_and_counted() {
     // no DATA may, and the client keeps reading (its socket never fills).
     let frames = runtime.block_on(async {
         let mut conn = RawH2::open_with(listen, &[(0x4, 0)]).await;
-        let block = fields_block(&[
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":path", "/download?bytes=268435456"),
-            (":authority", "t"),
-        ]);
-        let headers = frame(
-            kind::HEADERS,
-            flag::END_STREAM | flag::END_HEADERS,
-            1,
-            &block,
-        );
-        conn.send(&headers).await;
+        conn.send_get(1, "/download?bytes=268435456").await;
         let mut frames = Vec::new();
         while let Some(frame) = conn.next().await {
             frames.push(frame.kind);
@@ -92,7 +82,7 @@ fn an_http2_client_granting_no_window_is_cut_and_counted() {
     assert!(frames.contains(&kind::HEADERS), "{frames:?}");
     assert!(!frames.contains(&kind::DATA), "{frames:?}");
     assert!(
-        poll(PROCESS_WAIT, || proxy.metric(series) == 1.0),
+        poll(PROCESS_WAIT, || proxy.metric(SEND_TIMEOUTS) == 1.0),
         "no send timeout counted: {:?}",
         proxy.log()
     );

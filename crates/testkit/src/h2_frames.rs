@@ -216,6 +216,19 @@ impl RawH2 {
         }
     }
 
+    /// Sends `GET path` (`http`, `:authority: t`, no body) on `stream`.
+    pub async fn send_get(&mut self, stream: u32, path: &str) {
+        let block = fields_block(&[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "t"),
+        ]);
+        let flags = flag::END_STREAM | flag::END_HEADERS;
+        self.send(&frame(kind::HEADERS, flags, stream, &block))
+            .await;
+    }
+
     /// Writes `bytes` from a task of its own, so a flood the server stops reading
     /// does not stop this side from reading its answer. Later sends are dropped.
     pub fn flood(&mut self, bytes: Vec<u8>) -> tokio::task::JoinHandle<()> {
