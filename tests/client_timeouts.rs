@@ -8,24 +8,11 @@
 
 use std::time::Duration;
 
-use sluicegate_testkit::{
-    Backend, WAIT, eventually, init_tracing, single_cluster, start_proxy, within,
-};
+use sluicegate_testkit::{Backend, WAIT, eventually, init_tracing, start_proxy, within};
+use sluicegate_tests::support::config::with_listener_keys;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-
-/// A single-cluster config whose listener has these `key: value` lines.
-fn with_listener_keys(backend: &Backend, keys: &[(&str, &str)]) -> String {
-    let lines: String = keys
-        .iter()
-        .map(|(k, v)| format!("    {k}: {v}\n"))
-        .collect();
-    single_cluster(&[backend], &[]).replace(
-        "    address: 127.0.0.1:0\n",
-        &format!("    address: 127.0.0.1:0\n{lines}"),
-    )
-}
 
 /// Reads until the proxy closes the connection (bounded by [`WAIT`]); what it sent.
 async fn read_to_close(stream: &mut TcpStream) -> String {

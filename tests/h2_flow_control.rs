@@ -16,6 +16,7 @@ use sluicegate_testkit::{
     Backend, H2Conn, WAIT, eventually, init_tracing, pattern_digest, single_cluster, start_proxy,
     within,
 };
+use sluicegate_tests::support::config::with_listener_keys;
 use tokio::time::Instant;
 
 /// The download: far more than every window and socket buffer on the way.
@@ -41,14 +42,6 @@ async fn settled(count: impl Fn() -> u64) -> u64 {
         }
     })
     .await
-}
-
-/// A single-cluster config of `backend`, its listener with `keys` (YAML lines).
-fn with_listener_keys(backend: &Backend, keys: &str) -> String {
-    single_cluster(&[backend], &[]).replace(
-        "    address: 127.0.0.1:0\n",
-        &format!("    address: 127.0.0.1:0\n{keys}"),
-    )
 }
 
 /// Over cleartext HTTP/2 to `addr`, granting each stream `window` bytes
@@ -115,7 +108,7 @@ async fn a_client_granting_no_window_past_the_send_timeout_is_cut_with_its_backe
     init_tracing();
     // 64 MiB, streamed as fast as the proxy reads.
     let backend = Backend::trickling(64 * 16, 64 * 1024, Duration::ZERO);
-    let proxy = start_proxy(&with_listener_keys(&backend, "    send_timeout: 1s\n")).await;
+    let proxy = start_proxy(&with_listener_keys(&backend, &[("send_timeout", "1s")])).await;
     let client = H2Conn::open(proxy.addr()).await.unwrap();
     let response = client
         .send(client.request(Method::GET, "/", empty()))
@@ -151,7 +144,7 @@ async fn a_client_granting_no_window_past_the_send_timeout_is_cut_with_its_backe
 async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
     init_tracing();
     let backend = Backend::trickling(64 * 16, 64 * 1024, Duration::ZERO);
-    let proxy = start_proxy(&with_listener_keys(&backend, "    send_timeout: 1s\n")).await;
+    let proxy = start_proxy(&with_listener_keys(&backend, &[("send_timeout", "1s")])).await;
     // No stream may be sent a byte of DATA: the response head comes, then nothing.
     let (frames, took) = get_with_window(proxy.addr(), 0, "/").await;
     assert!(took >= Duration::from_secs(1), "cut early");
@@ -167,8 +160,8 @@ async fn a_client_opening_with_no_window_at_all_is_cut_at_the_send_timeout() {
 async fn a_last_frame_held_in_part_by_the_clients_window_does_not_hold_the_connection() {
     init_tracing();
     let sink = Backend::sink();
-    let keys = "    send_timeout: 1s\n    keepalive_timeout: 1s\n";
-    let proxy = start_proxy(&with_listener_keys(&sink, keys)).await;
+    let keys = [("send_timeout", "1s"), ("keepalive_timeout", "1s")];
+    let proxy = start_proxy(&with_listener_keys(&sink, &keys)).await;
     // A 100-byte window for a 1000-byte answer: hyper hands h2 the whole body and
     // lets the body go; h2 sends 100 bytes and keeps the rest for a window that
     // never comes. The keep-alive close (GOAWAY) waits for the stream; past the send
@@ -187,7 +180,7 @@ async fn a_last_frame_held_in_part_by_the_clients_window_does_not_hold_the_conne
 async fn a_one_frame_answer_the_client_opens_no_window_for_is_cut_at_the_send_timeout() {
     init_tracing();
     let sink = Backend::sink();
-    let proxy = start_proxy(&with_listener_keys(&sink, "    send_timeout: 1s\n")).await;
+    let proxy = start_proxy(&with_listener_keys(&sink, &[("send_timeout", "1s")])).await;
     // No window at all, for an answer that is one frame: its body's last frame
     // waits for room like any other (the keep-alive close, a minute off, is not
     // what ends it).

@@ -12,5 +12,6 @@
 
 /// Helpers shared by test files, one module per group of files.
 pub mod support {
+    pub mod config;
     pub mod health;
 }
